@@ -1,0 +1,242 @@
+"""Command line: ``newsqa ingest|ask|search|stats|delete|serve|eval``. Each command parses its
+arguments, calls the :class:`~newsqa.service.NewsQA` service and formats the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from newsqa import __version__
+from newsqa.models import Filters
+from newsqa.settings import get_settings
+
+
+def _iso(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def _k(value: str) -> int:
+    k = int(value)
+    if not 1 <= k <= 50:
+        raise argparse.ArgumentTypeError("k must be between 1 and 50")
+    return k
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--k", type=_k, default=None, help="passages to return (1-50, default 8)")
+    p.add_argument("--since", type=_iso, help="only articles published on or after this date")
+    p.add_argument("--until", type=_iso, help="only articles published on or before this date")
+    p.add_argument(
+        "--source", action="append", dest="sources", metavar="OUTLET",
+        help="only this outlet (domain, e.g. cnn.com); repeat for several",
+    )
+    p.add_argument(
+        "--as-of", type=_iso, dest="as_of",
+        help="answer as of this date: later articles are ignored (default: today)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to render --help)."""
+    parser = argparse.ArgumentParser(
+        prog="newsqa",
+        description="Question answering over a news archive, with cited passages.",
+    )
+    parser.add_argument("--version", action="version", version=f"newsqa {__version__}")
+    parser.add_argument(
+        "--index", default=None,
+        help="index directory (env NEWSQA_INDEX, default indexes/default)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "ingest", help="add articles from files and folders to the index",
+        description="Read .txt/.md (optional key: value header), .html, .json, .jsonl, "
+        ".jsonl.gz and RSS/Atom (.xml/.rss/.atom) files, recursively for folders. Unreadable "
+        "files or lines are reported and skipped; the exit status is 3 when any were skipped.",
+    )
+    p.add_argument("paths", nargs="+", help="files or folders")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("ask", help="answer a question with cited sources")
+    p.add_argument("question")
+    _add_filters(p)
+
+    p = sub.add_parser("search", help="ranked passages for a query, no answer")
+    p.add_argument("query")
+    _add_filters(p)
+
+    p = sub.add_parser("stats", help="what the index holds")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("delete", help="remove an article by id or URL")
+    p.add_argument("article", metavar="ARTICLE_ID_OR_URL")
+
+    p = sub.add_parser("serve", help="serve the web chat and HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--bootstrap", metavar="PATH", action="append",
+        help="if the index is empty, ingest PATH first (e.g. corpus/)",
+    )
+
+    p = sub.add_parser(
+        "eval", help="retrieval and answer quality on a questions file",
+        description="Reads questions in the RealTime QA format (question, answer, date, "
+        "gold_urls) and reports Hit@1/5/10, MRR@10, article Hit@10, answer hit, citation hit, "
+        "abstention rate and latency over the answerable questions.",
+    )
+    p.add_argument("questions", help="questions .jsonl file")
+    p.add_argument("--k", type=_k, default=10)
+    p.add_argument(
+        "--as-of-question-date", action="store_true",
+        help="ask each question as of its own date (later articles are ignored)",
+    )
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--id-prefix", action="append", help="only questions whose id starts so")
+    p.add_argument("--out", help="write per-question rows and the summary to this JSON file")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return parser
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    return Filters(since=args.since, until=args.until, sources=args.sources, as_of=args.as_of)
+
+
+def _print_answer(res: dict[str, Any]) -> None:
+    print(res["answer"])
+    print()
+    if res["abstained"]:
+        print("Closest articles:")
+        for i, p in enumerate(res["passages"][:5], 1):
+            print(f"  - {p['title']} ({p['source'] or 'unknown outlet'}, {p['published_at'] or 'undated'})")
+            if p["url"]:
+                print(f"    {p['url']}")
+        return
+    print("Sources:")
+    for c in res["citations"]:
+        print(f"  [{c['n']}] {c['title']} — {c['source'] or 'unknown outlet'}, {c['published_at'] or 'undated'}")
+        if c["url"]:
+            print(f"      {c['url']}")
+        print(f"      “{c['quote']}”")
+
+
+def _print_passages(passages: list[dict[str, Any]]) -> None:
+    for i, p in enumerate(passages, 1):
+        print(f"{i}. {p['title']} — {p['source'] or 'unknown outlet'}, {p['published_at'] or 'undated'} (score {p['score']:.4f})")
+        if p["url"]:
+            print(f"   {p['url']}")
+        text = p["text"] if len(p["text"]) < 400 else p["text"][:400] + " …"
+        print(f"   {text}")
+
+
+def _progress_bar(enabled: bool):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="chunk", desc="embedding", disable=not enabled, dynamic_ncols=True)
+
+    def update(ev: Any) -> None:
+        bar.total = max(ev.chunks_total, 1)
+        bar.n = ev.chunks_done
+        bar.set_postfix(articles=ev.articles_read, refresh=False)
+        bar.refresh()
+        if ev.stage == "done":
+            bar.close()
+
+    return update
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``newsqa`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    settings = get_settings(index=args.index)
+    from newsqa.index.store import IndexMismatchError
+    from newsqa.service import NewsQA
+
+    try:
+        service = NewsQA.open(settings, create=args.command in ("ingest", "serve"))
+    except (IndexMismatchError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    try:
+        return _run(args, service)
+    finally:
+        service.close()
+
+
+def _run(args: argparse.Namespace, service: Any) -> int:
+    if args.command == "ingest":
+        report = service.ingest(args.paths, _progress_bar(not args.no_progress and not args.json))
+        d = report.to_dict()
+        if args.json:
+            d.pop("items")
+            print(json.dumps(d, indent=2))
+        else:
+            for p in d["problems"]:
+                where = f"{p['path']}:{p['line']}" if p["line"] is not None else p["path"]
+                print(f"skipped {where}: {p['reason']}", file=sys.stderr)
+            print(
+                f"{d['added']} added, {d['updated']} updated, {d['unchanged']} unchanged, "
+                f"{d['skipped']} skipped; {d['chunks']} chunks in {d['seconds']:.1f}s "
+                f"-> {service.index.path}"
+            )
+        return 3 if report.skipped else 0
+    if args.command == "ask":
+        res = service.ask(args.question, k=args.k, filters=_filters(args))
+        print(json.dumps(res, indent=2, ensure_ascii=False)) if args.json else _print_answer(res)
+        return 0
+    if args.command == "search":
+        passages = [p.to_dict() for p in service.search(args.query, args.k, _filters(args))]
+        if args.json:
+            print(json.dumps({"passages": passages}, indent=2, ensure_ascii=False))
+        else:
+            _print_passages(passages)
+        return 0
+    if args.command == "stats":
+        st = service.stats()
+        if args.json:
+            print(json.dumps(st, indent=2))
+        else:
+            for key in ("index", "articles", "stories", "chunks", "sources", "earliest", "latest"):
+                print(f"{key:>9}: {st[key]}")
+            print(f"{'model':>9}: {st['manifest']['model']}")
+        return 0
+    if args.command == "delete":
+        if service.delete(args.article):
+            print(f"deleted {args.article}")
+            return 0
+        print(f"error: no article {args.article!r}", file=sys.stderr)
+        return 1
+    if args.command == "serve":
+        from newsqa.api.app import serve
+
+        if args.bootstrap and service.stats()["articles"] == 0:
+            logging.getLogger("newsqa").warning("index is empty: ingesting %s", args.bootstrap)
+            service.ingest(args.bootstrap, _progress_bar(True))
+        serve(service, args.host, args.port)
+        return 0
+    if args.command == "eval":
+        from newsqa.eval import run_eval_command
+
+        return run_eval_command(service, args)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

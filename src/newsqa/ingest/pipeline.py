@@ -1,0 +1,181 @@
+"""The ingest pipeline: load → clean → chunk → embed → index, in atomic batches with progress."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+from typing import Any
+
+from newsqa.index.store import ArticleRow, NewsIndex
+from newsqa.ingest.chunk import ChunkSpec, chunk_text, embed_text
+from newsqa.ingest.embed import Embedder
+from newsqa.models import Article, LoadProblem
+
+log = logging.getLogger("newsqa.ingest")
+
+
+@dataclass
+class IngestProgress:
+    """A progress event: chunks embedded out of those known so far, articles read so far."""
+
+    stage: str
+    articles_read: int
+    chunks_done: int
+    chunks_total: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (HTTP progress events)."""
+        return asdict(self)
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did; ``problems`` are the inputs that were reported and skipped."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    problems: list[LoadProblem] = field(default_factory=list)
+    seconds: float = 0.0
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        """Inputs that could not be ingested."""
+        return len(self.problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form used by the CLI and the HTTP API."""
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+            "problems": [
+                {"path": p.path, "line": p.line, "reason": p.reason} for p in self.problems
+            ],
+            "items": self.items,
+        }
+
+
+def content_hash(a: Article) -> str:
+    """Fingerprint of everything that, when changed, makes a re-ingest replace the article."""
+    parts = [a.title, a.text, a.published_at or "", a.source or "", "|".join(a.authors)]
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def article_id(a: Article, digest: str) -> str:
+    """Stable id: the given one, else derived from the URL, else from the content."""
+    if a.id:
+        return str(a.id)
+    key = a.url or f"sha1:{digest}"
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def _batched(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while batch := list(islice(it, n)):
+        yield batch
+
+
+class Ingestor:
+    """Turns loaded articles into index rows, batch by batch (each batch one transaction)."""
+
+    def __init__(
+        self,
+        index: NewsIndex,
+        embedder: Embedder,
+        spec: ChunkSpec,
+        batch_articles: int = 128,
+        window: int = 4000,
+        on_written: Callable[[list[ArticleRow]], None] | None = None,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.spec = spec
+        self.batch_articles = batch_articles
+        self.window = window
+        self.on_written = on_written
+
+    def run(
+        self,
+        records: Iterable[Article | LoadProblem],
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        """Ingest every article; report problems; call ``progress`` as chunks are embedded."""
+        t0 = time.perf_counter()
+        report = IngestReport()
+        read = done = total = 0
+        for window in _batched(records, self.window):
+            todo: dict[str, tuple[Article, str, str]] = {}
+            for rec in window:
+                if isinstance(rec, LoadProblem):
+                    log.warning("skipped %s", rec)
+                    report.problems.append(rec)
+                    continue
+                read += 1
+                digest = content_hash(rec)
+                aid = article_id(rec, digest)
+                todo[rec.url or aid] = (rec, aid, digest)
+            known = self.index.existing(
+                [aid for _, aid, _ in todo.values()], [a.url for a, _, _ in todo.values()]
+            )
+            rows: list[ArticleRow] = []
+            for art, aid, digest in todo.values():
+                hit = known.get(art.url or "") or known.get(aid)
+                if hit and hit[1] == digest:
+                    report.unchanged += 1
+                    report.items.append({"id": hit[0], "status": "unchanged", "origin": art.origin})
+                    continue
+                if hit:
+                    aid = hit[0]
+                chunks = chunk_text(art.text, self.spec, art.title, self.embedder.count_wordpieces)
+                if not chunks:
+                    report.problems.append(LoadProblem(art.origin, "no text to index"))
+                    continue
+                rows.append(
+                    ArticleRow(
+                        id=aid, url=art.url, title=art.title, source=art.source,
+                        published_at=art.published_at, authors=list(art.authors), text=art.text,
+                        content_hash=digest, origin=art.origin, chunks=chunks,
+                        vectors=None,  # type: ignore[arg-type]
+                    )
+                )
+                status = "updated" if hit else "added"
+                report.items.append({"id": aid, "status": status, "origin": art.origin})
+                if hit:
+                    report.updated += 1
+                else:
+                    report.added += 1
+            total += sum(len(r.chunks) for r in rows)
+            if progress:
+                progress(IngestProgress("embed", read, done, total))
+            for batch in _batched(rows, self.batch_articles):
+                texts = [embed_text(r.title, c) for r in batch for c in r.chunks]
+
+                def tick(n: int) -> None:
+                    nonlocal done
+                    done += n
+                    if progress:
+                        progress(IngestProgress("embed", read, done, total))
+
+                vecs = self.embedder.encode(texts, progress=tick)
+                pos = 0
+                for r in batch:
+                    r.vectors = vecs[pos : pos + len(r.chunks)]
+                    pos += len(r.chunks)
+                report.chunks += self.index.write(batch)
+                if self.on_written:
+                    self.on_written(batch)
+        self.index.save()
+        report.seconds = time.perf_counter() - t0
+        if progress:
+            progress(IngestProgress("done", read, done, total))
+        return report

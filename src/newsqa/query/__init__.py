@@ -1,0 +1,1 @@
+"""Query: retrieve → fuse → rerank → compose."""

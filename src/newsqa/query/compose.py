@@ -1,0 +1,145 @@
+"""Extractive answers: pick the sentences of the retrieved passages that answer the question,
+each carrying a citation [n] that is checked against the passage it quotes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from newsqa.index.store import query_terms
+from newsqa.ingest.chunk import split_sentences
+from newsqa.models import Citation, Passage
+
+ABSTAIN_TEXT = "The archive has no article that answers this."
+
+
+@dataclass
+class ComposeConfig:
+    """Knobs of answer composition."""
+
+    max_sentences: int = 3
+    max_words: int = 80
+    passages_considered: int = 5
+    abstain_threshold: float = 0.35
+    semantic_weight: float = 0.6
+    lexical_weight: float = 0.4
+
+
+@dataclass
+class Composed:
+    """An answer text with its citations, or an abstention."""
+
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    evidence: float
+
+
+def _stem(word: str) -> str:
+    return word[:6]
+
+
+def lexical_overlap(question_terms: Sequence[str], sentence: str) -> float:
+    """Share of the question's content words (crudely stemmed) that the sentence contains."""
+    if not question_terms:
+        return 0.0
+    have = {_stem(t) for t in query_terms(sentence)}
+    wanted = {_stem(t) for t in question_terms}
+    return len(wanted & have) / len(wanted)
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def compose(
+    question: str,
+    passages: Sequence[Passage],
+    encode: Callable[[Sequence[str]], np.ndarray],
+    qvec: np.ndarray,
+    cfg: ComposeConfig,
+) -> Composed:
+    """Compose a short cited answer from ``passages`` (best first) or abstain."""
+    terms = query_terms(question)
+    cands: list[tuple[int, int, str]] = []  # (passage index, position, sentence)
+    for pi, p in enumerate(passages[: cfg.passages_considered]):
+        for si, s in enumerate(split_sentences(p.text)):
+            if _words(s) >= 4:
+                cands.append((pi, si, s))
+    if not cands:
+        return Composed(ABSTAIN_TEXT, True, [], 0.0)
+    svecs = encode([s for _, _, s in cands])
+    sem = svecs @ qvec.reshape(-1)
+    scores = []
+    for (pi, _, s), c in zip(cands, sem, strict=True):
+        score = cfg.semantic_weight * float(c) + cfg.lexical_weight * lexical_overlap(terms, s)
+        scores.append(score - 0.02 * pi)
+    evidence = max(scores)
+    if evidence < cfg.abstain_threshold:
+        return Composed(ABSTAIN_TEXT, True, [], evidence)
+
+    chosen: list[int] = []
+    words = 0
+    for i in sorted(range(len(cands)), key=lambda j: -scores[j]):
+        if len(chosen) >= cfg.max_sentences or scores[i] < evidence * 0.75:
+            break
+        n_words = _words(cands[i][2])
+        if chosen and words + n_words > cfg.max_words:
+            continue
+        # A sentence that restates one already chosen adds nothing.
+        if chosen and float(np.max(svecs[chosen] @ svecs[i])) > 0.85:
+            continue
+        chosen.append(i)
+        words += n_words
+    chosen.sort(key=lambda j: (cands[j][0], cands[j][1]))
+
+    numbers: dict[int, int] = {}
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for j in chosen:
+        pi, _, sentence = cands[j]
+        p = passages[pi]
+        if pi not in numbers:
+            numbers[pi] = len(numbers) + 1
+            citations.append(
+                Citation(
+                    n=numbers[pi], article_id=p.article_id, chunk_id=p.chunk_id, url=p.url,
+                    title=p.title, source=p.source, published_at=p.published_at, quote=sentence,
+                    passage=p.text,
+                )
+            )
+        else:
+            cit = citations[numbers[pi] - 1]
+            cit.quote = f"{cit.quote} … {sentence}"
+        parts.append(f"{_trim(sentence, cfg.max_words)} [{numbers[pi]}]")
+    return Composed(" ".join(parts), False, citations, evidence)
+
+
+def _trim(sentence: str, max_words: int) -> str:
+    words = sentence.split()
+    return sentence if len(words) <= max_words else " ".join(words[:max_words]) + " …"
+
+
+_MARK = re.compile(r"\s*\[(\d+)\]")
+
+
+def strip_markers(answer: str) -> str:
+    """The answer text without its [n] markers."""
+    return _MARK.sub("", answer).strip()
+
+
+def check_citations(answer: str, citations: Sequence[Citation]) -> list[str]:
+    """Problems with the citations: a marker without a citation, or a quote not in its passage."""
+    problems = []
+    known = {c.n for c in citations}
+    for m in _MARK.finditer(answer):
+        if int(m.group(1)) not in known:
+            problems.append(f"[{m.group(1)}] cites nothing")
+    for c in citations:
+        for piece in c.quote.split(" … "):
+            if piece not in c.passage:
+                problems.append(f"[{c.n}] quote not found in passage {c.chunk_id}")
+    return problems

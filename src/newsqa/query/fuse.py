@@ -1,0 +1,23 @@
+"""Reciprocal rank fusion of several rankings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# k=60 is the constant of Cormack et al. (2009): it damps the head of each ranking so that one
+# retriever's first place cannot outvote agreement between retrievers further down.
+RRF_K = 60
+
+
+def rrf(
+    rankings: Sequence[Sequence[int]],
+    k: int = RRF_K,
+    weights: Sequence[float] | None = None,
+) -> dict[int, float]:
+    """Fused score per id: sum over rankings of weight / (k + rank), rank starting at 1."""
+    weights = weights or [1.0] * len(rankings)
+    scores: dict[int, float] = {}
+    for ranking, w in zip(rankings, weights, strict=True):
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + w / (k + rank)
+    return scores

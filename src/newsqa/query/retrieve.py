@@ -1,0 +1,108 @@
+"""Retrieval: dense (FAISS) and lexical (FTS5 BM25) candidates under filters, fused and reranked."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from newsqa.index.store import NewsIndex, query_terms
+from newsqa.models import Filters, Passage
+from newsqa.query.fuse import rrf
+
+
+@dataclass
+class RetrievalConfig:
+    """Knobs of retrieval; defaults come from settings."""
+
+    candidates: int = 100
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    title_weight: float = 1.0
+    recency_weight: float = 0.0
+    recency_half_life_days: float = 30.0
+    duplicate_cosine: float = 0.95
+    per_article: int = 3
+
+
+@dataclass
+class Retrieved:
+    """Ranked passages plus the cosine of each to the query (used for abstention)."""
+
+    passages: list[Passage]
+    cosines: list[float]
+    vectors: np.ndarray
+
+
+def _days_between(a: str | None, b: str | None) -> float | None:
+    if not a or not b:
+        return None
+    try:
+        return float((date.fromisoformat(b[:10]) - date.fromisoformat(a[:10])).days)
+    except ValueError:
+        return None
+
+
+def retrieve(
+    index: NewsIndex,
+    qvec: np.ndarray,
+    query: str,
+    k: int,
+    filters: Filters | None,
+    cfg: RetrievalConfig,
+) -> Retrieved:
+    """Top ``k`` passages for ``query``; filters apply before ranking and fail closed."""
+    index.refresh()
+    allowed = index.allowed_chunk_ids(filters)
+    if allowed is not None and len(allowed) == 0:
+        return Retrieved([], [], np.zeros((0, qvec.shape[-1]), dtype=np.float32))
+    dense = index.vectors.search(qvec, cfg.candidates, allowed)
+    lexical = index.lexical(query_terms(query), cfg.candidates, filters, cfg.title_weight)
+    fused = rrf(
+        [[c for c, _ in dense], [c for c, _ in lexical]],
+        k=cfg.rrf_k,
+        weights=[cfg.dense_weight, cfg.lexical_weight],
+    )
+    order = sorted(fused, key=lambda c: -fused[c])[: max(cfg.candidates, k * 4)]
+    rows = index.chunks(order)
+    as_of = filters.as_of if filters else None
+    if cfg.recency_weight > 0 and as_of:
+        for cid in order:
+            age = _days_between(rows[cid]["published_at"], as_of)
+            if age is not None:
+                prior = math.exp(-max(age, 0.0) * math.log(2) / cfg.recency_half_life_days)
+                fused[cid] *= 1.0 + cfg.recency_weight * prior
+        order.sort(key=lambda c: -fused[c])
+
+    vecs = index.vectors.reconstruct(order)
+    cos = vecs @ qvec.reshape(-1)
+    picked: list[int] = []
+    per_article: dict[str, int] = {}
+    for i, cid in enumerate(order):
+        row = rows[cid]
+        if per_article.get(row["article_id"], 0) >= cfg.per_article:
+            continue
+        # Wire copies: a passage nearly identical to one already picked is the same text.
+        if picked and float(np.max(vecs[picked] @ vecs[i])) >= cfg.duplicate_cosine:
+            continue
+        picked.append(i)
+        per_article[row["article_id"]] = per_article.get(row["article_id"], 0) + 1
+        if len(picked) == k:
+            break
+    passages = [
+        Passage(
+            chunk_id=order[i],
+            article_id=rows[order[i]]["article_id"],
+            url=rows[order[i]]["url"],
+            title=rows[order[i]]["title"],
+            source=rows[order[i]]["source"],
+            published_at=rows[order[i]]["published_at"],
+            text=rows[order[i]]["text"],
+            score=round(fused[order[i]], 6),
+        )
+        for i in picked
+    ]
+    return Retrieved(passages, [float(cos[i]) for i in picked], vecs[picked])

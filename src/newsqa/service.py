@@ -1,0 +1,210 @@
+"""The one service object behind every front end (CLI, HTTP API, web chat)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from newsqa import __version__
+from newsqa.index.store import FORMAT_VERSION, NewsIndex
+from newsqa.ingest.chunk import ChunkSpec
+from newsqa.ingest.embed import Embedder, load_embedder
+from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
+from newsqa.models import Article, Filters, LoadProblem, Passage
+from newsqa.query.compose import ComposeConfig, check_citations, compose
+from newsqa.query.retrieve import RetrievalConfig, retrieve
+from newsqa.settings import Settings, get_settings
+
+ProgressFn = Callable[[IngestProgress], None]
+
+_FOLLOW_UP = re.compile(
+    r"^(and|but|also|what about|how about|why|so)\b|\b(it|they|them|their|that|this|those|he|she|"
+    r"his|her)\b",
+    re.IGNORECASE,
+)
+
+
+class NewsQA:
+    """Ingest, search and answer over one index directory."""
+
+    def __init__(self, settings: Settings, index: NewsIndex, embedder: Embedder) -> None:
+        self.settings = settings
+        self.index = index
+        self.embedder = embedder
+        m = index.manifest
+        self.spec = ChunkSpec(int(m["chunk_tokens"]), int(m["chunk_overlap"]), int(m["max_wordpieces"]))
+
+    @classmethod
+    def open(
+        cls, settings: Settings | None = None, *, create: bool = True, embedder: Embedder | None = None
+    ) -> NewsQA:
+        """Open (or create) the index named by ``settings.index`` with the configured model."""
+        settings = settings or get_settings()
+        embedder = embedder or load_embedder(settings.model_path, settings.embed_batch_size)
+        manifest = {
+            "model": embedder.name,
+            "dim": embedder.dim,
+            "tokenizer": "cl100k_base",
+            "chunk_tokens": settings.chunk_tokens,
+            "chunk_overlap": settings.chunk_overlap,
+            "max_wordpieces": embedder.max_seq_length,
+            "format_version": FORMAT_VERSION,
+            "newsqa_version": __version__,
+        }
+        index = NewsIndex.open(Path(settings.index), manifest, create=create)
+        return cls(settings, index, embedder)
+
+    def close(self) -> None:
+        """Release the index."""
+        self.index.close()
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(self, paths: Sequence[str | Path], progress: ProgressFn | None = None) -> IngestReport:
+        """Ingest files and folders in any supported format."""
+        from newsqa.ingest.load import iter_articles
+
+        return self.ingest_records(iter_articles(paths, self.settings.max_article_bytes), progress)
+
+    def ingest_records(
+        self, records: Sequence[Article | LoadProblem] | Iterator[Article | LoadProblem],
+        progress: ProgressFn | None = None,
+    ) -> IngestReport:
+        """Ingest already-loaded articles (problems among them are reported and skipped)."""
+        ingestor = Ingestor(
+            self.index, self.embedder, self.spec, self.settings.ingest_batch_articles
+        )
+        return ingestor.run(records, progress)
+
+    def delete(self, id_or_url: str) -> bool:
+        """Remove an article by id or URL; False when there is none."""
+        return self.index.delete(id_or_url)
+
+    # ------------------------------------------------------------------ query
+    def _filters(self, filters: Filters | None) -> Filters:
+        f = Filters(**vars(filters)) if filters else Filters()
+        if not f.as_of:
+            f.as_of = date.today().isoformat()
+        return f
+
+    def _retrieval_config(self) -> RetrievalConfig:
+        s = self.settings
+        return RetrievalConfig(
+            candidates=s.candidates,
+            rrf_k=s.rrf_k,
+            recency_weight=s.recency_weight,
+            recency_half_life_days=s.recency_half_life_days,
+        )
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        return self.embedder.encode([text])[0]
+
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
+        """Ranked passages for ``query`` (no answer composition)."""
+        k = k or self.settings.k
+        qvec = self._embed_query(query)
+        return retrieve(self.index, qvec, query, k, self._filters(filters), self._retrieval_config()).passages
+
+    @staticmethod
+    def retrieval_query(question: str, history: Sequence[dict[str, str]] | None) -> str:
+        """The text to retrieve with: a follow-up question borrows the previous user turn."""
+        if not history:
+            return question
+        previous = [h.get("content", "") for h in history if h.get("role") == "user"]
+        if previous and (len(question.split()) <= 12 or _FOLLOW_UP.search(question)):
+            return f"{previous[-1]} {question}"
+        return question
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        history: Sequence[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """Answer ``question`` with cited sentences, or abstain; see README for the shape."""
+        result: dict[str, Any] = {}
+        for event, data in self.ask_stream(question, k, filters, history):
+            if event == "done":
+                result = data
+        return result
+
+    def ask_stream(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        history: Sequence[dict[str, str]] | None = None,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Answer as events: ``sources`` (passages), ``delta`` (answer text pieces), ``done``."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        k = k or self.settings.k
+        f = self._filters(filters)
+        rq = self.retrieval_query(question, history)
+        qvec = self._embed_query(rq)
+        timings["embed"] = (time.perf_counter() - t0) * 1000
+        t1 = time.perf_counter()
+        got = retrieve(self.index, qvec, rq, k, f, self._retrieval_config())
+        timings["retrieve"] = (time.perf_counter() - t1) * 1000
+        passages = [p.to_dict() for p in got.passages]
+        yield "sources", {"passages": passages}
+        t2 = time.perf_counter()
+        s = self.settings
+        cfg = ComposeConfig(
+            max_sentences=s.answer_max_sentences,
+            max_words=s.answer_max_words,
+            abstain_threshold=s.abstain_threshold,
+        )
+        qvec_answer = self._embed_query(question) if rq != question else qvec
+        composed = compose(question, got.passages, self.embedder.encode, qvec_answer, cfg)
+        problems = check_citations(composed.answer, composed.citations)
+        if problems:  # never show a citation that does not hold up
+            raise RuntimeError("citation check failed: " + "; ".join(problems))
+        timings["compose"] = (time.perf_counter() - t2) * 1000
+        for piece in re.split(r"(?<=\])\s+", composed.answer):
+            yield "delta", {"text": piece + " "}
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        yield "done", {
+            "question": question,
+            "answer": composed.answer,
+            "abstained": composed.abstained,
+            "evidence": round(composed.evidence, 4),
+            "citations": [c.to_dict() for c in composed.citations],
+            "passages": passages,
+            "filters": vars(f),
+            "timings_ms": {k_: round(v, 1) for k_, v in timings.items()},
+        }
+
+    # ------------------------------------------------------------------ browse
+    def article(self, id_or_url: str) -> dict[str, Any] | None:
+        """One article with metadata and full text."""
+        return self.index.article(id_or_url)
+
+    def list_articles(
+        self, filters: Filters | None = None, offset: int = 0, limit: int = 20
+    ) -> dict[str, Any]:
+        """A page of articles, newest first: ``{"total", "offset", "limit", "items"}``."""
+        total, items = self.index.list_articles(filters, offset, limit)
+        return {"total": total, "offset": offset, "limit": limit, "items": items}
+
+    def stats(self) -> dict[str, Any]:
+        """Index counts, date range, manifest."""
+        return self.index.stats()
+
+    def health(self) -> dict[str, Any]:
+        """Liveness plus index size, model and version."""
+        st = self.index.stats()
+        return {
+            "status": "ok",
+            "version": __version__,
+            "model": self.embedder.name,
+            "index": st["index"],
+            "articles": st["articles"],
+            "chunks": st["chunks"],
+        }

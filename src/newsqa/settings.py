@@ -1,0 +1,44 @@
+"""Typed settings for newsqa, read from the environment (``NEWSQA_`` prefix) on demand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the product; override any of them with ``NEWSQA_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSQA_", extra="ignore")
+
+    index: Path = Field(Path("indexes/default"), description="Index directory")
+    model_path: str | None = Field(
+        None, description="Sentence-transformers model directory (default: the bundled MiniLM)"
+    )
+    chunk_tokens: int = Field(160, ge=32, le=240, description="Target chunk size in cl100k tokens")
+    chunk_overlap: int = Field(40, ge=0, le=120, description="Token overlap between chunks")
+    max_article_bytes: int = Field(1_000_000, ge=1_000, description="Longer texts are truncated")
+    embed_batch_size: int = Field(64, ge=1, le=1024)
+    ingest_batch_articles: int = Field(128, ge=1, description="Articles per atomic write")
+    k: int = Field(8, ge=1, le=50, description="Passages returned by default")
+    candidates: int = Field(100, ge=10, le=2000, description="Candidates per retriever")
+    rrf_k: int = Field(60, ge=1)
+    recency_half_life_days: float = Field(
+        30.0, gt=0, description="How fast the recency prior decays relative to as_of"
+    )
+    recency_weight: float = Field(0.5, ge=0.0, description="Strength of the recency prior")
+    abstain_threshold: float = Field(0.35, description="Minimum evidence score to answer")
+    answer_max_sentences: int = Field(3, ge=1, le=10)
+    answer_max_words: int = Field(80, ge=10, le=400)
+    api_key: str | None = Field(None, description="Bearer token for write routes")
+    api_key_reads: bool = Field(False, description="Also require the key for read routes")
+    max_upload_bytes: int = Field(20_000_000, description="Largest accepted upload")
+    max_question_chars: int = Field(2000)
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides taking precedence."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]
