@@ -12,6 +12,7 @@ from typing import Any
 
 from newsqa.index.store import ArticleRow, NewsIndex
 from newsqa.ingest.chunk import ChunkSpec, chunk_text, embed_text
+from newsqa.ingest.dedupe import assign_clusters
 from newsqa.ingest.embed import Embedder
 from newsqa.models import Article, LoadProblem
 
@@ -40,6 +41,7 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     chunks: int = 0
+    wire_copies: int = 0
     problems: list[LoadProblem] = field(default_factory=list)
     seconds: float = 0.0
     items: list[dict[str, Any]] = field(default_factory=list)
@@ -57,6 +59,7 @@ class IngestReport:
             "unchanged": self.unchanged,
             "skipped": self.skipped,
             "chunks": self.chunks,
+            "wire_copies": self.wire_copies,
             "seconds": round(self.seconds, 3),
             "problems": [
                 {"path": p.path, "line": p.line, "reason": p.reason} for p in self.problems
@@ -95,14 +98,12 @@ class Ingestor:
         spec: ChunkSpec,
         batch_articles: int = 128,
         window: int = 4000,
-        on_written: Callable[[list[ArticleRow]], None] | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.spec = spec
         self.batch_articles = batch_articles
         self.window = window
-        self.on_written = on_written
 
     def run(
         self,
@@ -172,8 +173,7 @@ class Ingestor:
                     r.vectors = vecs[pos : pos + len(r.chunks)]
                     pos += len(r.chunks)
                 report.chunks += self.index.write(batch)
-                if self.on_written:
-                    self.on_written(batch)
+                report.wire_copies += assign_clusters(self.index, batch)
         self.index.save()
         report.seconds = time.perf_counter() - t0
         if progress:

@@ -39,7 +39,12 @@ class Composed:
 
 
 def _stem(word: str) -> str:
-    return word[:6]
+    """A crude stem: common inflections removed, then the first six letters."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            word = word[: -len(suffix)]
+            break
+    return word.rstrip("e")[:6]
 
 
 def lexical_overlap(question_terms: Sequence[str], sentence: str) -> float:

@@ -81,8 +81,12 @@ def retrieve(
     cos = vecs @ qvec.reshape(-1)
     picked: list[int] = []
     per_article: dict[str, int] = {}
+    story: dict[str, str] = {}  # cluster id -> the one article that speaks for the story
     for i, cid in enumerate(order):
         row = rows[cid]
+        cluster = row["cluster_id"] or row["article_id"]
+        if story.setdefault(cluster, row["article_id"]) != row["article_id"]:
+            continue
         if per_article.get(row["article_id"], 0) >= cfg.per_article:
             continue
         # Wire copies: a passage nearly identical to one already picked is the same text.
@@ -92,6 +96,12 @@ def retrieve(
         per_article[row["article_id"]] = per_article.get(row["article_id"], 0) + 1
         if len(picked) == k:
             break
+    members = index.cluster_sources(rows[order[i]]["cluster_id"] for i in picked)
+
+    def also(row: dict) -> list[str]:
+        own = row["source"] or ""
+        return sorted({s for a, s in members.get(row["cluster_id"], []) if s and s != own})
+
     passages = [
         Passage(
             chunk_id=order[i],
@@ -102,6 +112,7 @@ def retrieve(
             published_at=rows[order[i]]["published_at"],
             text=rows[order[i]]["text"],
             score=round(fused[order[i]], 6),
+            also_reported_by=also(rows[order[i]]),
         )
         for i in picked
     ]

@@ -1,0 +1,51 @@
+# newsqa — make install | run | demo | test | lint | bench
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INDEX ?= indexes/default
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install run demo test test-fast lint bench-slice bench-quality bench-latency clean
+
+install: $(BIN)/newsqa
+
+$(BIN)/newsqa: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch is pinned to 2.13.0 in pyproject.toml: here that pin takes the local CPU wheel.
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Serve the chat page, the API and /docs; the first start builds the index of corpus/.
+run: install
+	$(BIN)/newsqa --index $(INDEX) serve --bootstrap corpus/ --host $(HOST) --port $(PORT)
+
+# Build the index of corpus/ and answer the seed question from the command line.
+demo: install
+	$(BIN)/newsqa --index $(INDEX) ingest corpus/
+	$(BIN)/newsqa --index $(INDEX) ask "What does the Korean government fear about Japan's right of collective self-defense?"
+
+test: install
+	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -m "not slow and not browser"
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench-slice: install
+	$(BIN)/python bench/retrieval_slice.py
+
+bench-quality: install
+	$(BIN)/python bench/quality.py
+
+bench-latency: install
+	$(BIN)/python bench/latency.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,93 @@
+"""Issue-2 benchmark: retrieval and answer quality on the January–March 2023 slice.
+
+The slice is the questions whose id starts with 202301, 202302 or 202303 (200 answerable) and
+every article gathered for them (their ``result_urls``: 2,388 articles). The slice is ingested
+once into a cached index (``bench/.cache/slice-q1``), then every answerable question is asked
+once with k=10 and no as-of date. Targets: Hit@10 >= 0.78 and MRR@10 >= 0.56.
+
+    .venv/bin/python bench/retrieval_slice.py [--rebuild] [--index DIR] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.slice import (  # noqa: E402
+    CACHE,
+    Q1_PREFIXES,
+    answerable,
+    command_line,
+    git_commit,
+    now,
+    open_index,
+    read_archive,
+    require_data,
+    result_urls,
+    run_eval,
+    slice_questions,
+    write_json,
+)
+from newsqa.eval import format_summary, markdown_table  # noqa: E402
+
+EXPECTED_ARTICLES = 2388
+EXPECTED_ANSWERABLE = 200
+TARGETS = {"hit@10": 0.78, "mrr@10": 0.56}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build (or reuse) the slice index, evaluate, print the figures; 1 when a target is missed
+    and ``--strict`` is given."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--index", type=Path, default=CACHE / "slice-q1", help="cached index dir")
+    ap.add_argument("--rebuild", action="store_true", help="rebuild the index from scratch")
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--out", type=Path, default=CACHE / "slice-q1-eval.json",
+                    help="per-question rows and summary (JSON)")
+    ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = ap.parse_args(argv)
+    require_data()
+
+    questions = slice_questions(Q1_PREFIXES)
+    urls = result_urls(questions)
+    records = read_archive(urls)
+    todo = answerable(questions)
+    print(f"slice: {len(questions)} questions, {len(todo)} answerable, {len(urls)} result URLs, "
+          f"{len(records)} articles found in the archive")
+    assert len(records) == EXPECTED_ARTICLES, f"expected {EXPECTED_ARTICLES} articles"
+    assert len(todo) == EXPECTED_ANSWERABLE, f"expected {EXPECTED_ANSWERABLE} answerable"
+
+    svc = open_index(args.index, records, args.rebuild)
+    try:
+        stats = svc.stats()
+        summary, rows = run_eval(svc, todo, k=args.k, as_of=False, desc="slice-q1")
+    finally:
+        svc.close()
+
+    write_json(args.out, {"config": {"k": args.k, "as_of_question_date": False,
+                                     "index": str(args.index), "commit": git_commit()},
+                          "summary": summary, "rows": rows})
+    print()
+    print(f"command: {command_line()}")
+    print(f"commit {git_commit()}, {now()}; index {args.index}: {stats['articles']} articles, "
+          f"{stats['chunks']} chunks, model {stats['manifest']['model']}")
+    print()
+    print(markdown_table([(f"Jan–Mar slice, k={args.k}, no as-of", summary)]))
+    print()
+    print(format_summary(summary))
+    print()
+    missed = []
+    for key, target in TARGETS.items():
+        ok = summary[key] is not None and summary[key] >= target
+        print(f"target {key} >= {target}: {summary[key]:.3f} {'PASS' if ok else 'MISS'}")
+        if not ok:
+            missed.append(key)
+    print(f"rows -> {args.out}")
+    return 1 if missed and args.strict else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Shared helpers of the benchmarks: read the RealTime QA 2023 archive, cut slices of it, build
+(or reuse) cached indexes outside git, run the evaluation with a progress bar, describe the run.
+
+The archive is read straight from ``../shared/data/realtimeqa-2023/`` (never copied into the
+repository); indexes live under ``bench/.cache/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from newsqa.eval import evaluate, is_answerable, load_questions
+from newsqa.models import Article
+from newsqa.service import NewsQA
+from newsqa.settings import get_settings
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "realtimeqa-2023"
+ARTICLES = DATA / "articles.jsonl.gz"
+QUESTIONS = DATA / "questions.jsonl"
+CACHE = REPO / "bench" / ".cache"
+
+#: Question id prefixes of the January–March 2023 slice (issue 2).
+Q1_PREFIXES = ("202301", "202302", "202303")
+
+
+def require_data() -> None:
+    """Exit with a clear message when the shared archive is not there."""
+    missing = [p for p in (ARTICLES, QUESTIONS) if not p.exists()]
+    if missing:
+        sys.exit("benchmark data not found: " + ", ".join(map(str, missing)))
+
+
+def read_archive(urls: Iterable[str] | None = None, path: Path = ARTICLES) -> list[dict[str, Any]]:
+    """Archive records in file order; only those whose URL is in ``urls`` when given."""
+    wanted = set(urls) if urls is not None else None
+    out = []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            d = json.loads(line)
+            if wanted is None or d["url"] in wanted:
+                out.append(d)
+    return out
+
+
+def to_article(d: dict[str, Any]) -> Article:
+    """An archive record as an :class:`Article` for ``ingest_records``."""
+    return Article(
+        title=d["title"], text=d["text"], url=d["url"], source=d.get("source"),
+        published_at=d.get("published_at"), authors=list(d.get("authors") or []), id=d["id"],
+        origin=f"realtimeqa-2023:{d['id']}",
+    )
+
+
+def slice_questions(prefixes: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Questions whose id starts with one of ``prefixes`` (all questions for None)."""
+    return load_questions(QUESTIONS, list(prefixes) if prefixes else None)
+
+
+def result_urls(questions: Iterable[dict[str, Any]]) -> set[str]:
+    """Every article gathered for the questions (their ``result_urls``)."""
+    return {u for q in questions for u in q.get("result_urls") or []}
+
+
+def answerable(questions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The answerable questions, in order."""
+    return [q for q in questions if is_answerable(q)]
+
+
+def _progress_bar(desc: str):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="chunk", desc=desc, file=sys.stderr, dynamic_ncols=True,
+               mininterval=2.0)
+
+    def update(ev: Any) -> None:
+        bar.total = max(ev.chunks_total, 1)
+        bar.n = ev.chunks_done
+        bar.set_postfix(articles=ev.articles_read, refresh=False)
+        bar.refresh()
+        if ev.stage == "done":
+            bar.close()
+
+    return update
+
+
+def open_index(index_dir: Path, records: Sequence[dict[str, Any]], rebuild: bool = False) -> NewsQA:
+    """The service on a cached index holding exactly ``records``.
+
+    The index is built when missing (or from scratch with ``rebuild``); an interrupted build is
+    resumed (articles already stored are skipped as unchanged). The caller closes the service.
+    """
+    index_dir = Path(index_dir)
+    if rebuild and index_dir.exists():
+        shutil.rmtree(index_dir)
+    svc = NewsQA.open(get_settings(index=str(index_dir)))
+    have = svc.stats()["articles"]
+    if have == len(records):
+        print(f"index {index_dir}: {have} articles (cached; --rebuild to rebuild)", file=sys.stderr)
+        return svc
+    if have:
+        print(f"index {index_dir}: {have} of {len(records)} articles, resuming", file=sys.stderr)
+    report = svc.ingest_records((to_article(d) for d in records), _progress_bar("embedding"))
+    d = report.to_dict()
+    print(
+        f"ingested into {index_dir}: {d['added']} added, {d['unchanged']} unchanged, "
+        f"{d['skipped']} skipped, {d['chunks']} chunks, {d['wire_copies']} wire copies "
+        f"in {d['seconds']:.0f}s",
+        file=sys.stderr,
+    )
+    for p in report.problems:
+        print(f"  skipped {p}", file=sys.stderr)
+    return svc
+
+
+def run_eval(
+    svc: NewsQA, questions: Sequence[dict[str, Any]], k: int = 10, as_of: bool = False,
+    desc: str = "eval",
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """:func:`newsqa.eval.evaluate` with a progress bar on stderr."""
+    from tqdm import tqdm
+
+    todo = answerable(questions)
+    with tqdm(total=len(todo), unit="q", desc=desc, file=sys.stderr, dynamic_ncols=True,
+              mininterval=2.0) as bar:
+
+        def tick(done: int, total: int) -> None:
+            bar.n = done
+            bar.refresh()
+
+        return evaluate(svc, todo, k=k, as_of_question_date=as_of, progress=tick)
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` as indented JSON, creating the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def command_line() -> str:
+    """The command that is running, as it could be typed again."""
+    return " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
+
+
+def git_commit() -> str:
+    """Short hash of HEAD, with ``+dirty`` when the tree has changes; ``unknown`` without git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def now() -> str:
+    """The current UTC time, ``YYYY-MM-DD HH:MM UTC``."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

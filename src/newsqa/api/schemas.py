@@ -1,0 +1,346 @@
+"""Request and response models of the HTTP API (they also document ``/docs``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from newsqa.ingest.clean import (
+    clean_text,
+    normalize_date,
+    one_line,
+    source_from_url,
+    split_authors,
+    truncate_text,
+)
+from newsqa.models import Article, Filters, LoadProblem
+
+SEED_QUESTION = "What does the Korean government fear about Japan's right of collective self-defense?"
+
+
+def _iso_date(value: str) -> str:
+    """A calendar date written exactly as ``YYYY-MM-DD``."""
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+IsoDate = Annotated[
+    str,
+    AfterValidator(_iso_date),
+    Field(json_schema_extra={"format": "date", "examples": ["2023-01-05"]}),
+]
+Outlet = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FilterFields(_Strict):
+    """Restrictions shared by ask and search; dates are ``YYYY-MM-DD``."""
+
+    k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve (1-50, default 8)")
+    since: IsoDate | None = Field(None, description="Only articles published on or after this day")
+    until: IsoDate | None = Field(None, description="Only articles published on or before this day")
+    sources: list[Outlet] | None = Field(
+        None, min_length=1, max_length=50, description="Only these outlets (domains, e.g. cnn.com)"
+    )
+    as_of: IsoDate | None = Field(
+        None, description="Answer as of this day: later articles are ignored (default: today)"
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> FilterFields:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError(f"since ({self.since}) is after until ({self.until})")
+        return self
+
+    def filters(self) -> Filters:
+        """The service's filter record."""
+        return Filters(since=self.since, until=self.until, sources=self.sources, as_of=self.as_of)
+
+
+class Turn(_Strict):
+    """One earlier message of the conversation."""
+
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20_000)
+
+
+class AskRequest(FilterFields):
+    """A question, with optional filters and the conversation so far (for follow-ups)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"question": SEED_QUESTION},
+                {"question": "Who won the 2022 FIFA World Cup?", "k": 5, "since": "2022-11-01"},
+                {
+                    "question": "And what does the US say about it?",
+                    "history": [
+                        {"role": "user", "content": SEED_QUESTION},
+                        {"role": "assistant", "content": "… the right of collective … [1]"},
+                    ],
+                },
+            ]
+        },
+    )
+
+    question: str = Field(min_length=1, description="The question (at most max_question_chars)")
+    history: list[Turn] = Field(
+        default_factory=list, max_length=50, description="Earlier turns, oldest first"
+    )
+
+
+class SearchRequest(FilterFields):
+    """A search query with optional filters."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"query": "collective self-defense Japan", "k": 5},
+                {"query": "interest rates", "since": "2023-01-01", "sources": ["money.example.com"]},
+            ]
+        },
+    )
+
+    query: str = Field(min_length=1, description="Free-text query")
+
+
+class PassageOut(BaseModel):
+    """A retrieved chunk with its article's metadata."""
+
+    chunk_id: int
+    article_id: str
+    url: str | None
+    title: str
+    source: str | None
+    published_at: str | None
+    text: str
+    score: float
+    also_reported_by: list[str] = Field(description="Other outlets that carried the same story")
+
+
+class CitationOut(BaseModel):
+    """A numbered citation: the quoted sentence(s) (joined by " … ") and the passage they are in."""
+
+    n: int
+    article_id: str
+    chunk_id: int
+    url: str | None
+    title: str
+    source: str | None
+    published_at: str | None
+    quote: str
+    passage: str
+
+
+class FiltersOut(BaseModel):
+    """The filters the answer was computed under (``as_of`` defaults to today)."""
+
+    since: str | None = None
+    until: str | None = None
+    sources: list[str] | None = None
+    as_of: str | None = None
+
+
+class Answer(BaseModel):
+    """A cited answer, or an abstention with the closest passages."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": SEED_QUESTION,
+                    "answer": "Under the circumstances, the South Korean government is trying to "
+                    "alleviate the concerns of the general public by saying that the right of "
+                    "collective self-defense does not cover the Korean peninsula, … [1]",
+                    "abstained": False,
+                    "evidence": 0.8262,
+                    "citations": [
+                        {
+                            "n": 1, "article_id": "5b8e5935440b59b8", "chunk_id": 2,
+                            "url": "https://example.org/korea",
+                            "title": "Korea-US Alliance vs. Japan-US Alliance",
+                            "source": "example.org", "published_at": "2013-11-30",
+                            "quote": "Under the circumstances, the South Korean government …",
+                            "passage": "In international politics, … Under the circumstances, …",
+                        }
+                    ],
+                    "passages": [],
+                    "filters": {"since": None, "until": None, "sources": None,
+                                "as_of": "2024-05-01"},
+                    "timings_ms": {"embed": 6.9, "retrieve": 7.8, "compose": 111.2,
+                                   "total": 125.9},
+                }
+            ]
+        }
+    )
+
+    question: str
+    answer: str = Field(description="Answer sentences, each followed by its [n] marker")
+    abstained: bool = Field(description="True when no article answers: see passages instead")
+    evidence: float
+    citations: list[CitationOut]
+    passages: list[PassageOut]
+    filters: FiltersOut
+    timings_ms: dict[str, float]
+
+
+class SearchResponse(BaseModel):
+    """Ranked passages."""
+
+    passages: list[PassageOut]
+
+
+class ArticleSummary(BaseModel):
+    """Article metadata as listed."""
+
+    id: str
+    url: str | None
+    title: str
+    source: str | None
+    published_at: str | None
+    authors: list[str]
+    cluster_id: str | None
+
+
+class ArticleDetail(ArticleSummary):
+    """Article metadata with its full text."""
+
+    text: str
+    origin: str | None
+    ingested_at: str | None
+
+
+class ArticlePage(BaseModel):
+    """One page of articles, newest first."""
+
+    total: int
+    offset: int
+    limit: int
+    items: list[ArticleSummary]
+
+
+class ArticleIn(_Strict):
+    """An article to add; ``published_at`` is any full date (ISO preferred)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Volcano erupts on remote island, forcing evacuations",
+                    "text": "A volcano on the remote island of Tolva erupted on Friday …",
+                    "url": "https://world.example.com/2023/03/10/volcano",
+                    "source": "world.example.com",
+                    "published_at": "2023-03-10",
+                    "authors": ["A. Reporter"],
+                }
+            ]
+        },
+    )
+
+    title: str = Field(min_length=1, max_length=1000)
+    text: str = Field(min_length=1)
+    url: str | None = Field(None, pattern=r"^https?://\S+$", max_length=2000)
+    source: str | None = Field(None, max_length=200, description="Outlet (default: URL's domain)")
+    published_at: str | None = Field(None, max_length=100)
+    authors: list[str] = Field(default_factory=list, max_length=100)
+    id: str | None = Field(None, min_length=1, max_length=200)
+
+    def to_article(self, origin: str, max_bytes: int) -> Article | LoadProblem:
+        """The cleaned Article, or a LoadProblem when a field does not hold up."""
+        text = clean_text(self.text)
+        title = one_line(self.title)
+        if not text or not title:
+            return LoadProblem(origin, "title and text must not be blank")
+        published = normalize_date(self.published_at) if self.published_at else None
+        if self.published_at and published is None:
+            return LoadProblem(origin, f"published_at: not a full date: {self.published_at!r}")
+        return Article(
+            title=title,
+            text=truncate_text(text, max_bytes) if max_bytes > 0 else text,
+            url=self.url,
+            source=one_line(self.source or "") or source_from_url(self.url),
+            published_at=published,
+            authors=split_authors(self.authors),
+            id=self.id,
+            origin=origin,
+        )
+
+
+class Problem(BaseModel):
+    """An input that was reported and skipped."""
+
+    path: str = Field(description='File name, or "item[i]" for the i-th JSON item')
+    line: int | None
+    reason: str
+
+
+class ItemResult(BaseModel):
+    """What happened to one input article."""
+
+    id: str
+    status: Literal["added", "updated", "unchanged"]
+    origin: str
+
+
+class IngestResult(BaseModel):
+    """The ingest report: counts, the rejected inputs with reasons, one row per article."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "added": 1, "updated": 0, "unchanged": 0, "skipped": 1, "chunks": 3,
+                    "seconds": 0.41,
+                    "problems": [{"path": "news.jsonl", "line": 2,
+                                  "reason": "invalid JSON: Expecting value (column 1)"}],
+                    "items": [{"id": "5b8e5935440b59b8", "status": "added",
+                               "origin": "news.jsonl:1"}],
+                }
+            ]
+        }
+    )
+
+    added: int
+    updated: int
+    unchanged: int
+    skipped: int
+    chunks: int
+    seconds: float
+    problems: list[Problem]
+    items: list[ItemResult]
+
+
+class Health(BaseModel):
+    """Liveness, index size, model and version."""
+
+    status: str
+    version: str
+    model: str
+    index: str
+    articles: int
+    chunks: int
+
+
+class Deleted(BaseModel):
+    """Result of a delete."""
+
+    deleted: str
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a readable ``detail`` message."""
+
+    detail: str
+    errors: list[dict[str, Any]] | None = Field(None, description="Validation errors, if any")

@@ -1,0 +1,361 @@
+"""Retrieval and answer quality on a questions file in the RealTime QA format.
+
+Each question carries ``id``, ``date``, ``question``, ``answer`` (the gold answer text),
+``answerable`` and ``gold_urls`` (the articles whose text contains the answer). Metrics are
+computed over the answerable questions only:
+
+* ``hit@1/5/10`` and ``mrr@10``: the first passage that comes from a gold URL *and* whose text
+  contains the gold answer (case- and whitespace-insensitive);
+* ``article_hit@10``: a gold article among the first 10 *distinct* articles of the ranking;
+* ``answer_hit``: the composed answer, without its ``[n]`` markers, contains the gold answer;
+* ``citation_hit``: a citation points to a gold URL and its quote contains the gold answer;
+* ``abstention_rate``, latency percentiles and answer length.
+
+The metric functions are pure (plain dicts or :class:`~newsqa.models.Passage`-like objects in,
+numbers out) so they can be tested without a model; :func:`evaluate` drives a real service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from newsqa.models import Filters
+from newsqa.query.compose import strip_markers
+
+_MARKER = re.compile(r"\[\d+\]")
+_WS = re.compile(r"\s+")
+
+#: The metrics of a summary, in display order, with their column titles.
+COLUMNS: list[tuple[str, str]] = [
+    ("n", "n"),
+    ("hit@1", "Hit@1"),
+    ("hit@5", "Hit@5"),
+    ("hit@10", "Hit@10"),
+    ("mrr@10", "MRR@10"),
+    ("article_hit@10", "art-Hit@10"),
+    ("answer_hit", "answer hit"),
+    ("citation_hit", "citation hit"),
+    ("abstention_rate", "abstain"),
+    ("latency_p50_ms", "p50 ms"),
+    ("latency_p95_ms", "p95 ms"),
+]
+
+ProgressFn = Callable[[int, int], None]
+
+
+# --------------------------------------------------------------------------- questions
+def load_questions(
+    path: str | Path, id_prefixes: Sequence[str] | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Questions of a ``.jsonl`` file, in file order, answerable or not.
+
+    ``id_prefixes`` keeps only questions whose id starts with one of them; ``limit`` then keeps
+    the first N. Blank lines are skipped.
+    """
+    prefixes = tuple(id_prefixes) if id_prefixes else None
+    out: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            q = json.loads(line)
+            if prefixes and not str(q.get("id", "")).startswith(prefixes):
+                continue
+            out.append(q)
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
+def is_answerable(q: Mapping[str, Any]) -> bool:
+    """Whether a question (or a row) counts: ``answerable`` true and a non-empty gold answer."""
+    return bool(q.get("answerable", True)) and bool(str(q.get("answer") or "").strip())
+
+
+# --------------------------------------------------------------------------- metrics
+def normalize(text: str | None) -> str:
+    """Case-folded text with runs of whitespace collapsed to one space, stripped."""
+    return _WS.sub(" ", (text or "").casefold()).strip()
+
+
+def contains_answer(text: str | None, answer: str | None) -> bool:
+    """Whether ``text`` contains ``answer`` ignoring case and whitespace (empty never matches)."""
+    needle = normalize(answer)
+    return bool(needle) and needle in normalize(text)
+
+
+def _field(item: Any, name: str) -> Any:
+    if isinstance(item, Mapping):
+        return item.get(name)
+    return getattr(item, name, None)
+
+
+def passage_hit_ranks(
+    passages: Sequence[Any], gold_urls: Iterable[str], answer: str
+) -> int | None:
+    """First rank (1-based) of a passage from a gold URL whose text contains the answer."""
+    gold = set(gold_urls)
+    for rank, p in enumerate(passages, 1):
+        if _field(p, "url") in gold and contains_answer(_field(p, "text"), answer):
+            return rank
+    return None
+
+
+def first_rank(passages: Sequence[Any], test: Callable[[Any], bool]) -> int | None:
+    """First rank (1-based) of a passage for which ``test`` holds, or None (diagnostics)."""
+    for rank, p in enumerate(passages, 1):
+        if test(p):
+            return rank
+    return None
+
+
+def distinct_articles(passages: Sequence[Any]) -> list[Any]:
+    """One passage per article (its best), in ranking order; keyed by article id, else URL."""
+    seen: set[Any] = set()
+    out = []
+    for p in passages:
+        key = _field(p, "article_id") or _field(p, "url")
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(p)
+    return out
+
+
+def article_hit(passages: Sequence[Any], gold_urls: Iterable[str], k: int = 10) -> bool:
+    """Whether a gold article is among the first ``k`` distinct articles of the ranking."""
+    gold = set(gold_urls)
+    return any(_field(p, "url") in gold for p in distinct_articles(passages)[:k])
+
+
+def answer_hit(answer_text: str | None, answer: str) -> bool:
+    """Whether the composed answer, without its ``[n]`` markers, contains the gold answer."""
+    return contains_answer(strip_markers(answer_text or ""), answer)
+
+
+def citation_hit(citations: Sequence[Any], gold_urls: Iterable[str], answer: str) -> bool:
+    """Whether a citation points to a gold URL and its quote contains the gold answer."""
+    gold = set(gold_urls)
+    return any(
+        _field(c, "url") in gold and contains_answer(_field(c, "quote"), answer)
+        for c in citations
+    )
+
+
+def answer_sentences(answer_text: str | None) -> int:
+    """Sentences of a composed answer: each one ends with a ``[n]`` marker."""
+    text = answer_text or ""
+    return len(re.findall(r"\[\d+\](?!\s*\[)", text))
+
+
+def answer_words(answer_text: str | None) -> int:
+    """Words of a composed answer, markers excluded."""
+    return len(strip_markers(answer_text or "").split())
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """Linear-interpolated percentile (numpy's default method); None for no values."""
+    if not values:
+        return None
+    xs = sorted(values)
+    pos = (len(xs) - 1) * pct / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def _rate(flags: Sequence[bool]) -> float | None:
+    return sum(1 for f in flags if f) / len(flags) if flags else None
+
+
+def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Aggregate per-question rows (see :func:`evaluate`) over the answerable questions.
+
+    Rows need ``hit_rank``, ``article_hit``, ``answer_hit``, ``citation_hit``, ``abstained``,
+    ``latency_ms`` and ``response`` (the composed answer); rows with ``answerable`` false are
+    left out. Rates are None when there is no answerable row. Answer length is measured on
+    the answers that did not abstain.
+    """
+    rows = [r for r in rows if r.get("answerable", True)]
+    n = len(rows)
+    ranks = [r.get("hit_rank") for r in rows]
+
+    def hit_at(k: int) -> float | None:
+        return _rate([rk is not None and rk <= k for rk in ranks])
+
+    mrr = sum(1.0 / rk for rk in ranks if rk is not None and rk <= 10) / n if n else None
+    latencies = [float(r["latency_ms"]) for r in rows if r.get("latency_ms") is not None]
+    answered = [r for r in rows if not r.get("abstained")]
+    sentences = [answer_sentences(r.get("response")) for r in answered]
+    words = [answer_words(r.get("response")) for r in answered]
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    return {
+        "n": n,
+        "hit@1": hit_at(1),
+        "hit@5": hit_at(5),
+        "hit@10": hit_at(10),
+        "mrr@10": mrr,
+        "article_hit@10": _rate([bool(r.get("article_hit")) for r in rows]),
+        "answer_hit": _rate([bool(r.get("answer_hit")) for r in rows]),
+        "citation_hit": _rate([bool(r.get("citation_hit")) for r in rows]),
+        "abstention_rate": _rate([bool(r.get("abstained")) for r in rows]),
+        "latency_p50_ms": round(p50, 1) if p50 is not None else None,
+        "latency_p95_ms": round(p95, 1) if p95 is not None else None,
+        "answer_mean_sentences": sum(sentences) / len(sentences) if sentences else None,
+        "answer_max_sentences": max(sentences) if sentences else None,
+        "answer_mean_words": sum(words) / len(words) if words else None,
+        "answer_max_words": max(words) if words else None,
+    }
+
+
+# --------------------------------------------------------------------------- driving a service
+def score_response(
+    q: Mapping[str, Any], res: Mapping[str, Any], latency_ms: float
+) -> dict[str, Any]:
+    """The per-question row for question ``q`` and the ``ask`` result ``res``."""
+    passages = res.get("passages") or []
+    gold = list(q.get("gold_urls") or [])
+    gold_set = set(gold)
+    answer = str(q.get("answer") or "")
+    return {
+        "id": q.get("id"),
+        "date": q.get("date"),
+        "question": q.get("question"),
+        "answer": answer,
+        "answerable": is_answerable(q),
+        "hit_rank": passage_hit_ranks(passages, gold, answer),
+        "article_hit": article_hit(passages, gold, 10),
+        "answer_hit": answer_hit(res.get("answer"), answer),
+        "citation_hit": citation_hit(res.get("citations") or [], gold, answer),
+        "abstained": bool(res.get("abstained")),
+        "latency_ms": round(latency_ms, 1),
+        "response": res.get("answer"),
+        "top_urls": [_field(p, "url") for p in passages[:3]],
+        # Diagnostics: where a gold article shows up at all, and where the answer text does.
+        "gold_url_rank": first_rank(passages, lambda p: _field(p, "url") in gold_set),
+        "answer_text_rank": first_rank(
+            passages, lambda p: contains_answer(_field(p, "text"), answer)
+        ),
+        "top_dates": [_field(p, "published_at") for p in passages[:3]],
+        "n_gold": len(gold),
+    }
+
+
+def evaluate(
+    service: Any,
+    questions: Sequence[Mapping[str, Any]],
+    k: int = 10,
+    as_of_question_date: bool = False,
+    progress: ProgressFn | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Ask every answerable question once and score it; returns ``(summary, rows)``.
+
+    With ``as_of_question_date`` each question is asked as of its own ``date`` (later articles
+    are ignored); otherwise the service's default (today) applies. ``progress(done, total)`` is
+    called after each question.
+    """
+    todo = [q for q in questions if is_answerable(q)]
+    rows: list[dict[str, Any]] = []
+    for i, q in enumerate(todo, 1):
+        filters = Filters(as_of=str(q["date"]) if as_of_question_date and q.get("date") else None)
+        t0 = time.perf_counter()
+        res = service.ask(str(q["question"]), k=k, filters=filters)
+        latency = (time.perf_counter() - t0) * 1000
+        rows.append(score_response(q, res, latency))
+        if progress:
+            progress(i, len(todo))
+    return summarize(rows), rows
+
+
+# --------------------------------------------------------------------------- reporting
+def _fmt(key: str, value: Any) -> str:
+    if value is None:
+        return "–"
+    if key == "n" or isinstance(value, int):
+        return str(value)
+    if key.endswith("_ms"):
+        return f"{value:.0f}"
+    return f"{value:.3f}"
+
+
+def markdown_table(configs: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    """A markdown table: one row per ``(configuration name, summary)``, one column per metric."""
+    head = ["configuration"] + [title for _, title in COLUMNS]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---"] + ["---:"] * len(COLUMNS)) + "|",
+    ]
+    for name, s in configs:
+        cells = [name] + [_fmt(key, s.get(key)) for key, _ in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """A readable two-column table of a summary."""
+    labels = dict(COLUMNS)
+    labels.update(
+        {
+            "answer_mean_sentences": "answer sentences (mean)",
+            "answer_max_sentences": "answer sentences (max)",
+            "answer_mean_words": "answer words (mean)",
+            "answer_max_words": "answer words (max)",
+        }
+    )
+    width = max(len(v) for v in labels.values())
+    return "\n".join(
+        f"{labels.get(key, key):>{width}}  {_fmt(key, value)}" for key, value in summary.items()
+    )
+
+
+def run_eval_command(service: Any, args: argparse.Namespace) -> int:
+    """The ``newsqa eval`` command: evaluate, print a table (or JSON), write ``--out``."""
+    from tqdm import tqdm
+
+    questions = load_questions(args.questions, args.id_prefix, args.limit)
+    answerable = [q for q in questions if is_answerable(q)]
+    if not answerable:
+        print(f"error: no answerable questions in {args.questions}", file=sys.stderr)
+        return 1
+    bar = tqdm(total=len(answerable), unit="q", desc="eval", file=sys.stderr, dynamic_ncols=True)
+
+    def tick(done: int, total: int) -> None:
+        bar.n = done
+        bar.refresh()
+
+    try:
+        summary, rows = evaluate(
+            service, questions, k=args.k, as_of_question_date=args.as_of_question_date,
+            progress=tick,
+        )
+    finally:
+        bar.close()
+    config = {
+        "questions": str(args.questions),
+        "k": args.k,
+        "as_of_question_date": bool(args.as_of_question_date),
+        "limit": args.limit,
+        "id_prefix": args.id_prefix,
+    }
+    if args.out:
+        Path(args.out).write_text(
+            json.dumps({"config": config, "summary": summary, "rows": rows}, indent=2,
+                       ensure_ascii=False),
+            encoding="utf-8",
+        )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"{len(questions)} questions, {summary['n']} answerable; k={args.k}, "
+              f"as of question date: {'yes' if args.as_of_question_date else 'no'}")
+        print(format_summary(summary))
+        if args.out:
+            print(f"rows -> {args.out}")
+    return 0

@@ -1,0 +1,67 @@
+"""Chunking: offline tokenizer, sentence boundaries, overlap, and the embedder's length limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsqa.ingest.chunk import ChunkSpec, chunk_text, cl100k, embed_text, split_sentences
+from newsqa.ingest.embed import load_embedder
+from tests.support import ARCHIVE, archive_articles
+
+
+def test_cl100k_loads_offline_with_the_real_vocabulary() -> None:
+    enc = cl100k()
+    # Known cl100k_base ids prove the vocabulary is tiktoken's (the loader also checks its hash).
+    assert enc.encode("hello world") == [15339, 1917]
+    assert enc.n_vocab == 100277
+
+
+def test_split_sentences_keeps_abbreviations_together() -> None:
+    text = "Mr. Smith went to Washington, D.C. on Monday. He met Sen. Jones at 9 a.m. Then he left!"
+    assert split_sentences(text) == [
+        "Mr. Smith went to Washington, D.C. on Monday.",
+        "He met Sen. Jones at 9 a.m. Then he left!",
+    ]
+    assert split_sentences("One.\n\nTwo words here") == ["One.", "Two words here"]
+
+
+def test_chunks_respect_size_sentences_and_overlap() -> None:
+    sentences = [f"Sentence number {i} tells a small piece of the story." for i in range(60)]
+    spec = ChunkSpec(tokens=60, overlap=15)
+    chunks = chunk_text(" ".join(sentences), spec)
+    enc = cl100k()
+    assert len(chunks) > 5
+    for c in chunks:
+        assert len(enc.encode_ordinary(c)) <= spec.tokens + 2
+        assert c.endswith(".")  # cut at sentence ends, never mid-sentence
+    # Overlap: each chunk starts with the last sentence of the previous one.
+    for prev, nxt in zip(chunks, chunks[1:], strict=False):
+        assert nxt.startswith(split_sentences(prev)[-1])
+    joined = " ".join(chunks)
+    assert all(s in joined for s in sentences)  # nothing is lost
+
+
+def test_word_piece_guard_splits_chunks_the_embedder_would_truncate() -> None:
+    emb = load_embedder()
+    # Rare strings cost few cl100k tokens per character but many word pieces.
+    nasty = " ".join(f"zq{i}xv{i * 7}kj" for i in range(400))
+    title = "A very long headline " * 10
+    unguarded = chunk_text(nasty, ChunkSpec(tokens=200, overlap=0), title)
+    assert any(emb.count_wordpieces(embed_text(title, c)) > 256 for c in unguarded)
+    chunks = chunk_text(nasty, ChunkSpec(tokens=200, overlap=0), title, emb.count_wordpieces)
+    assert len(chunks) > len(unguarded)
+    for c in chunks:
+        assert emb.count_wordpieces(embed_text(title, c)) <= emb.max_seq_length == 256
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ARCHIVE.exists(), reason="shared archive not present")
+def test_no_chunk_exceeds_max_sequence_length_on_real_articles() -> None:
+    emb = load_embedder()
+    spec = ChunkSpec(tokens=160, overlap=40, max_wordpieces=emb.max_seq_length)
+    n = 0
+    for art in archive_articles(limit=300):
+        for c in chunk_text(art["text"], spec, art["title"], emb.count_wordpieces):
+            assert emb.count_wordpieces(embed_text(art["title"], c)) <= 256
+            n += 1
+    assert n > 1000

@@ -1,0 +1,74 @@
+"""Helpers shared by tests: tiny real indexes built with the real model."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from newsqa.models import Article
+from newsqa.service import NewsQA
+from newsqa.settings import get_settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+ARCHIVE = SHARED / "data" / "realtimeqa-2023" / "articles.jsonl.gz"
+QUESTIONS = SHARED / "data" / "realtimeqa-2023" / "questions.jsonl"
+SEED_QUESTION = "What does the Korean government fear about Japan's right of collective self-defense?"
+
+
+def open_service(index_dir: Path, **settings: Any) -> NewsQA:
+    """A real service (real model, SQLite, FAISS) on a fresh index directory."""
+    return NewsQA.open(get_settings(index=str(index_dir), **settings))
+
+
+def article(title: str, text: str, **kw: Any) -> Article:
+    """An Article with an origin, for ingest_records."""
+    return Article(title=title, text=text, origin=kw.pop("origin", "test"), **kw)
+
+
+def archive_articles(limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Articles of the shared RealTime QA archive, in file order."""
+    with gzip.open(ARCHIVE, "rt", encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if limit is not None and i >= limit:
+                return
+            yield json.loads(line)
+
+
+def as_article(d: dict[str, Any]) -> Article:
+    """An archive record as an Article."""
+    return Article(
+        title=d["title"], text=d["text"], url=d["url"], source=d["source"],
+        published_at=d["published_at"], authors=d.get("authors") or [], id=d["id"],
+        origin=f"archive:{d['id']}",
+    )
+
+
+# Small hand-written articles with known dates, outlets and facts.
+NEWS = [
+    article(
+        "Bills safety Damar Hamlin collapses during Monday Night Football",
+        "Buffalo Bills safety Damar Hamlin collapsed on the field in Cincinnati after a tackle. "
+        "Medical staff performed CPR before he was taken to the University of Cincinnati "
+        "Medical Center, where he was listed in critical condition.",
+        url="https://sports.example.com/2023/01/03/hamlin", source="sports.example.com",
+        published_at="2023-01-03",
+    ),
+    article(
+        "Central bank raises interest rates by a quarter point",
+        "The central bank raised its benchmark interest rate by 0.25 percentage points on "
+        "Wednesday, its eighth increase in a year, as inflation cooled to 6.4 percent.",
+        url="https://money.example.com/2023/02/01/rates", source="money.example.com",
+        published_at="2023-02-01",
+    ),
+    article(
+        "Volcano erupts on remote island, forcing evacuations",
+        "A volcano on the remote island of Tolva erupted on Friday, sending ash eight kilometres "
+        "into the sky. Authorities evacuated 3,000 residents from villages on its slopes.",
+        url="https://world.example.com/2023/03/10/volcano", source="world.example.com",
+        published_at="2023-03-10",
+    ),
+]

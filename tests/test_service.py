@@ -1,0 +1,90 @@
+"""The service on the bundled corpus: seed questions, abstention, JSON shape, follow-ups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsqa.service import NewsQA
+from tests.support import NEWS, REPO, SEED_QUESTION, open_service
+
+CITATION_KEYS = {"n", "article_id", "chunk_id", "url", "title", "source", "published_at", "quote"}
+PASSAGE_KEYS = {"chunk_id", "article_id", "url", "title", "source", "published_at", "text", "score"}
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory) -> NewsQA:
+    s = open_service(tmp_path_factory.mktemp("service") / "idx")
+    report = s.ingest([REPO / "corpus"])
+    assert report.added == 1 and report.skipped == 0
+    s.ingest_records(NEWS)
+    return s
+
+
+def _seed_citation(res: dict) -> dict:
+    assert not res["abstained"], res["answer"]
+    cited = [c for c in res["citations"] if c["title"] == "Korea-US Alliance vs. Japan-US Alliance"]
+    assert cited, res["citations"]
+    return cited[0]
+
+
+def test_seed_question_is_answered_from_the_seed_article(svc: NewsQA) -> None:
+    res = svc.ask(SEED_QUESTION)
+    c = _seed_citation(res)
+    assert "collective self-defense" in c["quote"]
+    assert c["published_at"] == "2013-11-30"
+    assert "[1]" in res["answer"]
+
+
+@pytest.mark.parametrize(
+    ("question", "expect"),
+    [
+        ("How does the ROK-US alliance differ from the US-Japan alliance?", "ROK-US alliance"),
+        ("What does China think about Japan's expanded military role?", "China"),
+    ],
+)
+def test_other_seed_questions(svc: NewsQA, question: str, expect: str) -> None:
+    assert expect in _seed_citation(svc.ask(question))["quote"]
+
+
+def test_question_outside_the_archive_abstains_and_shows_closest(svc: NewsQA) -> None:
+    res = svc.ask("Who won the 2022 FIFA World Cup?")
+    assert res["abstained"] is True
+    assert res["answer"] == "The archive has no article that answers this."
+    assert res["citations"] == [] and res["passages"]
+
+
+def test_answer_json_shape(svc: NewsQA) -> None:
+    res = svc.ask("What happened to Damar Hamlin?", k=4)
+    assert {"question", "answer", "abstained", "citations", "passages", "timings_ms"} <= set(res)
+    assert res["citations"] and len(res["passages"]) <= 4
+    for c in res["citations"]:
+        assert CITATION_KEYS <= set(c)
+        assert c["quote"].split(" … ")[0] in c["passage"]
+    for p in res["passages"]:
+        assert PASSAGE_KEYS <= set(p)
+    assert res["citations"][0]["source"] == "sports.example.com"
+    assert res["timings_ms"]["total"] > 0
+
+
+def test_follow_up_uses_the_conversation(svc: NewsQA) -> None:
+    history = [
+        {"role": "user", "content": SEED_QUESTION},
+        {"role": "assistant", "content": svc.ask(SEED_QUESTION)["answer"]},
+    ]
+    res = svc.ask("And what did China say?", history=history)
+    c = _seed_citation(res)
+    assert "China" in c["quote"]
+
+
+def test_ingest_reports_and_skips_broken_files(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"good{i}.txt").write_text(f"Good story {i}\n\nCity council meets about item {i}.")
+    (folder / "broken.json").write_text("{not json")
+    s = open_service(tmp_path / "idx")
+    rep = s.ingest([folder])
+    assert rep.added == 5 and rep.skipped == 1
+    assert rep.problems[0].path.endswith("broken.json")
