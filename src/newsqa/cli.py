@@ -119,7 +119,11 @@ def _print_answer(res: dict[str, Any]) -> None:
     print()
     if res["abstained"]:
         print("Closest articles:")
-        for i, p in enumerate(res["passages"][:5], 1):
+        seen = set()
+        for p in res["passages"]:
+            if p["article_id"] in seen or len(seen) == 5:
+                continue
+            seen.add(p["article_id"])
             print(f"  - {p['title']} ({p['source'] or 'unknown outlet'}, {p['published_at'] or 'undated'})")
             if p["url"]:
                 print(f"    {p['url']}")
@@ -176,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return _run(args, service)
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
     finally:
         service.close()
 

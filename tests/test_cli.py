@@ -1,0 +1,87 @@
+"""The command line, in process (fast) and once as the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsqa.cli import main
+from tests.support import REPO, SEED_QUESTION
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    folder = root / "in"
+    folder.mkdir()
+    (folder / "seed.txt").write_text((REPO / "corpus" / "korea-us-vs-japan-us-alliance.txt").read_text())
+    (folder / "news.jsonl").write_text(
+        json.dumps({"url": "https://cnn.com/a", "title": "Storm hits coast",
+                    "text": "A winter storm hit the coast on Monday, cutting power to 40,000 homes.",
+                    "published_at": "2023-01-16"}) + "\n{broken line\n"
+    )
+    assert main(["--index", str(root / "idx"), "ingest", str(folder), "--no-progress"]) == 3
+    return root / "idx"
+
+
+def test_ingest_summary_reports_skipped_lines(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = index_dir.parent / "in"
+    code = main(["--index", str(index_dir), "ingest", str(folder), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 3
+    assert "0 added, 0 updated, 2 unchanged, 1 skipped" in out
+    assert "news.jsonl:2" in err
+
+
+def test_ask_json_shape_and_filters(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--index", str(index_dir), "ask", SEED_QUESTION, "--json", "--k", "3"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["abstained"] is False and res["citations"][0]["published_at"] == "2013-11-30"
+    assert len(res["passages"]) <= 3
+    # An outlet that is not in the archive: nothing, and the answer says so.
+    assert main(["--index", str(index_dir), "ask", SEED_QUESTION, "--json", "--source", "bbc.co.uk"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["abstained"] is True and res["passages"] == []
+
+
+def test_search_json_in_rank_order(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--index", str(index_dir), "search", "winter storm power", "--json", "--k", "2"]) == 0
+    passages = json.loads(capsys.readouterr().out)["passages"]
+    assert passages[0]["source"] == "cnn.com"
+    assert [p["score"] for p in passages] == sorted((p["score"] for p in passages), reverse=True)
+
+
+def test_as_of_and_dates(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--index", str(index_dir), "search", "winter storm", "--json", "--as-of", "2023-01-01"]
+    assert main(args) == 0
+    assert all(p["source"] != "cnn.com" for p in json.loads(capsys.readouterr().out)["passages"])
+    with pytest.raises(SystemExit) as exc:
+        main(["--index", str(index_dir), "search", "storm", "--since", "last week"])
+    assert exc.value.code == 2
+    assert "not a date" in capsys.readouterr().err
+
+
+def test_stats_and_delete(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--index", str(index_dir), "stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["articles"] == 2
+    assert main(["--index", str(index_dir), "delete", "https://cnn.com/a"]) == 0
+    assert main(["--index", str(index_dir), "delete", "https://cnn.com/a"]) == 1
+    assert "no article" in capsys.readouterr().err
+
+
+def test_missing_index_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--index", str(tmp_path / "nope"), "ask", "anything"]) == 2
+    assert "no index at" in capsys.readouterr().err
+
+
+def test_console_script_help_lists_commands() -> None:
+    exe = Path(sys.executable).parent / "newsqa"
+    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"}).stdout
+    for cmd in ("ingest", "ask", "search", "stats", "delete", "serve", "eval"):
+        assert cmd in out
