@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from newsqa.service import NewsQA
-from tests.support import NEWS, REPO, SEED_QUESTION, open_service
+from tests.support import NEWS, REPO, SEED_QUESTION, article, open_service
 
 CITATION_KEYS = {"n", "article_id", "chunk_id", "url", "title", "source", "published_at", "quote"}
 PASSAGE_KEYS = {"chunk_id", "article_id", "url", "title", "source", "published_at", "text", "score"}
@@ -88,3 +88,31 @@ def test_ingest_reports_and_skips_broken_files(tmp_path: Path) -> None:
     rep = s.ingest([folder])
     assert rep.added == 5 and rep.skipped == 1
     assert rep.problems[0].path.endswith("broken.json")
+
+
+STORM = [
+    ("2023-01-20", "city.example.com", "Power restored to most homes after winter storm",
+     "Utility crews restored power to most homes on Friday, four days after the winter storm."),
+    ("2023-01-14", "weather.example.com", "Winter storm heads toward the coast",
+     "Forecasters warned on Saturday that a winter storm would reach the coast by Monday."),
+    ("2023-01-16", "news.example.com", "Winter storm hits the coast, cutting power",
+     "The winter storm hit the coast on Monday, cutting power to 40,000 homes."),
+]
+
+
+def test_timeline_and_outlet_views(tmp_path: Path) -> None:
+    s = open_service(tmp_path / "idx")
+    s.ingest_records([
+        article(title, text, url=f"https://{src}/{d}", source=src, published_at=d)
+        for d, src, title, text in STORM
+    ])
+    res = s.ask("What happened with the winter storm and the power?", view="timeline")
+    lines = res["answer"].splitlines()
+    dates = [line[:10] for line in lines]
+    assert len(lines) >= 2 and dates == sorted(dates)
+    assert all(c["published_at"] for c in res["citations"])
+    res = s.ask("What happened with the winter storm and the power?", view="outlets")
+    outlets = [line.split(":")[0] for line in res["answer"].splitlines()]
+    assert len(outlets) >= 2 and len(set(outlets)) == len(outlets)
+    with pytest.raises(ValueError, match="view"):
+        s.ask("storm", view="sideways")

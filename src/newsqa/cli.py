@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="answer a question with cited sources")
     p.add_argument("question")
+    p.add_argument(
+        "--view", choices=["answer", "timeline", "outlets"], default="answer",
+        help="answer: a few cited sentences; timeline: evidence by date; outlets: by outlet",
+    )
     _add_filters(p)
 
     p = sub.add_parser("search", help="ranked passages for a query, no answer")
@@ -204,7 +208,7 @@ def _run(args: argparse.Namespace, service: Any) -> int:
             )
         return 3 if report.skipped else 0
     if args.command == "ask":
-        res = service.ask(args.question, k=args.k, filters=_filters(args))
+        res = service.ask(args.question, k=args.k, filters=_filters(args), view=args.view)
         print(json.dumps(res, indent=2, ensure_ascii=False)) if args.json else _print_answer(res)
         return 0
     if args.command == "search":

@@ -17,8 +17,9 @@ from newsqa.ingest.chunk import ChunkSpec
 from newsqa.ingest.embed import Embedder, load_embedder
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from newsqa.models import Article, Filters, LoadProblem, Passage
-from newsqa.query.compose import ComposeConfig, check_citations, compose
-from newsqa.query.retrieve import RetrievalConfig, retrieve
+from newsqa.query.compose import VIEWS, ComposeConfig, check_citations, compose
+from newsqa.query.retrieve import RetrievalConfig, Retrieved, retrieve
+from newsqa.query.timeexpr import find_window
 from newsqa.settings import Settings, get_settings
 
 ProgressFn = Callable[[IngestProgress], None]
@@ -99,7 +100,12 @@ class NewsQA:
             rrf_k=s.rrf_k,
             recency_weight=s.recency_weight,
             recency_half_life_days=s.recency_half_life_days,
+            window_weight=s.window_weight,
         )
+
+    def _retrieve(self, query: str, k: int, f: Filters, qvec: np.ndarray) -> Retrieved:
+        window = find_window(query, date.fromisoformat(f.as_of)) if f.as_of else None
+        return retrieve(self.index, qvec, query, k, f, self._retrieval_config(), window)
 
     def _embed_query(self, text: str) -> np.ndarray:
         return self.embedder.encode([text])[0]
@@ -107,8 +113,7 @@ class NewsQA:
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         """Ranked passages for ``query`` (no answer composition)."""
         k = k or self.settings.k
-        qvec = self._embed_query(query)
-        return retrieve(self.index, qvec, query, k, self._filters(filters), self._retrieval_config()).passages
+        return self._retrieve(query, k, self._filters(filters), self._embed_query(query)).passages
 
     @staticmethod
     def retrieval_query(question: str, history: Sequence[dict[str, str]] | None) -> str:
@@ -126,10 +131,11 @@ class NewsQA:
         k: int | None = None,
         filters: Filters | None = None,
         history: Sequence[dict[str, str]] | None = None,
+        view: str = "answer",
     ) -> dict[str, Any]:
         """Answer ``question`` with cited sentences, or abstain; see README for the shape."""
         result: dict[str, Any] = {}
-        for event, data in self.ask_stream(question, k, filters, history):
+        for event, data in self.ask_stream(question, k, filters, history, view):
             if event == "done":
                 result = data
         return result
@@ -140,8 +146,15 @@ class NewsQA:
         k: int | None = None,
         filters: Filters | None = None,
         history: Sequence[dict[str, str]] | None = None,
+        view: str = "answer",
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Answer as events: ``sources`` (passages), ``delta`` (answer text pieces), ``done``."""
+        """Answer as events: ``sources`` (passages), ``delta`` (answer text pieces), ``done``.
+
+        ``view`` is ``answer`` (a few cited sentences), ``timeline`` (evidence by publication
+        date) or ``outlets`` (evidence grouped by outlet).
+        """
+        if view not in VIEWS:
+            raise ValueError(f"view must be one of {', '.join(VIEWS)}")
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         k = k or self.settings.k
@@ -150,7 +163,7 @@ class NewsQA:
         qvec = self._embed_query(rq)
         timings["embed"] = (time.perf_counter() - t0) * 1000
         t1 = time.perf_counter()
-        got = retrieve(self.index, qvec, rq, k, f, self._retrieval_config())
+        got = self._retrieve(rq, k, f, qvec)
         timings["retrieve"] = (time.perf_counter() - t1) * 1000
         passages = [p.to_dict() for p in got.passages]
         yield "sources", {"passages": passages}
@@ -162,18 +175,19 @@ class NewsQA:
             abstain_threshold=s.abstain_threshold,
         )
         qvec_answer = self._embed_query(question) if rq != question else qvec
-        composed = compose(question, got.passages, self.embedder.encode, qvec_answer, cfg)
+        composed = compose(question, got.passages, self.embedder.encode, qvec_answer, cfg, view)
         problems = check_citations(composed.answer, composed.citations)
         if problems:  # never show a citation that does not hold up
             raise RuntimeError("citation check failed: " + "; ".join(problems))
         timings["compose"] = (time.perf_counter() - t2) * 1000
-        for piece in re.split(r"(?<=\])\s+", composed.answer):
-            yield "delta", {"text": piece + " "}
+        for piece in re.split(r"(?<=\])(?=\s)", composed.answer):
+            yield "delta", {"text": piece}
         timings["total"] = (time.perf_counter() - t0) * 1000
         yield "done", {
             "question": question,
             "answer": composed.answer,
             "abstained": composed.abstained,
+            "view": view,
             "evidence": round(composed.evidence, 4),
             "citations": [c.to_dict() for c in composed.citations],
             "passages": passages,

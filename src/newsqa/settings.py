@@ -29,6 +29,9 @@ class Settings(BaseSettings):
         30.0, gt=0, description="How fast the recency prior decays relative to as_of"
     )
     recency_weight: float = Field(0.5, ge=0.0, description="Strength of the recency prior")
+    window_weight: float = Field(
+        1.0, ge=0.0, description="Boost for articles inside a period the question names"
+    )
     abstain_threshold: float = Field(0.35, description="Minimum evidence score to answer")
     answer_max_sentences: int = Field(3, ge=1, le=10)
     answer_max_words: int = Field(80, ge=10, le=400)

@@ -360,6 +360,15 @@ class NewsIndex:
             rows = self._db.execute(sql, [match, *args, n]).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
 
+    def latest_date(self, f: Filters | None = None) -> str | None:
+        """Publication date of the newest article that passes the filters."""
+        where, args = self._filter_sql(f)
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT max(a.published_at) FROM articles a WHERE {where}", args
+            ).fetchone()
+        return row[0] if row else None
+
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         """Chunk text with its article's metadata, keyed by chunk id."""
         if not chunk_ids:

@@ -60,17 +60,26 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+VIEWS = ("answer", "timeline", "outlets")
+
+
 def compose(
     question: str,
     passages: Sequence[Passage],
     encode: Callable[[Sequence[str]], np.ndarray],
     qvec: np.ndarray,
     cfg: ComposeConfig,
+    view: str = "answer",
 ) -> Composed:
-    """Compose a short cited answer from ``passages`` (best first) or abstain."""
+    """Compose a short cited answer from ``passages`` (best first) or abstain.
+
+    ``view="timeline"`` instead lists the best sentence of each article in order of publication;
+    ``view="outlets"`` lists it per outlet, so a reader can compare how sources report a story.
+    """
+    considered = passages if view != "answer" else passages[: cfg.passages_considered]
     terms = query_terms(question)
     cands: list[tuple[int, int, str]] = []  # (passage index, position, sentence)
-    for pi, p in enumerate(passages[: cfg.passages_considered]):
+    for pi, p in enumerate(considered):
         for si, s in enumerate(split_sentences(p.text)):
             if _words(s) >= 4:
                 cands.append((pi, si, s))
@@ -85,26 +94,81 @@ def compose(
     evidence = max(scores)
     if evidence < cfg.abstain_threshold:
         return Composed(ABSTAIN_TEXT, True, [], evidence)
+    ranked = sorted(range(len(cands)), key=lambda j: -scores[j])
+    if view == "answer":
+        chosen = _select(ranked, cands, scores, svecs, evidence, cfg)
+        chosen.sort(key=lambda j: (cands[j][0], cands[j][1]))
+        lines = [(j, "") for j in chosen]
+    else:
+        lines = _view_lines(ranked, cands, scores, considered, evidence, cfg, view)
+    return _cite(lines, cands, considered, evidence, cfg, " " if view == "answer" else "\n")
 
+
+def _select(
+    ranked: list[int],
+    cands: list[tuple[int, int, str]],
+    scores: list[float],
+    svecs: np.ndarray,
+    evidence: float,
+    cfg: ComposeConfig,
+) -> list[int]:
+    """The best sentences within the length budget, none restating another."""
     chosen: list[int] = []
     words = 0
-    for i in sorted(range(len(cands)), key=lambda j: -scores[j]):
+    for i in ranked:
         if len(chosen) >= cfg.max_sentences or scores[i] < evidence * 0.75:
             break
         n_words = _words(cands[i][2])
         if chosen and words + n_words > cfg.max_words:
             continue
-        # A sentence that restates one already chosen adds nothing.
         if chosen and float(np.max(svecs[chosen] @ svecs[i])) > 0.85:
             continue
         chosen.append(i)
         words += n_words
-    chosen.sort(key=lambda j: (cands[j][0], cands[j][1]))
+    return chosen
 
+
+def _view_lines(
+    ranked: list[int],
+    cands: list[tuple[int, int, str]],
+    scores: list[float],
+    passages: Sequence[Passage],
+    evidence: float,
+    cfg: ComposeConfig,
+    view: str,
+) -> list[tuple[int, str]]:
+    """One best sentence per article (timeline) or per outlet (outlets), with a lead-in."""
+    best: dict[str, int] = {}
+    for j in ranked:
+        if scores[j] < evidence * 0.6:
+            break
+        p = passages[cands[j][0]]
+        key = p.article_id if view == "timeline" else (p.source or "unknown outlet")
+        best.setdefault(key, j)
+    picked = list(best.values())[: cfg.max_sentences * 2]
+    if view == "timeline":
+        picked.sort(key=lambda j: passages[cands[j][0]].published_at or "9999")
+        return [
+            (j, f"{passages[cands[j][0]].published_at or 'Undated'} — "
+                f"{passages[cands[j][0]].source or 'unknown outlet'}: ")
+            for j in picked
+        ]
+    return [(j, f"{passages[cands[j][0]].source or 'unknown outlet'}: ") for j in picked]
+
+
+def _cite(
+    lines: list[tuple[int, str]],
+    cands: list[tuple[int, int, str]],
+    passages: Sequence[Passage],
+    evidence: float,
+    cfg: ComposeConfig,
+    joiner: str,
+) -> Composed:
+    """Number the cited passages in order of first use and build the answer text."""
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
     parts: list[str] = []
-    for j in chosen:
+    for j, lead in lines:
         pi, _, sentence = cands[j]
         p = passages[pi]
         if pi not in numbers:
@@ -119,8 +183,8 @@ def compose(
         else:
             cit = citations[numbers[pi] - 1]
             cit.quote = f"{cit.quote} … {sentence}"
-        parts.append(f"{_trim(sentence, cfg.max_words)} [{numbers[pi]}]")
-    return Composed(" ".join(parts), False, citations, evidence)
+        parts.append(f"{lead}{_trim(sentence, cfg.max_words)} [{numbers[pi]}]")
+    return Composed(joiner.join(parts), False, citations, evidence)
 
 
 def _trim(sentence: str, max_words: int) -> str:

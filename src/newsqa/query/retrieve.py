@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 
 from newsqa.index.store import NewsIndex, query_terms
 from newsqa.models import Filters, Passage
 from newsqa.query.fuse import rrf
+from newsqa.query.timeexpr import TimeWindow
 
 
 @dataclass
@@ -24,6 +25,8 @@ class RetrievalConfig:
     title_weight: float = 1.0
     recency_weight: float = 0.0
     recency_half_life_days: float = 30.0
+    window_weight: float = 1.0
+    window_slack_days: int = 3
     duplicate_cosine: float = 0.95
     per_article: int = 3
 
@@ -53,8 +56,14 @@ def retrieve(
     k: int,
     filters: Filters | None,
     cfg: RetrievalConfig,
+    window: TimeWindow | None = None,
 ) -> Retrieved:
-    """Top ``k`` passages for ``query``; filters apply before ranking and fail closed."""
+    """Top ``k`` passages for ``query``; filters apply before ranking and fail closed.
+
+    Dates then shape the ranking: a recency prior relative to ``as_of`` (or to the newest
+    article, when the archive ends before it) and a boost for passages inside ``window``, the
+    period a temporal expression in the question points at.
+    """
     index.refresh()
     allowed = index.allowed_chunk_ids(filters)
     if allowed is not None and len(allowed) == 0:
@@ -68,14 +77,8 @@ def retrieve(
     )
     order = sorted(fused, key=lambda c: -fused[c])[: max(cfg.candidates, k * 4)]
     rows = index.chunks(order)
-    as_of = filters.as_of if filters else None
-    if cfg.recency_weight > 0 and as_of:
-        for cid in order:
-            age = _days_between(rows[cid]["published_at"], as_of)
-            if age is not None:
-                prior = math.exp(-max(age, 0.0) * math.log(2) / cfg.recency_half_life_days)
-                fused[cid] *= 1.0 + cfg.recency_weight * prior
-        order.sort(key=lambda c: -fused[c])
+    _date_prior(order, rows, fused, filters, cfg, window, index)
+    order.sort(key=lambda c: -fused[c])
 
     vecs = index.vectors.reconstruct(order)
     cos = vecs @ qvec.reshape(-1)
@@ -117,3 +120,31 @@ def retrieve(
         for i in picked
     ]
     return Retrieved(passages, [float(cos[i]) for i in picked], vecs[picked])
+
+
+def _date_prior(
+    order: list[int],
+    rows: dict[int, dict],
+    fused: dict[int, float],
+    filters: Filters | None,
+    cfg: RetrievalConfig,
+    window: TimeWindow | None,
+    index: NewsIndex,
+) -> None:
+    """Scale fused scores in place by the recency prior and the question's time window."""
+    as_of = filters.as_of if filters else None
+    if cfg.recency_weight > 0 and as_of:
+        latest = index.latest_date(filters)
+        ref = min(as_of, latest) if latest else as_of
+        for cid in order:
+            age = _days_between(rows[cid]["published_at"], ref)
+            if age is not None:
+                prior = math.exp(-max(age, 0.0) * math.log(2) / cfg.recency_half_life_days)
+                fused[cid] *= 1.0 + cfg.recency_weight * prior
+    if window is not None and cfg.window_weight > 0:
+        lo = (window.since - timedelta(days=cfg.window_slack_days)).isoformat()
+        hi = (window.until + timedelta(days=1)).isoformat()
+        for cid in order:
+            published = rows[cid]["published_at"]
+            if published and lo <= published <= hi:
+                fused[cid] *= 1.0 + cfg.window_weight
