@@ -17,8 +17,8 @@ class Settings(BaseSettings):
     model_path: str | None = Field(
         None, description="Sentence-transformers model directory (default: the bundled MiniLM)"
     )
-    chunk_tokens: int = Field(160, ge=32, le=240, description="Target chunk size in cl100k tokens")
-    chunk_overlap: int = Field(40, ge=0, le=120, description="Token overlap between chunks")
+    chunk_tokens: int = Field(180, ge=32, le=240, description="Target chunk size in cl100k tokens")
+    chunk_overlap: int = Field(20, ge=0, le=120, description="Token overlap between chunks")
     max_article_bytes: int = Field(1_000_000, ge=1_000, description="Longer texts are truncated")
     embed_batch_size: int = Field(64, ge=1, le=1024)
     ingest_batch_articles: int = Field(128, ge=1, description="Articles per atomic write")

@@ -133,3 +133,12 @@ def test_killed_ingest_leaves_a_consistent_index(tmp_path: Path) -> None:
     svc = open_service(idx)
     assert n_chunks == n_fts == len(svc.index.vectors)
     assert svc.search("Report number 3", k=1)
+
+
+def test_second_concurrent_ingest_is_refused(tmp_path: Path) -> None:
+    from newsqa.index.store import IndexBusyError
+
+    svc = open_service(tmp_path / "idx")
+    with svc.index.writer(), pytest.raises(IndexBusyError, match="another process"):
+        svc.ingest_records(NEWS)
+    assert svc.ingest_records(NEWS).added == 3  # the lock is released afterwards

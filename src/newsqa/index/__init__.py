@@ -1,5 +1,5 @@
 """The on-disk index: SQLite (articles, chunks, FTS5) plus FAISS (chunk vectors)."""
 
-from newsqa.index.store import IndexMismatchError, NewsIndex
+from newsqa.index.store import IndexBusyError, IndexMismatchError, NewsIndex
 
-__all__ = ["IndexMismatchError", "NewsIndex"]
+__all__ = ["IndexBusyError", "IndexMismatchError", "NewsIndex"]

@@ -9,12 +9,14 @@ fails to open or whose two halves disagree.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,10 @@ class IndexMismatchError(RuntimeError):
     """The index on disk was built with another model, tokenizer or format."""
 
 
+class IndexBusyError(RuntimeError):
+    """Another process is ingesting into this index."""
+
+
 @dataclass
 class ArticleRow:
     """An article ready to be written, with its chunks and their vectors."""
@@ -112,6 +118,7 @@ class NewsIndex:
             self.path / "news.sqlite", check_same_thread=False, isolation_level=None
         )
         self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -200,6 +207,21 @@ class NewsIndex:
             os.replace(gtmp, self.path / "vectors.gen")
 
     # ------------------------------------------------------------------ writing
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """Hold the index's ingest lock (one ingesting process at a time)."""
+        with open(self.path / "ingest.lock", "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise IndexBusyError(
+                    f"another process is ingesting into {self.path}; try again when it ends"
+                ) from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     def existing(self, ids: Sequence[str], urls: Sequence[str | None]) -> dict[str, tuple[str, str]]:
         """Map each given id or url that is stored to (article id, content hash)."""
         found: dict[str, tuple[str, str]] = {}

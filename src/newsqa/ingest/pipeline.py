@@ -111,6 +111,14 @@ class Ingestor:
         progress: Callable[[IngestProgress], None] | None = None,
     ) -> IngestReport:
         """Ingest every article; report problems; call ``progress`` as chunks are embedded."""
+        with self.index.writer():
+            return self._run(records, progress)
+
+    def _run(
+        self,
+        records: Iterable[Article | LoadProblem],
+        progress: Callable[[IngestProgress], None] | None,
+    ) -> IngestReport:
         t0 = time.perf_counter()
         report = IngestReport()
         read = done = total = 0
