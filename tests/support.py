@@ -16,7 +16,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 ARCHIVE = SHARED / "data" / "realtimeqa-2023" / "articles.jsonl.gz"
 QUESTIONS = SHARED / "data" / "realtimeqa-2023" / "questions.jsonl"
-SEED_QUESTION = "What does the Korean government fear about Japan's right of collective self-defense?"
+SEED_QUESTION = (
+    "What does the Korean government fear about Japan's right of collective self-defense?"
+)
 
 
 def open_service(index_dir: Path, **settings: Any) -> NewsQA:
@@ -41,8 +43,13 @@ def archive_articles(limit: int | None = None) -> Iterator[dict[str, Any]]:
 def as_article(d: dict[str, Any]) -> Article:
     """An archive record as an Article."""
     return Article(
-        title=d["title"], text=d["text"], url=d["url"], source=d["source"],
-        published_at=d["published_at"], authors=d.get("authors") or [], id=d["id"],
+        title=d["title"],
+        text=d["text"],
+        url=d["url"],
+        source=d["source"],
+        published_at=d["published_at"],
+        authors=d.get("authors") or [],
+        id=d["id"],
         origin=f"archive:{d['id']}",
     )
 
@@ -54,21 +61,24 @@ NEWS = [
         "Buffalo Bills safety Damar Hamlin collapsed on the field in Cincinnati after a tackle. "
         "Medical staff performed CPR before he was taken to the University of Cincinnati "
         "Medical Center, where he was listed in critical condition.",
-        url="https://sports.example.com/2023/01/03/hamlin", source="sports.example.com",
+        url="https://sports.example.com/2023/01/03/hamlin",
+        source="sports.example.com",
         published_at="2023-01-03",
     ),
     article(
         "Central bank raises interest rates by a quarter point",
         "The central bank raised its benchmark interest rate by 0.25 percentage points on "
         "Wednesday, its eighth increase in a year, as inflation cooled to 6.4 percent.",
-        url="https://money.example.com/2023/02/01/rates", source="money.example.com",
+        url="https://money.example.com/2023/02/01/rates",
+        source="money.example.com",
         published_at="2023-02-01",
     ),
     article(
         "Volcano erupts on remote island, forcing evacuations",
         "A volcano on the remote island of Tolva erupted on Friday, sending ash eight kilometres "
         "into the sky. Authorities evacuated 3,000 residents from villages on its slopes.",
-        url="https://world.example.com/2023/03/10/volcano", source="world.example.com",
+        url="https://world.example.com/2023/03/10/volcano",
+        source="world.example.com",
         published_at="2023-03-10",
     ),
 ]

@@ -19,17 +19,27 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cli")
     folder = root / "in"
     folder.mkdir()
-    (folder / "seed.txt").write_text((REPO / "corpus" / "korea-us-vs-japan-us-alliance.txt").read_text())
+    (folder / "seed.txt").write_text(
+        (REPO / "corpus" / "korea-us-vs-japan-us-alliance.txt").read_text()
+    )
     (folder / "news.jsonl").write_text(
-        json.dumps({"url": "https://cnn.com/a", "title": "Storm hits coast",
-                    "text": "A winter storm hit the coast on Monday, cutting power to 40,000 homes.",
-                    "published_at": "2023-01-16"}) + "\n{broken line\n"
+        json.dumps(
+            {
+                "url": "https://cnn.com/a",
+                "title": "Storm hits coast",
+                "text": "A winter storm hit the coast on Monday, cutting power to 40,000 homes.",
+                "published_at": "2023-01-16",
+            }
+        )
+        + "\n{broken line\n"
     )
     assert main(["--index", str(root / "idx"), "ingest", str(folder), "--no-progress"]) == 3
     return root / "idx"
 
 
-def test_ingest_summary_reports_skipped_lines(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_summary_reports_skipped_lines(
+    index_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = index_dir.parent / "in"
     code = main(["--index", str(index_dir), "ingest", str(folder), "--no-progress"])
     out, err = capsys.readouterr()
@@ -44,13 +54,18 @@ def test_ask_json_shape_and_filters(index_dir: Path, capsys: pytest.CaptureFixtu
     assert res["abstained"] is False and res["citations"][0]["published_at"] == "2013-11-30"
     assert len(res["passages"]) <= 3
     # An outlet that is not in the archive: nothing, and the answer says so.
-    assert main(["--index", str(index_dir), "ask", SEED_QUESTION, "--json", "--source", "bbc.co.uk"]) == 0
+    assert (
+        main(["--index", str(index_dir), "ask", SEED_QUESTION, "--json", "--source", "bbc.co.uk"])
+        == 0
+    )
     res = json.loads(capsys.readouterr().out)
     assert res["abstained"] is True and res["passages"] == []
 
 
 def test_search_json_in_rank_order(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--index", str(index_dir), "search", "winter storm power", "--json", "--k", "2"]) == 0
+    assert (
+        main(["--index", str(index_dir), "search", "winter storm power", "--json", "--k", "2"]) == 0
+    )
     passages = json.loads(capsys.readouterr().out)["passages"]
     assert passages[0]["source"] == "cnn.com"
     assert [p["score"] for p in passages] == sorted((p["score"] for p in passages), reverse=True)
@@ -81,7 +96,12 @@ def test_missing_index_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_console_script_help_lists_commands() -> None:
     exe = Path(sys.executable).parent / "newsqa"
-    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1"}).stdout
+    out = subprocess.run(
+        [str(exe), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    ).stdout
     for cmd in ("ingest", "ask", "search", "stats", "delete", "serve", "eval"):
         assert cmd in out

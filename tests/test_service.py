@@ -82,7 +82,9 @@ def test_ingest_reports_and_skips_broken_files(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(5):
-        (folder / f"good{i}.txt").write_text(f"Good story {i}\n\nCity council meets about item {i}.")
+        (folder / f"good{i}.txt").write_text(
+            f"Good story {i}\n\nCity council meets about item {i}."
+        )
     (folder / "broken.json").write_text("{not json")
     s = open_service(tmp_path / "idx")
     rep = s.ingest([folder])
@@ -91,21 +93,35 @@ def test_ingest_reports_and_skips_broken_files(tmp_path: Path) -> None:
 
 
 STORM = [
-    ("2023-01-20", "city.example.com", "Power restored to most homes after winter storm",
-     "Utility crews restored power to most homes on Friday, four days after the winter storm."),
-    ("2023-01-14", "weather.example.com", "Winter storm heads toward the coast",
-     "Forecasters warned on Saturday that a winter storm would reach the coast by Monday."),
-    ("2023-01-16", "news.example.com", "Winter storm hits the coast, cutting power",
-     "The winter storm hit the coast on Monday, cutting power to 40,000 homes."),
+    (
+        "2023-01-20",
+        "city.example.com",
+        "Power restored to most homes after winter storm",
+        "Utility crews restored power to most homes on Friday, four days after the winter storm.",
+    ),
+    (
+        "2023-01-14",
+        "weather.example.com",
+        "Winter storm heads toward the coast",
+        "Forecasters warned on Saturday that a winter storm would reach the coast by Monday.",
+    ),
+    (
+        "2023-01-16",
+        "news.example.com",
+        "Winter storm hits the coast, cutting power",
+        "The winter storm hit the coast on Monday, cutting power to 40,000 homes.",
+    ),
 ]
 
 
 def test_timeline_and_outlet_views(tmp_path: Path) -> None:
     s = open_service(tmp_path / "idx")
-    s.ingest_records([
-        article(title, text, url=f"https://{src}/{d}", source=src, published_at=d)
-        for d, src, title, text in STORM
-    ])
+    s.ingest_records(
+        [
+            article(title, text, url=f"https://{src}/{d}", source=src, published_at=d)
+            for d, src, title, text in STORM
+        ]
+    )
     res = s.ask("What happened with the winter storm and the power?", view="timeline")
     lines = res["answer"].splitlines()
     dates = [line[:10] for line in lines]

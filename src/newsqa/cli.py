@@ -35,11 +35,16 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", type=_iso, help="only articles published on or after this date")
     p.add_argument("--until", type=_iso, help="only articles published on or before this date")
     p.add_argument(
-        "--source", action="append", dest="sources", metavar="OUTLET",
+        "--source",
+        action="append",
+        dest="sources",
+        metavar="OUTLET",
         help="only this outlet (domain, e.g. cnn.com); repeat for several",
     )
     p.add_argument(
-        "--as-of", type=_iso, dest="as_of",
+        "--as-of",
+        type=_iso,
+        dest="as_of",
         help="answer as of this date: later articles are ignored (default: today)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -52,15 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Question answering over a news archive, with cited passages.",
     )
     parser.add_argument("--version", action="version", version=f"newsqa {__version__}")
-    parser.add_argument(
-        "--index", default=None,
-        help="index directory (env NEWSQA_INDEX, default indexes/default)",
-    )
+    index_help = "index directory (env NEWSQA_INDEX, default indexes/default)"
+    parser.add_argument("--index", default=None, help=index_help)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    # --index is accepted before or after the command; the later one wins.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", default=argparse.SUPPRESS, help=index_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
-        "ingest", help="add articles from files and folders to the index",
+        "ingest",
+        parents=[common],
+        help="add articles from files and folders to the index",
         description="Read .txt/.md (optional key: value header), .html, .json, .jsonl, "
         ".jsonl.gz and RSS/Atom (.xml/.rss/.atom) files, recursively for folders. Unreadable "
         "files or lines are reported and skipped; the exit status is 3 when any were skipped.",
@@ -69,34 +77,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("ask", help="answer a question with cited sources")
+    p = sub.add_parser("ask", parents=[common], help="answer a question with cited sources")
     p.add_argument("question")
     p.add_argument(
-        "--view", choices=["answer", "timeline", "outlets"], default="answer",
+        "--view",
+        choices=["answer", "timeline", "outlets"],
+        default="answer",
         help="answer: a few cited sentences; timeline: evidence by date; outlets: by outlet",
     )
     _add_filters(p)
 
-    p = sub.add_parser("search", help="ranked passages for a query, no answer")
+    p = sub.add_parser("search", parents=[common], help="ranked passages for a query, no answer")
     p.add_argument("query")
     _add_filters(p)
 
-    p = sub.add_parser("stats", help="what the index holds")
+    p = sub.add_parser("stats", parents=[common], help="what the index holds")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("delete", help="remove an article by id or URL")
+    p = sub.add_parser("delete", parents=[common], help="remove an article by id or URL")
     p.add_argument("article", metavar="ARTICLE_ID_OR_URL")
 
-    p = sub.add_parser("serve", help="serve the web chat and HTTP API")
+    p = sub.add_parser("serve", parents=[common], help="serve the web chat and HTTP API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument(
-        "--bootstrap", metavar="PATH", action="append",
+        "--bootstrap",
+        metavar="PATH",
+        action="append",
         help="if the index is empty, ingest PATH first (e.g. corpus/)",
     )
 
     p = sub.add_parser(
-        "eval", help="retrieval and answer quality on a questions file",
+        "eval",
+        parents=[common],
+        help="retrieval and answer quality on a questions file",
         description="Reads questions in the RealTime QA format (question, answer, date, "
         "gold_urls) and reports Hit@1/5/10, MRR@10, article Hit@10, answer hit, citation hit, "
         "abstention rate and latency over the answerable questions.",
@@ -104,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("questions", help="questions .jsonl file")
     p.add_argument("--k", type=_k, default=10)
     p.add_argument(
-        "--as-of-question-date", action="store_true",
+        "--as-of-question-date",
+        action="store_true",
         help="ask each question as of its own date (later articles are ignored)",
     )
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
@@ -118,23 +133,27 @@ def _filters(args: argparse.Namespace) -> Filters:
     return Filters(since=args.since, until=args.until, sources=args.sources, as_of=args.as_of)
 
 
+def _where(item: dict[str, Any]) -> str:
+    return f"{item['source'] or 'unknown outlet'}, {item['published_at'] or 'undated'}"
+
+
 def _print_answer(res: dict[str, Any]) -> None:
     print(res["answer"])
     print()
     if res["abstained"]:
         print("Closest articles:")
-        seen = set()
+        seen: set[str] = set()
         for p in res["passages"]:
             if p["article_id"] in seen or len(seen) == 5:
                 continue
             seen.add(p["article_id"])
-            print(f"  - {p['title']} ({p['source'] or 'unknown outlet'}, {p['published_at'] or 'undated'})")
+            print(f"  - {p['title']} ({_where(p)})")
             if p["url"]:
                 print(f"    {p['url']}")
         return
     print("Sources:")
     for c in res["citations"]:
-        print(f"  [{c['n']}] {c['title']} — {c['source'] or 'unknown outlet'}, {c['published_at'] or 'undated'}")
+        print(f"  [{c['n']}] {c['title']} — {_where(c)}")
         if c["url"]:
             print(f"      {c['url']}")
         print(f"      “{c['quote']}”")
@@ -142,7 +161,7 @@ def _print_answer(res: dict[str, Any]) -> None:
 
 def _print_passages(passages: list[dict[str, Any]]) -> None:
     for i, p in enumerate(passages, 1):
-        print(f"{i}. {p['title']} — {p['source'] or 'unknown outlet'}, {p['published_at'] or 'undated'} (score {p['score']:.4f})")
+        print(f"{i}. {p['title']} — {_where(p)} (score {p['score']:.4f})")
         if p["url"]:
             print(f"   {p['url']}")
         text = p["text"] if len(p["text"]) < 400 else p["text"][:400] + " …"

@@ -39,11 +39,17 @@ class NewsQA:
         self.index = index
         self.embedder = embedder
         m = index.manifest
-        self.spec = ChunkSpec(int(m["chunk_tokens"]), int(m["chunk_overlap"]), int(m["max_wordpieces"]))
+        self.spec = ChunkSpec(
+            int(m["chunk_tokens"]), int(m["chunk_overlap"]), int(m["max_wordpieces"])
+        )
 
     @classmethod
     def open(
-        cls, settings: Settings | None = None, *, create: bool = True, embedder: Embedder | None = None
+        cls,
+        settings: Settings | None = None,
+        *,
+        create: bool = True,
+        embedder: Embedder | None = None,
     ) -> NewsQA:
         """Open (or create) the index named by ``settings.index`` with the configured model."""
         settings = settings or get_settings()
@@ -66,14 +72,17 @@ class NewsQA:
         self.index.close()
 
     # ------------------------------------------------------------------ ingest
-    def ingest(self, paths: Sequence[str | Path], progress: ProgressFn | None = None) -> IngestReport:
+    def ingest(
+        self, paths: Sequence[str | Path], progress: ProgressFn | None = None
+    ) -> IngestReport:
         """Ingest files and folders in any supported format."""
         from newsqa.ingest.load import iter_articles
 
         return self.ingest_records(iter_articles(paths, self.settings.max_article_bytes), progress)
 
     def ingest_records(
-        self, records: Sequence[Article | LoadProblem] | Iterator[Article | LoadProblem],
+        self,
+        records: Sequence[Article | LoadProblem] | Iterator[Article | LoadProblem],
         progress: ProgressFn | None = None,
     ) -> IngestReport:
         """Ingest already-loaded articles (problems among them are reported and skipped)."""
@@ -110,7 +119,9 @@ class NewsQA:
     def _embed_query(self, text: str) -> np.ndarray:
         return self.embedder.encode([text])[0]
 
-    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
+    def search(
+        self, query: str, k: int | None = None, filters: Filters | None = None
+    ) -> list[Passage]:
         """Ranked passages for ``query`` (no answer composition)."""
         k = k or self.settings.k
         return self._retrieve(query, k, self._filters(filters), self._embed_query(query)).passages
@@ -183,17 +194,20 @@ class NewsQA:
         for piece in re.split(r"(?<=\])(?=\s)", composed.answer):
             yield "delta", {"text": piece}
         timings["total"] = (time.perf_counter() - t0) * 1000
-        yield "done", {
-            "question": question,
-            "answer": composed.answer,
-            "abstained": composed.abstained,
-            "view": view,
-            "evidence": round(composed.evidence, 4),
-            "citations": [c.to_dict() for c in composed.citations],
-            "passages": passages,
-            "filters": vars(f),
-            "timings_ms": {k_: round(v, 1) for k_, v in timings.items()},
-        }
+        yield (
+            "done",
+            {
+                "question": question,
+                "answer": composed.answer,
+                "abstained": composed.abstained,
+                "view": view,
+                "evidence": round(composed.evidence, 4),
+                "citations": [c.to_dict() for c in composed.citations],
+                "passages": passages,
+                "filters": vars(f),
+                "timings_ms": {k_: round(v, 1) for k_, v in timings.items()},
+            },
+        )
 
     # ------------------------------------------------------------------ browse
     def article(self, id_or_url: str) -> dict[str, Any] | None:

@@ -40,8 +40,11 @@ def test_reingest_is_idempotent_and_changes_replace(tmp_path: Path) -> None:
     assert _counts(tmp_path / "idx") == (n_articles, n_chunks, n_fts)
 
     changed = article(
-        NEWS[1].title, "The central bank held rates steady at its March meeting.",
-        url=NEWS[1].url, source=NEWS[1].source, published_at="2023-03-22",
+        NEWS[1].title,
+        "The central bank held rates steady at its March meeting.",
+        url=NEWS[1].url,
+        source=NEWS[1].source,
+        published_at="2023-03-22",
     )
     rep = svc.ingest_records([changed])
     assert (rep.added, rep.updated) == (0, 1)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from newsqa.models import Passage
+from newsqa.models import Citation, Passage
 from newsqa.query.compose import (
     ABSTAIN_TEXT,
     ComposeConfig,
@@ -14,7 +14,6 @@ from newsqa.query.compose import (
     compose,
     strip_markers,
 )
-from newsqa.models import Citation
 
 AXES = ["rates", "volcano", "football", "bank", "analysts"]
 
@@ -33,12 +32,15 @@ def fake_encode(texts: Sequence[str]) -> np.ndarray:
 
 
 def passage(cid: int, text: str) -> Passage:
-    return Passage(cid, f"a{cid}", f"https://x/{cid}", f"Title {cid}", "x.com", "2023-01-01",
-                   text, 1.0 / cid)
+    return Passage(
+        cid, f"a{cid}", f"https://x/{cid}", f"Title {cid}", "x.com", "2023-01-01", text, 1.0 / cid
+    )
 
 
 PASSAGES = [
-    passage(1, "The bank raised rates on Wednesday by a quarter point. Officials met for two days."),
+    passage(
+        1, "The bank raised rates on Wednesday by a quarter point. Officials met for two days."
+    ),
     passage(2, "A volcano erupted on Friday near the coast. Ash covered three villages overnight."),
     passage(3, "Analysts said rates would rise again in March, citing strong hiring data."),
 ]
@@ -74,8 +76,13 @@ def test_weak_evidence_abstains() -> None:
 def test_answer_length_is_bounded() -> None:
     long = " ".join(f"Rates story sentence {i} says rates moved again today." for i in range(20))
     q = "rates"
-    res = compose(q, [passage(1, long)], fake_encode, fake_encode([q])[0],
-                  ComposeConfig(max_sentences=3, max_words=80))
+    res = compose(
+        q,
+        [passage(1, long)],
+        fake_encode,
+        fake_encode([q])[0],
+        ComposeConfig(max_sentences=3, max_words=80),
+    )
     body = strip_markers(res.answer)
     assert len(body.split()) <= 80
     assert res.answer.count("[1]") <= 3
@@ -86,3 +93,18 @@ def test_check_citations_catches_unsupported_quotes_and_dangling_markers() -> No
     problems = check_citations("Claim. [1] Other claim. [2]", [c])
     assert "[2] cites nothing" in problems
     assert any("quote not found" in p for p in problems)
+
+
+def test_answer_type_fit_prefers_what_the_question_asks_for() -> None:
+    from newsqa.query.compose import answer_type_fit
+
+    assert answer_type_fit("How many people died?", "At least 12 people died.") == 1.0
+    assert answer_type_fit("How many people died?", "Many people died.") == 0.0
+    assert answer_type_fit("When did the strike end?", "The strike ended on Monday.") == 1.0
+    assert (
+        answer_type_fit("Which team does Hamlin play for?", "Hamlin plays for the Buffalo Bills.")
+        == 1.0
+    )
+    assert (
+        answer_type_fit("Which team does Hamlin play for?", "He plays for a team in Hamlin.") == 0.0
+    )

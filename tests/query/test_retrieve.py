@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from newsqa.models import Filters
@@ -22,8 +20,13 @@ WIRE = (
 def svc(tmp_path_factory: pytest.TempPathFactory) -> NewsQA:
     s = open_service(tmp_path_factory.mktemp("retrieve") / "idx")
     copies = [
-        article("Senate passes funding bill, averting shutdown", WIRE,
-                url=f"https://{outlet}/senate-bill", source=outlet, published_at="2023-03-16")
+        article(
+            "Senate passes funding bill, averting shutdown",
+            WIRE,
+            url=f"https://{outlet}/senate-bill",
+            source=outlet,
+            published_at="2023-03-16",
+        )
         for outlet in ("outlet-a.com", "outlet-b.com", "outlet-c.com")
     ]
     s.ingest_records([*NEWS, *copies])

@@ -17,7 +17,9 @@ from newsqa.ingest.clean import (
 )
 from newsqa.models import Article, Filters, LoadProblem
 
-SEED_QUESTION = "What does the Korean government fear about Japan's right of collective self-defense?"
+SEED_QUESTION = (
+    "What does the Korean government fear about Japan's right of collective self-defense?"
+)
 
 
 def _iso_date(value: str) -> str:
@@ -36,6 +38,7 @@ IsoDate = Annotated[
     Field(json_schema_extra={"format": "date", "examples": ["2023-01-05"]}),
 ]
 Outlet = Annotated[str, Field(min_length=1, max_length=200)]
+View = Literal["answer", "timeline", "outlets"]
 
 
 class _Strict(BaseModel):
@@ -94,6 +97,11 @@ class AskRequest(FilterFields):
     )
 
     question: str = Field(min_length=1, description="The question (at most max_question_chars)")
+    view: View = Field(
+        "answer",
+        description="answer: a few cited sentences; timeline: evidence by publication date; "
+        "outlets: evidence per outlet",
+    )
     history: list[Turn] = Field(
         default_factory=list, max_length=50, description="Earlier turns, oldest first"
     )
@@ -107,7 +115,8 @@ class SearchRequest(FilterFields):
         json_schema_extra={
             "examples": [
                 {"query": "collective self-defense Japan", "k": 5},
-                {"query": "interest rates", "since": "2023-01-01", "sources": ["money.example.com"]},
+                {"query": "interest rates", "since": "2023-01-01",
+                 "sources": ["money.example.com"]},
             ]
         },
     )
@@ -164,6 +173,7 @@ class Answer(BaseModel):
                     "alleviate the concerns of the general public by saying that the right of "
                     "collective self-defense does not cover the Korean peninsula, … [1]",
                     "abstained": False,
+                    "view": "answer",
                     "evidence": 0.8262,
                     "citations": [
                         {
@@ -188,6 +198,7 @@ class Answer(BaseModel):
     question: str
     answer: str = Field(description="Answer sentences, each followed by its [n] marker")
     abstained: bool = Field(description="True when no article answers: see passages instead")
+    view: View = "answer"
     evidence: float
     citations: list[CitationOut]
     passages: list[PassageOut]
@@ -317,6 +328,7 @@ class IngestResult(BaseModel):
     unchanged: int
     skipped: int
     chunks: int
+    wire_copies: int = Field(0, description="Articles recognised as copies of an indexed story")
     seconds: float
     problems: list[Problem]
     items: list[ItemResult]

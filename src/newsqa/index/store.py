@@ -222,7 +222,9 @@ class NewsIndex:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def existing(self, ids: Sequence[str], urls: Sequence[str | None]) -> dict[str, tuple[str, str]]:
+    def existing(
+        self, ids: Sequence[str], urls: Sequence[str | None]
+    ) -> dict[str, tuple[str, str]]:
         """Map each given id or url that is stored to (article id, content hash)."""
         found: dict[str, tuple[str, str]] = {}
         with self._lock:
@@ -251,9 +253,16 @@ class NewsIndex:
                         "INSERT INTO articles(id, url, title, source, published_at, authors, text,"
                         " content_hash, cluster_id, origin) VALUES (?,?,?,?,?,?,?,?,?,?)",
                         (
-                            row.id, row.url, row.title, row.source, row.published_at,
-                            json.dumps(row.authors), row.text, row.content_hash,
-                            row.cluster_id or row.id, row.origin,
+                            row.id,
+                            row.url,
+                            row.title,
+                            row.source,
+                            row.published_at,
+                            json.dumps(row.authors),
+                            row.text,
+                            row.content_hash,
+                            row.cluster_id or row.id,
+                            row.origin,
                         ),
                     )
                     for ord_, (text, vec) in enumerate(zip(row.chunks, row.vectors, strict=True)):
@@ -292,7 +301,9 @@ class NewsIndex:
         if row is None:
             return None
         aid = row[0]
-        chunk_ids = [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE article_id=?", (aid,))]
+        chunk_ids = [
+            r[0] for r in self._db.execute("SELECT id FROM chunks WHERE article_id=?", (aid,))
+        ]
         self._db.executemany("DELETE FROM chunks_fts WHERE rowid=?", [(c,) for c in chunk_ids])
         self._db.execute("DELETE FROM chunks WHERE article_id=?", (aid,))
         self._db.execute("DELETE FROM articles WHERE id=?", (aid,))
@@ -357,6 +368,11 @@ class NewsIndex:
         """Chunk ids that pass the filters (None: no filter at all)."""
         if not self.is_restrictive(f):
             return None
+        assert f is not None
+        if f.as_of and not (f.since or f.until or f.sources is not None):
+            latest = self.latest_date()
+            if latest is None or latest <= f.as_of:
+                return None  # "as of" a moment after everything indexed restricts nothing
         where, args = self._filter_sql(f)
         with self._lock:
             rows = self._db.execute(

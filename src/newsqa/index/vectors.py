@@ -47,7 +47,7 @@ class FaissStore:
     def remove(self, ids: np.ndarray) -> None:
         """Remove the vectors with these ids (missing ids are ignored)."""
         if len(ids):
-            self.index.remove_ids(np.asarray(ids, dtype=np.int64))
+            self.index.remove_ids(np.asarray(ids, dtype=np.int64))  # type: ignore[arg-type]
 
     def search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -60,7 +60,7 @@ class FaissStore:
         if allowed is not None:
             if len(allowed) == 0:
                 return []
-            params = faiss.SearchParameters(
+            params = faiss.SearchParameters(  # type: ignore[call-arg]
                 sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
             )
             k = min(k, len(allowed))
@@ -70,8 +70,10 @@ class FaissStore:
 
     def reconstruct(self, ids: list[int]) -> np.ndarray:
         """The stored vectors of these ids, in order."""
-        return np.vstack([self.index.reconstruct(int(i)) for i in ids]) if ids else np.zeros(
-            (0, self.dim), dtype=np.float32
+        return (
+            np.vstack([self.index.reconstruct(int(i)) for i in ids])
+            if ids
+            else np.zeros((0, self.dim), dtype=np.float32)
         )
 
     def __len__(self) -> int:

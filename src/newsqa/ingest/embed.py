@@ -62,8 +62,8 @@ class SentenceTransformerEmbedder:
         get_dim = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension
         )
-        self.dim = int(get_dim())
-        self.max_seq_length = int(self._model.max_seq_length)
+        self.dim = int(get_dim() or 0)
+        self.max_seq_length = int(self._model.max_seq_length or 256)
 
     def encode(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None
@@ -92,6 +92,8 @@ class SentenceTransformerEmbedder:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(model_path: str | None = None, batch_size: int = 64) -> SentenceTransformerEmbedder:
+def load_embedder(
+    model_path: str | None = None, batch_size: int = 64
+) -> SentenceTransformerEmbedder:
     """Load (once per process) the embedder for ``model_path`` (default: bundled MiniLM)."""
     return SentenceTransformerEmbedder(model_path, batch_size)

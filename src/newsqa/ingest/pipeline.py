@@ -151,9 +151,16 @@ class Ingestor:
                     continue
                 rows.append(
                     ArticleRow(
-                        id=aid, url=art.url, title=art.title, source=art.source,
-                        published_at=art.published_at, authors=list(art.authors), text=art.text,
-                        content_hash=digest, origin=art.origin, chunks=chunks,
+                        id=aid,
+                        url=art.url,
+                        title=art.title,
+                        source=art.source,
+                        published_at=art.published_at,
+                        authors=list(art.authors),
+                        text=art.text,
+                        content_hash=digest,
+                        origin=art.origin,
+                        chunks=chunks,
                         vectors=None,  # type: ignore[arg-type]
                     )
                 )
@@ -169,7 +176,7 @@ class Ingestor:
             for batch in _batched(rows, self.batch_articles):
                 texts = [embed_text(r.title, c) for r in batch for c in r.chunks]
 
-                def tick(n: int) -> None:
+                def tick(n: int, read: int = read, total: int = total) -> None:
                     nonlocal done
                     done += n
                     if progress:

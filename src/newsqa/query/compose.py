@@ -26,6 +26,7 @@ class ComposeConfig:
     abstain_threshold: float = 0.35
     semantic_weight: float = 0.6
     lexical_weight: float = 0.4
+    answer_type_weight: float = 0.1
 
 
 @dataclass
@@ -54,6 +55,42 @@ def lexical_overlap(question_terms: Sequence[str], sentence: str) -> float:
     have = {_stem(t) for t in query_terms(sentence)}
     wanted = {_stem(t) for t in question_terms}
     return len(wanted & have) / len(wanted)
+
+
+_NUMBER_Q = re.compile(
+    r"\bhow (many|much|old|long|far|big|high|tall)\b|\bwhat (percentage|percent|number|amount)\b",
+    re.I,
+)
+_TIME_Q = re.compile(r"^\s*when\b|\bwhat (year|day|date|month|time)\b", re.I)
+_ENTITY_Q = re.compile(r"\b(who|whom|whose|which|where|what)\b", re.I)
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|"
+    r"billion)\b",
+    re.I,
+)
+_TIME = re.compile(
+    r"\b(1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|"
+    r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|"
+    r"yesterday|today|tonight)\b"
+)
+_NAME = re.compile(r"(?<=\s)[A-Z][\w'’.-]+")
+
+
+def answer_type_fit(question: str, sentence: str) -> float:
+    """How well a sentence can answer the kind of question asked, in [0, 1].
+
+    A "how many" question wants a number, a "when" question a date, and a who/which/what/where
+    question a name that the question itself does not already contain.
+    """
+    if _NUMBER_Q.search(question):
+        return 1.0 if _NUMBER.search(sentence) else 0.0
+    if _TIME_Q.search(question):
+        return 1.0 if _TIME.search(sentence) else 0.0
+    if _ENTITY_Q.search(question):
+        asked = {w.lower() for w in re.findall(r"[\w'’.-]+", question)}
+        new = {n for n in _NAME.findall(sentence) if n.lower().rstrip(".") not in asked}
+        return min(1.0, len(new) / 2)
+    return 0.5
 
 
 def _words(text: str) -> int:
@@ -92,6 +129,12 @@ def compose(
         score = cfg.semantic_weight * float(c) + cfg.lexical_weight * lexical_overlap(terms, s)
         scores.append(score - 0.02 * pi)
     evidence = max(scores)
+    # The answer type decides between relevant sentences; it is not evidence by itself.
+    if cfg.answer_type_weight:
+        scores = [
+            sc + cfg.answer_type_weight * answer_type_fit(question, s)
+            for sc, (_, _, s) in zip(scores, cands, strict=True)
+        ]
     if evidence < cfg.abstain_threshold:
         return Composed(ABSTAIN_TEXT, True, [], evidence)
     ranked = sorted(range(len(cands)), key=lambda j: -scores[j])
@@ -149,8 +192,11 @@ def _view_lines(
     if view == "timeline":
         picked.sort(key=lambda j: passages[cands[j][0]].published_at or "9999")
         return [
-            (j, f"{passages[cands[j][0]].published_at or 'Undated'} — "
-                f"{passages[cands[j][0]].source or 'unknown outlet'}: ")
+            (
+                j,
+                f"{passages[cands[j][0]].published_at or 'Undated'} — "
+                f"{passages[cands[j][0]].source or 'unknown outlet'}: ",
+            )
             for j in picked
         ]
     return [(j, f"{passages[cands[j][0]].source or 'unknown outlet'}: ") for j in picked]
@@ -175,8 +221,14 @@ def _cite(
             numbers[pi] = len(numbers) + 1
             citations.append(
                 Citation(
-                    n=numbers[pi], article_id=p.article_id, chunk_id=p.chunk_id, url=p.url,
-                    title=p.title, source=p.source, published_at=p.published_at, quote=sentence,
+                    n=numbers[pi],
+                    article_id=p.article_id,
+                    chunk_id=p.chunk_id,
+                    url=p.url,
+                    title=p.title,
+                    source=p.source,
+                    published_at=p.published_at,
+                    quote=sentence,
                     passage=p.text,
                 )
             )

@@ -1,0 +1,242 @@
+"""OpenAI-compatible ``/v1/chat/completions`` and ``/v1/models`` over the same service.
+
+The last user message is the question and earlier user/assistant messages are the history. The
+reply's text is the answer followed by a numbered source list, and a top-level ``citations`` field
+carries the citation objects. Unknown request fields (temperature, max_tokens, …) are accepted and
+ignored, so stock OpenAI clients work unchanged; newsqa's filters (k, since, until, sources,
+as_of) may be passed as extra body fields.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from newsqa.api.schemas import SEED_QUESTION, CitationOut, FilterFields, View
+from newsqa.service import NewsQA
+
+MODEL_ID = "newsqa"
+CREATED = 1_700_000_000
+
+
+class ChatMessage(BaseModel):
+    """One chat message; ``content`` may be a string or a list of text parts."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The message's text (text parts joined)."""
+        if isinstance(self.content, str):
+            return self.content
+        parts = self.content or []
+        return "\n".join(str(p.get("text", "")) for p in parts if p.get("type") == "text")
+
+
+class ChatRequest(FilterFields):
+    """An OpenAI chat completion request (unknown fields are ignored)."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {"model": "newsqa", "messages": [{"role": "user", "content": SEED_QUESTION}]},
+                {
+                    "model": "newsqa",
+                    "stream": True,
+                    "messages": [
+                        {"role": "system", "content": "You are a news assistant."},
+                        {"role": "user", "content": SEED_QUESTION},
+                    ],
+                },
+            ]
+        },
+    )
+
+    model: str = Field(MODEL_ID, description='Any value; the reply names "newsqa"')
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    view: View = Field("answer", description="newsqa extension: answer, timeline or outlets")
+
+
+class ChatChoiceMessage(BaseModel):
+    """The assistant's reply."""
+
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    """The single choice of a completion."""
+
+    index: int = 0
+    message: ChatChoiceMessage
+    finish_reason: Literal["stop"] = "stop"
+    logprobs: None = None
+
+
+class Usage(BaseModel):
+    """Token counts (cl100k_base)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletionOut(BaseModel):
+    """An OpenAI ``chat.completion`` with newsqa's ``citations`` added."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage
+    citations: list[CitationOut]
+
+
+class ModelOut(BaseModel):
+    """An OpenAI model object."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    """The models served (just ``newsqa``)."""
+
+    object: Literal["list"] = "list"
+    data: list[ModelOut]
+
+
+def _tokens(text: str) -> int:
+    from newsqa.ingest.chunk import cl100k
+
+    return len(cl100k().encode(text, disallowed_special=()))
+
+
+def source_list(result: dict[str, Any]) -> str:
+    """The numbered sources (or, when abstaining, the closest articles) as plain text."""
+    def line(d: dict[str, Any]) -> str:
+        parts = [d.get("source") or "unknown outlet", d.get("published_at") or "undated"]
+        if d.get("url"):
+            parts.append(d["url"])
+        return f"{d['title']} — {', '.join(parts)}"
+
+    if result["abstained"]:
+        rows = [f"- {line(p)}" for p in result["passages"][:5]]
+        return "Closest articles:\n" + "\n".join(rows) if rows else ""
+    rows = [f"[{c['n']}] {line(c)}" for c in result["citations"]]
+    return "Sources:\n" + "\n".join(rows) if rows else ""
+
+
+def message_text(result: dict[str, Any]) -> str:
+    """The assistant message: the answer, a blank line, then the source list."""
+    sources = source_list(result)
+    return f"{result['answer']}\n\n{sources}" if sources else result["answer"]
+
+
+def _question_and_history(req: ChatRequest) -> tuple[str, list[dict[str, str]]]:
+    turns = [m for m in req.messages if m.role in ("user", "assistant")]
+    last_user = max((i for i, m in enumerate(turns) if m.role == "user"), default=None)
+    if last_user is None:
+        raise HTTPException(422, "messages must contain a user message (the question)")
+    history = [{"role": m.role, "content": m.text()} for m in turns[:last_user]]
+    return turns[last_user].text(), history
+
+
+def _chunk(cid: str, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+    body = {
+        "id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
+        "model": MODEL_ID,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        **extra,
+    }
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+
+def _stream(events: Iterator[tuple[str, dict[str, Any]]], cid: str) -> Iterator[str]:
+    yield _chunk(cid, {"role": "assistant", "content": ""})
+    try:
+        for event, data in events:
+            if event == "delta":
+                yield _chunk(cid, {"content": data["text"]})
+            elif event == "done":
+                sources = source_list(data)
+                if sources:
+                    yield _chunk(cid, {"content": "\n\n" + sources})
+                yield _chunk(cid, {}, "stop", citations=data["citations"])
+    except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
+        yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'server_error'}})}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+def make_router(
+    get_service: Callable[..., NewsQA],
+    check_question: Callable[[NewsQA, str], str],
+    require_read: Callable[..., None],
+) -> APIRouter:
+    """The ``/v1`` router; dependencies are passed in by the app factory."""
+    router = APIRouter(
+        prefix="/v1", tags=["OpenAI-compatible"], dependencies=[Depends(require_read)]
+    )
+
+    @router.post(
+        "/chat/completions",
+        response_model=ChatCompletionOut,
+        summary="Chat completion (OpenAI-compatible)",
+        description="The last user message is the question; earlier messages are the history. "
+        "With `stream: true` the reply is `data: {chunk}` lines ending with `data: [DONE]`; the "
+        "last chunk carries `citations`.",
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    def chat_completions(
+        req: ChatRequest, svc: NewsQA = Depends(get_service)  # noqa: B008 - factory argument
+    ) -> Any:
+        """A cited answer as an OpenAI chat completion."""
+        question, history = _question_and_history(req)
+        question = check_question(svc, question)
+        cid = f"chatcmpl-{uuid.uuid4().hex}"
+        if req.stream:
+            events = svc.ask_stream(question, req.k, req.filters(), history, req.view)
+            return StreamingResponse(_stream(events, cid), media_type="text/event-stream")
+        result = svc.ask(question, req.k, req.filters(), history, req.view)
+        text = message_text(result)
+        prompt = sum(_tokens(m.text()) for m in req.messages)
+        completion = _tokens(text)
+        return {
+            "id": cid, "created": int(time.time()), "model": MODEL_ID,
+            "choices": [{"message": {"content": text}}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                      "total_tokens": prompt + completion},
+            "citations": result["citations"],
+        }
+
+    @router.get("/models", response_model=ModelList, summary="List models (OpenAI-compatible)")
+    def list_models() -> dict[str, Any]:
+        """The models this server answers as: just `newsqa`."""
+        return {"data": [_model()]}
+
+    @router.get("/models/{model_id}", response_model=ModelOut, summary="One model")
+    def get_model(model_id: str) -> dict[str, Any]:
+        """One model by id (404 for any other than `newsqa`)."""
+        if model_id != MODEL_ID:
+            raise HTTPException(404, f"no model {model_id!r} (this server serves {MODEL_ID!r})")
+        return _model()
+
+    return router
+
+
+def _model() -> dict[str, Any]:
+    return {"id": MODEL_ID, "created": CREATED, "owned_by": "newsqa"}

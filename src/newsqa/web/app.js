@@ -1,0 +1,395 @@
+// newsqa web chat: plain DOM, no framework. Article text is only ever inserted as text nodes
+// (textContent / createTextNode), never as HTML, so markup inside articles is shown, not run.
+"use strict";
+
+(() => {
+  const $ = (sel) => document.querySelector(sel);
+  const state = {
+    history: [], // [{role, content}] sent with follow-up questions
+    turns: [], // per turn: {el, answerEl, result}
+    shown: -1, // turn whose sources the panel shows
+    busy: false,
+    key: sessionStorage.getItem("newsqa-key") || "",
+  };
+  const MAX_HISTORY = 12;
+
+  // ------------------------------------------------------------------ DOM helpers
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "text") node.textContent = String(value);
+      else node.setAttribute(name, String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function safeUrl(url) {
+    if (!url) return null;
+    try {
+      const u = new URL(url, window.location.href);
+      return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function link(url, text, cls) {
+    const href = safeUrl(url);
+    if (!href) return el("span", { class: cls, text });
+    return el("a", { class: cls, href, target: "_blank", rel: "noopener noreferrer", text });
+  }
+
+  // Answer text with [n] markers turned into citation links.
+  function renderAnswer(target, text, turnIndex) {
+    const parts = text.split(/\[(\d+)\]/);
+    const nodes = parts.map((part, i) => {
+      if (i % 2 === 0) return document.createTextNode(part);
+      return el("a", {
+        class: "cite", href: `#source-${turnIndex}-${part}`, "data-n": part,
+        "data-turn": turnIndex, title: `Show source ${part}`, text: `[${part}]`,
+      });
+    });
+    target.replaceChildren(...nodes);
+  }
+
+  // The passage with the quoted sentence(s) wrapped in <mark>, built from text nodes.
+  function highlighted(passage, quote) {
+    const ranges = [];
+    for (const piece of (quote || "").split(" … ")) {
+      const p = piece.trim();
+      if (!p) continue;
+      const at = passage.indexOf(p);
+      if (at >= 0) ranges.push([at, at + p.length]);
+    }
+    ranges.sort((a, b) => a[0] - b[0]);
+    const frag = document.createDocumentFragment();
+    let pos = 0;
+    for (const [start, end] of ranges) {
+      if (end <= pos) continue;
+      const from = Math.max(start, pos);
+      if (from > pos) frag.append(document.createTextNode(passage.slice(pos, from)));
+      frag.append(el("mark", { text: passage.slice(from, end) }));
+      pos = end;
+    }
+    if (pos < passage.length) frag.append(document.createTextNode(passage.slice(pos)));
+    if (!ranges.length && quote) frag.append(el("mark", { text: ` “${quote}”` }));
+    return frag;
+  }
+
+  function meta(item) {
+    const bits = [item.source || "unknown outlet", item.published_at || "undated"];
+    return el("div", { class: "meta" }, bits.join(" · "),
+      item.url ? " · " : null, item.url ? link(item.url, item.url, "url") : null);
+  }
+
+  function citationCard(c, turnIndex) {
+    return el("li", { class: "source", "data-n": c.n, id: `source-${turnIndex}-${c.n}`, tabindex: "-1" },
+      el("div", { class: "source-head" },
+        el("span", { class: "num", text: c.n }), link(c.url, c.title, "title")),
+      meta(c),
+      el("blockquote", { class: "passage" }, highlighted(c.passage || c.quote, c.quote)));
+  }
+
+  function passageCard(p, i) {
+    const text = p.text.length > 420 ? `${p.text.slice(0, 420)} …` : p.text;
+    return el("li", { class: "source closest", "data-rank": i + 1 },
+      el("div", { class: "source-head" }, link(p.url, p.title, "title")),
+      meta(p),
+      p.also_reported_by && p.also_reported_by.length
+        ? el("div", { class: "also", text: `Also reported by ${p.also_reported_by.join(", ")}` })
+        : null,
+      el("blockquote", { class: "passage", text }));
+  }
+
+  // ------------------------------------------------------------------ sources panel
+  function showSources(turnIndex) {
+    const turn = state.turns[turnIndex];
+    const list = $("#sources");
+    state.shown = turnIndex;
+    document.querySelectorAll(".turn.selected").forEach((t) => t.classList.remove("selected"));
+    if (!turn || !turn.result) return;
+    turn.el.classList.add("selected");
+    const r = turn.result;
+    $("#sources-hint").textContent = `For: “${r.question}”`;
+    if (r.abstained) {
+      $("#sources-title").textContent = "Closest articles";
+      list.replaceChildren(...r.passages.slice(0, 8).map(passageCard));
+    } else {
+      $("#sources-title").textContent = "Sources";
+      list.replaceChildren(...r.citations.map((c) => citationCard(c, turnIndex)));
+    }
+  }
+
+  function focusSource(turnIndex, n) {
+    if (state.shown !== turnIndex) showSources(turnIndex);
+    const card = document.querySelector(`#sources .source[data-n="${CSS.escape(String(n))}"]`);
+    if (!card) return;
+    document.querySelectorAll("#sources .source.active").forEach((c) => c.classList.remove("active"));
+    card.classList.add("active");
+    card.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    card.focus({ preventScroll: true });
+  }
+
+  // ------------------------------------------------------------------ HTTP
+  async function api(path, options = {}) {
+    const headers = Object.assign({}, options.headers || {});
+    if (state.key) headers.Authorization = `Bearer ${state.key}`;
+    let res = await fetch(path, Object.assign({}, options, { headers }));
+    if (res.status === 401) {
+      const key = window.prompt("This newsqa server needs an API key:");
+      if (key) {
+        state.key = key;
+        sessionStorage.setItem("newsqa-key", key);
+        headers.Authorization = `Bearer ${key}`;
+        res = await fetch(path, Object.assign({}, options, { headers }));
+      }
+    }
+    return res;
+  }
+
+  async function errorText(res) {
+    try {
+      const body = await res.json();
+      return body.detail || `HTTP ${res.status}`;
+    } catch {
+      return `HTTP ${res.status}`;
+    }
+  }
+
+  // Server-Sent Events from a fetch response (EventSource cannot POST).
+  async function* readSSE(res) {
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
+      let cut;
+      while ((cut = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, cut);
+        buf = buf.slice(cut + 2);
+        let event = "message";
+        const data = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) event = line.slice(6).trim();
+          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        }
+        if (data.length) yield { event, data: JSON.parse(data.join("\n")) };
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ filters
+  function filters() {
+    const f = {};
+    const since = $("#since").value;
+    const until = $("#until").value;
+    const asOf = $("#as-of").value;
+    const outlets = $("#source").value.split(",").map((s) => s.trim()).filter(Boolean);
+    if (since) f.since = since;
+    if (until) f.until = until;
+    if (asOf) f.as_of = asOf;
+    if (outlets.length) f.sources = outlets;
+    return f;
+  }
+
+  function updateFilterSummary() {
+    const f = filters();
+    const bits = [];
+    if (f.since || f.until) bits.push(`${f.since || "…"} – ${f.until || "…"}`);
+    if (f.sources) bits.push(f.sources.join(", "));
+    if (f.as_of) bits.push(`as of ${f.as_of}`);
+    if ($("#view").value !== "answer") bits.push($("#view").selectedOptions[0].textContent);
+    $("#filter-summary").textContent = bits.length ? `(${bits.join("; ")})` : "";
+  }
+
+  // ------------------------------------------------------------------ conversation
+  function addTurn(question) {
+    const intro = $("#intro");
+    if (intro) intro.remove();
+    const index = state.turns.length;
+    const answerEl = el("div", { class: "answer streaming", "aria-busy": "true" },
+      el("span", { class: "muted", text: "Searching the archive…" }));
+    const node = el("article", { class: "turn", "data-turn": index },
+      el("p", { class: "question", text: question }), answerEl);
+    $("#conversation").append(node);
+    node.scrollIntoView({ behavior: "smooth", block: "end" });
+    const turn = { el: node, answerEl, result: null, index };
+    state.turns.push(turn);
+    return turn;
+  }
+
+  function finishTurn(turn, result) {
+    turn.result = result;
+    const a = turn.answerEl;
+    a.classList.remove("streaming");
+    a.removeAttribute("aria-busy");
+    a.dataset.state = result.abstained ? "abstained" : "done";
+    if (result.abstained) {
+      a.classList.add("abstained");
+      a.replaceChildren(
+        el("p", { class: "abstained-note" },
+          el("strong", { text: "No answer in the archive. " }),
+          `${result.answer} The closest articles are listed under “Closest articles”.`));
+    } else {
+      renderAnswer(a, result.answer, turn.index);
+    }
+    const n = result.abstained ? result.passages.length : result.citations.length;
+    const label = result.abstained ? `${n} closest articles` : `${n} source${n === 1 ? "" : "s"}`;
+    const ms = result.timings_ms && result.timings_ms.total;
+    turn.el.append(el("p", { class: "turn-meta muted" },
+      el("button", { type: "button", class: "link show-sources", "data-turn": turn.index, text: label }),
+      ms ? ` · ${Math.round(ms)} ms` : ""));
+    state.history.push({ role: "user", content: result.question },
+      { role: "assistant", content: result.answer });
+    state.history = state.history.slice(-MAX_HISTORY);
+    showSources(turn.index);
+    showIndexSize();
+  }
+
+  function failTurn(turn, message) {
+    turn.answerEl.classList.remove("streaming");
+    turn.answerEl.removeAttribute("aria-busy");
+    turn.answerEl.dataset.state = "error";
+    turn.answerEl.replaceChildren(el("p", { class: "error", text: message }));
+  }
+
+  async function ask(question) {
+    const f = filters();
+    if (f.since && f.until && f.since > f.until) {
+      $("#status").textContent = "The “From” date is after the “To” date.";
+      return;
+    }
+    const body = Object.assign({ question }, f);
+    const view = $("#view").value;
+    if (view !== "answer") body.view = view;
+    if (state.history.length) body.history = state.history;
+    const turn = addTurn(question);
+    setBusy(true);
+    try {
+      const res = await api("/api/ask/stream", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(await errorText(res));
+      let text = "";
+      let finished = false;
+      for await (const { event, data } of readSSE(res)) {
+        if (event === "sources") {
+          $("#status").textContent = `Found ${data.passages.length} passages; composing the answer…`;
+        } else if (event === "delta") {
+          text += data.text;
+          renderAnswer(turn.answerEl, text, turn.index);
+        } else if (event === "done") {
+          finishTurn(turn, data);
+          finished = true;
+        } else if (event === "error") {
+          throw new Error(data.detail);
+        }
+      }
+      if (!finished) throw new Error("The answer stream ended early.");
+      $("#status").textContent = "";
+    } catch (err) {
+      failTurn(turn, `Sorry, that failed: ${err.message}`);
+      $("#status").textContent = "";
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function setBusy(busy) {
+    state.busy = busy;
+    $("#ask").disabled = busy;
+    $("#ask").textContent = busy ? "…" : "Ask";
+  }
+
+  function reset() {
+    state.history = [];
+    state.turns = [];
+    state.shown = -1;
+    $("#conversation").replaceChildren();
+    $("#sources").replaceChildren();
+    $("#sources-title").textContent = "Sources";
+    $("#sources-hint").textContent = "The sources of an answer appear here.";
+    $("#question").focus();
+  }
+
+  async function showIndexSize() {
+    try {
+      const res = await api("/api/health");
+      if (!res.ok) return;
+      const n = (await res.json()).articles;
+      $("#index-size").textContent = `${n.toLocaleString()} article${n === 1 ? "" : "s"}`;
+    } catch {
+      // informational only
+    }
+  }
+
+  async function loadOutlets() {
+    try {
+      const res = await api("/api/articles?limit=100");
+      if (!res.ok) return;
+      const page = await res.json();
+      const outlets = [...new Set(page.items.map((a) => a.source).filter(Boolean))].sort();
+      $("#source-list").replaceChildren(...outlets.map((o) => el("option", { value: o })));
+    } catch {
+      // the filters still work as free text
+    }
+  }
+
+  // ------------------------------------------------------------------ wiring
+  document.addEventListener("DOMContentLoaded", () => {
+    const form = $("#ask-form");
+    const q = $("#question");
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const question = q.value.trim();
+      if (!question || state.busy) return;
+      q.value = "";
+      ask(question);
+    });
+    q.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    document.addEventListener("click", (e) => {
+      const cite = e.target.closest("a.cite");
+      if (cite) {
+        e.preventDefault();
+        focusSource(Number(cite.dataset.turn), cite.dataset.n);
+        return;
+      }
+      const show = e.target.closest("button.show-sources");
+      if (show) {
+        showSources(Number(show.dataset.turn));
+        $("#sources-panel").scrollIntoView({ behavior: "smooth", block: "start" });
+        return;
+      }
+      const example = e.target.closest("button.example");
+      if (example) {
+        q.value = example.textContent.replace(/\s+/g, " ").trim();
+        form.requestSubmit();
+      }
+    });
+    $("#new").addEventListener("click", reset);
+    $("#clear-filters").addEventListener("click", () => {
+      for (const id of ["#since", "#until", "#source", "#as-of"]) $(id).value = "";
+      $("#view").value = "answer";
+      updateFilterSummary();
+    });
+    $("#filters").addEventListener("input", updateFilterSummary);
+    $("#filters").addEventListener("change", updateFilterSummary);
+    showIndexSize();
+    loadOutlets();
+    q.focus();
+  });
+})();

@@ -1,0 +1,173 @@
+"""Browse, add (JSON or file upload, optionally streamed) and delete articles over HTTP."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from fastapi.testclient import TestClient
+
+from newsqa.api.schemas import ArticleDetail, ArticlePage, IngestResult
+from newsqa.service import NewsQA
+from tests.api.conftest import KOREA, sse_events
+
+GOOD = {
+    "title": "Harbour bridge reopens after repairs",
+    "text": "The harbour bridge reopened to traffic on Monday after eight months of repairs to "
+    "its steel cables, the city's transport department said.",
+    "url": "https://city.example.com/2023/04/03/bridge",
+    "published_at": "2023-04-03",
+    "authors": ["Jo Reporter"],
+}
+
+
+def test_list_is_paged_and_filtered(client: TestClient, service: NewsQA) -> None:
+    total = service.stats()["articles"]
+    page = ArticlePage.model_validate(client.get("/api/articles").json())
+    assert page.total == total and page.offset == 0 and page.limit == 20
+    dates = [a.published_at for a in page.items]
+    assert dates == sorted(dates, reverse=True), "newest first"
+    second = client.get("/api/articles", params={"offset": 1, "limit": 1}).json()
+    assert second["total"] == total and [a["id"] for a in second["items"]] == [page.items[1].id]
+    by_source = client.get("/api/articles", params={"source": "money.example.com"}).json()
+    assert by_source["total"] == 1 and by_source["items"][0]["source"] == "money.example.com"
+    dated = client.get("/api/articles", params={"since": "2013-01-01", "until": "2013-12-31"})
+    assert [a["title"] for a in dated.json()["items"]] == [KOREA]
+
+
+def test_list_rejects_bad_paging_and_dates(client: TestClient) -> None:
+    for params in ({"limit": 101}, {"limit": 0}, {"offset": -1}, {"since": "2013-1-1"},
+                   {"since": "2014-01-01", "until": "2013-01-01"}):
+        r = client.get("/api/articles", params=params)
+        assert r.status_code == 422, params
+        assert isinstance(r.json()["detail"], str) and r.json()["detail"]
+
+
+def test_get_article_and_404(client: TestClient) -> None:
+    item = client.get("/api/articles", params={"source": "money.example.com"}).json()["items"][0]
+    r = client.get(f"/api/articles/{item['id']}")
+    assert r.status_code == 200
+    art = ArticleDetail.model_validate(r.json())
+    assert art.title == item["title"] and "interest rate" in art.text
+    missing = client.get("/api/articles/does-not-exist")
+    assert missing.status_code == 404 and "does-not-exist" in missing.json()["detail"]
+
+
+def test_post_json_list_reports_each_item(fresh: tuple[TestClient, NewsQA]) -> None:
+    client, svc = fresh
+    before = svc.stats()["articles"]
+    payload = [
+        GOOD,
+        {"title": "No text"},
+        "not an object",
+        {**GOOD, "url": "https://city.example.com/other", "bogus": 1},
+        {**GOOD, "url": "https://city.example.com/dated", "published_at": "sometime"},
+        {**GOOD, "url": "javascript:alert(1)"},
+    ]
+    r = client.post("/api/articles", json=payload)
+    assert r.status_code == 200, r.text
+    rep = IngestResult.model_validate(r.json())
+    assert (rep.added, rep.skipped) == (1, 5)
+    reasons = {p.path: p.reason for p in rep.problems}
+    assert "text: Field required" in reasons["item[1]"]
+    assert "item[2]" in reasons
+    assert "bogus: Extra inputs are not permitted" in reasons["item[3]"]
+    assert "published_at" in reasons["item[4]"]
+    assert "url" in reasons["item[5]"]
+    assert rep.items[0].status == "added" and rep.items[0].origin == "item[0]"
+    assert svc.stats()["articles"] == before + 1
+    stored = client.get(f"/api/articles/{rep.items[0].id}").json()
+    assert stored["source"] == "city.example.com", "outlet defaults to the URL's domain"
+    again = client.post("/api/articles", json=[GOOD]).json()
+    assert again["unchanged"] == 1 and again["items"][0]["status"] == "unchanged"
+
+
+def test_post_rejects_bad_bodies(fresh: tuple[TestClient, NewsQA]) -> None:
+    client, _ = fresh
+    assert client.post("/api/articles", json={"title": "x"}).status_code == 422
+    assert client.post("/api/articles", json=[]).status_code == 422
+    bad = client.post("/api/articles", content=b"[{", headers={"Content-Type": "application/json"})
+    assert bad.status_code == 400 and "invalid JSON" in bad.json()["detail"]
+    text = client.post("/api/articles", content=b"hello", headers={"Content-Type": "text/plain"})
+    assert text.status_code == 415
+    odd = client.post("/api/articles", files={"file": ("notes.docx", b"PK\x03\x04")})
+    assert odd.status_code == 415 and ".jsonl" in odd.json()["detail"]
+    nofile = client.post("/api/articles", files={"other": ("a.txt", b"x")})
+    assert nofile.status_code == 422
+
+
+def test_oversized_uploads_are_413(fresh: tuple[TestClient, NewsQA]) -> None:
+    client, _ = fresh  # max_upload_bytes=50_000 in this fixture
+    big = b'{"title": "t", "text": "' + b"word " * 12_000 + b'"}\n'
+    r = client.post("/api/articles", files={"file": ("big.jsonl", big)})
+    assert r.status_code == 413 and "limit" in r.json()["detail"]
+    r = client.post("/api/articles", json=[{**GOOD, "text": "word " * 12_000}])
+    assert r.status_code == 413
+
+
+def test_jsonl_upload_with_a_bad_line(fresh: tuple[TestClient, NewsQA]) -> None:
+    client, svc = fresh
+    lines = [
+        json.dumps(GOOD),
+        '{"title": "broken", "text": ',
+        json.dumps({**GOOD, "url": "https://city.example.com/2", "title": "Second bridge story"}),
+        json.dumps({"title": "Only a title"}),
+    ]
+    r = client.post("/api/articles", files={"file": ("news.jsonl", "\n".join(lines).encode())})
+    assert r.status_code == 200, r.text
+    rep = r.json()
+    assert (rep["added"], rep["skipped"]) == (2, 2)
+    by_line = {p["line"]: p for p in rep["problems"]}
+    assert by_line[2]["path"] == "news.jsonl" and "invalid JSON" in by_line[2]["reason"]
+    assert "no text" in by_line[4]["reason"]
+    assert [i["origin"] for i in rep["items"]] == ["news.jsonl:1", "news.jsonl:3"]
+    assert svc.article("https://city.example.com/2")["title"] == "Second bridge story"
+
+
+def test_other_formats_upload(fresh: tuple[TestClient, NewsQA]) -> None:
+    client, _ = fresh
+    txt = b"title: Night market opens\ndate: 2023-05-01\n\nThe night market opened with 80 stalls."
+    rep = client.post("/api/articles", files={"file": ("../../market.txt", txt)}).json()
+    assert rep["added"] == 1 and rep["items"][0]["origin"] == "market.txt"
+    gz = gzip.compress((json.dumps({**GOOD, "url": "https://gz.example.com/1"}) + "\n").encode())
+    rep = client.post("/api/articles", files={"file": ("dump.jsonl.gz", gz)}).json()
+    assert rep["added"] == 1
+
+
+def test_streamed_ingest_shows_progress_then_done(fresh: tuple[TestClient, NewsQA]) -> None:
+    client, _ = fresh
+    docs = [{**GOOD, "url": f"https://city.example.com/{i}", "title": f"Story {i}",
+             "text": GOOD["text"] + f" Update number {i}."} for i in range(30)]
+    with client.stream("POST", "/api/articles?stream=true", json=docs) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(r.read().decode())
+    names = [e for e, _ in events]
+    assert names[-1] == "done" and "progress" in names and set(names[:-1]) == {"progress"}
+    last_progress = [d for e, d in events if e == "progress"][-1]
+    assert last_progress["stage"] == "done" and last_progress["articles_read"] == 30
+    assert last_progress["chunks_done"] == last_progress["chunks_total"]
+    assert IngestResult.model_validate(events[-1][1]).added == 30
+    accept = client.post("/api/articles", json=[GOOD], headers={"Accept": "text/event-stream"})
+    assert sse_events(accept.text)[-1][0] == "done"
+
+
+def test_delete_article(fresh: tuple[TestClient, NewsQA]) -> None:
+    client, svc = fresh
+    aid = client.post("/api/articles", json=[GOOD]).json()["items"][0]["id"]
+    r = client.delete(f"/api/articles/{aid}")
+    assert r.status_code == 200 and r.json() == {"deleted": aid}
+    assert client.get(f"/api/articles/{aid}").status_code == 404
+    assert client.delete(f"/api/articles/{aid}").status_code == 404
+    assert svc.article(aid) is None
+
+
+def test_ingest_counters_in_metrics(fresh: tuple[TestClient, NewsQA]) -> None:
+    client, _ = fresh
+    client.post("/api/articles", json=[GOOD, {"title": "x"}])
+    client.post("/api/articles", json=[GOOD])
+    text = client.get("/metrics").text
+    assert 'newsqa_ingest_articles_total{status="added"} 1' in text
+    assert 'newsqa_ingest_articles_total{status="skipped"} 1' in text
+    assert 'newsqa_ingest_articles_total{status="unchanged"} 1' in text
+    assert "newsqa_ingest_runs_total 2" in text

@@ -1,0 +1,131 @@
+"""POST /api/ask, /api/ask/stream and /api/search over a real index."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from newsqa.api.schemas import Answer, SearchResponse
+from tests.api.conftest import KOREA, sse_events
+from tests.support import SEED_QUESTION
+
+
+def test_seed_question_gets_a_cited_answer(client: TestClient) -> None:
+    r = client.post("/api/ask", json={"question": SEED_QUESTION})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    Answer.model_validate(body)
+    assert set(body) >= {"question", "answer", "abstained", "evidence", "citations", "passages",
+                         "filters", "timings_ms"}
+    assert not body["abstained"]
+    assert "[1]" in body["answer"]
+    first = body["citations"][0]
+    assert first["n"] == 1 and first["title"] == KOREA and first["published_at"] == "2013-11-30"
+    for c in body["citations"]:
+        for piece in c["quote"].split(" … "):
+            assert piece in c["passage"]
+    assert "collective self-defense" in " ".join(c["quote"] for c in body["citations"])
+
+
+def test_unanswerable_question_abstains_with_closest_passages(client: TestClient) -> None:
+    body = client.post("/api/ask", json={"question": "Who won the 2022 FIFA World Cup?"}).json()
+    assert body["abstained"] is True
+    assert body["citations"] == []
+    assert body["passages"], "an abstention still lists the closest articles"
+
+
+def test_history_carries_the_conversation(client: TestClient) -> None:
+    q = "What is it worried about?"
+    alone = client.post("/api/ask", json={"question": q}).json()
+    follow = client.post("/api/ask", json={
+        "question": q,
+        "history": [{"role": "user", "content": SEED_QUESTION},
+                    {"role": "assistant", "content": "The South Korean government … [1]"}],
+    }).json()
+    assert [p["title"] for p in follow["passages"][:3]] == [KOREA] * 3
+    assert [p["chunk_id"] for p in follow["passages"]] != [p["chunk_id"] for p in alone["passages"]]
+
+
+def test_filters_restrict_the_passages(client: TestClient) -> None:
+    body = client.post("/api/ask", json={
+        "question": "interest rates", "sources": ["money.example.com"], "k": 3,
+        "since": "2023-01-01", "until": "2023-12-31", "as_of": "2024-01-01",
+    }).json()
+    assert body["passages"] and {p["source"] for p in body["passages"]} == {"money.example.com"}
+    assert body["filters"] == {"since": "2023-01-01", "until": "2023-12-31",
+                               "sources": ["money.example.com"], "as_of": "2024-01-01"}
+    none = client.post("/api/ask", json={"question": SEED_QUESTION, "until": "2000-01-01"}).json()
+    assert none["passages"] == [] and none["abstained"]
+
+
+def test_timeline_view(client: TestClient) -> None:
+    body = client.post("/api/ask", json={"question": SEED_QUESTION, "view": "timeline"}).json()
+    assert body["view"] == "timeline" and not body["abstained"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        ({"question": ""}, "question"),
+        ({"question": "   "}, "must not be empty"),
+        ({"question": "x" * 2001}, "limit is 2000"),
+        ({"question": "q", "k": 0}, "k"),
+        ({"question": "q", "k": 51}, "k"),
+        ({"question": "q", "since": "2023-02-30"}, "YYYY-MM-DD"),
+        ({"question": "q", "until": "05/01/2023"}, "YYYY-MM-DD"),
+        ({"question": "q", "as_of": "yesterday"}, "YYYY-MM-DD"),
+        ({"question": "q", "since": "2023-03-01", "until": "2023-01-01"}, "after until"),
+        ({"question": "q", "sources": []}, "sources"),
+        ({"question": "q", "view": "poem"}, "view"),
+        ({"question": "q", "history": [{"role": "robot", "content": "x"}]}, "role"),
+        ({"question": "q", "colour": "red"}, "colour: Extra inputs are not permitted"),
+        ({}, "question: Field required"),
+    ],
+)
+def test_invalid_questions_are_422_with_a_message(
+    client: TestClient, payload: dict[str, object], needle: str
+) -> None:
+    for path in ("/api/ask", "/api/ask/stream"):
+        r = client.post(path, json=payload)
+        assert r.status_code == 422, (path, r.text)
+        assert r.headers["content-type"].startswith("application/json")
+        assert needle in r.json()["detail"]
+
+
+def test_malformed_json_is_422(client: TestClient) -> None:
+    r = client.post("/api/ask", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and isinstance(r.json()["detail"], str)
+
+
+def test_stream_sends_sources_then_deltas_then_done(client: TestClient) -> None:
+    with client.stream("POST", "/api/ask/stream", json={"question": SEED_QUESTION}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(r.read().decode())
+    names = [e for e, _ in events]
+    assert names[0] == "sources" and names[-1] == "done"
+    assert set(names[1:-1]) == {"delta"} and len(names) >= 3
+    done = events[-1][1]
+    Answer.model_validate(done)
+    assert "".join(d["text"] for e, d in events if e == "delta").strip() == done["answer"].strip()
+    assert events[0][1]["passages"] == done["passages"]
+    assert done["citations"] and not done["abstained"]
+
+
+def test_search_returns_ranked_passages(client: TestClient) -> None:
+    r = client.post("/api/search", json={"query": "collective self-defense Japan", "k": 2})
+    assert r.status_code == 200
+    body = SearchResponse.model_validate(r.json())
+    assert len(body.passages) == 2 and body.passages[0].title == KOREA
+    assert body.passages[0].score >= body.passages[1].score
+    only = client.post("/api/search", json={"query": "volcano", "sources": ["world.example.com"]})
+    assert {p["source"] for p in only.json()["passages"]} == {"world.example.com"}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"query": " "}, {"query": "x", "k": 100}, {"query": "x", "since": "2023"}, {"q": "x"}],
+)
+def test_invalid_search_is_422(client: TestClient, payload: dict[str, object]) -> None:
+    r = client.post("/api/search", json=payload)
+    assert r.status_code == 422 and r.json()["detail"]

@@ -1,0 +1,50 @@
+"""The API key: writes need it when set; reads only with api_key_reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from newsqa.api import create_app
+from tests.api.conftest import KEY
+from tests.support import open_service
+
+DOC = [{"title": "Key test", "text": "A short article used to test the API key check."}]
+
+
+def test_writes_need_the_key(keyed: TestClient) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {KEY}"}):
+        r = keyed.post("/api/articles", json=DOC, headers=headers)
+        assert r.status_code == 401, headers
+        assert r.headers["www-authenticate"].startswith("Bearer")
+        assert "API key" in r.json()["detail"]
+        assert keyed.delete("/api/articles/x", headers=headers).status_code == 401
+    ok = keyed.post("/api/articles", json=DOC, headers={"Authorization": f"Bearer {KEY}"})
+    assert ok.status_code == 200 and ok.json()["added"] == 1
+    aid = ok.json()["items"][0]["id"]
+    gone = keyed.delete(f"/api/articles/{aid}", headers={"Authorization": f"Bearer {KEY}"})
+    assert gone.status_code == 200
+
+
+def test_reads_stay_open_by_default(keyed: TestClient) -> None:
+    assert keyed.get("/api/articles").status_code == 200
+    assert keyed.post("/api/search", json={"query": "safety"}).status_code == 200
+    assert keyed.post("/api/ask", json={"question": "Who collapsed?"}).status_code == 200
+    assert keyed.get("/v1/models").status_code == 200
+
+
+def test_api_key_reads_protects_reads_but_not_health(tmp_path: Path) -> None:
+    svc = open_service(tmp_path / "index", api_key=KEY, api_key_reads=True)
+    try:
+        with TestClient(create_app(svc)) as c:
+            assert c.get("/api/articles").status_code == 401
+            assert c.post("/api/ask", json={"question": "q"}).status_code == 401
+            assert c.post("/v1/chat/completions", json={
+                "messages": [{"role": "user", "content": "q"}]}).status_code == 401
+            auth = {"Authorization": f"Bearer {KEY}"}
+            assert c.get("/api/articles", headers=auth).status_code == 200
+            assert c.get("/api/health").status_code == 200
+            assert c.get("/").status_code == 200
+    finally:
+        svc.close()

@@ -1,0 +1,96 @@
+"""The OpenAI-compatible routes, checked against the openai package's own types and client."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+from fastapi.testclient import TestClient
+from openai.types import Model
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from tests.support import SEED_QUESTION
+
+MESSAGES = [
+    {"role": "system", "content": "You are a helpful news assistant."},
+    {"role": "user", "content": SEED_QUESTION},
+]
+
+
+def test_chat_completion_shape_and_sources(client: TestClient) -> None:
+    r = client.post("/v1/chat/completions",
+                    json={"model": "newsqa", "messages": MESSAGES, "temperature": 0.2})
+    assert r.status_code == 200, r.text
+    done = ChatCompletion.model_validate(r.json())
+    assert done.object == "chat.completion" and done.model == "newsqa"
+    text = done.choices[0].message.content or ""
+    answer, _, sources = text.partition("\n\nSources:\n")
+    assert "[1]" in answer and sources.startswith("[1] Korea-US Alliance vs. Japan-US Alliance — ")
+    assert "2013-11-30" in sources
+    cites = r.json()["citations"]
+    assert cites[0]["n"] == 1 and "collective self-defense" in " ".join(c["quote"] for c in cites)
+    assert done.usage is not None and done.usage.total_tokens > 0
+
+
+def test_abstention_lists_closest_articles(client: TestClient) -> None:
+    question = {"role": "user", "content": "Who won the 2022 FIFA World Cup?"}
+    r = client.post("/v1/chat/completions", json={"model": "newsqa", "messages": [question]})
+    text = ChatCompletion.model_validate(r.json()).choices[0].message.content or ""
+    assert "Closest articles:\n- " in text and r.json()["citations"] == []
+
+
+def test_streaming_chunks_end_with_done(client: TestClient) -> None:
+    plain = client.post("/v1/chat/completions", json={"model": "newsqa", "messages": MESSAGES})
+    with client.stream("POST", "/v1/chat/completions",
+                       json={"model": "newsqa", "messages": MESSAGES, "stream": True}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        lines = [ln for ln in r.read().decode().splitlines() if ln]
+    assert all(ln.startswith("data: ") for ln in lines)
+    assert lines[-1] == "data: [DONE]"
+    chunks = [ChatCompletionChunk.model_validate(json.loads(ln[6:])) for ln in lines[:-1]]
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert len({c.id for c in chunks}) == 1
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert streamed == plain.json()["choices"][0]["message"]["content"]
+    assert json.loads(lines[-2][6:])["citations"][0]["n"] == 1
+
+
+def test_history_from_earlier_messages(client: TestClient) -> None:
+    messages = [
+        {"role": "user", "content": SEED_QUESTION},
+        {"role": "assistant", "content": "The South Korean government … [1]"},
+        {"role": "user", "content": [{"type": "text", "text": "What is it worried about?"}]},
+    ]
+    r = client.post("/v1/chat/completions", json={"model": "newsqa", "messages": messages})
+    body = r.json()
+    assert {c["title"] for c in body["citations"]} == {"Korea-US Alliance vs. Japan-US Alliance"}
+
+
+def test_models(client: TestClient) -> None:
+    listed = client.get("/v1/models").json()
+    assert listed["object"] == "list"
+    model = Model.model_validate(listed["data"][0])
+    assert model.id == "newsqa" and model.object == "model"
+    assert Model.model_validate(client.get("/v1/models/newsqa").json()).id == "newsqa"
+    missing = client.get("/v1/models/gpt-4")
+    assert missing.status_code == 404 and missing.json()["error"]["message"]
+
+
+def test_errors_have_openai_shape(client: TestClient) -> None:
+    r = client.post("/v1/chat/completions",
+                    json={"model": "newsqa", "messages": [{"role": "system", "content": "hi"}]})
+    assert r.status_code == 422
+    assert r.json()["detail"] == r.json()["error"]["message"]
+    assert "user message" in r.json()["error"]["message"]
+    assert client.post("/v1/chat/completions", json={"messages": []}).status_code == 422
+
+
+def test_the_openai_client_works_against_newsqa(client: TestClient) -> None:
+    oa = openai.OpenAI(base_url="http://testserver/v1", api_key="unused", http_client=client)
+    assert [m.id for m in oa.models.list()] == ["newsqa"]
+    done = oa.chat.completions.create(model="newsqa", messages=MESSAGES)  # type: ignore[arg-type]
+    assert "Sources:\n[1]" in (done.choices[0].message.content or "")
+    stream = oa.chat.completions.create(model="newsqa", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == done.choices[0].message.content

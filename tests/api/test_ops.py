@@ -1,0 +1,88 @@
+"""Health, metrics, OpenAPI docs and the static web files."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from newsqa import __version__
+from newsqa.api.schemas import Health
+from tests.support import SEED_QUESTION
+
+
+def test_health(client: TestClient) -> None:
+    h = Health.model_validate(client.get("/api/health").json())
+    assert h.status == "ok" and h.version == __version__
+    assert h.articles >= 4 and h.chunks >= h.articles and "MiniLM" in h.model
+
+
+def test_metrics_count_requests_per_route_and_status(client: TestClient) -> None:
+    client.post("/api/ask", json={"question": SEED_QUESTION})
+    client.post("/api/ask", json={"question": ""})
+    client.get("/api/articles/nope")
+    client.get("/no/such/page")
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    text = r.text
+    assert re.search(r'newsqa_http_requests_total\{method="POST",route="/api/ask",status="200"\} '
+                     r"[1-9]", text)
+    assert 'route="/api/ask",status="422"' in text
+    assert 'route="/api/articles/{article_id:path}",status="404"' in text
+    assert 'route="unmatched",status="404"' in text
+    assert "# TYPE newsqa_http_request_duration_seconds histogram" in text
+    assert re.search(r'newsqa_http_request_duration_seconds_bucket\{method="POST",'
+                     r'route="/api/ask",status="200",le="\+Inf"\} [1-9]', text)
+    assert ('newsqa_http_request_duration_seconds_count{method="POST",route="/api/ask",'
+            'status="422"}') in text
+    assert re.search(r"^newsqa_index_articles [1-9]\d*$", text, re.M)
+    assert re.search(r"^newsqa_index_chunks [1-9]\d*$", text, re.M)
+    for line in text.splitlines():  # every sample line is `name{labels} value`
+        assert line.startswith("#") or re.fullmatch(r"[a-z_]+(\{.*\})? [0-9.e+-]+", line), line
+
+
+def test_openapi_documents_every_route(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    expected = {
+        ("/api/ask", "post"), ("/api/ask/stream", "post"), ("/api/search", "post"),
+        ("/api/articles", "get"), ("/api/articles", "post"), ("/api/articles/{article_id}", "get"),
+        ("/api/articles/{article_id}", "delete"), ("/api/health", "get"), ("/metrics", "get"),
+        ("/v1/chat/completions", "post"), ("/v1/models", "get"), ("/v1/models/{model_id}", "get"),
+        ("/", "get"),
+    }
+    seen = {(p, m) for p, ops in spec["paths"].items() for m in ops}
+    assert seen == expected
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            assert op.get("summary"), (path, method)
+            assert op.get("description"), (path, method)
+    ask = spec["paths"]["/api/ask"]["post"]["requestBody"]["content"]["application/json"]
+    assert ask["examples"]["seed"]["value"]["question"] == SEED_QUESTION
+    post = spec["paths"]["/api/articles"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data"} <= set(post)
+    assert spec["components"]["schemas"]["Answer"]["examples"]
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/openapi.json" in docs.text
+
+
+def test_docs_assets_are_local_when_fastapi_offline_is_installed(client: TestClient) -> None:
+    pytest.importorskip("fastapi_offline", reason="fastapi-offline not installed: /docs uses a CDN")
+    docs = client.get("/docs").text
+    assert "cdn" not in docs and "/docs-static/swagger-ui-bundle.js" in docs
+    assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
+    assert "cdn" not in client.get("/redoc").text
+
+
+def test_chat_page_and_assets(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for needle in ('id="question"', 'id="ask"', 'id="sources"', "/static/app.js",
+                   'name="viewport"'):
+        assert needle in page.text
+    js = client.get("/static/app.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    assert "innerHTML" not in js.text.replace("never as HTML", "")
+    assert client.get("/static/style.css").status_code == 200
+    assert "http://" not in page.text and "https://" not in page.text, "no CDN: all local"
