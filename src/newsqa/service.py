@@ -107,6 +107,7 @@ class NewsQA:
         return RetrievalConfig(
             candidates=s.candidates,
             rrf_k=s.rrf_k,
+            lexical_weight=s.lexical_weight,
             recency_weight=s.recency_weight,
             recency_half_life_days=s.recency_half_life_days,
             window_weight=s.window_weight,

@@ -25,10 +25,13 @@ class Settings(BaseSettings):
     k: int = Field(8, ge=1, le=50, description="Passages returned by default")
     candidates: int = Field(100, ge=10, le=2000, description="Candidates per retriever")
     rrf_k: int = Field(60, ge=1)
-    recency_half_life_days: float = Field(
-        30.0, gt=0, description="How fast the recency prior decays relative to as_of"
+    lexical_weight: float = Field(
+        1.5, ge=0.0, description="Weight of the BM25 ranking in the fusion (dense is 1.0)"
     )
-    recency_weight: float = Field(0.5, ge=0.0, description="Strength of the recency prior")
+    recency_half_life_days: float = Field(
+        14.0, gt=0, description="How fast the recency prior decays relative to as_of"
+    )
+    recency_weight: float = Field(1.0, ge=0.0, description="Strength of the recency prior")
     window_weight: float = Field(
         1.0, ge=0.0, description="Boost for articles inside a period the question names"
     )

@@ -29,6 +29,7 @@ class RetrievalConfig:
     window_slack_days: int = 3
     duplicate_cosine: float = 0.95
     per_article: int = 3
+    one_per_story: bool = True
 
 
 @dataclass
@@ -88,7 +89,7 @@ def retrieve(
     for i, cid in enumerate(order):
         row = rows[cid]
         cluster = row["cluster_id"] or row["article_id"]
-        if story.setdefault(cluster, row["article_id"]) != row["article_id"]:
+        if cfg.one_per_story and story.setdefault(cluster, row["article_id"]) != row["article_id"]:
             continue
         if per_article.get(row["article_id"], 0) >= cfg.per_article:
             continue

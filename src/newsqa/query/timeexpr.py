@@ -49,6 +49,8 @@ def find_window(question: str, as_of: date) -> TimeWindow | None:
         centre = as_of - timedelta(days=days)
         slack = max(1, days // 4)
         return win(centre - timedelta(days=slack), centre + timedelta(days=slack), m.group(0))
+    if m := re.search(r"\b(recent(ly)?|latest|this (season|offseason))\b", q):
+        return win(as_of - timedelta(days=14), as_of, m.group(0))
     if m := re.search(r"\b(this|past) month\b", q):
         return win(as_of - timedelta(days=31), as_of, m.group(0))
     if m := re.search(r"\blast month\b", q):
