@@ -60,6 +60,14 @@ class FaissStore:
         if allowed is not None:
             if len(allowed) == 0:
                 return []
+            # Exact shortcut: when k allowed ids are among the unfiltered top 4k, they are the
+            # filtered top k. Otherwise search again restricted to the allowed ids.
+            wide = min(4 * k, self.index.ntotal)
+            scores, ids = self.index.search(q, wide)
+            keep = np.isin(ids[0], allowed)
+            if int(keep.sum()) >= min(k, len(allowed)):
+                pairs = zip(ids[0][keep], scores[0][keep], strict=True)
+                return [(int(i), float(s)) for i, s in pairs if i >= 0][:k]
             params = faiss.SearchParameters(  # type: ignore[call-arg]
                 sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
             )

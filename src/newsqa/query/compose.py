@@ -241,7 +241,7 @@ def _cite(
 
 def _trim(sentence: str, max_words: int) -> str:
     words = sentence.split()
-    return sentence if len(words) <= max_words else " ".join(words[:max_words]) + " …"
+    return sentence if len(words) <= max_words else " ".join(words[:max_words]) + "…"
 
 
 _MARK = re.compile(r"\s*\[(\d+)\]")
