@@ -113,9 +113,16 @@ class NewsQA:
             window_weight=s.window_weight,
         )
 
-    def _retrieve(self, query: str, k: int, f: Filters, qvec: np.ndarray) -> Retrieved:
+    def _retrieve(
+        self, query: str, k: int, f: Filters, qvec: np.ndarray, asked_as_of: bool
+    ) -> Retrieved:
         window = find_window(query, date.fromisoformat(f.as_of)) if f.as_of else None
-        return retrieve(self.index, qvec, query, k, f, self._retrieval_config(), window)
+        cfg = self._retrieval_config()
+        if not (asked_as_of or window):
+            # Nothing in the request is about time: recency only breaks near-ties, so an old
+            # article that clearly answers still beats recent ones that merely touch the topic.
+            cfg.recency_weight *= self.settings.recency_untimed_share
+        return retrieve(self.index, qvec, query, k, f, cfg, window)
 
     def _embed_query(self, text: str) -> np.ndarray:
         return self.embedder.encode([text])[0]
@@ -125,7 +132,9 @@ class NewsQA:
     ) -> list[Passage]:
         """Ranked passages for ``query`` (no answer composition)."""
         k = k or self.settings.k
-        return self._retrieve(query, k, self._filters(filters), self._embed_query(query)).passages
+        f = self._filters(filters)
+        asked = bool(filters and filters.as_of)
+        return self._retrieve(query, k, f, self._embed_query(query), asked).passages
 
     @staticmethod
     def retrieval_query(question: str, history: Sequence[dict[str, str]] | None) -> str:
@@ -175,7 +184,7 @@ class NewsQA:
         qvec = self._embed_query(rq)
         timings["embed"] = (time.perf_counter() - t0) * 1000
         t1 = time.perf_counter()
-        got = self._retrieve(rq, k, f, qvec)
+        got = self._retrieve(rq, k, f, qvec, bool(filters and filters.as_of))
         timings["retrieve"] = (time.perf_counter() - t1) * 1000
         passages = [p.to_dict() for p in got.passages]
         yield "sources", {"passages": passages}

@@ -32,10 +32,17 @@ class Settings(BaseSettings):
         14.0, gt=0, description="How fast the recency prior decays relative to as_of"
     )
     recency_weight: float = Field(1.0, ge=0.0, description="Strength of the recency prior")
+    recency_untimed_share: float = Field(
+        0.1, ge=0.0, le=1.0,
+        description="Share of the recency prior kept when neither the question nor the request "
+        "names a time",
+    )
     window_weight: float = Field(
         1.0, ge=0.0, description="Boost for articles inside a period the question names"
     )
-    abstain_threshold: float = Field(0.35, description="Minimum evidence score to answer")
+    abstain_threshold: float = Field(
+        0.38, description="Minimum evidence score to answer (calibrated on the benchmark dev set)"
+    )
     answer_max_sentences: int = Field(3, ge=1, le=10)
     answer_max_words: int = Field(80, ge=10, le=400)
     api_key: str | None = Field(None, description="Bearer token for write routes")

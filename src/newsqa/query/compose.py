@@ -23,10 +23,12 @@ class ComposeConfig:
     max_sentences: int = 3
     max_words: int = 80
     passages_considered: int = 5
-    abstain_threshold: float = 0.35
+    abstain_threshold: float = 0.38
     semantic_weight: float = 0.6
     lexical_weight: float = 0.4
     answer_type_weight: float = 0.1
+    rank_penalty: float = 0.02
+    keep_ratio: float = 0.5
 
 
 @dataclass
@@ -127,7 +129,7 @@ def compose(
     scores = []
     for (pi, _, s), c in zip(cands, sem, strict=True):
         score = cfg.semantic_weight * float(c) + cfg.lexical_weight * lexical_overlap(terms, s)
-        scores.append(score - 0.02 * pi)
+        scores.append(score - cfg.rank_penalty * pi)
     evidence = max(scores)
     # The answer type decides between relevant sentences; it is not evidence by itself.
     if cfg.answer_type_weight:
@@ -159,7 +161,7 @@ def _select(
     chosen: list[int] = []
     words = 0
     for i in ranked:
-        if len(chosen) >= cfg.max_sentences or scores[i] < evidence * 0.75:
+        if len(chosen) >= cfg.max_sentences or scores[i] < evidence * cfg.keep_ratio:
             break
         n_words = _words(cands[i][2])
         if chosen and words + n_words > cfg.max_words:

@@ -1,0 +1,59 @@
+"""Abstention on a real slice: questions about things absent from the archive abstain, questions
+the archive answers do not."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from newsqa.models import Filters
+from newsqa.service import NewsQA
+from tests.support import (
+    ARCHIVE,
+    QUESTIONS,
+    REPO,
+    SEED_QUESTION,
+    archive_articles,
+    as_article,
+    open_service,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not ARCHIVE.exists(), reason="shared archive not present"),
+]
+
+ABSENT = [
+    "Which country won the 1998 Cricket World Cup in South Africa?",
+    "What is the traditional recipe for Hungarian goulash?",
+    "How many moons does Neptune have?",
+    "Which band headlined the Glastonbury festival in 2019?",
+    "What did the Mars rover Perseverance find in its latest rock sample?",
+]
+
+
+@pytest.fixture(scope="module")
+def slice_service(tmp_path_factory: pytest.TempPathFactory) -> tuple[NewsQA, list[dict]]:
+    questions = [json.loads(line) for line in QUESTIONS.open()]
+    picked = [q for q in questions if q["answerable"] and q["id"].startswith("202301")][:4]
+    gold = {u for q in picked for u in q["gold_urls"]}
+    svc = open_service(tmp_path_factory.mktemp("abstain") / "idx")
+    svc.ingest([REPO / "corpus"])
+    svc.ingest_records([as_article(d) for d in archive_articles() if d["url"] in gold])
+    return svc, picked
+
+
+@pytest.mark.parametrize("question", ABSENT)
+def test_absent_topics_abstain(slice_service: tuple[NewsQA, list[dict]], question: str) -> None:
+    svc, _ = slice_service
+    res = svc.ask(question)
+    assert res["abstained"], (res["evidence"], res["answer"])
+
+
+def test_answerable_questions_do_not_abstain(slice_service: tuple[NewsQA, list[dict]]) -> None:
+    svc, picked = slice_service
+    assert not svc.ask(SEED_QUESTION)["abstained"]
+    for q in picked:
+        res = svc.ask(q["question"], filters=Filters(as_of=q["date"]))
+        assert not res["abstained"], (q["question"], res["evidence"])
