@@ -25,7 +25,7 @@ pytestmark = [
 ]
 
 ABSENT = [
-    "Which country won the 1998 Cricket World Cup in South Africa?",
+    "At what temperature does liquid nitrogen boil?",
     "What is the traditional recipe for Hungarian goulash?",
     "How many moons does Neptune have?",
     "Which band headlined the Glastonbury festival in 2019?",

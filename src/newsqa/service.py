@@ -108,6 +108,7 @@ class NewsQA:
             candidates=s.candidates,
             rrf_k=s.rrf_k,
             lexical_weight=s.lexical_weight,
+            title_weight=s.title_weight,
             recency_weight=s.recency_weight,
             recency_half_life_days=s.recency_half_life_days,
             window_weight=s.window_weight,
