@@ -21,9 +21,12 @@ from bench.slice import (  # noqa: E402
     Q1_PREFIXES,
     answerable,
     command_line,
+    deep_ranks,
+    failure_modes,
     git_commit,
     now,
     open_index,
+    print_failure_modes,
     read_archive,
     require_data,
     result_urls,
@@ -47,9 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--out", type=Path, default=CACHE / "slice-q1-eval.json",
                     help="per-question rows and summary (JSON)")
+    ap.add_argument("--no-analysis", action="store_true",
+                    help="skip the failure analysis (a k=50 search per missed question)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args(argv)
     require_data()
+    commit, started = git_commit(), now()  # the code that runs is the code at start
 
     questions = slice_questions(Q1_PREFIXES)
     urls = result_urls(questions)
@@ -64,15 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stats = svc.stats()
         summary, rows = run_eval(svc, todo, k=args.k, as_of=False, desc="slice-q1")
+        deep = None if args.no_analysis else deep_ranks(svc, rows, todo, as_of=False)
     finally:
         svc.close()
 
     write_json(args.out, {"config": {"k": args.k, "as_of_question_date": False,
-                                     "index": str(args.index), "commit": git_commit()},
-                          "summary": summary, "rows": rows})
+                                     "index": str(args.index), "commit": commit},
+                          "summary": summary, "rows": rows, "deep_ranks": deep})
     print()
     print(f"command: {command_line()}")
-    print(f"commit {git_commit()}, {now()}; index {args.index}: {stats['articles']} articles, "
+    print(f"commit {commit}, {started}; index {args.index}: {stats['articles']} articles, "
           f"{stats['chunks']} chunks, model {stats['manifest']['model']}")
     print()
     print(markdown_table([(f"Jan–Mar slice, k={args.k}, no as-of", summary)]))
@@ -85,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"target {key} >= {target}: {summary[key]:.3f} {'PASS' if ok else 'MISS'}")
         if not ok:
             missed.append(key)
+    if deep is not None:
+        print()
+        print_failure_modes("failure modes", failure_modes(rows, deep), len(rows))
     print(f"rows -> {args.out}")
     return 1 if missed and args.strict else 0
 

@@ -172,3 +172,90 @@ def git_commit() -> str:
 def now() -> str:
     """The current UTC time, ``YYYY-MM-DD HH:MM UTC``."""
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --------------------------------------------------------------------------- failure analysis
+def deep_ranks(
+    svc: NewsQA, rows: Sequence[dict[str, Any]], questions: Sequence[dict[str, Any]],
+    as_of: bool = False, k: int = 50,
+) -> dict[str, int | None]:
+    """For each row that missed at 10: the hit rank within the first ``k`` passages of a deeper
+    search (same retrieval, larger k), or None. Keyed by question id."""
+    from newsqa.eval import passage_hit_ranks
+    from newsqa.models import Filters
+
+    by_id = {q["id"]: q for q in questions}
+    out: dict[str, int | None] = {}
+    for r in rows:
+        if r["hit_rank"] is not None:
+            continue
+        q = by_id[r["id"]]
+        passages = svc.search(q["question"], k, Filters(as_of=q["date"] if as_of else None))
+        out[r["id"]] = passage_hit_ranks(passages, q["gold_urls"], q["answer"])
+    return out
+
+
+def _days(a: str | None, b: str | None) -> int | None:
+    from datetime import date
+
+    try:
+        return (date.fromisoformat(str(b)[:10]) - date.fromisoformat(str(a)[:10])).days
+    except (TypeError, ValueError):
+        return None
+
+
+def failure_modes(
+    rows: Sequence[dict[str, Any]], deep: dict[str, int | None] | None = None
+) -> list[tuple[str, int]]:
+    """Counts of why questions missed, plus date and answer-side observations.
+
+    Misses (no hit in the top 10) are put in exactly one of: hit at ranks 11–50 (needs
+    ``deep``), gold article in the top 10 but not the passage with the answer, the answer text
+    only in non-gold passages, no gold article in the top 10 at all. Then, over the misses, the
+    top passage's date relative to the question's; then, over the hits, answer-side outcomes.
+    """
+    misses = [r for r in rows if r["hit_rank"] is None]
+    hits = [r for r in rows if r["hit_rank"] is not None]
+    counts: dict[str, int] = {}
+
+    def add(key: str) -> None:
+        counts[key] = counts.get(key, 0) + 1
+
+    for r in misses:
+        d = deep.get(r["id"]) if deep else None
+        if d is not None:
+            add("miss: answer passage ranked 11-50")
+        elif r.get("gold_url_rank") is not None:
+            add("miss: gold article in top 10, but not its passage with the answer")
+        elif r.get("answer_text_rank") is not None:
+            add("miss: answer text only in non-gold passages of the top 10")
+        else:
+            add("miss: no gold article in top 10" + (" (nor a hit in top 50)" if deep else ""))
+        top = (r.get("top_dates") or [None])[0]
+        gap = _days(r.get("date"), top)
+        if gap is None:
+            add("miss, top-1 date: unknown")
+        elif gap > 0:
+            add("miss, top-1 date: after the question date")
+        elif gap < -30:
+            add("miss, top-1 date: > 30 days before the question date")
+        else:
+            add("miss, top-1 date: within 30 days before the question date")
+    for r in hits:
+        if r["abstained"]:
+            add("hit@10: abstained")
+        elif r["answer_hit"]:
+            add("hit@10: answer contains the gold answer")
+        else:
+            add("hit@10: answered, but without the gold answer")
+    for r in misses:
+        if r["answer_hit"]:
+            add("miss: answer contains the gold answer anyway")
+    return sorted(counts.items())
+
+
+def print_failure_modes(title: str, modes: Sequence[tuple[str, int]], n: int) -> None:
+    """Print :func:`failure_modes` counts with their share of ``n`` questions."""
+    print(f"{title} (of {n} answerable):")
+    for key, count in modes:
+        print(f"  {count:4d}  {count / n:6.1%}  {key}")
