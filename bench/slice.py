@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from newsqa.cli import progress_bar
 from newsqa.eval import evaluate, is_answerable, load_questions
 from newsqa.models import Article
 from newsqa.service import NewsQA
@@ -78,23 +79,6 @@ def answerable(questions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [q for q in questions if is_answerable(q)]
 
 
-def _progress_bar(desc: str):  # type: ignore[no-untyped-def]
-    from tqdm import tqdm
-
-    bar = tqdm(total=0, unit="chunk", desc=desc, file=sys.stderr, dynamic_ncols=True,
-               mininterval=2.0)
-
-    def update(ev: Any) -> None:
-        bar.total = max(ev.chunks_total, 1)
-        bar.n = ev.chunks_done
-        bar.set_postfix(articles=ev.articles_read, refresh=False)
-        bar.refresh()
-        if ev.stage == "done":
-            bar.close()
-
-    return update
-
-
 def open_index(index_dir: Path, records: Sequence[dict[str, Any]], rebuild: bool = False) -> NewsQA:
     """The service on a cached index holding exactly ``records``.
 
@@ -111,7 +95,7 @@ def open_index(index_dir: Path, records: Sequence[dict[str, Any]], rebuild: bool
         return svc
     if have:
         print(f"index {index_dir}: {have} of {len(records)} articles, resuming", file=sys.stderr)
-    report = svc.ingest_records((to_article(d) for d in records), _progress_bar("embedding"))
+    report = svc.ingest_records((to_article(d) for d in records), progress_bar(desc="embedding"))
     d = report.to_dict()
     print(
         f"ingested into {index_dir}: {d['added']} added, {d['unchanged']} unchanged, "

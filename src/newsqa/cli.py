@@ -168,10 +168,11 @@ def _print_passages(passages: list[dict[str, Any]]) -> None:
         print(f"   {text}")
 
 
-def _progress_bar(enabled: bool):  # type: ignore[no-untyped-def]
+def progress_bar(enabled: bool = True, desc: str = "embedding"):  # type: ignore[no-untyped-def]
+    """A terminal progress bar (with ETA) fed by ingest progress events."""
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit="chunk", desc="embedding", disable=not enabled, dynamic_ncols=True)
+    bar = tqdm(total=0, unit="chunk", desc=desc, disable=not enabled, dynamic_ncols=True)
 
     def update(ev: Any) -> None:
         bar.total = max(ev.chunks_total, 1)
@@ -211,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, service: Any) -> int:
     if args.command == "ingest":
-        report = service.ingest(args.paths, _progress_bar(not args.no_progress and not args.json))
+        report = service.ingest(args.paths, progress_bar(not args.no_progress and not args.json))
         d = report.to_dict()
         if args.json:
             d.pop("items")
@@ -257,7 +258,7 @@ def _run(args: argparse.Namespace, service: Any) -> int:
 
         if args.bootstrap and service.stats()["articles"] == 0:
             logging.getLogger("newsqa").warning("index is empty: ingesting %s", args.bootstrap)
-            service.ingest(args.bootstrap, _progress_bar(True))
+            service.ingest(args.bootstrap, progress_bar(True))
         serve(service, args.host, args.port)
         return 0
     if args.command == "eval":
