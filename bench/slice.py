@@ -82,13 +82,24 @@ def answerable(questions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def open_index(index_dir: Path, records: Sequence[dict[str, Any]], rebuild: bool = False) -> NewsQA:
     """The service on a cached index holding exactly ``records``.
 
-    The index is built when missing (or from scratch with ``rebuild``); an interrupted build is
-    resumed (articles already stored are skipped as unchanged). The caller closes the service.
+    The index is built when missing, from scratch with ``rebuild`` or when it was chunked with
+    other settings than the current ones; an interrupted build is resumed (articles already
+    stored are skipped as unchanged). The caller closes the service.
     """
     index_dir = Path(index_dir)
+    settings = get_settings(index=str(index_dir))
+    manifest = index_dir / "manifest.json"
+    if not rebuild and manifest.exists():
+        stored = json.loads(manifest.read_text())
+        wanted = {"chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap}
+        stale = {k: stored.get(k) for k, v in wanted.items() if stored.get(k) != v}
+        if stale:
+            print(f"index {index_dir} was built with {stale}, settings now say {wanted}: "
+                  "rebuilding", file=sys.stderr)
+            rebuild = True
     if rebuild and index_dir.exists():
         shutil.rmtree(index_dir)
-    svc = NewsQA.open(get_settings(index=str(index_dir)))
+    svc = NewsQA.open(settings)
     have = svc.stats()["articles"]
     if have == len(records):
         print(f"index {index_dir}: {have} articles (cached; --rebuild to rebuild)", file=sys.stderr)
