@@ -112,6 +112,7 @@ class NewsQA:
             recency_weight=s.recency_weight,
             recency_half_life_days=s.recency_half_life_days,
             window_weight=s.window_weight,
+            lead_weight=s.lead_weight,
         )
 
     def _retrieve(
@@ -195,6 +196,7 @@ class NewsQA:
             max_sentences=s.answer_max_sentences,
             max_words=s.answer_max_words,
             abstain_threshold=s.abstain_threshold,
+            coverage_penalty=s.coverage_penalty,
         )
         qvec_answer = self._embed_query(question) if rq != question else qvec
         composed = compose(question, got.passages, self.embedder.encode, qvec_answer, cfg, view)

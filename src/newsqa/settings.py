@@ -36,15 +36,26 @@ class Settings(BaseSettings):
     )
     recency_weight: float = Field(1.0, ge=0.0, description="Strength of the recency prior")
     recency_untimed_share: float = Field(
-        0.1, ge=0.0, le=1.0,
+        0.1,
+        ge=0.0,
+        le=1.0,
         description="Share of the recency prior kept when neither the question nor the request "
         "names a time",
     )
     window_weight: float = Field(
         1.0, ge=0.0, description="Boost for articles inside a period the question names"
     )
+    lead_weight: float = Field(
+        0.2, ge=0.0, description="Boost for an article's first passage (the news lead)"
+    )
     abstain_threshold: float = Field(
         0.38, description="Minimum evidence score to answer (calibrated on the benchmark dev set)"
+    )
+    coverage_penalty: float = Field(
+        0.05,
+        ge=0.0,
+        description="Evidence lost when the passages miss the names and numbers the question asks "
+        "about (scaled by the share missed)",
     )
     answer_max_sentences: int = Field(3, ge=1, le=10)
     answer_max_words: int = Field(80, ge=10, le=400)

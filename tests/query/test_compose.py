@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 
 from newsqa.models import Citation, Passage
 from newsqa.query.compose import (
@@ -12,6 +13,8 @@ from newsqa.query.compose import (
     ComposeConfig,
     check_citations,
     compose,
+    coverage,
+    key_terms,
     strip_markers,
 )
 
@@ -45,17 +48,20 @@ PASSAGES = [
     passage(3, "Analysts said rates would rise again in March, citing strong hiring data."),
 ]
 
+# The weights these exact-score tests were worked out for; the defaults are tuned on the benchmark.
+CFG = ComposeConfig(answer_type_weight=0.1, passages_considered=5, coverage_penalty=0.0)
+
 
 def test_answer_is_the_sentence_that_states_it() -> None:
     q = "When did the bank raise rates?"
-    res = compose(q, PASSAGES, fake_encode, fake_encode([q])[0], ComposeConfig())
+    res = compose(q, PASSAGES, fake_encode, fake_encode([q])[0], CFG)
     assert res.answer == "The bank raised rates on Wednesday by a quarter point. [1]"
     assert [(c.n, c.chunk_id) for c in res.citations] == [(1, 1)]
 
 
 def test_answer_cites_each_supporting_sentence_and_quotes_verbatim() -> None:
     q = "What did analysts and the bank say about rates?"
-    res = compose(q, PASSAGES, fake_encode, fake_encode([q])[0], ComposeConfig())
+    res = compose(q, PASSAGES, fake_encode, fake_encode([q])[0], CFG)
     assert not res.abstained
     assert res.answer == (
         "The bank raised rates on Wednesday by a quarter point. [1] "
@@ -69,7 +75,7 @@ def test_answer_cites_each_supporting_sentence_and_quotes_verbatim() -> None:
 
 def test_weak_evidence_abstains() -> None:
     q = "Who won the football final?"
-    res = compose(q, PASSAGES, fake_encode, fake_encode([q])[0], ComposeConfig())
+    res = compose(q, PASSAGES, fake_encode, fake_encode([q])[0], CFG)
     assert res.abstained and res.answer == ABSTAIN_TEXT and res.citations == []
 
 
@@ -108,3 +114,38 @@ def test_answer_type_fit_prefers_what_the_question_asks_for() -> None:
     assert (
         answer_type_fit("Which team does Hamlin play for?", "He plays for a team in Hamlin.") == 0.0
     )
+
+
+def test_key_terms_are_the_names_and_numbers_asked_about() -> None:
+    assert key_terms("Which country won the 1998 Cricket World Cup?") == [
+        "1998",
+        "cricket",
+        "world",
+        "cup",
+    ]
+    assert key_terms("What does the Korean government fear about Japan's army?") == [
+        "korean",
+        "japan",
+    ]
+    assert key_terms("Which home goods chain said it may close?") == []
+
+
+def test_coverage_counts_key_terms_found_in_titles_or_text() -> None:
+    ps = [passage(1, "The Cricket World Cup final was played in Ahmedabad.")]
+    assert coverage("Which country won the 1998 Cricket World Cup?", ps) == 0.75
+    assert coverage("Who designed the Sydney Opera House?", ps) == 0.0
+    assert coverage("Who won the final?", ps) == 1.0
+
+
+def test_evidence_that_misses_what_the_question_names_is_weaker() -> None:
+    q = "When did the Reykjavik bank raise rates?"
+    qv = fake_encode([q])[0]
+    plain = compose(q, PASSAGES, fake_encode, qv, CFG)
+    penalised = compose(
+        q, PASSAGES, fake_encode, qv, ComposeConfig(answer_type_weight=0.1, coverage_penalty=0.2)
+    )
+    assert not plain.abstained
+    # "reykjavik" is its only key term, and no passage has it.
+    assert penalised.evidence == pytest.approx(plain.evidence - 0.2)
+    strict = ComposeConfig(answer_type_weight=0.1, coverage_penalty=0.2, abstain_threshold=0.7)
+    assert plain.evidence >= 0.7 and compose(q, PASSAGES, fake_encode, qv, strict).abstained

@@ -71,3 +71,14 @@ def test_wire_copies_are_returned_once(svc: NewsQA) -> None:
     others = {"outlet-a.com", "outlet-b.com", "outlet-c.com"} - {senate[0].source}
     assert sorted(senate[0].also_reported_by) == sorted(others)
     assert svc.stats()["stories"] == svc.stats()["articles"] - 2
+
+
+def test_lead_prior_lifts_only_first_passages() -> None:
+    from newsqa.query.retrieve import _lead_prior
+
+    rows = {1: {"ord": 0}, 2: {"ord": 3}}
+    fused = {1: 0.01, 2: 0.02}
+    _lead_prior([1, 2], rows, fused, 0.5)
+    assert fused == {1: pytest.approx(0.015), 2: 0.02}
+    _lead_prior([1, 2], rows, fused, 0.0)
+    assert fused[1] == pytest.approx(0.015)

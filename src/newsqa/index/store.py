@@ -59,7 +59,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, text, tokenize='
 INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
 """
 
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before
     being below between both but by can could did do does doing down during each few for from
     further had has have having he her here hers herself him himself his how i if in into is it its
@@ -102,7 +102,7 @@ def query_terms(text: str) -> list[str]:
     seen: dict[str, None] = {}
     for word in re.findall(r"[\w][\w'’-]*", text.lower()):
         for part in re.split(r"['’-]", word):
-            if len(part) > 1 and part not in _STOPWORDS:
+            if len(part) > 1 and part not in STOPWORDS:
                 seen.setdefault(part, None)
     return list(seen)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from newsqa.index.store import query_terms
+from newsqa.index.store import STOPWORDS, query_terms
 from newsqa.ingest.chunk import split_sentences
 from newsqa.models import Citation, Passage
 
@@ -22,13 +22,14 @@ class ComposeConfig:
 
     max_sentences: int = 3
     max_words: int = 80
-    passages_considered: int = 5
+    passages_considered: int = 3
     abstain_threshold: float = 0.38
     semantic_weight: float = 0.6
     lexical_weight: float = 0.4
-    answer_type_weight: float = 0.1
+    answer_type_weight: float = 0.3
     rank_penalty: float = 0.02
     keep_ratio: float = 0.5
+    coverage_penalty: float = 0.05
 
 
 @dataclass
@@ -64,7 +65,12 @@ _NUMBER_Q = re.compile(
     re.I,
 )
 _TIME_Q = re.compile(r"^\s*when\b|\bwhat (year|day|date|month|time)\b", re.I)
-_ENTITY_Q = re.compile(r"\b(who|whom|whose|which|where|what)\b", re.I)
+# "What company ..." asks for a name; "What does China think ..." asks for a statement.
+_ENTITY_Q = re.compile(
+    r"\b(who|whom|whose|which|where)\b|\bwhat\b(?!\s+(does|did|do|is|are|was|were|has|have|had|"
+    r"happened|happens|will|would|can|could|should|might|may)\b)",
+    re.I,
+)
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|"
     r"billion)\b",
@@ -93,6 +99,34 @@ def answer_type_fit(question: str, sentence: str) -> float:
         new = {n for n in _NAME.findall(sentence) if n.lower().rstrip(".") not in asked}
         return min(1.0, len(new) / 2)
     return 0.5
+
+
+def key_terms(question: str) -> list[str]:
+    """The names and numbers a question is specifically about, lower-cased.
+
+    Capitalised words that do not open the question, and numbers such as years: an article
+    that answers "Who won the 1998 Cricket World Cup?" has to mention 1998 and cricket.
+    """
+    words = re.findall(r"[\w'’.-]+", question)
+    found: dict[str, None] = {}
+    for i, word in enumerate(words):
+        word = re.sub(r"['’]s$", "", word).strip(".'’-")
+        low = word.lower()
+        if not word or low in STOPWORDS or _ENTITY_Q.fullmatch(word):
+            continue
+        if word[0].isdigit() or (word[0].isupper() and i > 0):
+            found.setdefault(low, None)
+    return list(found)
+
+
+def coverage(question: str, passages: Sequence[Passage]) -> float:
+    """Share of the question's key terms that appear in the passages (1.0 when it has none)."""
+    terms = key_terms(question)
+    if not terms:
+        return 1.0
+    text = " ".join(f"{p.title} {p.text}" for p in passages).lower()
+    have = {w for w in re.findall(r"[\w'’.-]+", text)} | set(re.findall(r"\w+", text))
+    return sum(t in have or t.rstrip("s") in have for t in terms) / len(terms)
 
 
 def _words(text: str) -> int:
@@ -130,7 +164,8 @@ def compose(
     for (pi, _, s), c in zip(cands, sem, strict=True):
         score = cfg.semantic_weight * float(c) + cfg.lexical_weight * lexical_overlap(terms, s)
         scores.append(score - cfg.rank_penalty * pi)
-    evidence = max(scores)
+    # Evidence that misses what the question names (a year, a person) is weaker evidence.
+    evidence = max(scores) - cfg.coverage_penalty * (1.0 - coverage(question, considered))
     # The answer type decides between relevant sentences; it is not evidence by itself.
     if cfg.answer_type_weight:
         scores = [
@@ -142,7 +177,11 @@ def compose(
     ranked = sorted(range(len(cands)), key=lambda j: -scores[j])
     if view == "answer":
         chosen = _select(ranked, cands, scores, svecs, evidence, cfg)
-        chosen.sort(key=lambda j: (cands[j][0], cands[j][1]))
+        # Lead with the passage of the best sentence; within a passage keep the text's order.
+        lead: dict[int, int] = {}
+        for j in chosen:  # chosen is best first
+            lead.setdefault(cands[j][0], len(lead))
+        chosen.sort(key=lambda j: (lead[cands[j][0]], cands[j][1]))
         lines = [(j, "") for j in chosen]
     else:
         lines = _view_lines(ranked, cands, scores, considered, evidence, cfg, view)

@@ -27,6 +27,7 @@ class RetrievalConfig:
     recency_half_life_days: float = 30.0
     window_weight: float = 1.0
     window_slack_days: int = 3
+    lead_weight: float = 0.0
     duplicate_cosine: float = 0.95
     per_article: int = 3
     one_per_story: bool = True
@@ -78,6 +79,7 @@ def retrieve(
     )
     order = sorted(fused, key=lambda c: -fused[c])[: max(cfg.candidates, k * 4)]
     rows = index.chunks(order)
+    _lead_prior(order, rows, fused, cfg.lead_weight)
     _date_prior(order, rows, fused, filters, cfg, window, index)
     order.sort(key=lambda c: -fused[c])
 
@@ -121,6 +123,16 @@ def retrieve(
         for i in picked
     ]
     return Retrieved(passages, [float(cos[i]) for i in picked], vecs[picked])
+
+
+def _lead_prior(
+    order: list[int], rows: dict[int, dict], fused: dict[int, float], weight: float
+) -> None:
+    """Lift each article's first passage: a news lead states who, what, when and where."""
+    if weight > 0:
+        for cid in order:
+            if rows[cid]["ord"] == 0:
+                fused[cid] *= 1.0 + weight
 
 
 def _date_prior(
