@@ -22,6 +22,8 @@ from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
 
+from tqdm import tqdm
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.slice import CACHE, answerable, read_archive, require_data, slice_questions  # noqa: E402
@@ -72,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     depth = max(DEPTHS)
     table: dict[str, Counter[str]] = defaultdict(Counter)
     vectors = svc.embedder.encode([q["question"] for q in questions])
-    for q, qvec in zip(questions, vectors, strict=True):
+    pairs = zip(questions, vectors, strict=True)
+    for q, qvec in tqdm(pairs, total=len(questions), desc="questions", file=sys.stderr):
         bucket = age_bucket(q["date"], [published.get(u, "") for u in q["gold_urls"]])
         f = Filters(as_of=q["date"])
         allowed = svc.index.allowed_chunk_ids(f)
