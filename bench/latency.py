@@ -14,22 +14,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support import REPO, local_server, wait_healthy  # noqa: E402
+
 QUESTIONS = [
     "What does the Korean government fear about Japan's right of collective self-defense?",
     "Who won the 2022 FIFA World Cup?",
@@ -37,52 +35,6 @@ QUESTIONS = [
     "What does the US government say about Japan's military role?",
     "How does China see Japan's expansion of its military role?",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, limit: float) -> dict[str, Any]:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise SystemExit(f"server exited with status {proc.returncode}")
-        try:
-            r = httpx.get(f"{url}/api/health", timeout=2)
-            if r.status_code == 200:
-                return dict(r.json())
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"server at {url} not healthy after {limit:.0f} s")
-
-
-@contextmanager
-def local_server(index: Path, bootstrap: list[str]) -> Iterator[str]:
-    """``newsqa serve`` on a free port for the duration of the block."""
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "newsqa.cli", "--index", str(index), "serve",
-           "--host", "127.0.0.1", "--port", str(port)]
-    for path in bootstrap:
-        cmd += ["--bootstrap", path]
-    log = tempfile.NamedTemporaryFile(prefix="newsqa-bench-", suffix=".log", delete=False)
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, proc, 300)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        os.unlink(log.name)
 
 
 def _ask(client: httpx.Client, url: str, question: str) -> float:
@@ -167,7 +119,7 @@ def _check_local(url: str) -> str:
 
 def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     """Warm up, then both phases."""
-    health = _wait_healthy(url, None, 30)
+    health = wait_healthy(url, None, 30)
     with httpx.Client() as client:
         for q in QUESTIONS[:2]:
             _ask(client, url, q)

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from newsqa.models import Article
 from newsqa.service import NewsQA
@@ -19,6 +28,63 @@ QUESTIONS = SHARED / "data" / "realtimeqa-2023" / "questions.jsonl"
 SEED_QUESTION = (
     "What does the Korean government fear about Japan's right of collective self-defense?"
 )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(
+    url: str, proc: subprocess.Popen[bytes] | None = None, limit: float = 120.0
+) -> dict[str, Any]:
+    """The ``/api/health`` body once the server at ``url`` answers; fails if ``proc`` exits."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode}")
+        try:
+            r = httpx.get(f"{url}/api/health", timeout=2)
+            if r.status_code == 200:
+                return dict(r.json())
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server at {url} not healthy after {limit:.0f} s")
+
+
+@contextmanager
+def local_server(index: Path, bootstrap: list[str], limit: float = 300.0) -> Iterator[str]:
+    """``newsqa serve`` on a free 127.0.0.1 port for the duration of the block.
+
+    ``bootstrap`` paths are ingested first when the index is empty; the server runs without an
+    API key and is stopped (killed if need be) on exit. Its log is shown if it fails to start.
+    """
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env.pop("NEWSQA_API_KEY", None)
+    cmd = [sys.executable, "-m", "newsqa.cli", "--index", str(index), "serve",
+           "--host", "127.0.0.1", "--port", str(port)]
+    for path in bootstrap:
+        cmd += ["--bootstrap", path]
+    with tempfile.NamedTemporaryFile(prefix="newsqa-server-", suffix=".log") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            try:
+                wait_healthy(url, proc, limit)
+            except RuntimeError as e:
+                tail = Path(log.name).read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{e}\n{tail}") from None
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def open_service(index_dir: Path, **settings: Any) -> NewsQA:

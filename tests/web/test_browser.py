@@ -3,18 +3,13 @@ server: ``newsqa serve`` in a subprocess on a tiny index of ``corpus/``."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import REPO, SEED_QUESTION
+from tests.support import REPO, SEED_QUESTION, local_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,45 +35,12 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``newsqa serve`` on a free port, bootstrapped with the bundled corpus."""
-    tmp = tmp_path_factory.mktemp("web")
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    env.pop("NEWSQA_API_KEY", None)
-    cmd = [sys.executable, "-m", "newsqa.cli", "--index", str(tmp / "index"), "serve",
-           "--bootstrap", str(REPO / "corpus"), "--host", "127.0.0.1", "--port", str(port)]
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {(tmp / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).json()["articles"] >= 1:
-                    break
-            except (httpx.HTTPError, KeyError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not become healthy within 120 s")
-            time.sleep(0.3)
+    index = tmp_path_factory.mktemp("web") / "index"
+    with local_server(index, [str(REPO / "corpus")], limit=120) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
