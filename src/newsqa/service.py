@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from newsqa.ingest.embed import Embedder, load_embedder
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from newsqa.models import Article, Filters, LoadProblem, Passage
 from newsqa.query.compose import VIEWS, ComposeConfig, check_citations, compose
-from newsqa.query.retrieve import RetrievalConfig, Retrieved, retrieve
+from newsqa.query.retrieve import RetrievalConfig, retrieve
 from newsqa.query.timeexpr import find_window
 from newsqa.settings import Settings, get_settings
 
@@ -41,6 +42,23 @@ class NewsQA:
         m = index.manifest
         self.spec = ChunkSpec(
             int(m["chunk_tokens"]), int(m["chunk_overlap"]), int(m["max_wordpieces"])
+        )
+        s = settings
+        self.retrieval = RetrievalConfig(
+            candidates=s.candidates,
+            rrf_k=s.rrf_k,
+            lexical_weight=s.lexical_weight,
+            title_weight=s.title_weight,
+            recency_weight=s.recency_weight,
+            recency_half_life_days=s.recency_half_life_days,
+            window_weight=s.window_weight,
+            lead_weight=s.lead_weight,
+        )
+        self.composition = ComposeConfig(
+            max_sentences=s.answer_max_sentences,
+            max_words=s.answer_max_words,
+            abstain_threshold=s.abstain_threshold,
+            coverage_penalty=s.coverage_penalty,
         )
 
     @classmethod
@@ -102,28 +120,16 @@ class NewsQA:
             f.as_of = date.today().isoformat()
         return f
 
-    def _retrieval_config(self) -> RetrievalConfig:
-        s = self.settings
-        return RetrievalConfig(
-            candidates=s.candidates,
-            rrf_k=s.rrf_k,
-            lexical_weight=s.lexical_weight,
-            title_weight=s.title_weight,
-            recency_weight=s.recency_weight,
-            recency_half_life_days=s.recency_half_life_days,
-            window_weight=s.window_weight,
-            lead_weight=s.lead_weight,
-        )
-
     def _retrieve(
         self, query: str, k: int, f: Filters, qvec: np.ndarray, asked_as_of: bool
-    ) -> Retrieved:
+    ) -> list[Passage]:
         window = find_window(query, date.fromisoformat(f.as_of)) if f.as_of else None
-        cfg = self._retrieval_config()
+        cfg = self.retrieval
         if not (asked_as_of or window):
             # Nothing in the request is about time: recency only breaks near-ties, so an old
             # article that clearly answers still beats recent ones that merely touch the topic.
-            cfg.recency_weight *= self.settings.recency_untimed_share
+            share = self.settings.recency_untimed_share
+            cfg = replace(cfg, recency_weight=cfg.recency_weight * share)
         return retrieve(self.index, qvec, query, k, f, cfg, window)
 
     def _embed_query(self, text: str) -> np.ndarray:
@@ -136,7 +142,7 @@ class NewsQA:
         k = k or self.settings.k
         f = self._filters(filters)
         asked = bool(filters and filters.as_of)
-        return self._retrieve(query, k, f, self._embed_query(query), asked).passages
+        return self._retrieve(query, k, f, self._embed_query(query), asked)
 
     @staticmethod
     def retrieval_query(question: str, history: Sequence[dict[str, str]] | None) -> str:
@@ -188,18 +194,13 @@ class NewsQA:
         t1 = time.perf_counter()
         got = self._retrieve(rq, k, f, qvec, bool(filters and filters.as_of))
         timings["retrieve"] = (time.perf_counter() - t1) * 1000
-        passages = [p.to_dict() for p in got.passages]
+        passages = [p.to_dict() for p in got]
         yield "sources", {"passages": passages}
         t2 = time.perf_counter()
-        s = self.settings
-        cfg = ComposeConfig(
-            max_sentences=s.answer_max_sentences,
-            max_words=s.answer_max_words,
-            abstain_threshold=s.abstain_threshold,
-            coverage_penalty=s.coverage_penalty,
-        )
         qvec_answer = self._embed_query(question) if rq != question else qvec
-        composed = compose(question, got.passages, self.embedder.encode, qvec_answer, cfg, view)
+        composed = compose(
+            question, got, self.embedder.encode, qvec_answer, self.composition, view
+        )
         problems = check_citations(composed.answer, composed.citations)
         if problems:  # never show a citation that does not hold up
             raise RuntimeError("citation check failed: " + "; ".join(problems))

@@ -149,3 +149,22 @@ def test_evidence_that_misses_what_the_question_names_is_weaker() -> None:
     assert penalised.evidence == pytest.approx(plain.evidence - 0.2)
     strict = ComposeConfig(answer_type_weight=0.1, coverage_penalty=0.2, abstain_threshold=0.7)
     assert plain.evidence >= 0.7 and compose(q, PASSAGES, fake_encode, qv, strict).abstained
+
+
+def test_coverage_penalty_decides_abstention_not_which_sentences_are_kept() -> None:
+    q = "When did the Oslo bank raise deposit rates?"  # "oslo" is in no passage
+    ps = [
+        passage(
+            1,
+            "The bank raised rates on Wednesday by a quarter point. "
+            "Officials will raise deposit fees on Monday.",
+        )
+    ]
+    qv = fake_encode([q])[0]
+    plain = compose(q, ps, fake_encode, qv, CFG)
+    penalised = compose(
+        q, ps, fake_encode, qv, ComposeConfig(answer_type_weight=0.1, coverage_penalty=0.4)
+    )
+    assert plain.answer == "The bank raised rates on Wednesday by a quarter point. [1]"
+    assert penalised.evidence == pytest.approx(plain.evidence - 0.4)
+    assert not penalised.abstained and penalised.answer == plain.answer

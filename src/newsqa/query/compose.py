@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -51,13 +52,16 @@ def _stem(word: str) -> str:
     return word.rstrip("e")[:6]
 
 
-def lexical_overlap(question_terms: Sequence[str], sentence: str) -> float:
-    """Share of the question's content words (crudely stemmed) that the sentence contains."""
-    if not question_terms:
+def stems(words: Sequence[str]) -> frozenset[str]:
+    """The crude stems of ``words``."""
+    return frozenset(_stem(w) for w in words)
+
+
+def lexical_overlap(wanted: frozenset[str], sentence: str) -> float:
+    """Share of the question's stemmed content words (``wanted``) that the sentence contains."""
+    if not wanted:
         return 0.0
-    have = {_stem(t) for t in query_terms(sentence)}
-    wanted = {_stem(t) for t in question_terms}
-    return len(wanted & have) / len(wanted)
+    return len(wanted & stems(query_terms(sentence))) / len(wanted)
 
 
 _NUMBER_Q = re.compile(
@@ -84,18 +88,30 @@ _TIME = re.compile(
 _NAME = re.compile(r"(?<=\s)[A-Z][\w'’.-]+")
 
 
+@lru_cache(maxsize=256)
+def _question_kind(question: str) -> tuple[str, frozenset[str]]:
+    """What a question asks for (number, time, name or other) and its lower-cased words."""
+    kind = (
+        "number" if _NUMBER_Q.search(question)
+        else "time" if _TIME_Q.search(question)
+        else "name" if _ENTITY_Q.search(question)
+        else "other"
+    )
+    return kind, frozenset(w.lower() for w in re.findall(r"[\w'’.-]+", question))
+
+
 def answer_type_fit(question: str, sentence: str) -> float:
     """How well a sentence can answer the kind of question asked, in [0, 1].
 
     A "how many" question wants a number, a "when" question a date, and a who/which/what/where
     question a name that the question itself does not already contain.
     """
-    if _NUMBER_Q.search(question):
+    kind, asked = _question_kind(question)
+    if kind == "number":
         return 1.0 if _NUMBER.search(sentence) else 0.0
-    if _TIME_Q.search(question):
+    if kind == "time":
         return 1.0 if _TIME.search(sentence) else 0.0
-    if _ENTITY_Q.search(question):
-        asked = {w.lower() for w in re.findall(r"[\w'’.-]+", question)}
+    if kind == "name":
         new = {n for n in _NAME.findall(sentence) if n.lower().rstrip(".") not in asked}
         return min(1.0, len(new) / 2)
     return 0.5
@@ -112,7 +128,7 @@ def key_terms(question: str) -> list[str]:
     for i, word in enumerate(words):
         word = re.sub(r"['’]s$", "", word).strip(".'’-")
         low = word.lower()
-        if not word or low in STOPWORDS or _ENTITY_Q.fullmatch(word):
+        if not word or low in STOPWORDS:
             continue
         if word[0].isdigit() or (word[0].isupper() and i > 0):
             found.setdefault(low, None)
@@ -125,7 +141,7 @@ def coverage(question: str, passages: Sequence[Passage]) -> float:
     if not terms:
         return 1.0
     text = " ".join(f"{p.title} {p.text}" for p in passages).lower()
-    have = {w for w in re.findall(r"[\w'’.-]+", text)} | set(re.findall(r"\w+", text))
+    have = set(re.findall(r"[\w'’.-]+", text)) | set(re.findall(r"\w+", text))
     return sum(t in have or t.rstrip("s") in have for t in terms) / len(terms)
 
 
@@ -150,7 +166,7 @@ def compose(
     ``view="outlets"`` lists it per outlet, so a reader can compare how sources report a story.
     """
     considered = passages if view != "answer" else passages[: cfg.passages_considered]
-    terms = query_terms(question)
+    wanted = stems(query_terms(question))
     cands: list[tuple[int, int, str]] = []  # (passage index, position, sentence)
     for pi, p in enumerate(considered):
         for si, s in enumerate(split_sentences(p.text)):
@@ -162,10 +178,12 @@ def compose(
     sem = svecs @ qvec.reshape(-1)
     scores = []
     for (pi, _, s), c in zip(cands, sem, strict=True):
-        score = cfg.semantic_weight * float(c) + cfg.lexical_weight * lexical_overlap(terms, s)
+        score = cfg.semantic_weight * float(c) + cfg.lexical_weight * lexical_overlap(wanted, s)
         scores.append(score - cfg.rank_penalty * pi)
-    # Evidence that misses what the question names (a year, a person) is weaker evidence.
-    evidence = max(scores) - cfg.coverage_penalty * (1.0 - coverage(question, considered))
+    best = max(scores)
+    # Evidence that misses what the question names (a year, a person) is weaker evidence; the
+    # penalty decides abstention only, not which sentences are good enough to keep.
+    evidence = best - cfg.coverage_penalty * (1.0 - coverage(question, considered))
     # The answer type decides between relevant sentences; it is not evidence by itself.
     if cfg.answer_type_weight:
         scores = [
@@ -176,7 +194,7 @@ def compose(
         return Composed(ABSTAIN_TEXT, True, [], evidence)
     ranked = sorted(range(len(cands)), key=lambda j: -scores[j])
     if view == "answer":
-        chosen = _select(ranked, cands, scores, svecs, evidence, cfg)
+        chosen = _select(ranked, cands, scores, svecs, best, cfg)
         # Lead with the passage of the best sentence; within a passage keep the text's order.
         lead: dict[int, int] = {}
         for j in chosen:  # chosen is best first
@@ -184,7 +202,7 @@ def compose(
         chosen.sort(key=lambda j: (lead[cands[j][0]], cands[j][1]))
         lines = [(j, "") for j in chosen]
     else:
-        lines = _view_lines(ranked, cands, scores, considered, evidence, cfg, view)
+        lines = _view_lines(ranked, cands, scores, considered, best, cfg, view)
     return _cite(lines, cands, considered, evidence, cfg, " " if view == "answer" else "\n")
 
 
@@ -193,14 +211,14 @@ def _select(
     cands: list[tuple[int, int, str]],
     scores: list[float],
     svecs: np.ndarray,
-    evidence: float,
+    best: float,
     cfg: ComposeConfig,
 ) -> list[int]:
     """The best sentences within the length budget, none restating another."""
     chosen: list[int] = []
     words = 0
     for i in ranked:
-        if len(chosen) >= cfg.max_sentences or scores[i] < evidence * cfg.keep_ratio:
+        if len(chosen) >= cfg.max_sentences or scores[i] < best * cfg.keep_ratio:
             break
         n_words = _words(cands[i][2])
         if chosen and words + n_words > cfg.max_words:
@@ -217,19 +235,19 @@ def _view_lines(
     cands: list[tuple[int, int, str]],
     scores: list[float],
     passages: Sequence[Passage],
-    evidence: float,
+    best: float,
     cfg: ComposeConfig,
     view: str,
 ) -> list[tuple[int, str]]:
     """One best sentence per article (timeline) or per outlet (outlets), with a lead-in."""
-    best: dict[str, int] = {}
+    first: dict[str, int] = {}
     for j in ranked:
-        if scores[j] < evidence * 0.6:
+        if scores[j] < best * 0.6:
             break
         p = passages[cands[j][0]]
         key = p.article_id if view == "timeline" else (p.source or "unknown outlet")
-        best.setdefault(key, j)
-    picked = list(best.values())[: cfg.max_sentences * 2]
+        first.setdefault(key, j)
+    picked = list(first.values())[: cfg.max_sentences * 2]
     if view == "timeline":
         picked.sort(key=lambda j: passages[cands[j][0]].published_at or "9999")
         return [

@@ -16,30 +16,21 @@ from newsqa.query.timeexpr import TimeWindow
 
 @dataclass
 class RetrievalConfig:
-    """Knobs of retrieval; defaults come from settings."""
+    """Knobs of retrieval: the first eight come from settings, the rest are fixed."""
 
-    candidates: int = 100
-    rrf_k: int = 60
+    candidates: int
+    rrf_k: int
+    lexical_weight: float
+    title_weight: float
+    recency_weight: float
+    recency_half_life_days: float
+    window_weight: float
+    lead_weight: float
     dense_weight: float = 1.0
-    lexical_weight: float = 1.0
-    title_weight: float = 1.0
-    recency_weight: float = 0.0
-    recency_half_life_days: float = 30.0
-    window_weight: float = 1.0
     window_slack_days: int = 3
-    lead_weight: float = 0.0
     duplicate_cosine: float = 0.95
     per_article: int = 3
     one_per_story: bool = True
-
-
-@dataclass
-class Retrieved:
-    """Ranked passages plus the cosine of each to the query (used for abstention)."""
-
-    passages: list[Passage]
-    cosines: list[float]
-    vectors: np.ndarray
 
 
 def _days_between(a: str | None, b: str | None) -> float | None:
@@ -59,7 +50,7 @@ def retrieve(
     filters: Filters | None,
     cfg: RetrievalConfig,
     window: TimeWindow | None = None,
-) -> Retrieved:
+) -> list[Passage]:
     """Top ``k`` passages for ``query``; filters apply before ranking and fail closed.
 
     Dates then shape the ranking: a recency prior relative to ``as_of`` (or to the newest
@@ -69,7 +60,7 @@ def retrieve(
     index.refresh()
     allowed = index.allowed_chunk_ids(filters)
     if allowed is not None and len(allowed) == 0:
-        return Retrieved([], [], np.zeros((0, qvec.shape[-1]), dtype=np.float32))
+        return []
     dense = index.vectors.search(qvec, cfg.candidates, allowed)
     lexical = index.lexical(query_terms(query), cfg.candidates, filters, cfg.title_weight)
     fused = rrf(
@@ -84,7 +75,6 @@ def retrieve(
     order.sort(key=lambda c: -fused[c])
 
     vecs = index.vectors.reconstruct(order)
-    cos = vecs @ qvec.reshape(-1)
     picked: list[int] = []
     per_article: dict[str, int] = {}
     story: dict[str, str] = {}  # cluster id -> the one article that speaks for the story
@@ -108,7 +98,7 @@ def retrieve(
         own = row["source"] or ""
         return sorted({s for a, s in members.get(row["cluster_id"], []) if s and s != own})
 
-    passages = [
+    return [
         Passage(
             chunk_id=order[i],
             article_id=rows[order[i]]["article_id"],
@@ -122,7 +112,6 @@ def retrieve(
         )
         for i in picked
     ]
-    return Retrieved(passages, [float(cos[i]) for i in picked], vecs[picked])
 
 
 def _lead_prior(
