@@ -27,7 +27,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.slice import CACHE, answerable, read_archive, require_data, slice_questions  # noqa: E402
-from newsqa.eval import contains_answer  # noqa: E402
+from newsqa.eval import passage_hit_ranks  # noqa: E402
 from newsqa.index.store import query_terms  # noqa: E402
 from newsqa.models import Filters  # noqa: E402
 from newsqa.service import NewsQA  # noqa: E402
@@ -46,15 +46,6 @@ def age_bucket(question_date: str, gold_dates: list[str]) -> str:
         return BUCKETS[3]
     newest = min(ages)
     return BUCKETS[0] if newest <= 7 else BUCKETS[1] if newest <= 60 else BUCKETS[2]
-
-
-def first_gold_rank(ids: list[int], rows: dict[int, dict], q: dict) -> int | None:
-    """1-based rank of the first candidate from a gold article whose text holds the answer."""
-    for rank, cid in enumerate(ids, start=1):
-        row = rows[cid]
-        if row["url"] in q["gold_urls"] and contains_answer(row["text"], q["answer"]):
-            return rank
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         dense = [c for c, _ in svc.index.vectors.search(qvec, depth, allowed)]
         lexical = [c for c, _ in svc.index.lexical(query_terms(q["question"]), depth, f, 0.5)]
         rows = svc.index.chunks(list(dict.fromkeys(dense + lexical)))
-        ranks = [r for r in (first_gold_rank(ids, rows, q) for ids in (dense, lexical)) if r]
+        ranks = [
+            r
+            for ids in (dense, lexical)
+            if (r := passage_hit_ranks([rows[c] for c in ids], q["gold_urls"], q["answer"]))
+        ]
         for key in (bucket, "all"):
             table[key]["n"] += 1
             table[key]["hit@10"] += hits.get(q["id"], False)

@@ -30,7 +30,6 @@ from typing import Any
 from newsqa.models import Filters
 from newsqa.query.compose import strip_markers
 
-_MARKER = re.compile(r"\[\d+\]")
 _WS = re.compile(r"\s+")
 
 #: The metrics of a summary, in display order, with their column titles.
@@ -98,23 +97,22 @@ def _field(item: Any, name: str) -> Any:
     return getattr(item, name, None)
 
 
+def first_rank(passages: Sequence[Any], test: Callable[[Any], bool]) -> int | None:
+    """First rank (1-based) of a passage for which ``test`` holds, or None."""
+    for rank, p in enumerate(passages, 1):
+        if test(p):
+            return rank
+    return None
+
+
 def passage_hit_ranks(
     passages: Sequence[Any], gold_urls: Iterable[str], answer: str
 ) -> int | None:
     """First rank (1-based) of a passage from a gold URL whose text contains the answer."""
     gold = set(gold_urls)
-    for rank, p in enumerate(passages, 1):
-        if _field(p, "url") in gold and contains_answer(_field(p, "text"), answer):
-            return rank
-    return None
-
-
-def first_rank(passages: Sequence[Any], test: Callable[[Any], bool]) -> int | None:
-    """First rank (1-based) of a passage for which ``test`` holds, or None (diagnostics)."""
-    for rank, p in enumerate(passages, 1):
-        if test(p):
-            return rank
-    return None
+    return first_rank(
+        passages, lambda p: _field(p, "url") in gold and contains_answer(_field(p, "text"), answer)
+    )
 
 
 def distinct_articles(passages: Sequence[Any]) -> list[Any]:
