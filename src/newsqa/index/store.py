@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.index.vectors import FaissStore
+from newsqa.index.vectors import FaissStore, VectorStore
 from newsqa.models import Filters
 
 FORMAT_VERSION = 1
@@ -123,7 +123,7 @@ class NewsIndex:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
-        self.vectors = FaissStore(int(manifest["dim"]))
+        self.vectors: VectorStore = FaissStore(int(manifest["dim"]))
         self._loaded_generation = -1
         self.refresh()
 

@@ -11,7 +11,9 @@ import numpy as np
 
 
 class VectorStore(Protocol):
-    """Nearest-neighbour search over unit vectors keyed by chunk id."""
+    """Nearest-neighbour search over unit vectors keyed by chunk id (what the index needs)."""
+
+    dim: int
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add vectors under the given int64 ids."""
@@ -25,6 +27,18 @@ class VectorStore(Protocol):
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
         """Top ``k`` (id, cosine) pairs; with ``allowed``, only among those ids."""
+        ...
+
+    def search_many(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (cosines, ids) per row of ``queries``, unfiltered; missing ids are -1."""
+        ...
+
+    def reconstruct(self, ids: list[int]) -> np.ndarray:
+        """The stored vectors of these ids, in order."""
+        ...
+
+    def save(self, path: Path) -> None:
+        """Write to ``path`` atomically."""
         ...
 
     def __len__(self) -> int: ...
@@ -75,6 +89,12 @@ class FaissStore:
         k = min(k, self.index.ntotal)
         scores, ids = self.index.search(q, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def search_many(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (cosines, ids) per row of ``queries``, unfiltered; missing ids are -1."""
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        scores, ids = self.index.search(q, k)
+        return scores, ids
 
     def reconstruct(self, ids: list[int]) -> np.ndarray:
         """The stored vectors of these ids, in order."""

@@ -54,8 +54,7 @@ def assign_clusters(
     """
     if not rows or len(index.vectors) == 0:
         return 0
-    queries = np.vstack([r.vectors[0] for r in rows]).astype(np.float32)
-    scores, ids = index.vectors.index.search(queries, 8)
+    scores, ids = index.vectors.search_many(np.vstack([r.vectors[0] for r in rows]), 8)
     meta = index.chunks(sorted({int(i) for i in ids.ravel() if i >= 0}))
     position = {r.id: i for i, r in enumerate(rows)}
     cluster_of: dict[str, str] = {}  # clusters assigned in this batch
