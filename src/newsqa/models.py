@@ -76,6 +76,30 @@ class Citation:
 
 
 @dataclass
+class Segment:
+    """One statement of an answer: plain text and the numbers of the citations it rests on.
+
+    ``text`` is shown as text (a "[12]" inside it is part of the article, not a citation);
+    ``lead`` is a view's label shown before it ("2023-01-05 — cnn.com: "); ``span``, when set,
+    is the character range of ``text`` that answers the question (a name, a number, a date).
+    """
+
+    text: str
+    citations: list[int]
+    lead: str = ""
+    span: tuple[int, int] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form used by the CLI and the HTTP API."""
+        return {
+            "text": self.text,
+            "citations": list(self.citations),
+            "lead": self.lead,
+            "span": list(self.span) if self.span else None,
+        }
+
+
+@dataclass
 class Filters:
     """Restrictions applied before ranking; they fail closed (no match, no results)."""
 

@@ -71,7 +71,9 @@ class NewsQA:
     ) -> NewsQA:
         """Open (or create) the index named by ``settings.index`` with the configured model."""
         settings = settings or get_settings()
-        embedder = embedder or load_embedder(settings.model_path, settings.embed_batch_size)
+        embedder = embedder or load_embedder(
+            settings.model_path, settings.embed_batch_size, settings.embedder
+        )
         manifest = {
             "model": embedder.name,
             "dim": embedder.dim,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +17,11 @@ class Settings(BaseSettings):
     index: Path = Field(Path("indexes/default"), description="Index directory")
     model_path: str | None = Field(
         None, description="Sentence-transformers model directory (default: the bundled MiniLM)"
+    )
+    embedder: Literal["model", "hash"] = Field(
+        "model",
+        description="model: the sentence-transformers model; hash: a deterministic word-hashing "
+        "embedder without relevance, for tests and fault drills",
     )
     chunk_tokens: int = Field(180, ge=32, le=240, description="Target chunk size in cl100k tokens")
     chunk_overlap: int = Field(20, ge=0, le=120, description="Token overlap between chunks")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import zlib
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Protocol
@@ -91,9 +93,52 @@ class SentenceTransformerEmbedder:
         return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
 
+class HashEmbedder:
+    """A deterministic word-hashing embedder: no model, no relevance beyond shared words.
+
+    Each lower-cased word adds +1 or -1 (by a CRC of the word) to one of ``dim`` buckets, and the
+    sum is normalised, so texts that share words have a positive cosine and identical texts a
+    cosine of 1. Tests that are about logic rather than relevance, and fault drills, use it so
+    their results are exact and need no model load (``NEWSQA_EMBEDDER=hash``).
+    """
+
+    name = "newsqa/hash-embedder"
+
+    def __init__(self, dim: int = 384, max_seq_length: int = 256) -> None:
+        self.dim = dim
+        self.max_seq_length = max_seq_length
+
+    def encode(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """One unit vector per text (all zeros for a text without words)."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORDS.findall(text.lower()):
+                h = zlib.crc32(word.encode("utf-8"))
+                out[row, h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
+            norm = float(np.linalg.norm(out[row]))
+            if norm > 0:
+                out[row] /= norm
+        if progress is not None and len(texts):
+            progress(len(texts))
+        return out
+
+    def count_wordpieces(self, text: str) -> int:
+        """Words and punctuation marks, plus [CLS] and [SEP] (a stand-in for word pieces)."""
+        return len(_PIECES.findall(text)) + 2
+
+
+_WORDS = re.compile(r"\w+")
+_PIECES = re.compile(r"\w+|[^\w\s]")
+
+
 @lru_cache(maxsize=4)
 def load_embedder(
-    model_path: str | None = None, batch_size: int = 64
-) -> SentenceTransformerEmbedder:
-    """Load (once per process) the embedder for ``model_path`` (default: bundled MiniLM)."""
+    model_path: str | None = None, batch_size: int = 64, kind: str = "model"
+) -> Embedder:
+    """Load (once per process) the embedder: the model at ``model_path`` (default: the bundled
+    MiniLM), or with ``kind="hash"`` the model-free :class:`HashEmbedder`."""
+    if kind == "hash":
+        return HashEmbedder()
     return SentenceTransformerEmbedder(model_path, batch_size)
