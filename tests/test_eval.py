@@ -11,7 +11,7 @@ import pytest
 
 from newsqa.eval import (
     answer_hit,
-    answer_sentences,
+    answer_text,
     article_hit,
     citation_hit,
     contains_answer,
@@ -59,8 +59,13 @@ def response(
     passages: list[dict[str, Any]], answer: str = "", citations: list[dict[str, Any]] | None = None,
     abstained: bool = False,
 ) -> dict[str, Any]:
-    return {"answer": answer, "abstained": abstained, "citations": citations or [],
-            "passages": passages}
+    segments = [{"text": answer, "citations": [] if abstained else [1], "lead": ""}]
+    return {"answer": answer, "segments": segments, "abstained": abstained,
+            "citations": citations or [], "passages": passages}
+
+
+def segs(*texts: str, lead: str = "") -> list[dict[str, Any]]:
+    return [{"text": t, "citations": [1], "lead": lead} for t in texts]
 
 
 def question(qid: str, answer: str = "Buffalo Bills", answerable: bool = True) -> dict[str, Any]:
@@ -108,10 +113,13 @@ def test_article_hit_counts_distinct_articles() -> None:
     assert not article_hit([], [GOLD])
 
 
-def test_answer_hit_ignores_markers() -> None:
-    assert answer_hit("He plays for the Buffalo [1] Bills.", "Buffalo Bills")
-    assert answer_hit("The BUFFALO Bills [1] lost. They play in New York [2]", "buffalo bills")
-    assert not answer_hit("The archive has no article that answers this.", "Buffalo Bills")
+def test_answer_hit_reads_segment_text_only() -> None:
+    assert answer_hit(segs("He plays for the Buffalo Bills."), "Buffalo Bills")
+    assert answer_hit(segs("The BUFFALO", "Bills lost."), "buffalo bills")  # across segments
+    assert answer_hit(segs("Bills lost.", lead="Buffalo "), "buffalo bills")
+    # A bracketed number in article text is text: it is not stripped like a marker.
+    assert not answer_hit(segs("The Buffalo [12] Bills."), "Buffalo Bills")
+    assert not answer_hit(segs("The archive has no article that answers this."), "Buffalo Bills")
     assert not answer_hit(None, "Buffalo Bills")
 
 
@@ -133,9 +141,10 @@ def test_percentile_matches_linear_interpolation() -> None:
     assert percentile([10.0, 20.0, 30.0, 40.0, 50.0], 95) == pytest.approx(48.0)
 
 
-def test_answer_sentences_counts_markers() -> None:
-    assert answer_sentences("One [1] Two [2] Three [1]") == 3
-    assert answer_sentences("") == 0
+def test_answer_text_joins_leads_and_texts_without_markers() -> None:
+    joined = answer_text(segs("One.", "Two.", lead="2023-01-05: "))
+    assert joined == "2023-01-05: One. 2023-01-05: Two."
+    assert answer_text([]) == "" and answer_text(None) == ""
 
 
 # --------------------------------------------------------------------------- summary
@@ -144,14 +153,14 @@ def known_rows() -> list[dict[str, Any]]:
     base = {"article_hit": True, "answer_hit": False, "citation_hit": False, "abstained": False}
     return [
         {**base, "hit_rank": 1, "answer_hit": True, "citation_hit": True, "latency_ms": 10.0,
-         "response": "The Buffalo Bills [1] Damar Hamlin plays safety for them [2]"},
+         "response": "The Buffalo Bills Damar Hamlin plays safety for them", "sentences": 2},
         {**base, "hit_rank": 3, "answer_hit": True, "latency_ms": 20.0,
-         "response": "one two three four five six [1]"},
+         "response": "one two three four five six", "sentences": 1},
         {**base, "hit_rank": None, "article_hit": False, "abstained": True, "latency_ms": 30.0,
-         "response": "The archive has no article that answers this."},
-        {**base, "hit_rank": 7, "latency_ms": 40.0, "response": "a b [1] c d [1] e f [2]"},
+         "response": "The archive has no article that answers this.", "sentences": 1},
+        {**base, "hit_rank": 7, "latency_ms": 40.0, "response": "a b c d e f", "sentences": 3},
         {**base, "answerable": False, "hit_rank": 1, "answer_hit": True, "citation_hit": True,
-         "latency_ms": 9999.0, "response": "x [1]"},
+         "latency_ms": 9999.0, "response": "x", "sentences": 1},
     ]
 
 
