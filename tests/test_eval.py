@@ -13,6 +13,7 @@ from newsqa.eval import (
     answer_hit,
     answer_text,
     article_hit,
+    choice_by_evidence,
     citation_hit,
     contains_answer,
     evaluate,
@@ -21,6 +22,7 @@ from newsqa.eval import (
     normalize,
     passage_hit_ranks,
     percentile,
+    score_response,
     summarize,
 )
 from newsqa.models import Passage
@@ -145,6 +147,33 @@ def test_answer_text_joins_leads_and_texts_without_markers() -> None:
     joined = answer_text(segs("One.", "Two.", lead="2023-01-05: "))
     assert joined == "2023-01-05: One. 2023-01-05: Two."
     assert answer_text([]) == "" and answer_text(None) == ""
+
+
+CHOICES = ["Pittsburgh Steelers", "Cincinnati Bengals", "Buffalo Bills", "Cleveland Browns"]
+
+
+def test_choice_by_evidence_takes_the_first_passage_naming_exactly_one_choice() -> None:
+    both = passage(OTHER, "The Buffalo Bills played the Cincinnati Bengals.")
+    bills = passage(GOLD, "Hamlin plays safety for the buffalo  bills.")
+    browns = passage(OTHER, "The Cleveland Browns won.")
+    assert choice_by_evidence([both, bills, browns], CHOICES) == "Buffalo Bills"
+    assert choice_by_evidence([browns, bills], CHOICES) == "Cleveland Browns"
+    assert choice_by_evidence([both], CHOICES) is None
+    assert choice_by_evidence([passage(OTHER, "nothing")] * 10 + [bills], CHOICES) is None
+
+
+def test_mc_accuracy_on_a_tiny_hand_made_set_is_exact() -> None:
+    bills = passage(GOLD, "Hamlin plays for the Buffalo Bills.")
+    browns = passage(OTHER, "The Cleveland Browns won.")
+    q = {**question("m1"), "choices": CHOICES}
+    rows = [
+        score_response(q, response([bills]), 1.0),  # right
+        score_response(q, response([browns, bills]), 1.0),  # wrong: Browns named first
+        score_response(q, response([passage(OTHER, "no team")]), 1.0),  # none: wrong
+        score_response({**q, "choices": []}, response([bills]), 1.0),  # no choices: wrong
+    ]
+    assert [r["mc_correct"] for r in rows] == [True, False, False, False]
+    assert summarize(rows)["mc_accuracy"] == 0.25
 
 
 # --------------------------------------------------------------------------- summary

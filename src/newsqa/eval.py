@@ -9,6 +9,8 @@ computed over the answerable questions only:
 * ``article_hit@10``: a gold article among the first 10 *distinct* articles of the ranking;
 * ``answer_hit``: the composed answer's text (its segments) contains the gold answer;
 * ``citation_hit``: a citation points to a gold URL and its quote contains the gold answer;
+* ``mc_accuracy``: multiple choice by evidence: the first top-10 passage that names exactly one
+  of the question's ``choices`` picks it; none picked counts as wrong;
 * ``abstention_rate``, latency percentiles and answer length.
 
 The metric functions are pure (plain dicts or :class:`~newsqa.models.Passage`-like objects in,
@@ -42,6 +44,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("answer_hit", "answer hit"),
     ("citation_hit", "citation hit"),
     ("abstention_rate", "abstain"),
+    ("mc_accuracy", "MC acc"),
     ("latency_p50_ms", "p50 ms"),
     ("latency_p95_ms", "p95 ms"),
 ]
@@ -152,6 +155,19 @@ def citation_hit(citations: Sequence[Any], gold_urls: Iterable[str], answer: str
     )
 
 
+def choice_by_evidence(passages: Sequence[Any], choices: Sequence[str], k: int = 10) -> str | None:
+    """The choice named by the first of the top ``k`` passages that names exactly one choice.
+
+    A passage naming several choices cannot decide between them and is passed over; None when
+    no passage names exactly one.
+    """
+    for p in passages[:k]:
+        named = [c for c in choices if contains_answer(_field(p, "text"), c)]
+        if len(named) == 1:
+            return named[0]
+    return None
+
+
 def percentile(values: Sequence[float], pct: float) -> float | None:
     """Linear-interpolated percentile (numpy's default method); None for no values."""
     if not values:
@@ -197,6 +213,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "answer_hit": _rate([bool(r.get("answer_hit")) for r in rows]),
         "citation_hit": _rate([bool(r.get("citation_hit")) for r in rows]),
         "abstention_rate": _rate([bool(r.get("abstained")) for r in rows]),
+        "mc_accuracy": _rate([bool(r.get("mc_correct")) for r in rows]),
         "latency_p50_ms": round(p50, 1) if p50 is not None else None,
         "latency_p95_ms": round(p95, 1) if p95 is not None else None,
         "answer_mean_sentences": sum(sentences) / len(sentences) if sentences else None,
@@ -226,6 +243,8 @@ def score_response(
         "article_hit": article_hit(passages, gold, 10),
         "answer_hit": answer_hit(segments, answer),
         "citation_hit": citation_hit(res.get("citations") or [], gold, answer),
+        "mc_correct": normalize(choice_by_evidence(passages, q.get("choices") or []))
+        == normalize(answer) != "",
         "abstained": bool(res.get("abstained")),
         "latency_ms": round(latency_ms, 1),
         "response": answer_text(segments),
