@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from newsqa.ingest.load import SUPPORTED_SUFFIXES, iter_articles
-from newsqa.models import Article, LoadProblem
+from newsqa.models import Article, LoadProblem, LoadWarning
 
 BODY = "The council approved the new budget on Monday.\n\nSpending on schools rises by 4%."
 
@@ -355,26 +355,28 @@ def test_supported_suffixes() -> None:
                                        ".jsonl.gz", ".xml", ".rss", ".atom"}
 
 
-def test_oversized_text_is_truncated_with_warning(
+def test_oversized_text_is_truncated_with_a_warning_in_the_results(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "long.txt"
     sentence = "Ça coûte très cher, dit-il. "
     path.write_text("Title: Long\n\n" + sentence * 100, encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="newsqa.ingest"):
-        [art] = articles(load(path, max_bytes=500))
-    assert len(art.text.encode("utf-8")) <= 500
+        warning, art = load(path, max_bytes=500)
+    assert isinstance(art, Article) and isinstance(warning, LoadWarning)
+    assert len(art.text.encode("utf-8")) == 495
     assert art.text.endswith("dit-il.")
-    assert len(art.text.encode("utf-8")) > 400
-    assert any(str(path) in rec.getMessage() and "truncated" in rec.getMessage()
-               for rec in caplog.records if rec.name == "newsqa.ingest")
+    assert warning == LoadWarning(
+        str(path), "text is 3,099 bytes, truncated to 495 (max_article_bytes=500)"
+    )
+    assert not caplog.records, "reported once, in the results, not logged as well"
 
 
 def test_text_within_limit_is_not_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "short.txt"
     path.write_text("Title: Short\n\nFine.")
     with caplog.at_level(logging.WARNING, logger="newsqa.ingest"):
-        articles(load(path))
+        assert [a.text for a in articles(load(path))] == ["Fine."]
     assert not caplog.records
 
 
