@@ -170,14 +170,18 @@ def _read_text(path: Path, limits: LoadLimits) -> str:
 def _read_bytes(path: Path, limits: LoadLimits) -> bytes:
     """The whole file, refusing files above the size limits (never reading more)."""
     limit = min(limits.max_file_bytes, MAX_WHOLE_FILE_BYTES)
-    with path.open("rb") as fh:
-        data = fh.read(limit + 1)  # never more, whatever the file claims to be
-    if len(data) > limit:
+    blocks: list[bytes] = []
+    size = 0
+    with path.open("rb") as fh:  # block by block: read(limit) would reserve the whole limit
+        while size <= limit and (block := fh.read(min(_BLOCK_BYTES, limit + 1 - size))):
+            blocks.append(block)
+            size += len(block)
+    if size > limit:
         raise _FileProblem(
             f"file is over the {limit:,}-byte limit for this format "
             "(split it, or use .jsonl/.jsonl.gz, which are streamed)"
         )
-    return data
+    return b"".join(blocks)
 
 
 # --- building articles -----------------------------------------------------------------------
@@ -503,6 +507,9 @@ def _lines(
                 f"stopped at line {n}: the file holds more than {limits.max_file_bytes:,} bytes "
                 "(after decompression), the limit per file"
             )
+        if not dropping and not pending_len and block.isspace():
+            n += block.count(b"\n")  # a run of blank lines, skipped whole
+            continue
         pos, size = 0, len(block)
         while pos < size:
             if not dropping and not pending_len:
