@@ -14,8 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from newsqa.api import create_app
 from newsqa.api.app import json_records
+from newsqa.cli import main
 from newsqa.ingest import load as load_module
 from newsqa.ingest.load import SUPPORTED_SUFFIXES, iter_articles
 from newsqa.models import Article, LoadProblem, LoadWarning
@@ -655,3 +658,44 @@ def test_hostile_folder_through_the_service(tmp_path: Path, hash_service: NewsQA
     stored = {a["title"]: a["published_at"] for a in page["items"]}
     assert stored == {"Good story 1": "2023-04-02", "Good story 2": "2023-04-03",
                       "Dated 3": None, "Dated 4": None, "Good story 5": "2023-04-05"}
+
+
+def test_200000_tiny_bad_lines_make_a_readable_report_printed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = tmp_path / "many.jsonl"
+    path.write_bytes(b"[]\n" * 200_000 + good_line(1))
+    monkeypatch.setenv("NEWSQA_EMBEDDER", "hash")
+    t0 = time.perf_counter()
+    with caplog.at_level(logging.INFO, logger="newsqa"):
+        code = main(["--index", str(tmp_path / "idx"), "ingest", str(path), "--no-progress"])
+    assert time.perf_counter() - t0 < 30
+    out, err = capsys.readouterr()
+    assert code == 3
+    assert err.splitlines() == [
+        *(f"skipped {path}:{n}: not a JSON object" for n in range(1, 21)),
+        f"… and 199,980 more problems in {path}",
+    ]
+    assert out.startswith("1 added, 0 updated, 0 unchanged, 200000 skipped; 1 chunks in ")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_upload_named_with_dot_dots_stays_inside_its_folder(
+    tmp_path: Path, hash_service: NewsQA
+) -> None:
+    client = TestClient(create_app(hash_service))
+    body = good_line(1) + b"{broken\n" + json.dumps(record(3, published_at="not a date")).encode()
+    r = client.post("/api/articles", files={"file": ("../../etc/passwd.jsonl", body)})
+    assert r.status_code == 200, r.text
+    rep = r.json()
+    assert [(i["status"], i["origin"]) for i in rep["items"]] == [
+        ("added", "passwd.jsonl:1"), ("added", "passwd.jsonl:3")]
+    assert rep["problems"] == [
+        {"path": "passwd.jsonl", "line": 2, "kind": "skipped",
+         "reason": "invalid JSON: Expecting property name enclosed in double quotes (column 2)"},
+        {"path": "passwd.jsonl", "line": 3, "kind": "warning",
+         "reason": "unreadable date 'not a date': the article is kept without a date"},
+    ]
+    assert (rep["added"], rep["skipped"], rep["warnings"]) == (2, 1, 1)
+    assert not (tmp_path / "etc").exists() and not (tmp_path.parent / "etc").exists()
