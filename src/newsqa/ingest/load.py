@@ -372,9 +372,11 @@ def _load_html(path: Path, limits: LoadLimits) -> Iterator[Result]:
     )
 
 
-_TAG_EDGE = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*?(/?)>")
-_VOID = frozenset(("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
-                   "param", "source", "track", "wbr"))
+_TAG_EDGE = re.compile(r"<(/?)([A-Za-z][^\s/<>]*)[^<>]*?(/?)>")  # no "<" inside: linear time
+# Void elements, and those whose end tag may be left out: neither is counted as nesting.
+_FLAT = frozenset(("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+                   "param", "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th",
+                   "option"))
 
 
 def _too_deep(markup: str) -> bool:
@@ -383,7 +385,7 @@ def _too_deep(markup: str) -> bool:
     for m in _TAG_EDGE.finditer(markup):
         if m.group(1):
             depth = max(depth - 1, 0)
-        elif not m.group(3) and m.group(2).lower() not in _VOID:
+        elif not m.group(3) and m.group(2).lower() not in _FLAT:
             depth += 1
             if depth > MAX_HTML_DEPTH:
                 return True
