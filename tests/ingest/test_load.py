@@ -130,7 +130,8 @@ def test_title_only_and_empty_files_are_problems(tmp_path: Path) -> None:
     (tmp_path / "a_title_only.txt").write_text("title: Just a headline\n\n")
     (tmp_path / "b_empty.txt").write_text("")
     first, second = problems(load(tmp_path))
-    assert "has no text" in first.reason and first.path.endswith("a_title_only.txt")
+    assert first == LoadProblem(str(tmp_path / "a_title_only.txt"),
+                                "article 'Just a headline' has no text")
     assert second.reason == "no title and no text"
 
 
@@ -166,9 +167,9 @@ def test_html_article(tmp_path: Path) -> None:
     path.write_text(HTML, encoding="utf-8")
     [art] = articles(load(path))
     assert art.title == "Council passes budget"
-    assert art.text.startswith("The council approved the new budget on Monday")
-    assert "largest increase in a decade" in art.text
-    assert "tracking" not in art.text and "Home" not in art.text
+    assert art.text == (
+        "The council approved the new budget on Monday after a long debate about school funding."
+        "\n\nSpending on schools rises by four percent, the largest increase in a decade.")
     assert art.url == "https://www.citynews.com/budget"
     assert art.source == "City News"
     assert art.published_at == "2024-03-04"
@@ -181,7 +182,7 @@ def test_html_title_falls_back_to_title_tag(tmp_path: Path) -> None:
                     "<body><div>A short note about the weather today.</div></body></html>")
     [art] = articles(load(path))
     assert art.title == "Short note"
-    assert "weather today" in art.text
+    assert art.text == "A short note about the weather today."
 
 
 # --- JSON / JSONL ------------------------------------------------------------------------------
@@ -258,10 +259,9 @@ def test_jsonl_gz_and_truncated_gzip(tmp_path: Path) -> None:
     cut.write_bytes(data[: len(data) // 2])
     results = load(cut)
     *arts, last = results
-    assert arts and all(isinstance(a, Article) for a in arts)
-    assert [a.id for a in arts if isinstance(a, Article)] == [f"a{n}" for n in range(len(arts))]
-    assert isinstance(last, LoadProblem) and last.path == str(cut)
-    assert "gzip" in last.reason
+    assert [a.id for a in arts if isinstance(a, Article)] == [f"a{n}" for n in range(93)]
+    assert last == LoadProblem(str(cut), "corrupt or truncated gzip stream after line 93: "
+                               "Compressed file ended before the end-of-stream marker was reached")
 
     fake = tmp_path / "fake.jsonl.gz"
     fake.write_text(json.dumps(record(1)))
