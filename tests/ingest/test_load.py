@@ -699,3 +699,18 @@ def test_upload_named_with_dot_dots_stays_inside_its_folder(
     ]
     assert (rep["added"], rep["skipped"], rep["warnings"]) == (2, 1, 1)
     assert not (tmp_path / "etc").exists() and not (tmp_path.parent / "etc").exists()
+
+
+def test_uploaded_gzip_bomb_is_reported_and_the_server_stays_up(hash_service: NewsQA) -> None:
+    client = TestClient(create_app(hash_service))
+    bomb = gzip.compress(good_line(1)) + gzip_repeat(b"\0" * 2**20, 1100)
+    with bounded(max_mib=60, max_seconds=30):
+        r = client.post("/api/articles", files={"file": ("bomb.jsonl.gz", bomb)})
+    assert r.status_code == 200, r.text
+    rep = r.json()
+    assert [(p["path"], p["line"], p["reason"][:22]) for p in rep["problems"]] == [
+        ("bomb.jsonl.gz", 2, "line is over the 8,388"),
+        ("bomb.jsonl.gz", None, "stopped at line 2: the"),
+    ]
+    assert (rep["added"], rep["skipped"]) == (1, 2)
+    assert client.get("/api/health").json()["articles"] == 1
