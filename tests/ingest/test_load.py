@@ -714,3 +714,25 @@ def test_uploaded_gzip_bomb_is_reported_and_the_server_stays_up(hash_service: Ne
     ]
     assert (rep["added"], rep["skipped"]) == (1, 2)
     assert client.get("/api/health").json()["articles"] == 1
+
+
+def test_limits_are_settings_passed_down_to_the_loaders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSQA_MAX_FILE_BYTES", "50000")
+    svc = open_service(tmp_path / "index", embedder="hash", max_line_bytes=1000)
+    try:
+        lines = tmp_path / "lines.jsonl"
+        lines.write_bytes(good_line(1) + json.dumps(record(2, text="word " * 400)).encode())
+        big = tmp_path / "big.jsonl.gz"
+        big.write_bytes(gzip_repeat(good_line(3), 500))  # 60 KB once decompressed
+        d = svc.ingest([lines, big]).to_dict()
+    finally:
+        svc.close()
+    stop = 50_000 // len(good_line(3)) + 1  # the line whose bytes pass the limit
+    assert [(p["line"], p["reason"]) for p in d["problems"]] == [
+        (2, "line is over the 1,000-byte limit"),
+        (None, f"stopped at line {stop}: the file holds more than 50,000 bytes (after "
+               "decompression), the limit per file"),
+    ]
+    assert d["added"] == 2  # line 1 of lines.jsonl; big.jsonl.gz repeats one article
