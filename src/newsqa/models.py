@@ -38,6 +38,11 @@ class LoadProblem:
 
 
 @dataclass
+class LoadWarning(LoadProblem):
+    """Something wrong with an input that was kept anyway (an unreadable date, cut text)."""
+
+
+@dataclass
 class Passage:
     """A retrieved chunk with its article's metadata and its fused score."""
 

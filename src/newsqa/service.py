@@ -90,7 +90,12 @@ class NewsQA:
         """Ingest files and folders in any supported format."""
         from newsqa.ingest.load import iter_articles
 
-        return self.ingest_records(iter_articles(paths, self.settings.max_article_bytes), progress)
+        s = self.settings
+        records = iter_articles(
+            paths, s.max_article_bytes,
+            max_file_bytes=s.max_file_bytes, max_line_bytes=s.max_line_bytes,
+        )
+        return self.ingest_records(records, progress)
 
     def ingest_records(
         self,

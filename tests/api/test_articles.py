@@ -67,15 +67,18 @@ def test_post_json_list_reports_each_item(fresh: tuple[TestClient, NewsQA]) -> N
     r = client.post("/api/articles", json=payload)
     assert r.status_code == 200, r.text
     rep = IngestResult.model_validate(r.json())
-    assert (rep.added, rep.skipped) == (1, 5)
+    assert (rep.added, rep.skipped, rep.warnings) == (2, 4, 1)
     reasons = {p.path: p.reason for p in rep.problems}
     assert "text: Field required" in reasons["item[1]"]
     assert "item[2]" in reasons
     assert "bogus: Extra inputs are not permitted" in reasons["item[3]"]
-    assert "published_at" in reasons["item[4]"]
+    # an unreadable date keeps the article, undated, with a warning (as the file loaders do)
+    assert reasons["item[4]"] == "unreadable date 'sometime': the article is kept without a date"
+    assert [p.kind for p in rep.problems if p.path == "item[4]"] == ["warning"]
     assert "url" in reasons["item[5]"]
-    assert rep.items[0].status == "added" and rep.items[0].origin == "item[0]"
-    assert svc.stats()["articles"] == before + 1
+    assert [(i.status, i.origin) for i in rep.items] == [("added", "item[0]"), ("added", "item[4]")]
+    assert svc.stats()["articles"] == before + 2
+    assert svc.article("https://city.example.com/dated")["published_at"] is None
     stored = client.get(f"/api/articles/{rep.items[0].id}").json()
     assert stored["source"] == "city.example.com", "outlet defaults to the URL's domain"
     again = client.post("/api/articles", json=[GOOD]).json()

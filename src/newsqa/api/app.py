@@ -164,7 +164,7 @@ def json_records(doc: Any, max_bytes: int) -> Records:
     for i, item in enumerate(doc):
         where = f"item[{i}]"
         try:
-            out.append(s.ArticleIn.model_validate(item).to_article(where, max_bytes))
+            out.extend(s.ArticleIn.model_validate(item).to_article(where, max_bytes))
         except ValidationError as exc:
             reason = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or 'item'}: {_msg(e)}" for e in exc.errors()
