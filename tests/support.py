@@ -58,35 +58,60 @@ def wait_healthy(
 
 
 @contextmanager
-def local_server(index: Path, bootstrap: list[str], limit: float = 300.0) -> Iterator[str]:
-    """``newsqa serve`` on a free 127.0.0.1 port for the duration of the block.
+def running_server(
+    index: Path,
+    bootstrap: list[str] | None = None,
+    limit: float = 300.0,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``newsqa serve`` on a free 127.0.0.1 port: yields (process, base URL) once healthy.
 
-    ``bootstrap`` paths are ingested first when the index is empty; the server runs without an
-    API key and is stopped (killed if need be) on exit. Its log is shown if it fails to start.
+    ``bootstrap`` paths are ingested first when the index is empty; ``env`` replaces the
+    environment (default: this one, offline, without an API key). The server's output goes to
+    ``log_path`` (a temporary file by default) and is shown if it fails to start. The server is
+    stopped (killed if need be) on exit unless the block already ended it.
     """
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    env.pop("NEWSQA_API_KEY", None)
-    cmd = [sys.executable, "-m", "newsqa.cli", "--index", str(index), "serve",
-           "--host", "127.0.0.1", "--port", str(port)]
-    for path in bootstrap:
+    if env is None:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        env.pop("NEWSQA_API_KEY", None)
+    cmd = newsqa_command(index, "serve", "--host", "127.0.0.1", "--port", str(port))
+    for path in bootstrap or []:
         cmd += ["--bootstrap", path]
-    with tempfile.NamedTemporaryFile(prefix="newsqa-server-", suffix=".log") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    with tempfile.TemporaryDirectory(prefix="newsqa-server-") as tmp:
+        log_file = log_path or Path(tmp) / "server.log"
+        with log_file.open("wb") as log:
+            proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
             try:
                 wait_healthy(url, proc, limit)
             except RuntimeError as e:
-                tail = Path(log.name).read_text(errors="replace")[-2000:]
+                tail = log_file.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"{e}\n{tail}") from None
-            yield url
+            yield proc, url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+@contextmanager
+def local_server(
+    index: Path, bootstrap: list[str], limit: float = 300.0, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """``newsqa serve`` on a free 127.0.0.1 port for the duration of the block (its URL).
+
+    ``bootstrap`` paths are ingested first when the index is empty; the server runs without an
+    API key and is stopped (killed if need be) on exit. Its log is shown if it fails to start.
+    """
+    with running_server(index, bootstrap, limit, env) as (_, url):
+        yield url
 
 
 def newsqa_command(index: Path, *args: str) -> list[str]:
