@@ -167,6 +167,7 @@ def kill_drill(
             and bool(r["final"].get("agree")) for r in rounds
         ),
         "ok": sum(_round_ok(r, n_articles) for r in rounds),
+        "kill_at_s": [min(r["delay_s"] for r in rounds), max(r["delay_s"] for r in rounds)],
         "max_open_s": max((r["at_kill"].get("open_s", 0.0) for r in rounds), default=0.0),
         "detail": rounds,
     }
@@ -496,7 +497,8 @@ def _print_summary(out: dict[str, Any]) -> None:
     if k := out.get("kill"):
         print(
             f"kill -9: {k['ok']}/{k['rounds']} rounds whole ({k['killed_mid_ingest']} killed "
-            f"mid-ingest, at {k['first_commit_s']}-{k['full_ingest_s']} s of the ingest): "
+            f"mid-ingest {k['kill_at_s'][0]}-{k['kill_at_s'][1]} s after its start; first commit "
+            f"at {k['first_commit_s']} s, whole ingest {k['full_ingest_s']} s): "
             f"opened {k['opened']}, counts agree {k['counts_agree']}, reader wrote files "
             f"{k['reader_wrote_files']}, re-run "
             f"complete {k['rerun_complete']} ({k['articles']} articles); slowest open "
