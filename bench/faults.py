@@ -8,6 +8,8 @@
    documented 409 (busy: the writer retries after ``Retry-After``, the CLI after exit status 4),
    no article lost, and the server sees every write.
 3. SIGTERM to the server during an upload ingest: it exits cleanly and the index opens whole.
+4. The cost of a delete on a large index (94,000 chunks of random vectors): the writer's delete
+   and the time another process takes to see it (no file is rewritten; the change log carries it).
 
 Everything runs on 127.0.0.1 in a temporary folder, bounded in count and time, and stops by
 itself. ``--embedder hash`` (default) makes ingests fast; ``--embedder model`` runs the same
@@ -431,6 +433,68 @@ def sigterm_drill(
     return result
 
 
+# ---------------------------------------------------------------------------- 4. delete cost
+def delete_cost(work: Path, n_chunks: int, deletes: int, dim: int = 384) -> dict[str, Any]:
+    """Time ``deletes`` single-article deletes on an index of ``n_chunks`` random unit vectors
+    (12 chunks an article), and how long a second process takes to see each of them."""
+    import statistics
+
+    import numpy as np
+
+    from newsqa.index.store import FORMAT_VERSION, ArticleRow, NewsIndex
+    from newsqa.ingest.embed import HashEmbedder
+
+    manifest = {
+        "model": HashEmbedder.name, "dim": dim, "tokenizer": "cl100k_base", "chunk_tokens": 180,
+        "chunk_overlap": 20, "max_wordpieces": 256, "format_version": FORMAT_VERSION,
+    }
+    index = NewsIndex.open(work / "delete", manifest)
+    rng = np.random.default_rng(0)
+    per, n_articles = 12, n_chunks // 12
+    t0 = time.perf_counter()
+    with index.writer():
+        for start in range(0, n_articles, 500):
+            rows = []
+            for i in range(start, min(start + 500, n_articles)):
+                v = rng.normal(size=(per, dim)).astype(np.float32)
+                v /= np.linalg.norm(v, axis=1, keepdims=True)
+                rows.append(ArticleRow(
+                    id=f"a{i}", url=f"https://delete.example.com/{i}", title=f"T {i}",
+                    source="delete.example.com", published_at="2023-01-01", authors=[],
+                    text="t", content_hash="h", origin="o", chunks=["c"] * per, vectors=v,
+                ))
+            index.write(rows)
+        index.save_snapshot()
+    build_s = time.perf_counter() - t0
+    other = NewsIndex.open(work / "delete", manifest)  # another process's view
+    writer_ms, reader_ms = [], []
+    for i in range(deletes):
+        t = time.perf_counter()
+        assert index.delete(f"a{i * 37}")
+        writer_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        other.refresh()
+        reader_ms.append((time.perf_counter() - t) * 1000)
+    t = time.perf_counter()
+    third = NewsIndex.open(work / "delete", manifest)
+    open_ms = (time.perf_counter() - t) * 1000
+    agree = len(index.vectors) == len(other.vectors) == len(third.vectors) == (
+        index.stats()["chunks"]
+    )
+    for ix in (index, other, third):
+        ix.close()
+    return {
+        "chunks": per * n_articles,
+        "build_s": round(build_s, 1),
+        "delete_ms_p50": round(statistics.median(writer_ms), 1),
+        "delete_ms_max": round(max(writer_ms), 1),
+        "other_process_sees_it_ms_p50": round(statistics.median(reader_ms), 1),
+        "other_process_sees_it_ms_max": round(max(reader_ms), 1),
+        "open_snapshot_plus_log_ms": round(open_ms, 1),
+        "counts_agree": agree,
+    }
+
+
 # ---------------------------------------------------------------------------- main
 def main() -> None:
     """Run the three drills, print their figures; exit status 0 only when every check held."""
@@ -447,7 +511,11 @@ def main() -> None:
     ap.add_argument("--batch-articles", type=int, default=16)
     ap.add_argument("--time-limit", type=float, default=300.0, help="per drill phase, seconds")
     ap.add_argument("--seed", type=int, default=8)
-    ap.add_argument("--skip", action="append", default=[], choices=["kill", "live", "term"])
+    ap.add_argument("--delete-chunks", type=int, default=94_000)
+    ap.add_argument("--delete-count", type=int, default=20)
+    ap.add_argument(
+        "--skip", action="append", default=[], choices=["kill", "live", "term", "delete"]
+    )
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
     timer = threading.Timer(DEADLINE_S, lambda: os._exit(124))  # stops by itself, whatever
@@ -476,6 +544,9 @@ def main() -> None:
         if "term" not in args.skip:
             print(f"3. SIGTERM during an upload of {args.term_articles} articles", flush=True)
             out["term"] = sigterm_drill(work, args.term_articles, env, embedder, args.embedder)
+        if "delete" not in args.skip:
+            print(f"4. delete cost on {args.delete_chunks} chunks", flush=True)
+            out["delete"] = delete_cost(work, args.delete_chunks, args.delete_count)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     _print_summary(out)
     if args.json:
@@ -489,6 +560,7 @@ def _all_ok(out: dict[str, Any]) -> bool:
         (k is None or k["ok"] == k["rounds"])
         and (live is None or live["ok"])
         and (term is None or term["ok"])
+        and ("delete" not in out or out["delete"]["counts_agree"])
     )
 
 
@@ -524,6 +596,14 @@ def _print_summary(out: dict[str, Any]) -> None:
             f"{term.get('upload_status')}); index after: {term['index_after']}; re-run "
             f"exit {term['rerun_rc']} -> {term['final'].get('articles')} articles; "
             f"{'ok' if term['ok'] else 'FAILED'}"
+        )
+    if d := out.get("delete"):
+        print(
+            f"delete on {d['chunks']} chunks: p50 {d['delete_ms_p50']} ms, max "
+            f"{d['delete_ms_max']} ms; another process sees it in p50 "
+            f"{d['other_process_sees_it_ms_p50']} ms, max {d['other_process_sees_it_ms_max']} "
+            f"ms; opening (snapshot + log) {d['open_snapshot_plus_log_ms']} ms; counts agree "
+            f"{d['counts_agree']}"
         )
     print(json.dumps({k: v for k, v in out.items() if k != "kill"} | {
         "kill": {k: v for k, v in out.get("kill", {}).items() if k != "detail"}
