@@ -170,14 +170,14 @@ class SharedLock:
 
 
 class GuardedStore:
-    """A :class:`FaissStore` shared by request threads and the thread that brings it up to date.
+    """A vector store shared by request threads and the thread that brings it up to date.
 
     FAISS does not allow a search while vectors are added or removed: every read holds the
     shared lock, every change (and the swap of a freshly built store) the exclusive one, so a
     search sees the store either before or after a change, never half way.
     """
 
-    def __init__(self, store: FaissStore) -> None:
+    def __init__(self, store: VectorStore) -> None:
         self._store = store
         self._rw = SharedLock()
         self.dim = store.dim
@@ -198,7 +198,7 @@ class GuardedStore:
             self._store.remove(remove_ids)
             self._store.add(add_ids, add_vectors)
 
-    def swap(self, store: FaissStore) -> None:
+    def swap(self, store: VectorStore) -> None:
         """Replace the whole store (built elsewhere, without holding any lock)."""
         with self._rw.exclusive():
             self._store = store
