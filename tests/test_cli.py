@@ -123,3 +123,28 @@ def test_console_script_help_lists_commands() -> None:
     ).stdout
     for cmd in ("ingest", "ask", "search", "stats", "delete", "serve", "eval"):
         assert cmd in out
+
+
+def test_busy_index_is_one_line_and_exit_status_4(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from newsqa.cli import EXIT_BUSY
+    from newsqa.index.store import NewsIndex
+
+    monkeypatch.setenv("NEWSQA_EMBEDDER", "hash")
+    path = tmp_path / "idx"
+    assert main(["--index", str(path), "ingest", str(REPO / "corpus"), "--no-progress"]) == 0
+    article_id = NewsIndex.open(path, _manifest(path)).list_articles()[1][0]["id"]
+    capsys.readouterr()
+    other = NewsIndex.open(path, _manifest(path))  # another process writing
+    with other.writer():
+        for args in (["delete", article_id], ["ingest", str(REPO / "corpus"), "--no-progress"]):
+            assert main(["--index", str(path), *args]) == EXIT_BUSY == 4
+            out, err = capsys.readouterr()
+            assert out == "" and err.startswith("error: index ") and "busy" in err
+            assert len(err.strip().splitlines()) == 1
+    assert main(["--index", str(path), "delete", article_id]) == 0
+
+
+def _manifest(path: Path) -> dict:
+    return dict(json.loads((path / "manifest.json").read_text()))

@@ -15,6 +15,17 @@ from newsqa import __version__
 from newsqa.models import Filters
 from newsqa.settings import get_settings
 
+EXIT_NOT_FOUND = 1  # delete: no such article
+EXIT_INDEX = 2  # the index is missing or was built with another model or format
+EXIT_SKIPPED = 3  # ingest: some inputs were reported and skipped
+EXIT_BUSY = 4  # another ingest or delete is writing to the index; try again when it ends
+
+_EXIT_HELP = (
+    "exit status: 0 ok; 1 delete found no such article; 2 the index is missing or was built "
+    "with another model or format; 3 ingest skipped some inputs (each is reported); 4 the index "
+    "is busy: another ingest or delete is writing to it (try again when it ends)"
+)
+
 
 def _iso(value: str) -> str:
     try:
@@ -55,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsqa",
         description="Question answering over a news archive, with cited passages.",
+        epilog=_EXIT_HELP,
     )
     parser.add_argument("--version", action="version", version=f"newsqa {__version__}")
     index_help = "index directory (env NEWSQA_INDEX, default indexes/default)"
@@ -206,19 +218,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     settings = get_settings(**({"index": args.index} if args.index else {}))
-    from newsqa.index.store import IndexMismatchError
+    from newsqa.index.store import IndexBusyError, IndexMismatchError
     from newsqa.service import NewsQA
 
     try:
         service = NewsQA.open(settings, create=args.command in ("ingest", "serve"))
     except (IndexMismatchError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_INDEX
+    except IndexBusyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BUSY
 
     try:
         return _run(args, service)
     except BrokenPipeError:  # output piped into `head` and the like
         return 0
+    except IndexBusyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     finally:
         service.close()
 
@@ -238,7 +256,7 @@ def _run(args: argparse.Namespace, service: Any) -> int:
                 f"{d['skipped']} skipped{warned}; {d['chunks']} chunks in {d['seconds']:.1f}s "
                 f"-> {service.index.path}"
             )
-        return 3 if report.skipped else 0
+        return EXIT_SKIPPED if report.skipped else 0
     if args.command == "ask":
         res = service.ask(args.question, k=args.k, filters=_filters(args), view=args.view)
         print(json.dumps(res, indent=2, ensure_ascii=False)) if args.json else _print_answer(res)
@@ -264,7 +282,7 @@ def _run(args: argparse.Namespace, service: Any) -> int:
             print(f"deleted {args.article}")
             return 0
         print(f"error: no article {args.article!r}", file=sys.stderr)
-        return 1
+        return EXIT_NOT_FOUND
     if args.command == "serve":
         from newsqa.api.app import serve
 

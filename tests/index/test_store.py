@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -29,7 +24,7 @@ def _counts(index_dir: Path) -> tuple[int, int, int]:
 
 
 def test_reingest_is_idempotent_and_changes_replace(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "idx")
+    svc = open_service(tmp_path / "idx", embedder="hash")
     first = svc.ingest_records(NEWS)
     assert (first.added, first.updated, first.unchanged) == (3, 0, 0)
     n_articles, n_chunks, n_fts = _counts(tmp_path / "idx")
@@ -54,11 +49,11 @@ def test_reingest_is_idempotent_and_changes_replace(tmp_path: Path) -> None:
     assert len(svc.index.vectors) == _counts(tmp_path / "idx")[1]
     # The old text is gone from the lexical and the vector side alike.
     hits = svc.search("eighth increase in a year inflation cooled 6.4 percent", k=5)
-    assert all("eighth increase" not in p.text for p in hits)
+    assert len(hits) == 3 and all("eighth increase" not in p.text for p in hits)
 
 
 def test_same_content_without_url_is_not_duplicated(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "idx")
+    svc = open_service(tmp_path / "idx", embedder="hash")
     doc = article("Local council approves new library", "The council voted 7-2 to build a library.")
     svc.ingest_records([doc])
     rep = svc.ingest_records([article(doc.title, doc.text, origin="elsewhere")])
@@ -66,24 +61,25 @@ def test_same_content_without_url_is_not_duplicated(tmp_path: Path) -> None:
 
 
 def test_delete_removes_article_chunks_lexical_rows_and_vectors(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "idx")
+    svc = open_service(tmp_path / "idx", embedder="hash")
     svc.ingest_records(NEWS)
     volcano = NEWS[2]
-    assert any(p.url == volcano.url for p in svc.search("Tolva volcano eruption", k=3))
+    assert [p.url for p in svc.search("Tolva volcano eruption", k=1)] == [volcano.url]
     assert svc.delete(volcano.url or "")
     assert not svc.delete(volcano.url or "")
     assert svc.article(volcano.url or "") is None
     n_articles, n_chunks, n_fts = _counts(tmp_path / "idx")
     assert n_articles == 2 and n_chunks == n_fts == len(svc.index.vectors)
-    assert all(p.url != volcano.url for p in svc.search("Tolva volcano eruption", k=5))
+    hits = svc.search("Tolva volcano eruption", k=5)
+    assert sorted(p.url or "" for p in hits) == sorted(a.url or "" for a in NEWS[:2])
     # The saved FAISS file agrees after reopening.
     svc.close()
-    again = open_service(tmp_path / "idx")
+    again = open_service(tmp_path / "idx", embedder="hash")
     assert len(again.index.vectors) == n_chunks
 
 
 def test_opening_with_another_model_fails_clearly(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "idx")
+    svc = open_service(tmp_path / "idx", embedder="hash")
     manifest = dict(svc.index.manifest, model="some/other-model")
     svc.close()
     with pytest.raises(IndexMismatchError, match="model"):
@@ -91,7 +87,7 @@ def test_opening_with_another_model_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_stale_vector_file_is_rebuilt_from_the_database(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "idx")
+    svc = open_service(tmp_path / "idx", embedder="hash")
     svc.ingest_records(NEWS[:1])
     stale = (tmp_path / "idx" / "vectors.faiss").read_bytes()
     svc.ingest_records(NEWS[1:])
@@ -99,49 +95,15 @@ def test_stale_vector_file_is_rebuilt_from_the_database(tmp_path: Path) -> None:
     svc.close()
     # Simulate a crash between the database commit and the vector file write.
     (tmp_path / "idx" / "vectors.faiss").write_bytes(stale)
-    again = open_service(tmp_path / "idx")
+    again = open_service(tmp_path / "idx", embedder="hash")
     assert len(again.index.vectors) == n_chunks
-    assert any(p.url == NEWS[2].url for p in again.search("Tolva volcano", k=3))
-
-
-_KILL_SCRIPT = """
-import sys
-from newsqa.models import Article
-from newsqa.settings import get_settings
-from newsqa.service import NewsQA
-svc = NewsQA.open(get_settings(index=sys.argv[1], ingest_batch_articles=8))
-arts = (Article(title=f"Story {i}", text=f"Report number {i}. " + "Details of the event. " * 40,
-                url=f"https://kill.example.com/{i}", origin=str(i)) for i in range(100000))
-svc.ingest_records(arts)
-"""
-
-
-def test_killed_ingest_leaves_a_consistent_index(tmp_path: Path) -> None:
-    idx = tmp_path / "idx"
-    open_service(idx).close()
-    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(idx)])
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            time.sleep(0.5)
-            if _counts(idx)[0] >= 40:
-                break
-        else:
-            pytest.fail("ingest made no progress")
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    n_articles, n_chunks, n_fts = _counts(idx)
-    assert n_articles >= 40 and n_articles % 8 == 0  # whole batches only
-    svc = open_service(idx)
-    assert n_chunks == n_fts == len(svc.index.vectors)
-    assert svc.search("Report number 3", k=1)
+    assert [p.url for p in again.search("Tolva volcano", k=1)] == [NEWS[2].url]
 
 
 def test_second_concurrent_ingest_is_refused(tmp_path: Path) -> None:
     from newsqa.index.store import IndexBusyError
 
-    svc = open_service(tmp_path / "idx")
-    with svc.index.writer(), pytest.raises(IndexBusyError, match="another process"):
+    svc = open_service(tmp_path / "idx", embedder="hash")
+    with svc.index.writer(), pytest.raises(IndexBusyError, match="is busy"):
         svc.ingest_records(NEWS)
     assert svc.ingest_records(NEWS).added == 3  # the lock is released afterwards

@@ -23,3 +23,39 @@ def test_filtered_search_is_exact(share: float) -> None:
     brute = ids[mask][np.argsort(-(vecs[mask] @ q))][:10]
     assert got == brute.tolist()
     assert store.search(q, 10, np.array([], dtype=np.int64)) == []
+
+
+def test_reconstruct_gives_zeros_for_an_id_not_stored() -> None:
+    store = FaissStore(4)
+    store.add(np.array([7], dtype=np.int64), np.array([[1, 0, 0, 0]], dtype=np.float32))
+    got = store.reconstruct([7, 8])
+    assert got.tolist() == [[1, 0, 0, 0], [0, 0, 0, 0]]
+
+
+def test_guarded_store_searches_never_see_a_change_half_done() -> None:
+    import threading
+
+    from newsqa.index.vectors import GuardedStore
+
+    rng = np.random.default_rng(1)
+    vecs = rng.normal(size=(4000, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    store = GuardedStore(FaissStore(16))
+    store.add(np.arange(2000, dtype=np.int64), vecs[:2000])
+    sizes: list[int] = []
+    stop = threading.Event()
+
+    def search() -> None:
+        while not stop.is_set():
+            scores, ids = store.search_many(vecs[:4], 2000)
+            sizes.append(int((ids[0] >= 0).sum()))
+
+    t = threading.Thread(target=search)
+    t.start()
+    for step in range(20):  # each change swaps 100 old ids for 100 new ones: size stays 2000
+        old = np.arange(step * 100, step * 100 + 100, dtype=np.int64)
+        new = old + 2000
+        store.apply(new, vecs[new], old)
+    stop.set()
+    t.join()
+    assert len(store) == 2000 and sizes and set(sizes) == {2000}

@@ -1,7 +1,14 @@
-"""The ingest report: exact counts, bounded lists, problems listed once each."""
+"""The ingest pipeline: the report (exact counts, bounded lists, problems listed once each) and
+its batches (repeated records, story clusters written with their batch)."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from newsqa.index.store import NewsIndex
 from newsqa.ingest.pipeline import (
     ITEMS_LISTED,
     PATHS_COUNTED,
@@ -10,6 +17,8 @@ from newsqa.ingest.pipeline import (
     IngestReport,
 )
 from newsqa.models import LoadProblem, LoadWarning
+from newsqa.service import NewsQA
+from tests.support import article, open_service
 
 
 def test_report_lists_20_problems_per_file_and_counts_the_rest() -> None:
@@ -43,3 +52,90 @@ def test_report_stays_bounded_for_many_files_and_articles() -> None:
         n for path, n in report.omitted.items() if path is not None)
     assert (len(report.items), report.items_omitted) == (ITEMS_LISTED, 5)
     assert report.to_dict()["items_omitted"] == 5
+
+
+WIRE = (
+    "Officials said on Tuesday that the bridge over the Maron river will stay closed for "
+    "repairs until the end of March, after inspectors found cracks in two of its supports. "
+    "Traffic is being diverted through the town centre, adding up to forty minutes to journeys."
+)
+
+
+def _open(path: Path) -> NewsQA:
+    return open_service(path, embedder="hash")
+
+
+def test_same_url_twice_in_one_input_the_later_wins_and_the_earlier_is_reported(
+    tmp_path: Path,
+) -> None:
+    svc = _open(tmp_path / "idx")
+    url = "https://news.example.com/bridge"
+    first = article("Bridge closed", "The bridge is closed.", url=url, origin="feed.jsonl:1")
+    later = article("Bridge closed until March", WIRE, url=url, origin="feed.jsonl:7")
+    other = article("Market opens", "The market opened.", url="https://m.example/1", origin="o")
+    rep = svc.ingest_records([first, other, later])
+    assert (rep.added, rep.updated, rep.unchanged) == (2, 0, 0)
+    assert [(p.path, p.reason) for p in rep.problems] == [
+        ("feed.jsonl:1", "same article as a later record (feed.jsonl:7), which replaces it")
+    ]
+    stored = svc.article(url)
+    assert stored is not None and stored["title"] == later.title and stored["text"] == WIRE
+    assert [i["origin"] for i in rep.items] == ["o", "feed.jsonl:7"]
+    # The same file again: both records are known now, the later one is unchanged.
+    again = svc.ingest_records([first, other, later])
+    assert (again.added, again.updated, again.unchanged, again.skipped) == (0, 0, 2, 1)
+    assert svc.article(url)["text"] == WIRE
+
+
+def test_same_content_twice_without_url_is_reported_too(tmp_path: Path) -> None:
+    svc = _open(tmp_path / "idx")
+    a = article("Bridge closed", WIRE, origin="a.txt")
+    rep = svc.ingest_records([a, article(a.title, a.text, origin="b.txt")])
+    assert rep.added == 1 and [p.path for p in rep.problems] == ["a.txt"]
+    assert svc.stats()["articles"] == 1
+
+
+def _clusters_seen_after_each_write(
+    svc: NewsQA, monkeypatch: pytest.MonkeyPatch
+) -> list[dict[str, str]]:
+    """After each committed batch, the cluster of every article as another process sees it."""
+    seen: list[dict[str, str]] = []
+    original = NewsIndex.write
+
+    def write(index: NewsIndex, rows: object) -> int:
+        n = original(index, rows)  # type: ignore[arg-type]
+        db = sqlite3.connect(index.path / "news.sqlite")
+        seen.append(dict(db.execute("SELECT url, cluster_id FROM articles").fetchall()))
+        db.close()
+        return n
+
+    monkeypatch.setattr(NewsIndex, "write", write)
+    return seen
+
+
+def test_story_clusters_are_written_in_the_batch_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = _open(tmp_path / "idx")
+    seen = _clusters_seen_after_each_write(svc, monkeypatch)
+    wire = article("Bridge shut", WIRE, url="https://a.example/1", published_at="2023-03-01")
+    svc.ingest_records([wire])
+    lead = svc.article(wire.url or "")["id"]
+    # A copy in a later ingest joins the stored story...
+    copy = article("Bridge shut until March", WIRE, url="https://b.example/1",
+                   published_at="2023-03-02")
+    rep = svc.ingest_records([copy])
+    assert rep.wire_copies == 1
+    assert seen[-1][copy.url or ""] == lead  # already when its batch committed
+    # ...and copies within one batch join the first of them.
+    fresh = WIRE.replace("Maron", "Tessel")
+    batch = [
+        article("Tessel shut", fresh, url=f"https://c{i}.example/1", published_at="2023-04-01")
+        for i in range(3)
+    ]
+    rep = svc.ingest_records(batch)
+    assert rep.wire_copies == 2
+    head = svc.article(batch[0].url or "")["id"]
+    assert [seen[-1][a.url or ""] for a in batch] == [head, head, head]
+    # The same text a month later is another story.
+    assert svc.article(batch[0].url or "")["cluster_id"] != lead

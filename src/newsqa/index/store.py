@@ -1,16 +1,26 @@
-"""One directory = one index: ``news.sqlite`` (articles, chunks, FTS5, vectors as blobs),
-``vectors.faiss`` (the FAISS index keyed by chunk id) and ``manifest.json``.
+"""One directory = one index: ``news.sqlite`` (articles, chunks, FTS5, vectors as blobs, change
+log), ``vectors.faiss`` + ``vectors.gen`` (a FAISS snapshot and its generation) and
+``manifest.json``.
 
-SQLite is the source of truth and every write is one transaction. The FAISS file is a derived
-copy stamped with the database's write generation; when a crash leaves it stale or missing, it is
-rebuilt from the vectors stored in SQLite, so an interrupted ingest never leaves an index that
-fails to open or whose two halves disagree.
+One writer at a time: every change (ingest, upload, delete) holds the index's writer lock (a
+mutex across threads, a file lock across processes) and is one SQLite transaction that bumps the
+write generation and logs, under that generation, the chunk ids it added and removed (table
+``changes``). SQLite is the source of truth; each process keeps a FAISS copy in memory.
+
+Before a query a process compares the database's generation with its copy's and, when the
+database is newer, applies the logged changes since (reading added vectors from the chunks table)
+without holding the lock that other queries need. ``vectors.faiss`` is a snapshot written only by
+a writer (at the end of an ingest), after which the log up to it is pruned; opening an index
+loads the snapshot and replays the log after it, and rebuilds from the vectors in SQLite only when
+the snapshot is missing, stale or corrupt. Readers never write index files. A kill at any moment
+leaves whole transactions and a snapshot that is either complete and stamped or ignored.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -23,11 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.index.vectors import FaissStore, VectorStore
+from newsqa.index.vectors import FaissStore, GuardedStore
 from newsqa.models import Filters
 
-FORMAT_VERSION = 1
-_IDENTITY_KEYS = ("model", "dim", "tokenizer", "format_version")
+log = logging.getLogger("newsqa.index")
+
+FORMAT_VERSION = 2  # 2: change log, normalised source key
+_IDENTITY_KEYS = ("model", "dim", "tokenizer")
+_ADD, _REMOVE = 1, 0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,10 +55,12 @@ CREATE TABLE IF NOT EXISTS articles (
     content_hash TEXT NOT NULL,
     cluster_id TEXT,
     origin TEXT,
-    ingested_at TEXT NOT NULL DEFAULT (datetime('now'))
+    ingested_at TEXT NOT NULL DEFAULT (datetime('now')),
+    source_key TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published_at);
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+CREATE INDEX IF NOT EXISTS articles_source_key ON articles(source_key);
 CREATE INDEX IF NOT EXISTS articles_cluster ON articles(cluster_id);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -56,7 +71,14 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, text, tokenize='porter unicode61');
+CREATE TABLE IF NOT EXISTS changes (
+    gen INTEGER NOT NULL,
+    chunk_id INTEGER NOT NULL,
+    op INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_gen ON changes(gen);
 INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
+INSERT OR IGNORE INTO meta(key, value) VALUES ('log_start', '0')
 """
 
 STOPWORDS = frozenset(
@@ -76,12 +98,12 @@ class IndexMismatchError(RuntimeError):
 
 
 class IndexBusyError(RuntimeError):
-    """Another process is ingesting into this index."""
+    """Another ingest or delete is writing to this index (in this or another process)."""
 
 
 @dataclass
 class ArticleRow:
-    """An article ready to be written, with its chunks and their vectors."""
+    """An article ready to be written, with its chunks, their vectors and its story cluster."""
 
     id: str
     url: str | None
@@ -107,23 +129,194 @@ def query_terms(text: str) -> list[str]:
     return list(seen)
 
 
+def normalize_source(source: str | None) -> str | None:
+    """An outlet as it is matched: trimmed, lower-case, without ``www.`` (stored and queried)."""
+    if source is None:
+        return None
+    return source.strip().lower().removeprefix("www.") or None
+
+
+# ---------------------------------------------------------------------- files and connections
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path / "news.sqlite", check_same_thread=False, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA busy_timeout=30000")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    return db
+
+
+def _run_schema(db: sqlite3.Connection) -> None:
+    for stmt in _SCHEMA.split(";"):
+        db.execute(stmt)
+
+
+def _meta_int(db: sqlite3.Connection, key: str) -> int:
+    row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    return int(row[0])
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _read_stamp(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """The cross-process writer lock of the index at ``path`` (never waits)."""
+    with open(path / "ingest.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexBusyError(
+                f"index {path} is busy: another process is writing to it (ingest or delete); "
+                "try again when it ends"
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _create(path: Path, manifest: dict[str, Any]) -> None:
+    db = _connect(path)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("BEGIN IMMEDIATE")
+        _run_schema(db)
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    _write_atomic(path / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def _migrate_v1(path: Path, stored: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 → 2: add the change log (starting at the current generation) and source keys."""
+    db = _connect(path)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        columns = {r[1] for r in db.execute("PRAGMA table_info(articles)")}
+        if "source_key" not in columns:
+            db.execute("ALTER TABLE articles ADD COLUMN source_key TEXT")
+        _run_schema(db)
+        sources = [r[0] for r in db.execute("SELECT DISTINCT source FROM articles")]
+        db.executemany(
+            "UPDATE articles SET source_key=? WHERE source IS ?",
+            [(normalize_source(s), s) for s in sources],
+        )
+        db.execute(
+            "UPDATE meta SET value=(SELECT value FROM meta WHERE key='generation') "
+            "WHERE key='log_start'"
+        )
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    upgraded = dict(stored, format_version=FORMAT_VERSION)
+    _write_atomic(path / "manifest.json", json.dumps(upgraded, indent=2, sort_keys=True))
+    log.warning("index %s upgraded from format 1 to %d", path, FORMAT_VERSION)
+    return upgraded
+
+
+def _check_identity(path: Path, stored: dict[str, Any], manifest: dict[str, Any]) -> None:
+    for key in _IDENTITY_KEYS:
+        if stored.get(key) != manifest.get(key):
+            raise IndexMismatchError(
+                f"index {path} was built with {key}={stored.get(key)!r}, but this "
+                f"configuration uses {key}={manifest.get(key)!r}; re-ingest into a new "
+                "index directory or use the matching model"
+            )
+    version = stored.get("format_version")
+    if version not in (1, FORMAT_VERSION):
+        raise IndexMismatchError(
+            f"index {path} has format_version={version!r}; this newsqa reads formats 1 and "
+            f"{FORMAT_VERSION}; re-ingest into a new index directory or use the matching newsqa"
+        )
+
+
+def _as_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
+
+
+def _rebuild(db: sqlite3.Connection, dim: int) -> FaissStore:
+    """A FAISS store of every vector in the database."""
+    store = FaissStore(dim)
+    cur = db.execute("SELECT id, vector FROM chunks ORDER BY id")
+    while rows := cur.fetchmany(4096):
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        store.add(ids, _as_vectors([r[1] for r in rows], dim))
+    return store
+
+
+@dataclass
+class _Delta:
+    """Net vector changes between two generations (chunk ids are never reused)."""
+
+    add_ids: np.ndarray
+    add_vectors: np.ndarray
+    remove_ids: np.ndarray
+
+
+def _delta(db: sqlite3.Connection, after: int, upto: int, dim: int) -> _Delta:
+    removed = db.execute(
+        "SELECT chunk_id FROM changes WHERE gen>? AND gen<=? AND op=?", (after, upto, _REMOVE)
+    ).fetchall()
+    # Added chunks that a later change removed are no longer in the table: the join drops them.
+    added = db.execute(
+        "SELECT c.id, c.vector FROM changes l JOIN chunks c ON c.id=l.chunk_id "
+        "WHERE l.gen>? AND l.gen<=? AND l.op=? ORDER BY c.id",
+        (after, upto, _ADD),
+    ).fetchall()
+    return _Delta(
+        np.array([r[0] for r in added], dtype=np.int64),
+        _as_vectors([r[1] for r in added], dim),
+        np.array([r[0] for r in removed], dtype=np.int64),
+    )
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[int]:
+    """One write transaction; yields its generation, recorded when the block completes."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        gen = _meta_int(db, "generation") + 1
+        yield gen
+        db.execute("UPDATE meta SET value=? WHERE key='generation'", (str(gen),))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _log(db: sqlite3.Connection, gen: int, added: Sequence[int], removed: Sequence[int]) -> None:
+    db.executemany(
+        "INSERT INTO changes(gen, chunk_id, op) VALUES (?,?,?)",
+        [(gen, c, _REMOVE) for c in removed] + [(gen, c, _ADD) for c in added],
+    )
+
+
 class NewsIndex:
     """Articles, chunks, lexical and vector indexes of one directory; safe across threads."""
 
     def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
         self.path = Path(path)
         self.manifest = manifest
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.path / "news.sqlite", check_same_thread=False, isolation_level=None
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-        self.vectors: VectorStore = FaissStore(int(manifest["dim"]))
+        self.dim = int(manifest["dim"])
+        self._lock = threading.RLock()  # the read connection, shared by request threads
+        self._db = _connect(self.path)
+        self._wdb: sqlite3.Connection | None = None  # only the thread holding the writer lock
+        self._writer_mutex = threading.Lock()
+        self._writer_thread: int | None = None
+        self._refresh_lock = threading.Lock()  # orders catch-ups and own writes on the copy
+        self._rdb: sqlite3.Connection | None = None  # only under _refresh_lock
+        self.vectors = GuardedStore(FaissStore(self.dim))
         self._loaded_generation = -1
         self.refresh()
 
@@ -133,94 +326,162 @@ class NewsIndex:
         """Open the index at ``path``; create it with ``manifest`` if missing and ``create``.
 
         Raises :class:`IndexMismatchError` when the stored manifest names another model,
-        dimension, tokenizer or format version, and FileNotFoundError when it is missing.
+        dimension or tokenizer or an unknown format (format 1 is upgraded in place, under the
+        writer lock), and FileNotFoundError when it is missing.
         """
         path = Path(path)
         mpath = path / "manifest.json"
-        if mpath.exists():
-            stored = json.loads(mpath.read_text())
-            for key in _IDENTITY_KEYS:
-                if stored.get(key) != manifest.get(key):
-                    raise IndexMismatchError(
-                        f"index {path} was built with {key}={stored.get(key)!r}, but this "
-                        f"configuration uses {key}={manifest.get(key)!r}; re-ingest into a new "
-                        "index directory or use the matching model"
-                    )
-            return cls(path, stored)
-        if not create:
-            raise FileNotFoundError(f"no index at {path} (run `newsqa ingest ... --index {path}`)")
-        path.mkdir(parents=True, exist_ok=True)
-        tmp = mpath.with_suffix(".tmp")
-        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        os.replace(tmp, mpath)
-        return cls(path, manifest)
+        if not mpath.exists():
+            if not create:
+                raise FileNotFoundError(
+                    f"no index at {path} (run `newsqa ingest ... --index {path}`)"
+                )
+            path.mkdir(parents=True, exist_ok=True)
+            with _file_lock(path):
+                if not mpath.exists():
+                    _create(path, manifest)
+        stored = json.loads(mpath.read_text())
+        _check_identity(path, stored, manifest)
+        if stored.get("format_version") != FORMAT_VERSION:
+            with _file_lock(path):
+                stored = json.loads(mpath.read_text())
+                if stored.get("format_version") != FORMAT_VERSION:
+                    stored = _migrate_v1(path, stored)
+        return cls(path, stored)
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connections."""
         with self._lock:
             self._db.close()
+        with self._refresh_lock:
+            for db in (self._rdb, self._wdb):
+                if db is not None:
+                    db.close()
 
     @property
     def generation(self) -> int:
-        """Write counter of the database; bumps on every committed change."""
-        row = self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
-        return int(row[0])
-
-    def refresh(self) -> None:
-        """Bring the in-memory FAISS index up to date with the database (cheap when it is)."""
+        """Write counter of the database; bumps in every write transaction."""
         with self._lock:
-            gen = self.generation
+            return _meta_int(self._db, "generation")
+
+    @property
+    def loaded_generation(self) -> int:
+        """The generation that the in-memory vectors reflect."""
+        return self._loaded_generation
+
+    # ------------------------------------------------------------------ the vector copy
+    def refresh(self) -> None:
+        """Bring the in-memory vectors up to date with the database (cheap when they are).
+
+        Changes are read through a connection of their own and applied in one guarded step, so
+        other queries keep using the database meanwhile. Never writes a file.
+        """
+        if self.generation == self._loaded_generation:
+            return
+        with self._refresh_lock:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Apply the logged changes since the loaded generation (holding ``_refresh_lock``)."""
+        if self._rdb is None:
+            self._rdb = _connect(self.path)
+        db = self._rdb
+        db.execute("BEGIN")  # one consistent view of generation, log and chunks
+        try:
+            gen = _meta_int(db, "generation")
             if gen == self._loaded_generation:
                 return
-            fpath, gpath = self.path / "vectors.faiss", self.path / "vectors.gen"
-            n_chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-            store: FaissStore | None = None
-            if fpath.exists() and gpath.exists() and gpath.read_text().strip() == str(gen):
-                try:
-                    store = FaissStore.load(fpath, self.vectors.dim)
-                except (RuntimeError, ValueError):
-                    store = None
-                if store is not None and len(store) != n_chunks:
-                    store = None
+            log_start = _meta_int(db, "log_start")
+            n_chunks = int(db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+            if log_start <= self._loaded_generation < gen:
+                d = _delta(db, self._loaded_generation, gen, self.dim)
+                self.vectors.apply(d.add_ids, d.add_vectors, d.remove_ids)
+                if len(self.vectors) == n_chunks:
+                    self._loaded_generation = gen
+                    return
+                log.warning("vectors disagree with the database after replay: rebuilding")
+            store = self._load_snapshot(db, log_start, gen, n_chunks)
             if store is None:
-                store = self._rebuild_vectors()
-            self.vectors = store
+                log.info("rebuilding the vectors of %s from the database", self.path)
+                store = _rebuild(db, self.dim)
+            self.vectors.swap(store)
             self._loaded_generation = gen
-            if not (gpath.exists() and gpath.read_text().strip() == str(gen)):
-                self.save()
+        finally:
+            db.execute("COMMIT")
 
-    def _rebuild_vectors(self) -> FaissStore:
-        store = FaissStore(self.vectors.dim)
-        cur = self._db.execute("SELECT id, vector FROM chunks ORDER BY id")
-        while rows := cur.fetchmany(4096):
-            ids = np.array([r[0] for r in rows], dtype=np.int64)
-            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-            store.add(ids, vecs.reshape(len(rows), -1))
-        return store
+    def _load_snapshot(
+        self, db: sqlite3.Connection, log_start: int, gen: int, n_chunks: int
+    ) -> FaissStore | None:
+        """The snapshot brought to ``gen`` by the log; None when it is missing, stale or bad."""
+        stamp_path = self.path / "vectors.gen"
+        stamp = _read_stamp(stamp_path)
+        if stamp is None or not log_start <= stamp <= gen:
+            return None
+        try:
+            store = FaissStore.load(self.path / "vectors.faiss", self.dim)
+        except (RuntimeError, ValueError, OSError):
+            return None
+        if _read_stamp(stamp_path) != stamp:  # a writer replaced it while we read
+            return None
+        d = _delta(db, stamp, gen, self.dim)
+        store.remove(d.remove_ids)
+        store.add(d.add_ids, d.add_vectors)
+        return store if len(store) == n_chunks else None
 
-    def save(self) -> None:
-        """Persist the FAISS index stamped with the current generation (atomic)."""
-        with self._lock:
+    def save_snapshot(self) -> None:
+        """Write ``vectors.faiss`` stamped with its generation and prune the log up to it.
+
+        Takes the writer lock (a writer calls it at the end of an ingest). The stamp is removed
+        before the file is replaced and written after, so a crash leaves no stamp (rebuild) rather
+        than a stamp that lies.
+        """
+        with self._writing() as db, self._refresh_lock:
+            self._catch_up()
+            gen = self._loaded_generation
+            stamp_path = self.path / "vectors.gen"
+            if _read_stamp(stamp_path) == gen and (self.path / "vectors.faiss").exists():
+                return
+            stamp_path.unlink(missing_ok=True)
             self.vectors.save(self.path / "vectors.faiss")
-            gtmp = self.path / "vectors.gen.tmp"
-            gtmp.write_text(str(self.generation))
-            os.replace(gtmp, self.path / "vectors.gen")
+            _write_atomic(stamp_path, str(gen))
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM changes WHERE gen<=?", (gen,))
+            db.execute("UPDATE meta SET value=? WHERE key='log_start'", (str(gen),))
+            db.execute("COMMIT")
 
     # ------------------------------------------------------------------ writing
     @contextmanager
     def writer(self) -> Iterator[None]:
-        """Hold the index's ingest lock (one ingesting process at a time)."""
-        with open(self.path / "ingest.lock", "a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise IndexBusyError(
-                    f"another process is ingesting into {self.path}; try again when it ends"
-                ) from exc
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        """Hold the index's writer lock: one ingest or delete at a time, across threads and
+        processes. Raises :class:`IndexBusyError` at once when another holds it."""
+        if not self._writer_mutex.acquire(blocking=False):
+            raise IndexBusyError(
+                f"index {self.path} is busy: another ingest or delete in this process is "
+                "writing to it; try again when it ends"
+            )
+        try:
+            with _file_lock(self.path):
+                self._writer_thread = threading.get_ident()
+                try:
+                    yield
+                finally:
+                    self._writer_thread = None
+        finally:
+            self._writer_mutex.release()
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """The write connection, under the writer lock (taken here unless this thread holds it)."""
+        if self._writer_thread == threading.get_ident():
+            yield self._write_db()
+            return
+        with self.writer():
+            yield self._write_db()
+
+    def _write_db(self) -> sqlite3.Connection:
+        if self._wdb is None:
+            self._wdb = _connect(self.path)
+        return self._wdb
 
     def existing(
         self, ids: Sequence[str], urls: Sequence[str | None]
@@ -237,103 +498,96 @@ class NewsIndex:
         return found
 
     def write(self, rows: Iterable[ArticleRow]) -> int:
-        """Insert or replace articles with their chunks in one transaction; returns chunks added."""
+        """Insert or replace articles with their chunks and story clusters in one transaction,
+        under the writer lock; returns the number of chunks added."""
+        rows = list(rows)
+        if not rows:
+            return 0
         added_ids: list[int] = []
-        added_vecs: list[np.ndarray] = []
         removed: list[int] = []
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+        with self._writing() as db, self._refresh_lock:
+            self._catch_up()
+            with _transaction(db) as gen:
                 for row in rows:
-                    removed.extend(self._delete_locked(row.id) or [])
+                    removed.extend(self._delete_rows(db, row.id) or [])
                     if row.url:
-                        removed.extend(self._delete_locked(row.url) or [])
-                    db.execute(
-                        "INSERT INTO articles(id, url, title, source, published_at, authors, text,"
-                        " content_hash, cluster_id, origin) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        (
-                            row.id,
-                            row.url,
-                            row.title,
-                            row.source,
-                            row.published_at,
-                            json.dumps(row.authors),
-                            row.text,
-                            row.content_hash,
-                            row.cluster_id or row.id,
-                            row.origin,
-                        ),
-                    )
-                    for ord_, (text, vec) in enumerate(zip(row.chunks, row.vectors, strict=True)):
-                        cur = db.execute(
-                            "INSERT INTO chunks(article_id, ord, text, vector) VALUES (?,?,?,?)",
-                            (row.id, ord_, text, np.asarray(vec, dtype=np.float32).tobytes()),
-                        )
-                        cid = int(cur.lastrowid or 0)
-                        db.execute(
-                            "INSERT INTO chunks_fts(rowid, title, text) VALUES (?,?,?)",
-                            (cid, row.title, text),
-                        )
-                        added_ids.append(cid)
-                        added_vecs.append(vec)
-                self._bump_locked()
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            self.vectors.remove(np.array(removed, dtype=np.int64))
-            if added_ids:
-                self.vectors.add(np.array(added_ids, dtype=np.int64), np.vstack(added_vecs))
-            self._loaded_generation = self.generation
+                        removed.extend(self._delete_rows(db, row.url) or [])
+                    added_ids.extend(self._insert_row(db, row))
+                _log(db, gen, added_ids, removed)
+            vecs = np.vstack([np.asarray(r.vectors, dtype=np.float32) for r in rows])
+            self.vectors.apply(
+                np.array(added_ids, dtype=np.int64), vecs, np.array(removed, dtype=np.int64)
+            )
+            self._loaded_generation = gen
         return len(added_ids)
 
-    def _bump_locked(self) -> None:
-        self._db.execute(
-            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'"
+    @staticmethod
+    def _insert_row(db: sqlite3.Connection, row: ArticleRow) -> list[int]:
+        db.execute(
+            "INSERT INTO articles(id, url, title, source, source_key, published_at, authors,"
+            " text, content_hash, cluster_id, origin) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                row.id,
+                row.url,
+                row.title,
+                row.source,
+                normalize_source(row.source),
+                row.published_at,
+                json.dumps(row.authors),
+                row.text,
+                row.content_hash,
+                row.cluster_id or row.id,
+                row.origin,
+            ),
         )
+        ids: list[int] = []
+        for ord_, (text, vec) in enumerate(zip(row.chunks, row.vectors, strict=True)):
+            cur = db.execute(
+                "INSERT INTO chunks(article_id, ord, text, vector) VALUES (?,?,?,?)",
+                (row.id, ord_, text, np.asarray(vec, dtype=np.float32).tobytes()),
+            )
+            cid = int(cur.lastrowid or 0)
+            db.execute(
+                "INSERT INTO chunks_fts(rowid, title, text) VALUES (?,?,?)",
+                (cid, row.title, text),
+            )
+            ids.append(cid)
+        return ids
 
-    def _delete_locked(self, id_or_url: str) -> list[int] | None:
+    @staticmethod
+    def _delete_rows(db: sqlite3.Connection, id_or_url: str) -> list[int] | None:
         """Delete one article; its chunk ids, or None when no such article exists."""
-        row = self._db.execute(
+        row = db.execute(
             "SELECT id FROM articles WHERE id=? OR url=?", (id_or_url, id_or_url)
         ).fetchone()
         if row is None:
             return None
         aid = row[0]
-        chunk_ids = [
-            r[0] for r in self._db.execute("SELECT id FROM chunks WHERE article_id=?", (aid,))
-        ]
-        self._db.executemany("DELETE FROM chunks_fts WHERE rowid=?", [(c,) for c in chunk_ids])
-        self._db.execute("DELETE FROM chunks WHERE article_id=?", (aid,))
-        self._db.execute("DELETE FROM articles WHERE id=?", (aid,))
+        chunk_ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE article_id=?", (aid,))]
+        db.executemany("DELETE FROM chunks_fts WHERE rowid=?", [(c,) for c in chunk_ids])
+        db.execute("DELETE FROM chunks WHERE article_id=?", (aid,))
+        db.execute("DELETE FROM articles WHERE id=?", (aid,))
         return chunk_ids
 
     def delete(self, id_or_url: str) -> bool:
-        """Remove an article (by id or URL) with its chunks, lexical rows and vectors."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                removed = self._delete_locked(id_or_url)
-                if removed is not None:
-                    self._bump_locked()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            if removed is None:
-                return False
-            self.vectors.remove(np.array(removed, dtype=np.int64))
-            self._loaded_generation = self.generation
-            self.save()
-            return True
+        """Remove an article (by id or URL) with its chunks, lexical rows and vectors.
 
-    def set_cluster(self, article_id: str, cluster_id: str) -> None:
-        """Record that ``article_id`` is a copy of the story ``cluster_id``."""
-        with self._lock:
-            self._db.execute(
-                "UPDATE articles SET cluster_id=? WHERE id=?", (cluster_id, article_id)
-            )
+        Takes the writer lock (:class:`IndexBusyError` while another ingest or delete writes).
+        No file is rewritten: the change log carries the removal to every process.
+        """
+        with self._writing() as db, self._refresh_lock:
+            self._catch_up()
+            found = db.execute(
+                "SELECT 1 FROM articles WHERE id=? OR url=?", (id_or_url, id_or_url)
+            ).fetchone()
+            if found is None:
+                return False
+            with _transaction(db) as gen:
+                removed = self._delete_rows(db, id_or_url) or []
+                _log(db, gen, [], removed)
+            self.vectors.remove(np.array(removed, dtype=np.int64))
+            self._loaded_generation = gen
+        return True
 
     # ------------------------------------------------------------------ reading
     @staticmethod
@@ -354,9 +608,9 @@ class NewsIndex:
             conds.append(f"({alias}.published_at IS NULL OR {alias}.published_at <= ?)")
             args.append(f.as_of)
         if f.sources is not None:
-            srcs = [s.lower().removeprefix("www.") for s in f.sources]
-            conds.append(f"lower({alias}.source) IN ({','.join('?' * len(srcs))})" if srcs else "0")
-            args.extend(srcs)
+            keys = [k for k in map(normalize_source, f.sources) if k]
+            conds.append(f"{alias}.source_key IN ({','.join('?' * len(keys))})" if keys else "0")
+            args.extend(keys)
         return (" AND ".join(conds) or "1=1"), args
 
     @staticmethod
@@ -474,7 +728,8 @@ class NewsIndex:
         return out
 
     def stats(self) -> dict[str, Any]:
-        """Counts and date range of what is indexed."""
+        """Counts and date range of what is indexed (vectors brought up to date first)."""
+        self.refresh()
         with self._lock:
             db = self._db
             n_articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]

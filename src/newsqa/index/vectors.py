@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -34,7 +37,7 @@ class VectorStore(Protocol):
         ...
 
     def reconstruct(self, ids: list[int]) -> np.ndarray:
-        """The stored vectors of these ids, in order."""
+        """The stored vectors of these ids, in order; zeros for an id that is not stored."""
         ...
 
     def save(self, path: Path) -> None:
@@ -97,12 +100,18 @@ class FaissStore:
         return scores, ids
 
     def reconstruct(self, ids: list[int]) -> np.ndarray:
-        """The stored vectors of these ids, in order."""
-        return (
-            np.vstack([self.index.reconstruct(int(i)) for i in ids])
-            if ids
-            else np.zeros((0, self.dim), dtype=np.float32)
-        )
+        """The stored vectors of these ids, in order; zeros for an id that is not stored.
+
+        An id can be missing when another process changed the database after this copy was
+        brought up to date (a lexical hit on a chunk written a moment ago, say).
+        """
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        for row, i in enumerate(ids):
+            try:
+                out[row] = self.index.reconstruct(int(i))
+            except RuntimeError:
+                pass
+        return out
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
@@ -122,3 +131,100 @@ class FaissStore:
         if index.d != dim:
             raise ValueError(f"vector file {path} has dimension {index.d}, expected {dim}")
         return cls(dim, index)
+
+
+class SharedLock:
+    """Many readers or one writer (threads of one process); writers wait for readers to leave."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        """Hold the lock with other readers."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the lock alone."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing)
+            self._writing = True  # new readers wait from here on
+            self._cond.wait_for(lambda: self._readers == 0)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
+class GuardedStore:
+    """A vector store shared by request threads and the thread that brings it up to date.
+
+    FAISS does not allow a search while vectors are added or removed: every read holds the
+    shared lock, every change (and the swap of a freshly built store) the exclusive one, so a
+    search sees the store either before or after a change, never half way.
+    """
+
+    def __init__(self, store: VectorStore) -> None:
+        self._store = store
+        self._rw = SharedLock()
+        self.dim = store.dim
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add vectors under the given int64 ids."""
+        with self._rw.exclusive():
+            self._store.add(ids, vectors)
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Remove the vectors with these ids (missing ids are ignored)."""
+        with self._rw.exclusive():
+            self._store.remove(ids)
+
+    def apply(self, add_ids: np.ndarray, add_vectors: np.ndarray, remove_ids: np.ndarray) -> None:
+        """Remove then add, as one change that no search sees half done."""
+        with self._rw.exclusive():
+            self._store.remove(remove_ids)
+            self._store.add(add_ids, add_vectors)
+
+    def swap(self, store: VectorStore) -> None:
+        """Replace the whole store (built elsewhere, without holding any lock)."""
+        with self._rw.exclusive():
+            self._store = store
+
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Top ``k`` (id, cosine) pairs; with ``allowed``, only among those ids."""
+        with self._rw.shared():
+            return self._store.search(query, k, allowed)
+
+    def search_many(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (cosines, ids) per row of ``queries``, unfiltered; missing ids are -1."""
+        with self._rw.shared():
+            return self._store.search_many(queries, k)
+
+    def reconstruct(self, ids: list[int]) -> np.ndarray:
+        """The stored vectors of these ids, in order; zeros for an id that is not stored."""
+        with self._rw.shared():
+            return self._store.reconstruct(ids)
+
+    def save(self, path: Path) -> None:
+        """Write to ``path`` atomically."""
+        with self._rw.shared():
+            self._store.save(path)
+
+    def __len__(self) -> int:
+        with self._rw.shared():
+            return len(self._store)

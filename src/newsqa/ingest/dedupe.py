@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -39,6 +40,60 @@ def _close_in_time(a: str | None, b: str | None, days: int) -> bool:
         return True
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    """An earlier article whose chunk is close to a new article's first chunk."""
+
+    score: float
+    article_id: str
+    cluster_id: str
+    published_at: str | None
+    text: str | None  # known for rows of the batch; read from the index for stored articles
+
+
+def _stored_candidates(
+    index: NewsIndex, rows: Sequence[ArticleRow], min_cosine: float, depth: int
+) -> list[list[_Candidate]]:
+    """Per row, stored articles (outside this batch) whose chunks pass ``min_cosine``."""
+    if len(index.vectors) == 0:
+        return [[] for _ in rows]
+    scores, ids = index.vectors.search_many(np.vstack([r.vectors[0] for r in rows]), depth)
+    meta = index.chunks(sorted({int(i) for i in ids.ravel() if i >= 0}))
+    replaced = {r.id for r in rows}  # their stored versions are about to be replaced
+    out: list[list[_Candidate]] = []
+    for row_scores, row_ids in zip(scores, ids, strict=True):
+        found: list[_Candidate] = []
+        for s, cid in zip(row_scores, row_ids, strict=True):
+            cand = meta.get(int(cid))
+            if cid < 0 or s < min_cosine or cand is None or cand["article_id"] in replaced:
+                continue
+            cluster = cand["cluster_id"] or cand["article_id"]
+            found.append(
+                _Candidate(float(s), cand["article_id"], cluster, cand["published_at"], None)
+            )
+        out.append(found)
+    return out
+
+
+def _batch_similarity(rows: Sequence[ArticleRow]) -> np.ndarray:
+    """``sim[i, j]``: best cosine of row ``i``'s first chunk against any chunk of row ``j``."""
+    chunks = [np.asarray(r.vectors, dtype=np.float32) for r in rows]
+    starts = np.cumsum([0] + [len(c) for c in chunks[:-1]])
+    firsts = np.vstack([c[0] for c in chunks])
+    return np.maximum.reduceat(firsts @ np.vstack(chunks).T, starts, axis=1)
+
+
+def _batch_candidates(
+    rows: Sequence[ArticleRow], pos: int, sim: np.ndarray, min_cosine: float
+) -> list[_Candidate]:
+    """Earlier rows of the batch whose chunks pass ``min_cosine`` against row ``pos`` (exact)."""
+    return [
+        _Candidate(float(sim[pos, j]), o.id, o.cluster_id or o.id, o.published_at, o.text)
+        for j, o in enumerate(rows[:pos])
+        if sim[pos, j] >= min_cosine
+    ]
+
+
 def assign_clusters(
     index: NewsIndex,
     rows: Sequence[ArticleRow],
@@ -46,37 +101,40 @@ def assign_clusters(
     min_resemblance: float = 0.6,
     max_days: int = 7,
 ) -> int:
-    """Put each freshly written article into the story cluster of an earlier near-copy.
+    """Set ``cluster_id`` on each row that is a near-copy of an earlier article, before the
+    batch is written (so the cluster is stored in the batch's own transaction).
 
-    Candidates come from the vector index (the article's first chunk against all chunks) and
-    are confirmed on the text itself, so two different stories on one topic are not merged.
-    Returns how many articles joined an existing cluster.
+    Candidates are earlier articles whose chunks are close to the row's first chunk: stored
+    ones through the vector index, earlier rows of the same batch by brute force. They are
+    confirmed on the text itself, so two different stories on one topic are not merged. Returns
+    how many rows joined an existing story.
     """
-    if not rows or len(index.vectors) == 0:
+    if not rows:
         return 0
-    scores, ids = index.vectors.search_many(np.vstack([r.vectors[0] for r in rows]), 8)
-    meta = index.chunks(sorted({int(i) for i in ids.ravel() if i >= 0}))
-    position = {r.id: i for i, r in enumerate(rows)}
-    cluster_of: dict[str, str] = {}  # clusters assigned in this batch
+    stored = _stored_candidates(index, rows, min_cosine, depth=16)
+    sim = _batch_similarity(rows)
     joined = 0
-    for pos, (row, row_scores, row_ids) in enumerate(zip(rows, scores, ids, strict=True)):
+    for pos, row in enumerate(rows):
+        cands = sorted(
+            stored[pos] + _batch_candidates(rows, pos, sim, min_cosine), key=lambda c: -c.score
+        )
         mine: set[int] | None = None
-        for s, cid in zip(row_scores, row_ids, strict=True):
-            if cid < 0 or s < min_cosine:
-                break
-            cand = meta.get(int(cid))
-            if cand is None or position.get(cand["article_id"], -1) >= pos:
-                continue  # only join stories already known: earlier batches or earlier rows
-            if not _close_in_time(row.published_at, cand["published_at"], max_days):
+        tried: set[str] = set()
+        for cand in cands:
+            if cand.article_id in tried or cand.article_id == row.id:
                 continue
-            other = index.article(cand["article_id"])
-            if other is None:
+            tried.add(cand.article_id)
+            if not _close_in_time(row.published_at, cand.published_at, max_days):
                 continue
+            text = cand.text
+            if text is None:
+                other = index.article(cand.article_id)
+                if other is None:
+                    continue
+                text = str(other["text"])
             mine = mine if mine is not None else shingles(row.text)
-            if resemblance(mine, shingles(other["text"])) >= min_resemblance:
-                cluster = cluster_of.get(cand["article_id"], cand["cluster_id"])
-                index.set_cluster(row.id, cluster)
-                cluster_of[row.id] = cluster
+            if resemblance(mine, shingles(text)) >= min_resemblance:
+                row.cluster_id = cand.cluster_id
                 joined += 1
                 break
     return joined

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from typing import Any
@@ -133,6 +133,37 @@ def _batched(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def _latest_records(
+    window: Sequence[Article | LoadProblem], report: IngestReport
+) -> list[tuple[Article, str, str]]:
+    """The articles of ``window`` as (article, id, content hash), problems moved to ``report``.
+
+    When two records name the same article (same URL or same id) the later one wins, as an
+    update would, and the earlier is reported, never dropped silently.
+    """
+    todo: dict[int, tuple[Article, str, str]] = {}
+    slot_of: dict[str, int] = {}  # URL or article id -> position in todo
+    for n, rec in enumerate(window):
+        if isinstance(rec, LoadProblem):
+            report.add_problem(rec)  # reported once, by whoever shows the report
+            continue
+        digest = content_hash(rec)
+        aid = article_id(rec, digest)
+        keys = [k for k in (rec.url, aid) if k]
+        for slot in {slot_of[k] for k in keys if k in slot_of}:
+            earlier = todo.pop(slot)[0]
+            report.add_problem(
+                LoadProblem(
+                    earlier.origin,
+                    f"same article as a later record ({rec.origin}), which replaces it",
+                )
+            )
+        for k in keys:
+            slot_of[k] = n
+        todo[n] = (rec, aid, digest)
+    return list(todo.values())
+
+
 class Ingestor:
     """Turns loaded articles into index rows, batch by batch (each batch one transaction)."""
 
@@ -168,20 +199,13 @@ class Ingestor:
         report = IngestReport()
         read = done = total = 0
         for window in _batched(records, self.window):
-            todo: dict[str, tuple[Article, str, str]] = {}
-            for rec in window:
-                if isinstance(rec, LoadProblem):
-                    report.add_problem(rec)  # reported once, by whoever shows the report
-                    continue
-                read += 1
-                digest = content_hash(rec)
-                aid = article_id(rec, digest)
-                todo[rec.url or aid] = (rec, aid, digest)
+            todo = _latest_records(window, report)
+            read += sum(1 for rec in window if not isinstance(rec, LoadProblem))
             known = self.index.existing(
-                [aid for _, aid, _ in todo.values()], [a.url for a, _, _ in todo.values()]
+                [aid for _, aid, _ in todo], [a.url for a, _, _ in todo]
             )
             rows: list[ArticleRow] = []
-            for art, aid, digest in todo.values():
+            for art, aid, digest in todo:
                 hit = known.get(art.url or "") or known.get(aid)
                 if hit and hit[1] == digest:
                     report.unchanged += 1
@@ -231,9 +255,10 @@ class Ingestor:
                 for r in batch:
                     r.vectors = vecs[pos : pos + len(r.chunks)]
                     pos += len(r.chunks)
-                report.chunks += self.index.write(batch)
+                # Clusters are decided before the write so they are stored in its transaction.
                 report.wire_copies += assign_clusters(self.index, batch)
-        self.index.save()
+                report.chunks += self.index.write(batch)
+        self.index.save_snapshot()
         report.seconds = time.perf_counter() - t0
         if progress:
             progress(IngestProgress("done", read, done, total))

@@ -70,6 +70,7 @@ def retrieve(
     )
     order = sorted(fused, key=lambda c: -fused[c])[: max(cfg.candidates, k * 4)]
     rows = index.chunks(order)
+    order = [c for c in order if c in rows]  # deleted by another writer since the search
     _lead_prior(order, rows, fused, cfg.lead_weight)
     _date_prior(order, rows, fused, filters, cfg, window, index)
     order.sort(key=lambda c: -fused[c])
