@@ -87,12 +87,21 @@ def test_same_url_twice_in_one_input_the_later_wins_and_the_earlier_is_reported(
     assert svc.article(url)["text"] == WIRE
 
 
-def test_same_content_twice_without_url_is_reported_too(tmp_path: Path) -> None:
+def test_a_verbatim_repeat_counts_as_unchanged(tmp_path: Path) -> None:
     svc = _open(tmp_path / "idx")
     a = article("Bridge closed", WIRE, origin="a.txt")
     rep = svc.ingest_records([a, article(a.title, a.text, origin="b.txt")])
-    assert rep.added == 1 and [p.path for p in rep.problems] == ["a.txt"]
+    assert (rep.added, rep.unchanged, rep.skipped) == (1, 1, 0)
     assert svc.stats()["articles"] == 1
+
+
+def test_same_id_with_other_content_is_reported(tmp_path: Path) -> None:
+    svc = _open(tmp_path / "idx")
+    a = article("Bridge closed", WIRE, id="story-1", origin="a.txt")
+    b = article("Bridge reopened", "The bridge reopened today.", id="story-1", origin="b.txt")
+    rep = svc.ingest_records([a, b])
+    assert rep.added == 1 and [p.path for p in rep.problems] == ["a.txt"]
+    assert svc.article("story-1")["title"] == "Bridge reopened"
 
 
 def _clusters_seen_after_each_write(

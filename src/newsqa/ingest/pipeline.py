@@ -139,7 +139,8 @@ def _latest_records(
     """The articles of ``window`` as (article, id, content hash), problems moved to ``report``.
 
     When two records name the same article (same URL or same id) the later one wins, as an
-    update would, and the earlier is reported, never dropped silently.
+    update would, and the earlier is reported, never dropped silently; a verbatim repeat counts
+    as unchanged.
     """
     todo: dict[int, tuple[Article, str, str]] = {}
     slot_of: dict[str, int] = {}  # URL or article id -> position in todo
@@ -151,7 +152,10 @@ def _latest_records(
         aid = article_id(rec, digest)
         keys = [k for k in (rec.url, aid) if k]
         for slot in {slot_of[k] for k in keys if k in slot_of}:
-            earlier = todo.pop(slot)[0]
+            earlier, _, earlier_digest = todo.pop(slot)
+            if earlier_digest == digest:  # a verbatim repeat: nothing is lost
+                report.unchanged += 1
+                continue
             report.add_problem(
                 LoadProblem(
                     earlier.origin,
