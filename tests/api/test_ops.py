@@ -9,13 +9,16 @@ from fastapi.testclient import TestClient
 
 from newsqa import __version__
 from newsqa.api.schemas import Health
+from newsqa.service import NewsQA
 from tests.support import SEED_QUESTION
 
 
-def test_health(client: TestClient) -> None:
+def test_health(client: TestClient, service: NewsQA) -> None:
     h = Health.model_validate(client.get("/api/health").json())
     assert h.status == "ok" and h.version == __version__
-    assert h.articles >= 4 and h.chunks >= h.articles and "MiniLM" in h.model
+    stats = service.stats()
+    assert (h.articles, h.chunks) == (4, stats["chunks"]) and stats["chunks"] > 4
+    assert h.model == "newsqa/hash-embedder" and h.index == str(service.settings.index)
 
 
 def test_metrics_count_requests_per_route_and_status(client: TestClient) -> None:
