@@ -78,6 +78,7 @@ log lists with the details.
 
 bearer = HTTPBearer(auto_error=False, description="The server's NEWSQA_API_KEY")
 ERRORS = s.ERRORS
+MAX_OFFSET = 1_000_000_000  # far past any archive, well inside SQLite's integers
 BUSY: dict[int | str, dict[str, Any]] = {409: {
     "model": s.ErrorBody,
     "description": "Another process is writing to the index: retry after `Retry-After` seconds",
@@ -361,7 +362,7 @@ def search(body: s.SearchRequest, svc: Service) -> dict[str, Any]:
             summary="List articles, newest first", responses=ERRORS)
 def list_articles(
     svc: Service,
-    offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size (at most 100)")] = 20,
     source: Annotated[list[str] | None, Query(description="Only this outlet (repeatable)")] = None,
     since: Annotated[str | None, Query(description="YYYY-MM-DD", examples=["2013-01-01"])] = None,

@@ -379,6 +379,7 @@ class ErrorBody(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Malformed request body"},
     401: {"model": ErrorBody, "description": "Missing or wrong API key"},
     422: {"model": ErrorBody, "description": "Invalid input"},
     500: {"model": ErrorBody, "description": "Internal error: the detail names the request id"},
