@@ -158,3 +158,12 @@ def test_openapi_documents_409_on_writes_and_errors_everywhere(client: TestClien
         assert responses["422"]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/ErrorBody"}, path
         assert "500" in responses, path
+
+
+def test_the_server_log_carries_newsqa_errors() -> None:
+    from newsqa.api.app import log_config
+
+    config = log_config()
+    assert config["loggers"]["newsqa"] == {"handlers": ["default"], "level": "INFO",
+                                           "propagate": False}
+    assert config["handlers"]["default"]["stream"] == "ext://sys.stderr"

@@ -7,6 +7,7 @@ format its output; streaming routes speak Server-Sent Events (``event:`` name, `
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -590,8 +591,18 @@ def create_app(service: NewsQA) -> FastAPI:
     return app
 
 
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, with newsqa's own loggers (a 500's details) on its error stream."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["newsqa"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 def serve(service: NewsQA, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the app with uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(service), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(create_app(service), host=host, port=port, log_level="info", access_log=False,
+                log_config=log_config())
