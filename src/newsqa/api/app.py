@@ -320,7 +320,8 @@ ASK_EXAMPLES = {
 AskBody = Annotated[s.AskRequest, Body(openapi_examples=ASK_EXAMPLES)]
 SSE_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {"example": (
     'event: sources\ndata: {"passages": [...]}\n\n'
-    'event: delta\ndata: {"text": "Under the circumstances, … [1] "}\n\n'
+    'event: delta\ndata: {"text": "Under the circumstances, … [1]", "segment": {"text": '
+    '"Under the circumstances, …", "citations": [1], "lead": "", "span": null}}\n\n'
     'event: done\ndata: {"question": "...", "answer": "...", "citations": [...], ...}\n\n'
 )}}, "description": "Server-Sent Events"}}
 

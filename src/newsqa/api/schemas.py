@@ -185,6 +185,12 @@ class Answer(BaseModel):
                     "answer": "Under the circumstances, the South Korean government is trying to "
                     "alleviate the concerns of the general public by saying that the right of "
                     "collective self-defense does not cover the Korean peninsula, … [1]",
+                    "segments": [{
+                        "text": "Under the circumstances, the South Korean government is trying "
+                        "to alleviate the concerns of the general public by saying that the "
+                        "right of collective self-defense does not cover the Korean peninsula, …",
+                        "citations": [1], "lead": "", "span": None,
+                    }],
                     "abstained": False,
                     "view": "answer",
                     "evidence": 0.8262,
