@@ -192,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    settings = get_settings(index=args.index)
+    settings = get_settings(**({"index": args.index} if args.index else {}))
     from newsqa.index.store import IndexMismatchError
     from newsqa.service import NewsQA
 

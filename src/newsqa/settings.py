@@ -75,6 +75,9 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, with explicit overrides taking precedence."""
-    clean = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**clean)  # type: ignore[arg-type]
+    """Build settings from the environment, with explicit overrides taking precedence.
+
+    An override given as None sets None (``api_key=None`` turns a key from the environment
+    off); leave a setting out to keep the environment's value.
+    """
+    return Settings(**overrides)  # type: ignore[arg-type]
