@@ -127,8 +127,7 @@ def test_stream_sends_sources_then_deltas_then_done(client: TestClient, service:
     names = [e for e, _ in events]
     done = events[-1][1]
     assert names == ["sources"] + ["delta"] * (len(names) - 2) + ["done"] and len(names) >= 3
-    # the done event is the service's dict as is: segments appear there once the service has them
-    same_answer(Answer.model_validate(done).model_dump(), service.ask(SEED_QUESTION))
+    same_answer(done, service.ask(SEED_QUESTION))
     assert "".join(d["text"] for e, d in events if e == "delta").strip() == done["answer"].strip()
     assert events[0][1]["passages"] == done["passages"]
     assert done["citations"] and not done["abstained"]
@@ -152,3 +151,37 @@ def test_search_returns_ranked_passages(client: TestClient) -> None:
 def test_invalid_search_is_422(client: TestClient, payload: dict[str, object]) -> None:
     r = client.post("/api/search", json=payload)
     assert r.status_code == 422 and r.json()["detail"]
+
+
+STORM = {
+    "title": "Storm hits the coast",
+    "text": "The storm hit the coast on Wednesday [12]. Power was cut to 3,000 homes in the "
+    "county [3], officials said.",
+    "url": "https://example.com/storm", "published_at": "2023-01-18",
+}
+
+
+def test_bracketed_numbers_in_articles_are_text_everywhere(
+    fresh: tuple[TestClient, NewsQA],
+) -> None:
+    """A footnote-style "[12]" in an article is quoted as text, never taken for a citation."""
+    client, svc = fresh
+    assert client.post("/api/articles", json=[STORM]).json()["added"] == 1
+    question = {"question": "When did the storm hit the coast?"}
+    r = client.post("/api/ask", json=question)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["segments"][0] == {
+        "text": "The storm hit the coast on Wednesday [12].", "citations": [1], "lead": "",
+        "span": None, "quotes": ["The storm hit the coast on Wednesday [12]."]}
+    assert body["citations"][0]["quote"] == "The storm hit the coast on Wednesday [12]."
+    cited = {n for seg in body["segments"] for n in seg["citations"]}
+    assert cited == {c["n"] for c in body["citations"]}
+    events = sse_events(client.post("/api/ask/stream", json=question).text)
+    deltas = [d for e, d in events if e == "delta"]
+    assert events[-1][0] == "done" and [d["segment"] for d in deltas] == body["segments"]
+    assert "".join(d["text"] for d in deltas) == body["answer"]
+    chat = client.post("/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": question["question"]}]})
+    assert chat.status_code == 200
+    assert chat.json()["choices"][0]["message"]["content"].startswith(body["answer"] + "\n\n")

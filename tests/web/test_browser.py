@@ -343,3 +343,24 @@ def test_docs_page_works_under_its_content_security_policy(server: str, browser:
     assert "newsqa" in page.inner_text(".swagger-ui .info .title")
     assert errors == []
     page.close()
+
+
+def test_footnote_brackets_of_a_real_article_stay_text(server: str, browser: object) -> None:
+    """End to end on the real model: an article's "[12]" is quoted, never a citation link."""
+    r = httpx.post(f"{server}/api/articles", json=[{
+        "title": "Storm hits the coast", "url": "https://example.com/storm",
+        "text": "The storm hit the coast on Wednesday [12]. Power was cut to 3,000 homes in "
+        "the county [3], officials said.", "published_at": "2023-01-18",
+    }], timeout=60)
+    assert r.status_code == 200 and r.json()["added"] == 1, r.text
+    page = browser.new_page()  # type: ignore[attr-defined]
+    errors = _console_watch(page)
+    page.goto(server + "/")
+    _ask(page, "When did the storm hit the coast?")
+    answer = page.locator(".turn").last.locator(".answer")
+    assert answer.get_attribute("data-state") == "done"
+    assert answer.inner_text().startswith("The storm hit the coast on Wednesday [12]. [1]")
+    assert answer.locator('a.cite[data-n="12"]').count() == 0
+    assert answer.locator('a.cite[data-n="1"]').count() == 1
+    assert errors == []
+    page.close()

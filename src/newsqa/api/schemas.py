@@ -154,14 +154,19 @@ class CitationOut(BaseModel):
 
 class Segment(BaseModel):
     """One statement of the answer: text shown as text (a "[12]" in it is article text, never a
-    citation), the citation numbers it rests on, a view's label to show before it, and optionally
-    the [start, end) character range of ``text`` that answers the question."""
+    citation), the citation numbers it rests on, a view's label to show before it, optionally
+    the [start, end) character range of ``text`` that answers the question, and the verbatim
+    words of each cited passage that support it."""
 
     text: str
     citations: list[int] = Field(description="Numbers (n) of the citations this text rests on")
     lead: str = Field("", description='Label shown before the text ("2023-01-05 — cnn.com: ")')
     span: list[int] | None = Field(
         None, min_length=2, max_length=2, description="[start, end) of the text that answers"
+    )
+    quotes: list[str] = Field(
+        default_factory=list,
+        description="Per citation, the passage's verbatim words that support the text",
     )
 
 
@@ -190,6 +195,7 @@ class Answer(BaseModel):
                         "to alleviate the concerns of the general public by saying that the "
                         "right of collective self-defense does not cover the Korean peninsula, …",
                         "citations": [1], "lead": "", "span": None,
+                        "quotes": ["Under the circumstances, the South Korean government …"],
                     }],
                     "abstained": False,
                     "view": "answer",
