@@ -87,21 +87,6 @@
     target.replaceChildren(...nodes);
   }
 
-  // Only for a server that sends no segments (older than the answer-as-data API): the answer
-  // string with its [n] markers turned into citation links.
-  function renderAnswerString(target, text, turnIndex) {
-    const parts = text.split(/\[(\d+)\]/);
-    target.replaceChildren(...parts.map((part, i) => (i % 2 === 0
-      ? document.createTextNode(part) : citeLink(part, turnIndex))));
-  }
-
-  function renderAnswer(target, result, turnIndex) {
-    if (Array.isArray(result.segments) && result.segments.length) {
-      renderSegments(target, result.segments, turnIndex);
-    } else {
-      renderAnswerString(target, result.answer || "", turnIndex);
-    }
-  }
 
   // The passage with the quoted sentence(s) wrapped in <mark>, built from text nodes.
   function highlighted(passage, quote) {
@@ -260,7 +245,7 @@
           el("strong", { text: "No answer in the archive. " }),
           `${result.answer} The closest articles are listed under “Closest articles”.`));
     } else {
-      renderAnswer(a, result, turn.index);
+      renderSegments(a, result.segments || [], turn.index);
     }
     const n = result.abstained ? result.passages.length : result.citations.length;
     const label = result.abstained ? `${n} closest articles` : `${n} source${n === 1 ? "" : "s"}`;
@@ -314,16 +299,14 @@
       });
       if (!res.ok) throw new Error(await errorText(res));
       const segments = [];
-      let text = "";
       let finished = false;
       for await (const { event, data } of window.NewsqaSSE.read(res, rearm)) {
         if (controller.signal.aborted) break;
         if (event === "sources") {
           $("#status").textContent = `Found ${data.passages.length} passages; composing the answer…`;
         } else if (event === "delta") {
-          if (data.segment) segments.push(data.segment);
-          else text += data.text;
-          renderAnswer(turn.answerEl, { segments, answer: text }, turn.index);
+          segments.push(data.segment);
+          renderSegments(turn.answerEl, segments, turn.index);
         } else if (event === "done") {
           finishTurn(turn, data);
           finished = true;
