@@ -144,6 +144,24 @@ class CitationOut(BaseModel):
     passage: str
 
 
+class Segment(BaseModel):
+    """One statement of the answer: text shown as text (a "[12]" in it is article text, never a
+    citation), the citation numbers it rests on, a view's label to show before it, optionally
+    the [start, end) character range of ``text`` that answers the question, and the verbatim
+    words of each cited passage that support it."""
+
+    text: str
+    citations: list[int] = Field(description="Numbers (n) of the citations this text rests on")
+    lead: str = Field("", description='Label shown before the text ("2023-01-05 — cnn.com: ")')
+    span: list[int] | None = Field(
+        None, min_length=2, max_length=2, description="[start, end) of the text that answers"
+    )
+    quotes: list[str] = Field(
+        default_factory=list,
+        description="Per citation, the passage's verbatim words that support the text",
+    )
+
+
 class FiltersOut(BaseModel):
     """The filters the answer was computed under (``as_of`` defaults to today)."""
 
@@ -164,6 +182,13 @@ class Answer(BaseModel):
                     "answer": "Under the circumstances, the South Korean government is trying to "
                     "alleviate the concerns of the general public by saying that the right of "
                     "collective self-defense does not cover the Korean peninsula, … [1]",
+                    "segments": [{
+                        "text": "Under the circumstances, the South Korean government is trying "
+                        "to alleviate the concerns of the general public by saying that the "
+                        "right of collective self-defense does not cover the Korean peninsula, …",
+                        "citations": [1], "lead": "", "span": None,
+                        "quotes": ["Under the circumstances, the South Korean government …"],
+                    }],
                     "abstained": False,
                     "view": "answer",
                     "evidence": 0.8262,
@@ -188,7 +213,13 @@ class Answer(BaseModel):
     )
 
     question: str
-    answer: str = Field(description="Answer sentences, each followed by its [n] marker")
+    answer: str = Field(
+        description="The answer rendered as one string (segments joined, each followed by its "
+        "[n] markers); render from `segments` instead of parsing it"
+    )
+    segments: list[Segment] = Field(
+        default_factory=list, description="The answer as data: what to show and what it cites"
+    )
     abstained: bool = Field(description="True when no article answers: see passages instead")
     view: View = "answer"
     evidence: float
@@ -364,3 +395,13 @@ class ErrorBody(BaseModel):
 
     detail: str
     errors: list[dict[str, Any]] | None = Field(None, description="Validation errors, if any")
+    request_id: str | None = Field(None, description="With a 500: the id the server log lists")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Malformed request body"},
+    401: {"model": ErrorBody, "description": "Missing or wrong API key"},
+    422: {"model": ErrorBody, "description": "Invalid input"},
+    500: {"model": ErrorBody, "description": "Internal error: the detail names the request id"},
+}
+"""The error responses every API route documents."""
