@@ -288,7 +288,7 @@ def _run(args: argparse.Namespace, service: Any) -> int:
 
         if args.bootstrap and service.stats()["articles"] == 0:
             logging.getLogger("newsqa").warning("index is empty: ingesting %s", args.bootstrap)
-            service.ingest(args.bootstrap, progress_bar(True))
+            print_problems(service.ingest(args.bootstrap, progress_bar(True)).to_dict())
         serve(service, args.host, args.port)
         return 0
     if args.command == "eval":

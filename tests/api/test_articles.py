@@ -128,6 +128,19 @@ def test_jsonl_upload_with_a_bad_line(fresh: tuple[TestClient, NewsQA]) -> None:
     assert svc.article("https://city.example.com/2")["title"] == "Second bridge story"
 
 
+def test_upload_report_names_the_file_never_its_temporary_copy(
+    fresh: tuple[TestClient, NewsQA],
+) -> None:
+    client, _ = fresh
+    body = "\n".join([json.dumps(GOOD)] + ["[1]"] * 25).encode()  # 25 lines that are no object
+    r = client.post("/api/articles", files={"file": ("many.jsonl", body)})
+    rep = r.json()
+    assert (rep["added"], rep["skipped"]) == (1, 25)
+    assert {p["path"] for p in rep["problems"]} == {"many.jsonl"} and len(rep["problems"]) == 20
+    assert rep["omitted"] == [{"path": "many.jsonl", "count": 5}]
+    assert "newsqa-upload" not in r.text
+
+
 def test_other_formats_upload(fresh: tuple[TestClient, NewsQA]) -> None:
     client, _ = fresh
     txt = b"title: Night market opens\ndate: 2023-05-01\n\nThe night market opened with 80 stalls."

@@ -11,10 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from newsqa.api.middleware import CSP
-from newsqa.index.store import IndexBusyError
+from newsqa.index.store import NewsIndex
 from newsqa.service import NewsQA
 from tests.api.conftest import sse_events
 from tests.api.test_articles import GOOD
+from tests.support import NEWS
 
 SECRET = "boom at /srv/secret/path.db"
 
@@ -120,13 +121,18 @@ def test_docs_have_their_own_policy_allowing_only_their_inline_script(client: Te
 
 def test_busy_index_is_409_with_retry_after(fresh: tuple[TestClient, NewsQA]) -> None:
     client, svc = fresh
-    with svc.index.writer():  # as another process ingesting would
+    other = NewsIndex.open(svc.index.path, svc.index.manifest)  # as another process would
+    with other.writer():
         r = client.post("/api/articles", json=[GOOD])
         up = client.post("/api/articles", files={"file": ("a.jsonl", b'{"title": "t"}')})
         streamed = client.post("/api/articles?stream=true", json=[GOOD])
+    other.close()
     for resp in (r, up):
         assert resp.status_code == 409 and resp.headers["retry-after"] == "5"
-        assert resp.json()["detail"].startswith("another process is ingesting into ")
+        assert resp.json()["detail"] == (
+            f"index {svc.index.path} is busy: another process is writing to it (ingest or "
+            "delete); try again when it ends"
+        )
     assert streamed.status_code == 200
     (event, data), = sse_events(streamed.text)
     assert event == "error" and (data["status"], data["retry_after"]) == (409, 5)
@@ -134,18 +140,18 @@ def test_busy_index_is_409_with_retry_after(fresh: tuple[TestClient, NewsQA]) ->
     assert client.post("/api/articles", json=[GOOD]).json()["added"] == 1, "works once free"
 
 
-def test_busy_delete_is_409(
-    fresh: tuple[TestClient, NewsQA], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_busy_delete_is_409(fresh: tuple[TestClient, NewsQA]) -> None:
     client, svc = fresh
-
-    def busy(_: str) -> bool:
-        raise IndexBusyError("another process is writing")
-
-    monkeypatch.setattr(svc, "delete", busy)
-    r = client.delete("/api/articles/x")
+    url = NEWS[0].url or ""
+    other = NewsIndex.open(svc.index.path, svc.index.manifest)  # as another process would
+    with other.writer():
+        r = client.delete(f"/api/articles/{url}")
+    other.close()
     assert (r.status_code, r.headers["retry-after"]) == (409, "5")
-    assert r.json() == {"detail": "another process is writing"}
+    assert r.json()["detail"].endswith("is busy: another process is writing to it (ingest or "
+                                       "delete); try again when it ends")
+    assert svc.article(url) is not None
+    assert client.delete(f"/api/articles/{url}").status_code == 200, "works once free"
 
 
 def test_openapi_documents_409_on_writes_and_errors_everywhere(client: TestClient) -> None:

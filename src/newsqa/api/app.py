@@ -272,6 +272,9 @@ def _run_ingest(
             p["path"] = p["path"].removeprefix(prefix)
         for item in d["items"]:
             item["origin"] = item["origin"].removeprefix(prefix)
+        for omitted in d["omitted"]:
+            if omitted["path"]:
+                omitted["path"] = omitted["path"].removeprefix(prefix)
     request.app.state.metrics.record_ingest(d)
     return d
 
