@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.quality import HELD_OUT_PREFIXES, TUNE_PREFIXES  # noqa: E402
 from bench.slice import CACHE, answerable, require_data, slice_questions  # noqa: E402
 from newsqa.eval import answer_hit, citation_hit  # noqa: E402
-from newsqa.ingest.chunk import split_sentences  # noqa: E402
 from newsqa.models import Filters, Passage  # noqa: E402
 from newsqa.query.compose import ComposeConfig, compose  # noqa: E402
 from newsqa.service import NewsQA  # noqa: E402
 from newsqa.settings import get_settings  # noqa: E402
+from newsqa.text import split_sentences  # noqa: E402
 
 OUT = CACHE / "answers"
 THRESHOLDS = (0.0, 0.30, 0.34, 0.36, 0.38, 0.40, 0.42, 0.44)

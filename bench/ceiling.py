@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.slice import CACHE, answerable, read_archive, require_data, slice_questions  # noqa: E402
 from newsqa.eval import passage_hit_ranks  # noqa: E402
-from newsqa.index.store import query_terms  # noqa: E402
 from newsqa.models import Filters  # noqa: E402
 from newsqa.service import NewsQA  # noqa: E402
 from newsqa.settings import get_settings  # noqa: E402
+from newsqa.text import query_terms  # noqa: E402
 
 DEPTHS = (10, 50, 100, 400)
 BUCKETS = ("0-7 days", "8-60 days", "over 60 days", "all after the question")

@@ -11,9 +11,9 @@ from newsqa.ingest.chunk import (
     cl100k,
     embed_text,
     short_title,
-    split_sentences,
 )
 from newsqa.ingest.embed import HashEmbedder, load_embedder
+from newsqa.text import split_sentences
 from tests.support import ARCHIVE, archive_articles
 
 

@@ -22,7 +22,6 @@ import fcntl
 import json
 import logging
 import os
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -81,16 +80,6 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
 INSERT OR IGNORE INTO meta(key, value) VALUES ('log_start', '0')
 """
 
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it its
-    itself just me more most my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them themselves
-    then there these they this those through to too under until up very was we were what when
-    where which while who whom why will with would you your yours yourself yourselves said says
-    say according week this last year new one two s t""".split()
-)
 
 
 class IndexMismatchError(RuntimeError):
@@ -117,16 +106,6 @@ class ArticleRow:
     chunks: list[str]
     vectors: np.ndarray
     cluster_id: str | None = None
-
-
-def query_terms(text: str) -> list[str]:
-    """Content words of a query, lower-cased, stopwords dropped, in order, without repeats."""
-    seen: dict[str, None] = {}
-    for word in re.findall(r"[\w][\w'’-]*", text.lower()):
-        for part in re.split(r"['’-]", word):
-            if len(part) > 1 and part not in STOPWORDS:
-                seen.setdefault(part, None)
-    return list(seen)
 
 
 def normalize_source(source: str | None) -> str | None:

@@ -12,13 +12,14 @@ import base64
 import gzip
 import hashlib
 import importlib.resources
-import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import tiktoken
+
+from newsqa.text import split_sentences
 
 CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
 _CL100K_PAT = (
@@ -52,36 +53,6 @@ def cl100k() -> tiktoken.Encoding:
         mergeable_ranks=ranks,
         special_tokens=_CL100K_SPECIAL,
     )
-
-
-# A sentence ends at . ! ? (optionally followed by quotes/brackets) before whitespace and an
-# uppercase letter, digit or quote; common abbreviations are not sentence ends.
-_SENT_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-_ABBREV = re.compile(
-    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Col|Lt|Sgt|St|Jr|Sr|Inc|Co|Corp|Ltd|No|vs|Jan|Feb"
-    r"|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|U\.S|U\.K|U\.N|a\.m|p\.m|e\.g|i\.e|etc)\.|\b[A-Z]\.)$"
-)
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences; paragraph breaks always end a sentence."""
-    sentences: list[str] = []
-    for para in re.split(r"\n\s*\n|\n", text):
-        para = para.strip()
-        if not para:
-            continue
-        start = 0
-        for m in _SENT_END.finditer(para):
-            candidate = para[start : m.start()].rstrip()
-            if _ABBREV.search(candidate):
-                continue
-            if candidate:
-                sentences.append(candidate + para[m.start() : m.end()].strip())
-            start = m.end()
-        rest = para[start:].strip()
-        if rest:
-            sentences.append(rest)
-    return sentences
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from newsqa.index.store import STOPWORDS, query_terms
-from newsqa.ingest.chunk import split_sentences
 from newsqa.models import Citation, Passage, Segment
+from newsqa.text import STOPWORDS, query_terms, split_sentences, stems
 
 ABSTAIN_TEXT = "The archive has no article that answers this."
 
@@ -52,20 +51,6 @@ class Composed:
 def abstention(evidence: float) -> Composed:
     """The answer that says the archive holds no evidence."""
     return Composed([Segment(ABSTAIN_TEXT, [])], True, [], evidence)
-
-
-def _stem(word: str) -> str:
-    """A crude stem: common inflections removed, then the first six letters."""
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            word = word[: -len(suffix)]
-            break
-    return word.rstrip("e")[:6]
-
-
-def stems(words: Sequence[str]) -> frozenset[str]:
-    """The crude stems of ``words``."""
-    return frozenset(_stem(w) for w in words)
 
 
 def lexical_overlap(wanted: frozenset[str], sentence: str) -> float:

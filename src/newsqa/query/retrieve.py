@@ -8,10 +8,11 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from newsqa.index.store import NewsIndex, query_terms
+from newsqa.index.store import NewsIndex
 from newsqa.models import Filters, Passage
 from newsqa.query.fuse import rrf
 from newsqa.query.timeexpr import TimeWindow
+from newsqa.text import query_terms
 
 
 @dataclass
