@@ -3,8 +3,9 @@
 The archive is ingested once into a cached index (``bench/.cache/full-2023``; embedding takes
 a long while on a laptop CPU: run it in the background). Then every answerable question (636)
 is asked once without an as-of date and once as of its own date. Derived rows (no extra
-questions asked, the same calls filtered by question id): the January–March questions (200)
-against the full index, with and without as-of, to compare with the slice benchmark.
+questions asked, the same calls filtered by question id): the January–June questions (385, the
+half that settings may be tuned on) and the July–December questions (251, held out), and the
+January–March questions (200) to compare with the slice benchmark.
 
     .venv/bin/python bench/quality.py [--rebuild] [--out-md docs/benchmarks.md] [--limit N]
 """
@@ -37,6 +38,9 @@ from bench.slice import (  # noqa: E402
 )
 from newsqa.eval import markdown_table, summarize  # noqa: E402
 
+#: Question id prefixes of the half that settings may be tuned on, and of the held-out half.
+TUNE_PREFIXES = tuple(f"2023{m:02d}" for m in range(1, 7))
+HELD_OUT_PREFIXES = tuple(f"2023{m:02d}" for m in range(7, 13))
 EXPECTED_ARTICLES = 7587
 EXPECTED_ANSWERABLE = 636
 
@@ -95,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
             "summary": summary, "rows": rows, "deep_ranks": deep.get(name),
         })
     for name, label in (("as-of", "as of question date"), ("no-as-of", "no as-of")):
+        for half, prefixes in (("Jan–Jun (tuning)", TUNE_PREFIXES),
+                               ("Jul–Dec (held out)", HELD_OUT_PREFIXES)):
+            rows = [r for r in results[name][1] if str(r["id"]).startswith(prefixes)]
+            table.append((f"{half}, {label}", summarize(rows)))
         rows = [r for r in results[name][1] if str(r["id"]).startswith(q1)]
         table.append((f"Jan–Mar questions, full index, {label}", summarize(rows)))
 

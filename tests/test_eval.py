@@ -11,8 +11,9 @@ import pytest
 
 from newsqa.eval import (
     answer_hit,
-    answer_sentences,
+    answer_text,
     article_hit,
+    choice_by_evidence,
     citation_hit,
     contains_answer,
     evaluate,
@@ -21,6 +22,7 @@ from newsqa.eval import (
     normalize,
     passage_hit_ranks,
     percentile,
+    score_response,
     summarize,
 )
 from newsqa.models import Passage
@@ -59,8 +61,13 @@ def response(
     passages: list[dict[str, Any]], answer: str = "", citations: list[dict[str, Any]] | None = None,
     abstained: bool = False,
 ) -> dict[str, Any]:
-    return {"answer": answer, "abstained": abstained, "citations": citations or [],
-            "passages": passages}
+    segments = [{"text": answer, "citations": [] if abstained else [1], "lead": ""}]
+    return {"answer": answer, "segments": segments, "abstained": abstained,
+            "citations": citations or [], "passages": passages}
+
+
+def segs(*texts: str, lead: str = "") -> list[dict[str, Any]]:
+    return [{"text": t, "citations": [1], "lead": lead} for t in texts]
 
 
 def question(qid: str, answer: str = "Buffalo Bills", answerable: bool = True) -> dict[str, Any]:
@@ -108,10 +115,13 @@ def test_article_hit_counts_distinct_articles() -> None:
     assert not article_hit([], [GOLD])
 
 
-def test_answer_hit_ignores_markers() -> None:
-    assert answer_hit("He plays for the Buffalo [1] Bills.", "Buffalo Bills")
-    assert answer_hit("The BUFFALO Bills [1] lost. They play in New York [2]", "buffalo bills")
-    assert not answer_hit("The archive has no article that answers this.", "Buffalo Bills")
+def test_answer_hit_reads_segment_text_only() -> None:
+    assert answer_hit(segs("He plays for the Buffalo Bills."), "Buffalo Bills")
+    assert answer_hit(segs("The BUFFALO", "Bills lost."), "buffalo bills")  # across segments
+    assert answer_hit(segs("Bills lost.", lead="Buffalo "), "buffalo bills")
+    # A bracketed number in article text is text: it is not stripped like a marker.
+    assert not answer_hit(segs("The Buffalo [12] Bills."), "Buffalo Bills")
+    assert not answer_hit(segs("The archive has no article that answers this."), "Buffalo Bills")
     assert not answer_hit(None, "Buffalo Bills")
 
 
@@ -133,9 +143,37 @@ def test_percentile_matches_linear_interpolation() -> None:
     assert percentile([10.0, 20.0, 30.0, 40.0, 50.0], 95) == pytest.approx(48.0)
 
 
-def test_answer_sentences_counts_markers() -> None:
-    assert answer_sentences("One [1] Two [2] Three [1]") == 3
-    assert answer_sentences("") == 0
+def test_answer_text_joins_leads_and_texts_without_markers() -> None:
+    joined = answer_text(segs("One.", "Two.", lead="2023-01-05: "))
+    assert joined == "2023-01-05: One. 2023-01-05: Two."
+    assert answer_text([]) == "" and answer_text(None) == ""
+
+
+CHOICES = ["Pittsburgh Steelers", "Cincinnati Bengals", "Buffalo Bills", "Cleveland Browns"]
+
+
+def test_choice_by_evidence_takes_the_first_passage_naming_exactly_one_choice() -> None:
+    both = passage(OTHER, "The Buffalo Bills played the Cincinnati Bengals.")
+    bills = passage(GOLD, "Hamlin plays safety for the buffalo  bills.")
+    browns = passage(OTHER, "The Cleveland Browns won.")
+    assert choice_by_evidence([both, bills, browns], CHOICES) == "Buffalo Bills"
+    assert choice_by_evidence([browns, bills], CHOICES) == "Cleveland Browns"
+    assert choice_by_evidence([both], CHOICES) is None
+    assert choice_by_evidence([passage(OTHER, "nothing")] * 10 + [bills], CHOICES) is None
+
+
+def test_mc_accuracy_on_a_tiny_hand_made_set_is_exact() -> None:
+    bills = passage(GOLD, "Hamlin plays for the Buffalo Bills.")
+    browns = passage(OTHER, "The Cleveland Browns won.")
+    q = {**question("m1"), "choices": CHOICES}
+    rows = [
+        score_response(q, response([bills]), 1.0),  # right
+        score_response(q, response([browns, bills]), 1.0),  # wrong: Browns named first
+        score_response(q, response([passage(OTHER, "no team")]), 1.0),  # none: wrong
+        score_response({**q, "choices": []}, response([bills]), 1.0),  # no choices: wrong
+    ]
+    assert [r["mc_correct"] for r in rows] == [True, False, False, False]
+    assert summarize(rows)["mc_accuracy"] == 0.25
 
 
 # --------------------------------------------------------------------------- summary
@@ -144,14 +182,14 @@ def known_rows() -> list[dict[str, Any]]:
     base = {"article_hit": True, "answer_hit": False, "citation_hit": False, "abstained": False}
     return [
         {**base, "hit_rank": 1, "answer_hit": True, "citation_hit": True, "latency_ms": 10.0,
-         "response": "The Buffalo Bills [1] Damar Hamlin plays safety for them [2]"},
+         "response": "The Buffalo Bills Damar Hamlin plays safety for them", "sentences": 2},
         {**base, "hit_rank": 3, "answer_hit": True, "latency_ms": 20.0,
-         "response": "one two three four five six [1]"},
+         "response": "one two three four five six", "sentences": 1},
         {**base, "hit_rank": None, "article_hit": False, "abstained": True, "latency_ms": 30.0,
-         "response": "The archive has no article that answers this."},
-        {**base, "hit_rank": 7, "latency_ms": 40.0, "response": "a b [1] c d [1] e f [2]"},
+         "response": "The archive has no article that answers this.", "sentences": 1},
+        {**base, "hit_rank": 7, "latency_ms": 40.0, "response": "a b c d e f", "sentences": 3},
         {**base, "answerable": False, "hit_rank": 1, "answer_hit": True, "citation_hit": True,
-         "latency_ms": 9999.0, "response": "x [1]"},
+         "latency_ms": 9999.0, "response": "x", "sentences": 1},
     ]
 
 

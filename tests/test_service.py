@@ -22,6 +22,15 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> NewsQA:
     return s
 
 
+@pytest.fixture(scope="module")
+def hashed(tmp_path_factory: pytest.TempPathFactory) -> NewsQA:
+    """The same articles behind the model-free embedder: for tests about logic, not relevance."""
+    s = open_service(tmp_path_factory.mktemp("service-hash") / "idx", embedder="hash")
+    s.ingest([REPO / "corpus"])
+    s.ingest_records(NEWS)
+    return s
+
+
 def _seed_citation(res: dict) -> dict:
     assert not res["abstained"], res["answer"]
     cited = [c for c in res["citations"] if c["title"] == "Korea-US Alliance vs. Japan-US Alliance"]
@@ -55,9 +64,15 @@ def test_question_outside_the_archive_abstains_and_shows_closest(svc: NewsQA) ->
     assert res["citations"] == [] and res["passages"]
 
 
-def test_answer_json_shape(svc: NewsQA) -> None:
-    res = svc.ask("What happened to Damar Hamlin?", k=4)
-    assert {"question", "answer", "abstained", "citations", "passages", "timings_ms"} <= set(res)
+def test_answer_json_shape(hashed: NewsQA) -> None:
+    res = hashed.ask("What happened to Damar Hamlin?", k=4)
+    assert {"question", "answer", "segments", "abstained", "citations", "passages",
+            "timings_ms"} <= set(res)
+    assert res["answer"] == " ".join(
+        seg["text"] + "".join(f" [{n}]" for n in seg["citations"]) for seg in res["segments"]
+    )
+    numbers = {c["n"] for c in res["citations"]}
+    assert {n for seg in res["segments"] for n in seg["citations"]} == numbers
     assert res["citations"] and len(res["passages"]) <= 4
     for c in res["citations"]:
         assert CITATION_KEYS <= set(c)
@@ -65,6 +80,7 @@ def test_answer_json_shape(svc: NewsQA) -> None:
     for p in res["passages"]:
         assert PASSAGE_KEYS <= set(p)
     assert res["citations"][0]["source"] == "sports.example.com"
+    assert len(res["passages"]) == 4
     assert res["timings_ms"]["total"] > 0
 
 
@@ -78,6 +94,37 @@ def test_follow_up_uses_the_conversation(svc: NewsQA) -> None:
     assert "China" in c["quote"]
 
 
+def test_a_self_contained_question_is_not_glued_to_the_previous_one(hashed: NewsQA) -> None:
+    history = [{"role": "user", "content": SEED_QUESTION}, {"role": "assistant", "content": "…"}]
+    question = "When did the central bank raise rates?"
+    res = hashed.ask(question, history=history)
+    alone = hashed.ask(question)
+    assert res["passages"][0]["title"] == "Central bank raises interest rates by a quarter point"
+    # The history changes nothing: same passages, same scores, same answer.
+    assert res["passages"] == alone["passages"] and res["segments"] == alone["segments"]
+    follow = hashed.ask("And what did China say?", history=history)
+    assert follow["passages"][0]["title"] == "Korea-US Alliance vs. Japan-US Alliance"
+
+
+def test_bracketed_numbers_in_an_article_never_break_an_answer(tmp_path: Path) -> None:
+    s = open_service(tmp_path / "idx", embedder="hash")
+    s.ingest_records([article(
+        "Council votes on harbour bridge",
+        "The council approved the harbour bridge on Wednesday [12]. Work starts in May [3][4].",
+        url="https://city.example.com/bridge", published_at="2023-02-01",
+    )])
+    events = list(s.ask_stream("When did the council approve the harbour bridge?"))
+    done = events[-1][1]
+    assert not done["abstained"]
+    texts = [seg["text"] for seg in done["segments"]]
+    assert "The council approved the harbour bridge on Wednesday [12]." in texts
+    assert [c["n"] for c in done["citations"]] == [1]
+    assert all(seg["citations"] == [1] for seg in done["segments"])
+    deltas = [d["text"] for e, d in events if e == "delta"]
+    assert "".join(deltas) == done["answer"]
+    assert [d["segment"] for e, d in events if e == "delta"] == done["segments"]
+
+
 def test_ingest_reports_and_skips_broken_files(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
@@ -86,7 +133,7 @@ def test_ingest_reports_and_skips_broken_files(tmp_path: Path) -> None:
             f"Good story {i}\n\nCity council meets about item {i}."
         )
     (folder / "broken.json").write_text("{not json")
-    s = open_service(tmp_path / "idx")
+    s = open_service(tmp_path / "idx", embedder="hash")
     rep = s.ingest([folder])
     assert rep.added == 5 and rep.skipped == 1
     assert rep.problems[0].path.endswith("broken.json")

@@ -197,6 +197,19 @@ def progress_bar(enabled: bool = True, desc: str = "embedding"):  # type: ignore
     return update
 
 
+def print_problems(report: dict[str, Any]) -> None:
+    """The listed problems of an ingest report on stderr, once each, then per file the count of
+    those not listed ("… and 199,980 more problems in news.jsonl")."""
+    for p in report["problems"]:
+        where = f"{p['path']}:{p['line']}" if p["line"] is not None else p["path"]
+        label = "warning" if p.get("kind") == "warning" else "skipped"
+        print(f"{label} {where}: {p['reason']}", file=sys.stderr)
+    for o in report["omitted"]:
+        where = o["path"] if o["path"] is not None else "other files"
+        noun = "problem" if o["count"] == 1 else "problems"
+        print(f"… and {o['count']:,} more {noun} in {where}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``newsqa`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -204,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    settings = get_settings(index=args.index)
+    settings = get_settings(**({"index": args.index} if args.index else {}))
     from newsqa.index.store import IndexBusyError, IndexMismatchError
     from newsqa.service import NewsQA
 
@@ -236,12 +249,11 @@ def _run(args: argparse.Namespace, service: Any) -> int:
             d.pop("items")
             print(json.dumps(d, indent=2))
         else:
-            for p in d["problems"]:
-                where = f"{p['path']}:{p['line']}" if p["line"] is not None else p["path"]
-                print(f"skipped {where}: {p['reason']}", file=sys.stderr)
+            print_problems(d)
+            warned = f", {d['warnings']} with warnings" if d["warnings"] else ""
             print(
                 f"{d['added']} added, {d['updated']} updated, {d['unchanged']} unchanged, "
-                f"{d['skipped']} skipped; {d['chunks']} chunks in {d['seconds']:.1f}s "
+                f"{d['skipped']} skipped{warned}; {d['chunks']} chunks in {d['seconds']:.1f}s "
                 f"-> {service.index.path}"
             )
         return EXIT_SKIPPED if report.skipped else 0
@@ -276,7 +288,7 @@ def _run(args: argparse.Namespace, service: Any) -> int:
 
         if args.bootstrap and service.stats()["articles"] == 0:
             logging.getLogger("newsqa").warning("index is empty: ingesting %s", args.bootstrap)
-            service.ingest(args.bootstrap, progress_bar(True))
+            print_problems(service.ingest(args.bootstrap, progress_bar(True)).to_dict())
         serve(service, args.host, args.port)
         return 0
     if args.command == "eval":

@@ -7,8 +7,10 @@ computed over the answerable questions only:
 * ``hit@1/5/10`` and ``mrr@10``: the first passage that comes from a gold URL *and* whose text
   contains the gold answer (case- and whitespace-insensitive);
 * ``article_hit@10``: a gold article among the first 10 *distinct* articles of the ranking;
-* ``answer_hit``: the composed answer, without its ``[n]`` markers, contains the gold answer;
+* ``answer_hit``: the composed answer's text (its segments) contains the gold answer;
 * ``citation_hit``: a citation points to a gold URL and its quote contains the gold answer;
+* ``mc_accuracy``: multiple choice by evidence: the first top-10 passage that names exactly one
+  of the question's ``choices`` picks it; none picked counts as wrong;
 * ``abstention_rate``, latency percentiles and answer length.
 
 The metric functions are pure (plain dicts or :class:`~newsqa.models.Passage`-like objects in,
@@ -28,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from newsqa.models import Filters
-from newsqa.query.compose import strip_markers
 
 _WS = re.compile(r"\s+")
 
@@ -43,6 +44,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("answer_hit", "answer hit"),
     ("citation_hit", "citation hit"),
     ("abstention_rate", "abstain"),
+    ("mc_accuracy", "MC acc"),
     ("latency_p50_ms", "p50 ms"),
     ("latency_p95_ms", "p95 ms"),
 ]
@@ -134,9 +136,14 @@ def article_hit(passages: Sequence[Any], gold_urls: Iterable[str], k: int = 10) 
     return any(_field(p, "url") in gold for p in distinct_articles(passages)[:k])
 
 
-def answer_hit(answer_text: str | None, answer: str) -> bool:
-    """Whether the composed answer, without its ``[n]`` markers, contains the gold answer."""
-    return contains_answer(strip_markers(answer_text or ""), answer)
+def answer_text(segments: Sequence[Mapping[str, Any]] | None) -> str:
+    """What a reader reads of an answer: its segments' text, without citation markers."""
+    return " ".join(f"{seg.get('lead') or ''}{seg.get('text') or ''}" for seg in segments or [])
+
+
+def answer_hit(segments: Sequence[Mapping[str, Any]] | None, answer: str) -> bool:
+    """Whether the composed answer's text contains the gold answer."""
+    return contains_answer(answer_text(segments), answer)
 
 
 def citation_hit(citations: Sequence[Any], gold_urls: Iterable[str], answer: str) -> bool:
@@ -148,15 +155,17 @@ def citation_hit(citations: Sequence[Any], gold_urls: Iterable[str], answer: str
     )
 
 
-def answer_sentences(answer_text: str | None) -> int:
-    """Sentences of a composed answer: each one ends with a ``[n]`` marker."""
-    text = answer_text or ""
-    return len(re.findall(r"\[\d+\](?!\s*\[)", text))
+def choice_by_evidence(passages: Sequence[Any], choices: Sequence[str], k: int = 10) -> str | None:
+    """The choice named by the first of the top ``k`` passages that names exactly one choice.
 
-
-def answer_words(answer_text: str | None) -> int:
-    """Words of a composed answer, markers excluded."""
-    return len(strip_markers(answer_text or "").split())
+    A passage naming several choices cannot decide between them and is passed over; None when
+    no passage names exactly one.
+    """
+    for p in passages[:k]:
+        named = [c for c in choices if contains_answer(_field(p, "text"), c)]
+        if len(named) == 1:
+            return named[0]
+    return None
 
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
@@ -177,9 +186,9 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Aggregate per-question rows (see :func:`evaluate`) over the answerable questions.
 
     Rows need ``hit_rank``, ``article_hit``, ``answer_hit``, ``citation_hit``, ``abstained``,
-    ``latency_ms`` and ``response`` (the composed answer); rows with ``answerable`` false are
-    left out. Rates are None when there is no answerable row. Answer length is measured on
-    the answers that did not abstain.
+    ``latency_ms``, ``response`` (the answer's text) and ``sentences`` (its segments); rows
+    with ``answerable`` false are left out. Rates are None when there is no answerable row.
+    Answer length is measured on the answers that did not abstain.
     """
     rows = [r for r in rows if r.get("answerable", True)]
     n = len(rows)
@@ -191,8 +200,8 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     mrr = sum(1.0 / rk for rk in ranks if rk is not None and rk <= 10) / n if n else None
     latencies = [float(r["latency_ms"]) for r in rows if r.get("latency_ms") is not None]
     answered = [r for r in rows if not r.get("abstained")]
-    sentences = [answer_sentences(r.get("response")) for r in answered]
-    words = [answer_words(r.get("response")) for r in answered]
+    sentences = [int(r.get("sentences") or 0) for r in answered]
+    words = [len(str(r.get("response") or "").split()) for r in answered]
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     return {
         "n": n,
@@ -204,6 +213,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "answer_hit": _rate([bool(r.get("answer_hit")) for r in rows]),
         "citation_hit": _rate([bool(r.get("citation_hit")) for r in rows]),
         "abstention_rate": _rate([bool(r.get("abstained")) for r in rows]),
+        "mc_accuracy": _rate([bool(r.get("mc_correct")) for r in rows]),
         "latency_p50_ms": round(p50, 1) if p50 is not None else None,
         "latency_p95_ms": round(p95, 1) if p95 is not None else None,
         "answer_mean_sentences": sum(sentences) / len(sentences) if sentences else None,
@@ -219,6 +229,7 @@ def score_response(
 ) -> dict[str, Any]:
     """The per-question row for question ``q`` and the ``ask`` result ``res``."""
     passages = res.get("passages") or []
+    segments = res.get("segments") or []
     gold = list(q.get("gold_urls") or [])
     gold_set = set(gold)
     answer = str(q.get("answer") or "")
@@ -230,11 +241,14 @@ def score_response(
         "answerable": is_answerable(q),
         "hit_rank": passage_hit_ranks(passages, gold, answer),
         "article_hit": article_hit(passages, gold, 10),
-        "answer_hit": answer_hit(res.get("answer"), answer),
+        "answer_hit": answer_hit(segments, answer),
         "citation_hit": citation_hit(res.get("citations") or [], gold, answer),
+        "mc_correct": normalize(choice_by_evidence(passages, q.get("choices") or []))
+        == normalize(answer) != "",
         "abstained": bool(res.get("abstained")),
         "latency_ms": round(latency_ms, 1),
-        "response": res.get("answer"),
+        "response": answer_text(segments),
+        "sentences": len(segments),
         "top_urls": [_field(p, "url") for p in passages[:3]],
         # Diagnostics: where a gold article shows up at all, and where the answer text does.
         "gold_url_rank": first_rank(passages, lambda p: _field(p, "url") in gold_set),

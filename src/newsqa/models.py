@@ -38,6 +38,11 @@ class LoadProblem:
 
 
 @dataclass
+class LoadWarning(LoadProblem):
+    """Something wrong with an input that was kept anyway (an unreadable date, cut text)."""
+
+
+@dataclass
 class Passage:
     """A retrieved chunk with its article's metadata and its fused score."""
 
@@ -81,13 +86,15 @@ class Segment:
 
     ``text`` is shown as text (a "[12]" inside it is part of the article, not a citation);
     ``lead`` is a view's label shown before it ("2023-01-05 — cnn.com: "); ``span``, when set,
-    is the character range of ``text`` that answers the question (a name, a number, a date).
+    is the character range of ``text`` that answers the question (a name, a number, a date);
+    ``quotes`` holds, per citation, the passage's verbatim words that support the statement.
     """
 
     text: str
     citations: list[int]
     lead: str = ""
     span: tuple[int, int] | None = None
+    quotes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form used by the CLI and the HTTP API."""
@@ -96,6 +103,7 @@ class Segment:
             "citations": list(self.citations),
             "lead": self.lead,
             "span": list(self.span) if self.span else None,
+            "quotes": list(self.quotes),
         }
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -18,19 +17,12 @@ from newsqa.ingest.chunk import ChunkSpec
 from newsqa.ingest.embed import Embedder, load_embedder
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from newsqa.models import Article, Filters, LoadProblem, Passage
-from newsqa.query.compose import VIEWS, ComposeConfig, check_citations, compose
+from newsqa.query.compose import VIEWS, ComposeConfig, Composed, compose, render_text
+from newsqa.query.plan import QueryPlan, plan_query
 from newsqa.query.retrieve import RetrievalConfig, retrieve
-from newsqa.query.timeexpr import find_window
 from newsqa.settings import Settings, get_settings
 
 ProgressFn = Callable[[IngestProgress], None]
-
-_FOLLOW_UP = re.compile(
-    r"^(and|but|also|what about|how about|why|so)\b|\b(it|they|them|their|that|this|those|he|she|"
-    r"his|her)\b",
-    re.IGNORECASE,
-)
-
 
 class NewsQA:
     """Ingest, search and answer over one index directory."""
@@ -102,7 +94,12 @@ class NewsQA:
         """
         from newsqa.ingest.load import iter_articles
 
-        return self.ingest_records(iter_articles(paths, self.settings.max_article_bytes), progress)
+        s = self.settings
+        records = iter_articles(
+            paths, s.max_article_bytes,
+            max_file_bytes=s.max_file_bytes, max_line_bytes=s.max_line_bytes,
+        )
+        return self.ingest_records(records, progress)
 
     def ingest_records(
         self,
@@ -129,17 +126,26 @@ class NewsQA:
             f.as_of = date.today().isoformat()
         return f
 
-    def _retrieve(
-        self, query: str, k: int, f: Filters, qvec: np.ndarray, asked_as_of: bool
-    ) -> list[Passage]:
-        window = find_window(query, date.fromisoformat(f.as_of)) if f.as_of else None
-        cfg = self.retrieval
-        if not (asked_as_of or window):
-            # Nothing in the request is about time: recency only breaks near-ties, so an old
-            # article that clearly answers still beats recent ones that merely touch the topic.
-            share = self.settings.recency_untimed_share
-            cfg = replace(cfg, recency_weight=cfg.recency_weight * share)
-        return retrieve(self.index, qvec, query, k, f, cfg, window)
+    def plan(
+        self,
+        question: str,
+        filters: Filters,
+        history: Sequence[Mapping[str, str]] | None = None,
+        asked_as_of: bool = False,
+    ) -> QueryPlan:
+        """How ``question`` will be retrieved (search text, time window, recency weight)."""
+        return plan_query(
+            question,
+            history,
+            date.fromisoformat(filters.as_of or date.today().isoformat()),
+            asked_as_of=asked_as_of,
+            recency_weight=self.retrieval.recency_weight,
+            untimed_share=self.settings.recency_untimed_share,
+        )
+
+    def _retrieve(self, plan: QueryPlan, k: int, f: Filters, qvec: np.ndarray) -> list[Passage]:
+        cfg = replace(self.retrieval, recency_weight=plan.recency_weight)
+        return retrieve(self.index, qvec, plan.text, k, f, cfg, plan.window)
 
     def _embed_query(self, text: str) -> np.ndarray:
         return self.embedder.encode([text])[0]
@@ -148,27 +154,16 @@ class NewsQA:
         self, query: str, k: int | None = None, filters: Filters | None = None
     ) -> list[Passage]:
         """Ranked passages for ``query`` (no answer composition)."""
-        k = k or self.settings.k
         f = self._filters(filters)
-        asked = bool(filters and filters.as_of)
-        return self._retrieve(query, k, f, self._embed_query(query), asked)
-
-    @staticmethod
-    def retrieval_query(question: str, history: Sequence[dict[str, str]] | None) -> str:
-        """The text to retrieve with: a follow-up question borrows the previous user turn."""
-        if not history:
-            return question
-        previous = [h.get("content", "") for h in history if h.get("role") == "user"]
-        if previous and (len(question.split()) <= 12 or _FOLLOW_UP.search(question)):
-            return f"{previous[-1]} {question}"
-        return question
+        plan = self.plan(query, f, asked_as_of=bool(filters and filters.as_of))
+        return self._retrieve(plan, k or self.settings.k, f, self._embed_query(plan.text))
 
     def ask(
         self,
         question: str,
         k: int | None = None,
         filters: Filters | None = None,
-        history: Sequence[dict[str, str]] | None = None,
+        history: Sequence[Mapping[str, str]] | None = None,
         view: str = "answer",
     ) -> dict[str, Any]:
         """Answer ``question`` with cited sentences, or abstain; see README for the shape."""
@@ -183,10 +178,10 @@ class NewsQA:
         question: str,
         k: int | None = None,
         filters: Filters | None = None,
-        history: Sequence[dict[str, str]] | None = None,
+        history: Sequence[Mapping[str, str]] | None = None,
         view: str = "answer",
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Answer as events: ``sources`` (passages), ``delta`` (answer text pieces), ``done``.
+        """Answer as events: ``sources`` (passages), one ``delta`` per answer segment, ``done``.
 
         ``view`` is ``answer`` (a few cited sentences), ``timeline`` (evidence by publication
         date) or ``outlets`` (evidence grouped by outlet).
@@ -195,42 +190,49 @@ class NewsQA:
             raise ValueError(f"view must be one of {', '.join(VIEWS)}")
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        k = k or self.settings.k
         f = self._filters(filters)
-        rq = self.retrieval_query(question, history)
-        qvec = self._embed_query(rq)
+        plan = self.plan(question, f, history, asked_as_of=bool(filters and filters.as_of))
+        qvec = self._embed_query(plan.text)
         timings["embed"] = (time.perf_counter() - t0) * 1000
         t1 = time.perf_counter()
-        got = self._retrieve(rq, k, f, qvec, bool(filters and filters.as_of))
+        got = self._retrieve(plan, k or self.settings.k, f, qvec)
         timings["retrieve"] = (time.perf_counter() - t1) * 1000
         passages = [p.to_dict() for p in got]
         yield "sources", {"passages": passages}
         t2 = time.perf_counter()
-        qvec_answer = self._embed_query(question) if rq != question else qvec
+        qvec_answer = self._embed_query(question) if plan.follow_up else qvec
         composed = compose(
             question, got, self.embedder.encode, qvec_answer, self.composition, view
         )
-        problems = check_citations(composed.answer, composed.citations)
-        if problems:  # never show a citation that does not hold up
-            raise RuntimeError("citation check failed: " + "; ".join(problems))
         timings["compose"] = (time.perf_counter() - t2) * 1000
-        for piece in re.split(r"(?<=\])(?=\s)", composed.answer):
-            yield "delta", {"text": piece}
+        last = len(composed.segments) - 1
+        for i, seg in enumerate(composed.segments):
+            piece = render_text([seg]) + (composed.joiner if i < last else "")
+            yield "delta", {"text": piece, "segment": seg.to_dict()}
         timings["total"] = (time.perf_counter() - t0) * 1000
-        yield (
-            "done",
-            {
-                "question": question,
-                "answer": composed.answer,
-                "abstained": composed.abstained,
-                "view": view,
-                "evidence": round(composed.evidence, 4),
-                "citations": [c.to_dict() for c in composed.citations],
-                "passages": passages,
-                "filters": vars(f),
-                "timings_ms": {k_: round(v, 1) for k_, v in timings.items()},
-            },
-        )
+        yield "done", self._result(question, view, f, composed, passages, timings)
+
+    @staticmethod
+    def _result(
+        question: str,
+        view: str,
+        f: Filters,
+        composed: Composed,
+        passages: list[dict[str, Any]],
+        timings: dict[str, float],
+    ) -> dict[str, Any]:
+        return {
+            "question": question,
+            "answer": composed.answer,
+            "segments": [seg.to_dict() for seg in composed.segments],
+            "abstained": composed.abstained,
+            "view": view,
+            "evidence": round(composed.evidence, 4),
+            "citations": [c.to_dict() for c in composed.citations],
+            "passages": passages,
+            "filters": vars(f),
+            "timings_ms": {k_: round(v, 1) for k_, v in timings.items()},
+        }
 
     # ------------------------------------------------------------------ browse
     def article(self, id_or_url: str) -> dict[str, Any] | None:

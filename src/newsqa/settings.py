@@ -26,6 +26,16 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(180, ge=32, le=240, description="Target chunk size in cl100k tokens")
     chunk_overlap: int = Field(20, ge=0, le=120, description="Token overlap between chunks")
     max_article_bytes: int = Field(1_000_000, ge=1_000, description="Longer texts are truncated")
+    max_file_bytes: int = Field(
+        1 << 30, ge=1_000,
+        description="Bytes read from one input file, counted after decompression; reading stops "
+        "with a reported problem past it (a gzip bomb is stopped by this, not by memory)",
+    )
+    max_line_bytes: int = Field(
+        8 << 20, ge=1_000,
+        description="Longest .jsonl line; a longer one is reported and skipped without being "
+        "held in memory",
+    )
     embed_batch_size: int = Field(64, ge=1, le=1024)
     ingest_batch_articles: int = Field(128, ge=1, description="Articles per atomic write")
     k: int = Field(8, ge=1, le=50, description="Passages returned by default")
@@ -75,6 +85,9 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, with explicit overrides taking precedence."""
-    clean = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**clean)  # type: ignore[arg-type]
+    """Build settings from the environment, with explicit overrides taking precedence.
+
+    An override given as None sets None (``api_key=None`` turns a key from the environment
+    off); leave a setting out to keep the environment's value.
+    """
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,4 +1,8 @@
-"""Fixtures for the HTTP API tests: real services on tiny real indexes, driven by TestClient."""
+"""Fixtures for the HTTP API tests: services on tiny indexes, driven by TestClient.
+
+Every service here uses the hash embedder (exact, no model load) except ``real_client``, the one
+contract test's service on the real model.
+"""
 
 from __future__ import annotations
 
@@ -35,16 +39,25 @@ def sse_events(text: str) -> list[tuple[str, Any]]:
 def _build(index: Path, **settings: object) -> NewsQA:
     svc = open_service(index, **settings)
     report = svc.ingest([REPO / "corpus"])
-    assert report.added >= 1, report.to_dict()
-    svc.ingest_records(list(NEWS))
+    assert report.added == 1, report.to_dict()
+    assert svc.ingest_records(list(NEWS)).added == len(NEWS)
     return svc
 
 
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewsQA]:
-    """A read-only service: the bundled corpus plus a few hand-written articles."""
-    svc = _build(tmp_path_factory.mktemp("api-index"))
+    """A read-only hash-embedder service: the bundled corpus plus a few hand-written articles."""
+    svc = _build(tmp_path_factory.mktemp("api-index"), embedder="hash")
     yield svc
+    svc.close()
+
+
+@pytest.fixture(scope="session")
+def real_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """A client over the same articles on the real model (for the one contract test)."""
+    svc = _build(tmp_path_factory.mktemp("api-real-index"))
+    with TestClient(create_app(svc)) as c:
+        yield c
     svc.close()
 
 
@@ -58,7 +71,7 @@ def client(service: NewsQA) -> Iterator[TestClient]:
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[tuple[TestClient, NewsQA]]:
     """A client over a service of its own, for tests that add or delete articles."""
-    svc = open_service(tmp_path / "index", max_upload_bytes=50_000)
+    svc = open_service(tmp_path / "index", max_upload_bytes=50_000, embedder="hash")
     svc.ingest_records(list(NEWS))
     with TestClient(create_app(svc)) as c:
         yield c, svc
@@ -68,7 +81,7 @@ def fresh(tmp_path: Path) -> Iterator[tuple[TestClient, NewsQA]]:
 @pytest.fixture
 def keyed(tmp_path: Path) -> Iterator[TestClient]:
     """A client over a service that has an API key (reads stay open)."""
-    svc = open_service(tmp_path / "index", api_key=KEY)
+    svc = open_service(tmp_path / "index", api_key=KEY, embedder="hash")
     svc.ingest_records(list(NEWS[:1]))
     with TestClient(create_app(svc)) as c:
         yield c

@@ -36,7 +36,8 @@ def test_list_is_paged_and_filtered(client: TestClient, service: NewsQA) -> None
 
 
 def test_list_rejects_bad_paging_and_dates(client: TestClient) -> None:
-    for params in ({"limit": 101}, {"limit": 0}, {"offset": -1}, {"since": "2013-1-1"},
+    for params in ({"limit": 101}, {"limit": 0}, {"offset": -1}, {"offset": 10**27},
+                   {"since": "2013-1-1"},
                    {"since": "2014-01-01", "until": "2013-01-01"}):
         r = client.get("/api/articles", params=params)
         assert r.status_code == 422, params
@@ -67,15 +68,18 @@ def test_post_json_list_reports_each_item(fresh: tuple[TestClient, NewsQA]) -> N
     r = client.post("/api/articles", json=payload)
     assert r.status_code == 200, r.text
     rep = IngestResult.model_validate(r.json())
-    assert (rep.added, rep.skipped) == (1, 5)
+    assert (rep.added, rep.skipped, rep.warnings) == (2, 4, 1)
     reasons = {p.path: p.reason for p in rep.problems}
     assert "text: Field required" in reasons["item[1]"]
     assert "item[2]" in reasons
     assert "bogus: Extra inputs are not permitted" in reasons["item[3]"]
-    assert "published_at" in reasons["item[4]"]
+    # an unreadable date keeps the article, undated, with a warning (as the file loaders do)
+    assert reasons["item[4]"] == "unreadable date 'sometime': the article is kept without a date"
+    assert [p.kind for p in rep.problems if p.path == "item[4]"] == ["warning"]
     assert "url" in reasons["item[5]"]
-    assert rep.items[0].status == "added" and rep.items[0].origin == "item[0]"
-    assert svc.stats()["articles"] == before + 1
+    assert [(i.status, i.origin) for i in rep.items] == [("added", "item[0]"), ("added", "item[4]")]
+    assert svc.stats()["articles"] == before + 2
+    assert svc.article("https://city.example.com/dated")["published_at"] is None
     stored = client.get(f"/api/articles/{rep.items[0].id}").json()
     assert stored["source"] == "city.example.com", "outlet defaults to the URL's domain"
     again = client.post("/api/articles", json=[GOOD]).json()
@@ -122,6 +126,19 @@ def test_jsonl_upload_with_a_bad_line(fresh: tuple[TestClient, NewsQA]) -> None:
     assert "no text" in by_line[4]["reason"]
     assert [i["origin"] for i in rep["items"]] == ["news.jsonl:1", "news.jsonl:3"]
     assert svc.article("https://city.example.com/2")["title"] == "Second bridge story"
+
+
+def test_upload_report_names_the_file_never_its_temporary_copy(
+    fresh: tuple[TestClient, NewsQA],
+) -> None:
+    client, _ = fresh
+    body = "\n".join([json.dumps(GOOD)] + ["[1]"] * 25).encode()  # 25 lines that are no object
+    r = client.post("/api/articles", files={"file": ("many.jsonl", body)})
+    rep = r.json()
+    assert (rep["added"], rep["skipped"]) == (1, 25)
+    assert {p["path"] for p in rep["problems"]} == {"many.jsonl"} and len(rep["problems"]) == 20
+    assert rep["omitted"] == [{"path": "many.jsonl", "count": 5}]
+    assert "newsqa-upload" not in r.text
 
 
 def test_other_formats_upload(fresh: tuple[TestClient, NewsQA]) -> None:

@@ -35,7 +35,7 @@ def test_reads_stay_open_by_default(keyed: TestClient) -> None:
 
 
 def test_api_key_reads_protects_reads_but_not_health(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "index", api_key=KEY, api_key_reads=True)
+    svc = open_service(tmp_path / "index", api_key=KEY, api_key_reads=True, embedder="hash")
     try:
         with TestClient(create_app(svc)) as c:
             assert c.get("/api/articles").status_code == 401

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from openai.types import Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
+from newsqa.ingest.chunk import cl100k
 from tests.support import SEED_QUESTION
 
 MESSAGES = [
@@ -29,7 +30,11 @@ def test_chat_completion_shape_and_sources(client: TestClient) -> None:
     assert "2013-11-30" in sources
     cites = r.json()["citations"]
     assert cites[0]["n"] == 1 and "collective self-defense" in " ".join(c["quote"] for c in cites)
-    assert done.usage is not None and done.usage.total_tokens > 0
+    assert done.usage is not None
+    prompt = sum(len(cl100k().encode(m["content"])) for m in MESSAGES)
+    assert (done.usage.prompt_tokens, done.usage.completion_tokens) == (
+        prompt, len(cl100k().encode(text)))
+    assert done.usage.total_tokens == done.usage.prompt_tokens + done.usage.completion_tokens
 
 
 def test_abstention_lists_closest_articles(client: TestClient) -> None:

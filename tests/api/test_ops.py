@@ -9,16 +9,20 @@ from fastapi.testclient import TestClient
 
 from newsqa import __version__
 from newsqa.api.schemas import Health
+from newsqa.service import NewsQA
 from tests.support import SEED_QUESTION
 
 
-def test_health(client: TestClient) -> None:
+def test_health(client: TestClient, service: NewsQA) -> None:
     h = Health.model_validate(client.get("/api/health").json())
     assert h.status == "ok" and h.version == __version__
-    assert h.articles >= 4 and h.chunks >= h.articles and "MiniLM" in h.model
+    stats = service.stats()
+    assert (h.articles, h.chunks) == (4, stats["chunks"]) and stats["chunks"] > 4
+    assert h.model == "newsqa/hash-embedder" and h.index == str(service.settings.index)
 
 
-def test_metrics_count_requests_per_route_and_status(client: TestClient) -> None:
+def test_metrics_count_requests_per_route_and_status(fresh: tuple[TestClient, NewsQA]) -> None:
+    client, _ = fresh  # an app of its own: the counts are exact
     client.post("/api/ask", json={"question": SEED_QUESTION})
     client.post("/api/ask", json={"question": ""})
     client.get("/api/articles/nope")
@@ -26,18 +30,18 @@ def test_metrics_count_requests_per_route_and_status(client: TestClient) -> None
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
-    assert re.search(r'newsqa_http_requests_total\{method="POST",route="/api/ask",status="200"\} '
-                     r"[1-9]", text)
-    assert 'route="/api/ask",status="422"' in text
-    assert 'route="/api/articles/{article_id:path}",status="404"' in text
-    assert 'route="unmatched",status="404"' in text
+    for status in (200, 422):
+        assert f'requests_total{{method="POST",route="/api/ask",status="{status}"}} 1' in text
+    assert ('newsqa_http_requests_total{method="GET",route="/api/articles/{article_id:path}",'
+            'status="404"} 1') in text
+    assert 'newsqa_http_requests_total{method="GET",route="unmatched",status="404"} 1' in text
     assert "# TYPE newsqa_http_request_duration_seconds histogram" in text
-    assert re.search(r'newsqa_http_request_duration_seconds_bucket\{method="POST",'
-                     r'route="/api/ask",status="200",le="\+Inf"\} [1-9]', text)
+    assert ('newsqa_http_request_duration_seconds_bucket{method="POST",route="/api/ask",'
+            'status="200",le="+Inf"} 1') in text
     assert ('newsqa_http_request_duration_seconds_count{method="POST",route="/api/ask",'
             'status="422"}') in text
-    assert re.search(r"^newsqa_index_articles [1-9]\d*$", text, re.M)
-    assert re.search(r"^newsqa_index_chunks [1-9]\d*$", text, re.M)
+    assert re.search(r"^newsqa_index_articles 3$", text, re.M)
+    assert re.search(r"^newsqa_index_chunks 3$", text, re.M)
     for line in text.splitlines():  # every sample line is `name{labels} value`
         assert line.startswith("#") or re.fullmatch(r"[a-z_]+(\{.*\})? [0-9.e+-]+", line), line
 
@@ -61,7 +65,11 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
     assert ask["examples"]["seed"]["value"]["question"] == SEED_QUESTION
     post = spec["paths"]["/api/articles"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= set(post)
-    assert spec["components"]["schemas"]["Answer"]["examples"]
+    answer = spec["components"]["schemas"]["Answer"]
+    assert answer["examples"]
+    assert answer["properties"]["segments"]["items"] == {"$ref": "#/components/schemas/Segment"}
+    assert set(spec["components"]["schemas"]["Segment"]["properties"]) == {
+        "text", "citations", "lead", "span", "quotes"}
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/openapi.json" in docs.text
@@ -81,8 +89,12 @@ def test_chat_page_and_assets(client: TestClient) -> None:
     for needle in ('id="question"', 'id="ask"', 'id="sources"', "/static/app.js",
                    'name="viewport"'):
         assert needle in page.text
-    js = client.get("/static/app.js")
-    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
-    assert "innerHTML" not in js.text.replace("never as HTML", "")
+    assert '<script src="/static/sse.js" defer></script>' in page.text
+    for asset in ("/static/app.js", "/static/sse.js"):
+        js = client.get(asset)
+        assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+        assert "innerHTML" not in js.text.replace("never as HTML", "")
+    # the page runs under default-src 'self': no inline script, style or event handler
+    assert not re.search(r"<script>|<style|\sstyle=|\son[a-z]+=", page.text)
     assert client.get("/static/style.css").status_code == 200
     assert "http://" not in page.text and "https://" not in page.text, "no CDN: all local"

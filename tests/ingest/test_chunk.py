@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from newsqa.ingest.chunk import ChunkSpec, chunk_text, cl100k, embed_text, split_sentences
-from newsqa.ingest.embed import load_embedder
+from newsqa.ingest.chunk import (
+    TITLE_CHARS,
+    ChunkSpec,
+    chunk_text,
+    cl100k,
+    embed_text,
+    short_title,
+    split_sentences,
+)
+from newsqa.ingest.embed import HashEmbedder, load_embedder
 from tests.support import ARCHIVE, archive_articles
 
 
@@ -30,9 +38,9 @@ def test_chunks_respect_size_sentences_and_overlap() -> None:
     spec = ChunkSpec(tokens=60, overlap=15)
     chunks = chunk_text(" ".join(sentences), spec)
     enc = cl100k()
-    assert len(chunks) > 5
+    assert [len(enc.encode_ordinary(c)) for c in chunks] == [60] * 14 + [48]
+    assert [len(split_sentences(c)) for c in chunks] == [5] * 14 + [4]
     for c in chunks:
-        assert len(enc.encode_ordinary(c)) <= spec.tokens + 2
         assert c.endswith(".")  # cut at sentence ends, never mid-sentence
     # Overlap: each chunk starts with the last sentence of the previous one.
     for prev, nxt in zip(chunks, chunks[1:], strict=False):
@@ -47,9 +55,9 @@ def test_word_piece_guard_splits_chunks_the_embedder_would_truncate() -> None:
     nasty = " ".join(f"zq{i}xv{i * 7}kj" for i in range(400))
     title = "A very long headline " * 10
     unguarded = chunk_text(nasty, ChunkSpec(tokens=200, overlap=0), title)
-    assert any(emb.count_wordpieces(embed_text(title, c)) > 256 for c in unguarded)
+    assert sum(emb.count_wordpieces(embed_text(title, c)) > 256 for c in unguarded) == 15
     chunks = chunk_text(nasty, ChunkSpec(tokens=200, overlap=0), title, emb.count_wordpieces)
-    assert len(chunks) > len(unguarded)
+    assert (len(unguarded), len(chunks)) == (16, 31)
     for c in chunks:
         assert emb.count_wordpieces(embed_text(title, c)) <= emb.max_seq_length == 256
 
@@ -65,3 +73,34 @@ def test_no_chunk_exceeds_max_sequence_length_on_real_articles() -> None:
             assert emb.count_wordpieces(embed_text(art["title"], c)) <= 256
             n += 1
     assert n > 1000
+
+
+def test_a_long_unbroken_token_never_gives_an_over_long_chunk() -> None:
+    """One 5,000-character "word" (cl100k packs it into few tokens, word pieces split every
+    character): old code halved it once and emitted pieces of ~2,500 word pieces."""
+    model = load_embedder()
+    spec = ChunkSpec(tokens=180, overlap=20, max_wordpieces=256)
+    title = "Markets close higher"
+    for word in ("." * 5000, "-=" * 2500, "a.b," * 1250):
+        text = f"Shares rose on Monday. {word} Trading ends."
+        for count in (HashEmbedder().count_wordpieces, model.count_wordpieces):
+            chunks = chunk_text(text, spec, title, count)
+            assert max(count(embed_text(title, c)) for c in chunks) <= 256
+            joined = "".join(chunks)
+            assert sum(joined.count(ch) for ch in set(word)) >= len(word)  # nothing lost
+            assert chunks[0].startswith("Shares rose")
+            assert chunks[-1].endswith("Trading ends.")
+
+
+def test_a_title_of_long_tokens_still_leaves_room_for_text() -> None:
+    model = load_embedder()
+    title = " ".join(["!!!!!!!!!!"] * 24)  # 240 word pieces before the title was capped
+    short = short_title(title)
+    assert len(short) <= TITLE_CHARS and short == " ".join(["!!!!!!!!!!"] * 14)
+    for count in (HashEmbedder().count_wordpieces, model.count_wordpieces):
+        chunks = chunk_text("A sentence about the harbour. " * 40, ChunkSpec(), title, count)
+        assert chunks and max(count(embed_text(title, c)) for c in chunks) <= 256
+    assert short_title("Ordinary headline about the harbour") == (
+        "Ordinary headline about the harbour")
+    accented = "é" * 100  # two characters each once decomposed
+    assert short_title(accented) == "é" * 80

@@ -1,4 +1,5 @@
-"""The ingest pipeline's batches: repeated records, story clusters written with their batch."""
+"""The ingest pipeline: the report (exact counts, bounded lists, problems listed once each) and
+its batches (repeated records, story clusters written with their batch)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,50 @@ from pathlib import Path
 import pytest
 
 from newsqa.index.store import NewsIndex
+from newsqa.ingest.pipeline import (
+    ITEMS_LISTED,
+    PATHS_COUNTED,
+    PROBLEMS_LISTED,
+    PROBLEMS_PER_FILE,
+    IngestReport,
+)
+from newsqa.models import LoadProblem, LoadWarning
 from newsqa.service import NewsQA
 from tests.support import article, open_service
+
+
+def test_report_lists_20_problems_per_file_and_counts_the_rest() -> None:
+    report = IngestReport()
+    for n in range(1, 200_001):
+        report.add_problem(LoadProblem("big.jsonl", "not a JSON object", n))
+    report.add_problem(LoadWarning("small.jsonl", "unreadable date 'x'", 1))
+    assert (report.skipped, report.warnings) == (200_000, 1)
+    assert [p.line for p in report.problems] == [*range(1, PROBLEMS_PER_FILE + 1), 1]
+    d = report.to_dict()
+    assert d["omitted"] == [{"path": "big.jsonl", "count": 200_000 - PROBLEMS_PER_FILE}]
+    assert d["problems"][-1] == {"path": "small.jsonl", "line": 1, "kind": "warning",
+                                 "reason": "unreadable date 'x'"}
+    assert (d["skipped"], d["warnings"]) == (200_000, 1)
+
+
+def test_report_stays_bounded_for_many_files_and_articles() -> None:
+    report = IngestReport()
+    files = 3 * PATHS_COUNTED
+    for f in range(files):
+        for n in range(PROBLEMS_PER_FILE + 2):
+            report.add_problem(LoadProblem(f"f{f}.txt", "binary file (contains NUL bytes)", n))
+    for n in range(ITEMS_LISTED + 5):
+        report.add_item(f"id{n}", "added", f"x.jsonl:{n}")
+    assert len(report.problems) == PROBLEMS_LISTED
+    assert len(report.omitted) == PATHS_COUNTED + 1  # the rest share the None key
+    assert report.skipped == files * (PROBLEMS_PER_FILE + 2)
+    assert len(report.problems) + sum(report.omitted.values()) == report.skipped
+    assert report.omitted["f0.txt"] == 2
+    assert report.omitted[None] == report.skipped - PROBLEMS_LISTED - sum(
+        n for path, n in report.omitted.items() if path is not None)
+    assert (len(report.items), report.items_omitted) == (ITEMS_LISTED, 5)
+    assert report.to_dict()["items_omitted"] == 5
+
 
 WIRE = (
     "Officials said on Tuesday that the bridge over the Maron river will stay closed for "
@@ -44,12 +87,21 @@ def test_same_url_twice_in_one_input_the_later_wins_and_the_earlier_is_reported(
     assert svc.article(url)["text"] == WIRE
 
 
-def test_same_content_twice_without_url_is_reported_too(tmp_path: Path) -> None:
+def test_a_verbatim_repeat_counts_as_unchanged(tmp_path: Path) -> None:
     svc = _open(tmp_path / "idx")
     a = article("Bridge closed", WIRE, origin="a.txt")
     rep = svc.ingest_records([a, article(a.title, a.text, origin="b.txt")])
-    assert rep.added == 1 and [p.path for p in rep.problems] == ["a.txt"]
+    assert (rep.added, rep.unchanged, rep.skipped) == (1, 1, 0)
     assert svc.stats()["articles"] == 1
+
+
+def test_same_id_with_other_content_is_reported(tmp_path: Path) -> None:
+    svc = _open(tmp_path / "idx")
+    a = article("Bridge closed", WIRE, id="story-1", origin="a.txt")
+    b = article("Bridge reopened", "The bridge reopened today.", id="story-1", origin="b.txt")
+    rep = svc.ingest_records([a, b])
+    assert rep.added == 1 and [p.path for p in rep.problems] == ["a.txt"]
+    assert svc.article("story-1")["title"] == "Bridge reopened"
 
 
 def _clusters_seen_after_each_write(

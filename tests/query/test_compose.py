@@ -7,15 +7,17 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from newsqa.models import Citation, Passage
+from newsqa.models import Citation, Passage, Segment
 from newsqa.query.compose import (
     ABSTAIN_TEXT,
     ComposeConfig,
+    Draft,
     check_citations,
     compose,
     coverage,
     key_terms,
-    strip_markers,
+    number_citations,
+    plain_text,
 )
 
 AXES = ["rates", "volcano", "football", "bank", "analysts"]
@@ -69,8 +71,33 @@ def test_answer_cites_each_supporting_sentence_and_quotes_verbatim() -> None:
     )
     assert [(c.n, c.chunk_id) for c in res.citations] == [(1, 1), (2, 3)]
     assert res.citations[0].quote == "The bank raised rates on Wednesday by a quarter point."
-    assert check_citations(res.answer, res.citations) == []
-    assert "[" not in strip_markers(res.answer)
+    assert check_citations(res.segments, res.citations) == []
+    assert [seg.citations for seg in res.segments] == [[1], [2]]
+    assert res.segments[0].quotes == [res.citations[0].quote]
+    assert "[" not in plain_text(res.segments)
+
+
+def test_bracketed_numbers_in_article_text_stay_text() -> None:
+    footnoted = passage(1, "The bank raised rates on Wednesday [12]. Officials met for two days.")
+    q = "When did the bank raise rates?"
+    res = compose(q, [footnoted], fake_encode, fake_encode([q])[0], CFG)
+    assert [(seg.text, seg.citations) for seg in res.segments] == [
+        ("The bank raised rates on Wednesday [12].", [1])
+    ]
+    assert res.answer == "The bank raised rates on Wednesday [12]. [1]"
+    assert check_citations(res.segments, res.citations) == []
+
+
+def test_a_statement_whose_quote_is_not_in_its_passage_is_dropped() -> None:
+    quote = "Ash covered three villages overnight."
+    good = Draft("Ash covered three villages.", [PASSAGES[1]], [quote])
+    bad = Draft("Rates fell.", [PASSAGES[0]], ["Rates fell sharply."])  # not in passage 1
+    res = number_citations([bad, good], evidence=0.9)
+    assert [seg.text for seg in res.segments] == ["Ash covered three villages."]
+    assert [(c.n, c.chunk_id) for c in res.citations] == [(1, 2)]
+    assert res.segments[0].citations == [1]
+    only_bad = number_citations([bad], evidence=0.9)
+    assert only_bad.abstained and only_bad.answer == ABSTAIN_TEXT
 
 
 def test_weak_evidence_abstains() -> None:
@@ -80,23 +107,20 @@ def test_weak_evidence_abstains() -> None:
 
 
 def test_answer_length_is_bounded() -> None:
-    long = " ".join(f"Rates story sentence {i} says rates moved again today." for i in range(20))
+    filler = " ".join(["word"] * 25)
+    topics = ["bank", "analysts", "volcano", "football"]
+    long = " ".join(f"Rates and {t} {filler} end." for t in topics)  # four 29-word sentences
     q = "rates"
-    res = compose(
-        q,
-        [passage(1, long)],
-        fake_encode,
-        fake_encode([q])[0],
-        ComposeConfig(max_sentences=3, max_words=80),
-    )
-    body = strip_markers(res.answer)
-    assert len(body.split()) <= 80
-    assert res.answer.count("[1]") <= 3
+    cfg = ComposeConfig(max_sentences=3, max_words=80, answer_type_weight=0.0, keep_ratio=0.0)
+    res = compose(q, [passage(1, long)], fake_encode, fake_encode([q])[0], cfg)
+    # Two sentences make 58 words; a third would make 87, over the 80-word budget.
+    assert len(res.segments) == 2
+    assert len(plain_text(res.segments).split()) == 58
 
 
 def test_check_citations_catches_unsupported_quotes_and_dangling_markers() -> None:
     c = Citation(1, "a1", 1, None, "t", None, None, quote="Not in the text.", passage="Other text.")
-    problems = check_citations("Claim. [1] Other claim. [2]", [c])
+    problems = check_citations([Segment("Claim.", [1]), Segment("Other claim.", [2])], [c])
     assert "[2] cites nothing" in problems
     assert any("quote not found" in p for p in problems)
 

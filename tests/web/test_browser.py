@@ -3,8 +3,10 @@ server: ``newsqa serve`` in a subprocess on a tiny index of ``corpus/``."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -64,8 +66,7 @@ def _ask(page: object, question: str) -> None:
 
 def test_ask_cite_and_escape(server: str, browser: object, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = _console_watch(page)  # a Content-Security-Policy violation would be one
     page.goto(server + "/")
     page.wait_for_selector("#index-size:not(:empty)")
     page.screenshot(path=str(tmp_path / "01-empty.png"))
@@ -139,3 +140,231 @@ def test_phone_viewport(server: str, browser: object, tmp_path: Path) -> None:
     assert width <= 390, f"page scrolls sideways on a phone ({width}px)"
     page.screenshot(path=str(tmp_path / "04-phone.png"), full_page=True)
     ctx.close()
+
+
+# ---------------------------------------------------------------------------- failure paths
+def _sse_body(events: list[tuple[str, object]], newline: str = "\n") -> str:
+    return "".join(
+        f"event: {name}{newline}data: {json.dumps(data, ensure_ascii=False)}{newline}{newline}"
+        for name, data in events
+    )
+
+
+STORM_PASSAGE = "The storm hit the coast on Wednesday [12]. Power was cut to 3,000 homes."
+STORM_CITATION = {
+    "n": 1, "article_id": "storm1", "chunk_id": 1, "url": "https://example.com/storm",
+    "title": "Storm hits coast", "source": "example.com", "published_at": "2023-01-16",
+    "quote": "The storm hit the coast on Wednesday [12].", "passage": STORM_PASSAGE,
+}
+STORM_SEGMENT = {"text": "The storm hit the coast on Wednesday [12].", "citations": [1],
+                 "lead": "", "span": [27, 36]}
+
+
+def _storm_answer(question: str) -> dict[str, object]:
+    return {
+        "question": question, "answer": "The storm hit the coast on Wednesday [12]. [1]",
+        "segments": [STORM_SEGMENT], "abstained": False, "view": "answer", "evidence": 0.9,
+        "citations": [STORM_CITATION], "passages": [], "filters": {}, "timings_ms": {"total": 5.0},
+    }
+
+
+def _storm_events(question: str) -> list[tuple[str, object]]:
+    return [
+        ("sources", {"passages": []}),
+        ("delta", {"text": "The storm hit the coast on Wednesday [12]. [1]",
+                   "segment": STORM_SEGMENT}),
+        ("done", _storm_answer(question)),
+    ]
+
+
+def _console_watch(page: object) -> list[str]:
+    """Page errors and console errors (a Content-Security-Policy violation is one); the
+    browser's own request for /favicon.ico, which the site does not have, is no error."""
+    seen: list[str] = []
+
+    def console(m: Any) -> None:
+        if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico"):
+            seen.append(m.text)
+
+    page.on("pageerror", lambda exc: seen.append(str(exc)))  # type: ignore[attr-defined]
+    page.on("console", console)  # type: ignore[attr-defined]
+    return seen
+
+
+def test_bracketed_numbers_in_article_text_are_text_not_citations(
+    server: str, browser: object
+) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    errors = _console_watch(page)
+    question = "When did the storm hit?"
+    page.route("**/api/ask/stream", lambda route: route.fulfill(
+        status=200, content_type="text/event-stream", body=_sse_body(_storm_events(question))))
+    page.goto(server + "/")
+    _ask(page, question)
+    answer = page.locator(".turn").last.locator(".answer")
+    assert answer.get_attribute("data-state") == "done"
+    assert answer.inner_text() == "The storm hit the coast on Wednesday [12]. [1]"
+    assert answer.locator("a.cite").count() == 1
+    assert answer.locator("a.cite").get_attribute("data-n") == "1"
+    assert answer.locator("strong.span").inner_text() == "Wednesday"
+    page.click('.answer a.cite[data-n="1"]')
+    assert page.locator('#sources .source[data-n="1"] mark').inner_text() == (
+        "The storm hit the coast on Wednesday [12]."
+    )
+    assert errors == []
+    page.close()
+
+
+def test_sse_parser_handles_every_line_ending_and_split_chunks(
+    server: str, browser: object
+) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(server + "/")
+    chunks = [
+        "event: delta\r", "\ndata: {\"text\": \"a\"}\r", "\n\r", "\n",  # CRLF split in two
+        "event: done\rdata: 1\r\r",  # CR only
+        "data: x\n", "\n",  # LF only, the blank line in its own chunk
+        ": a comment\n\n",
+        "data: two\ndata: lines\r\n\r\n",
+        "event: tail\ndata: 3\r\r",  # ends on a CR: only the end of the stream completes it
+        "data: incomplete\n",  # no blank line before the end: discarded
+    ]
+    events = page.evaluate("""(chunks) => {
+        const p = new window.NewsqaSSE.Parser();
+        const out = [];
+        for (const c of chunks) out.push(...p.push(c));
+        out.push(...p.end());
+        return out;
+    }""", chunks)
+    assert events == [
+        {"event": "delta", "data": '{"text": "a"}'},
+        {"event": "done", "data": "1"},
+        {"event": "message", "data": "x"},
+        {"event": "message", "data": "two\nlines"},
+        {"event": "tail", "data": "3"},
+    ]
+    page.close()
+
+
+def test_answer_stream_split_inside_line_endings_and_characters(
+    server: str, browser: object
+) -> None:
+    """The page's own fetch path, fed a CRLF stream cut between every CR and LF and inside a
+    multi-byte character."""
+    page = browser.new_page()  # type: ignore[attr-defined]
+    errors = _console_watch(page)
+    page.goto(server + "/")
+    question = "Where did the storm — the big one — hit?"
+    body = _sse_body(_storm_events(question), newline="\r\n").encode()
+    cuts = sorted({i + 1 for i in range(len(body)) if body[i:i + 1] == b"\r"}
+                  | {body.index("—".encode()) + 1})
+    chunks = [list(body[a:b]) for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+    page.evaluate("""(chunks) => {
+        const real = window.fetch;
+        window.fetch = (url, opts) => {
+            if (!String(url).endsWith("/api/ask/stream")) return real(url, opts);
+            const stream = new ReadableStream({ start(ctl) {
+                for (const c of chunks) ctl.enqueue(new Uint8Array(c));
+                ctl.close();
+            } });
+            return Promise.resolve(new Response(stream, {
+                status: 200, headers: { "Content-Type": "text/event-stream" } }));
+        };
+    }""", chunks)
+    _ask(page, question)
+    turn = page.locator(".turn").last
+    assert turn.locator(".answer").get_attribute("data-state") == "done"
+    assert turn.locator(".answer").inner_text() == "The storm hit the coast on Wednesday [12]. [1]"
+    assert page.inner_text("#sources-hint") == f"For: “{question}”"
+    assert errors == []
+    page.close()
+
+
+def test_new_conversation_aborts_the_answer_in_flight(server: str, browser: object) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    errors = _console_watch(page)
+    held: list[object] = []
+    sent: list[dict[str, object]] = []
+
+    def handle(route: object) -> None:
+        sent.append(route.request.post_data_json)  # type: ignore[attr-defined]
+        if not held:
+            held.append(route)  # the first answer hangs until the test lets it go
+        else:
+            route.fulfill(status=200, content_type="text/event-stream",  # type: ignore[attr-defined]
+                          body=_sse_body(_storm_events(str(sent[-1]["question"]))))
+
+    page.route("**/api/ask/stream", handle)
+    page.goto(server + "/")
+    page.fill("#question", "Old question")
+    page.click("#ask")
+    page.wait_for_selector(".turn .answer.streaming")
+    assert page.is_disabled("#ask")
+    page.click("#new")
+    assert page.locator(".turn").count() == 0 and page.is_enabled("#ask")
+    try:  # the old answer arrives after all: it must land nowhere
+        held[0].fulfill(status=200, content_type="text/event-stream",  # type: ignore[attr-defined]
+                        body=_sse_body(_storm_events("Old question")))
+    except Exception:  # noqa: BLE001 - Playwright may refuse: the request was aborted
+        pass
+    page.wait_for_timeout(300)
+    assert page.locator(".turn").count() == 0 and page.inner_text("#sources") == ""
+    _ask(page, "New question")
+    assert sent[-1] == {"question": "New question"}, "the old answer is not in the history"
+    assert page.locator(".turn").count() == 1
+    assert page.inner_text("#sources-hint") == "For: “New question”"
+    assert errors == []
+    page.close()
+
+
+def test_a_hung_answer_times_out_with_a_message(server: str, browser: object) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.route("**/api/ask/stream", lambda route: None)  # never answered
+    page.goto(server + "/?timeout=1.5")
+    page.fill("#question", "Anyone there?")
+    page.click("#ask")
+    page.wait_for_selector(".turn .answer[data-state]", timeout=10_000)
+    answer = page.locator(".turn .answer")
+    assert answer.get_attribute("data-state") == "error"
+    assert answer.inner_text() == (
+        "No answer from the server within 1.5 seconds; it may be busy. Please try again."
+    )
+    assert page.is_enabled("#ask")
+    page.close()
+
+
+def test_docs_page_works_under_its_content_security_policy(server: str, browser: object) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    errors = _console_watch(page)
+    response = page.goto(server + "/docs")
+    assert "script-src 'self' 'sha256-" in response.headers["content-security-policy"]
+    page.wait_for_selector(".swagger-ui .opblock-summary-path", timeout=30_000)
+    assert page.locator(".swagger-ui .opblock").count() == 13
+    assert "newsqa" in page.inner_text(".swagger-ui .info .title")
+    page.goto(server + "/redoc")
+    page.wait_for_selector("h1:has-text(\"newsqa\")", timeout=30_000)
+    assert page.locator("h2:has-text(\"Chat completion (OpenAI-compatible)\")").count() == 1
+    # ReDoc's "powered by" logo comes from its CDN; the policy keeps the page offline
+    assert [e for e in errors if "https://cdn.redoc.ly/redoc/logo-mini.svg" not in e] == []
+    page.close()
+
+
+def test_footnote_brackets_of_a_real_article_stay_text(server: str, browser: object) -> None:
+    """End to end on the real model: an article's "[12]" is quoted, never a citation link."""
+    r = httpx.post(f"{server}/api/articles", json=[{
+        "title": "Storm hits the coast", "url": "https://example.com/storm",
+        "text": "The storm hit the coast on Wednesday [12]. Power was cut to 3,000 homes in "
+        "the county [3], officials said.", "published_at": "2023-01-18",
+    }], timeout=60)
+    assert r.status_code == 200 and r.json()["added"] == 1, r.text
+    page = browser.new_page()  # type: ignore[attr-defined]
+    errors = _console_watch(page)
+    page.goto(server + "/")
+    _ask(page, "When did the storm hit the coast?")
+    answer = page.locator(".turn").last.locator(".answer")
+    assert answer.get_attribute("data-state") == "done"
+    assert answer.inner_text().startswith("The storm hit the coast on Wednesday [12]. [1]")
+    assert answer.locator('a.cite[data-n="12"]').count() == 0
+    assert answer.locator('a.cite[data-n="1"]').count() == 1
+    assert errors == []
+    page.close()

@@ -6,6 +6,9 @@ format its output; streaming routes speak Server-Sent Events (``event:`` name, `
 
 from __future__ import annotations
 
+import base64
+import copy
+import hashlib
 import hmac
 import json
 import os
@@ -40,7 +43,16 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from newsqa import __version__
 from newsqa.api import schemas as s
 from newsqa.api.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from newsqa.api.middleware import (
+    CSP,
+    RETRY_AFTER_S,
+    RequestContextMiddleware,
+    error_body,
+    failure,
+    request_id,
+)
 from newsqa.api.openai_compat import make_router
+from newsqa.index.store import IndexBusyError
 from newsqa.ingest.pipeline import IngestProgress, IngestReport
 from newsqa.models import Article, Filters, LoadProblem
 from newsqa.service import NewsQA
@@ -59,14 +71,20 @@ DESCRIPTION = """Question answering over a news archive, with cited answers.
 * An **OpenAI-compatible** `/v1/chat/completions` lets chat clients get cited answers.
 
 When the server has an API key (`NEWSQA_API_KEY`), writes need `Authorization: Bearer <key>`.
-Errors are JSON: `{"detail": "..."}`.
+Errors are JSON: `{"detail": "..."}`. A write that meets another process writing to the index
+gets 409 with a `Retry-After` header. Every response carries an `X-Request-ID` header (a client's
+own is kept when it is plain); a 500 says only "internal error" with that id, which the server
+log lists with the details.
 """
 
 bearer = HTTPBearer(auto_error=False, description="The server's NEWSQA_API_KEY")
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": s.ErrorBody, "description": "Missing or wrong API key"},
-    422: {"model": s.ErrorBody, "description": "Invalid input"},
-}
+ERRORS = s.ERRORS
+MAX_OFFSET = 1_000_000_000  # far past any archive, well inside SQLite's integers
+BUSY: dict[int | str, dict[str, Any]] = {409: {
+    "model": s.ErrorBody,
+    "description": "Another process is writing to the index: retry after `Retry-After` seconds",
+    "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+}}
 
 
 # ---------------------------------------------------------------------------- dependencies
@@ -119,12 +137,12 @@ def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _answer_events(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]:
+def _answer_events(events: Iterator[tuple[str, dict[str, Any]]], rid: str) -> Iterator[str]:
     try:
         for event, data in events:
             yield sse(event, data)
     except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
-        yield sse("error", {"detail": f"{type(exc).__name__}: {exc}"})
+        yield sse("error", failure(exc, rid))
 
 
 def _msg(error: Any) -> str:
@@ -164,7 +182,7 @@ def json_records(doc: Any, max_bytes: int) -> Records:
     for i, item in enumerate(doc):
         where = f"item[{i}]"
         try:
-            out.append(s.ArticleIn.model_validate(item).to_article(where, max_bytes))
+            out.extend(s.ArticleIn.model_validate(item).to_article(where, max_bytes))
         except ValidationError as exc:
             reason = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or 'item'}: {_msg(e)}" for e in exc.errors()
@@ -254,21 +272,25 @@ def _run_ingest(
             p["path"] = p["path"].removeprefix(prefix)
         for item in d["items"]:
             item["origin"] = item["origin"].removeprefix(prefix)
+        for omitted in d["omitted"]:
+            if omitted["path"]:
+                omitted["path"] = omitted["path"].removeprefix(prefix)
     request.app.state.metrics.record_ingest(d)
     return d
 
 
 def _ingest_events(
-    run: Callable[[Callable[[IngestProgress], None]], dict[str, Any]],
+    run: Callable[[Callable[[IngestProgress], None]], dict[str, Any]], rid: str
 ) -> Iterator[str]:
-    """Run ``run`` in a thread; yield ``progress`` events (at most 5 a second), then ``done``."""
+    """Run ``run`` in a thread; yield ``progress`` events (at most 5 a second), then ``done``
+    (or ``error``)."""
     q: queue.Queue[tuple[str, Any]] = queue.Queue()
 
     def work() -> None:
         try:
             q.put(("done", run(lambda ev: q.put(("progress", ev.to_dict())))))
         except Exception as exc:  # noqa: BLE001 - reported to the client
-            q.put(("error", {"detail": f"{type(exc).__name__}: {exc}"}))
+            q.put(("error", failure(exc, rid)))
 
     threading.Thread(target=work, name="newsqa-ingest", daemon=True).start()
     last = 0.0
@@ -301,7 +323,8 @@ ASK_EXAMPLES = {
 AskBody = Annotated[s.AskRequest, Body(openapi_examples=ASK_EXAMPLES)]
 SSE_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {"example": (
     'event: sources\ndata: {"passages": [...]}\n\n'
-    'event: delta\ndata: {"text": "Under the circumstances, … [1] "}\n\n'
+    'event: delta\ndata: {"text": "Under the circumstances, … [1]", "segment": {"text": '
+    '"Under the circumstances, …", "citations": [1], "lead": "", "span": null}}\n\n'
     'event: done\ndata: {"question": "...", "answer": "...", "citations": [...], ...}\n\n'
 )}}, "description": "Server-Sent Events"}}
 
@@ -318,13 +341,15 @@ def ask(body: AskBody, svc: Service) -> dict[str, Any]:
 @router.post("/api/ask/stream", tags=["Questions"], dependencies=reads,
              response_class=StreamingResponse, summary="Answer as Server-Sent Events",
              responses={**ERRORS, **SSE_DOC})
-def ask_stream(body: AskBody, svc: Service) -> StreamingResponse:
-    """Same as `/api/ask`, streamed: a `sources` event (the passages), `delta` events (answer text
-    pieces) and a final `done` event with the full answer JSON; `error` if it fails midway."""
+def ask_stream(body: AskBody, svc: Service, request: Request) -> StreamingResponse:
+    """Same as `/api/ask`, streamed: a `sources` event (the passages), `delta` events (one per
+    answer segment: `text` rendered, `segment` as data) and a final `done` event with the full
+    answer JSON; `error` (`detail`, `status`) if it fails midway."""
     q = check_question(svc, body.question)
     events = svc.ask_stream(q, body.k, body.filters(), _history(body), body.view)
     return StreamingResponse(
-        _answer_events(events), media_type="text/event-stream", headers=SSE_HEADERS
+        _answer_events(events, request_id(request)), media_type="text/event-stream",
+        headers=SSE_HEADERS,
     )
 
 
@@ -342,7 +367,7 @@ def search(body: s.SearchRequest, svc: Service) -> dict[str, Any]:
             summary="List articles, newest first", responses=ERRORS)
 def list_articles(
     svc: Service,
-    offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size (at most 100)")] = 20,
     source: Annotated[list[str] | None, Query(description="Only this outlet (repeatable)")] = None,
     since: Annotated[str | None, Query(description="YYYY-MM-DD", examples=["2013-01-01"])] = None,
@@ -380,7 +405,7 @@ def get_article(article_id: str, svc: Service) -> dict[str, Any]:
     dependencies=[Depends(require_write)], summary="Add articles (JSON list or file upload)",
     responses={413: {"model": s.ErrorBody, "description": "Upload too large"},
                415: {"model": s.ErrorBody, "description": "Unsupported content or file type"},
-               **ERRORS, **SSE_DOC},
+               **BUSY, **ERRORS, **SSE_DOC},
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {
             "schema": {"type": "array", "items": s.ArticleIn.model_json_schema()},
@@ -402,17 +427,21 @@ async def add_articles(
     """Ingest a JSON list of articles or one uploaded file in any format the loaders read. The
     result lists each article (added / updated / unchanged) and each rejected input with its
     reason. With `?stream=true` (or `Accept: text/event-stream`) the reply is `progress` events
-    and a final `done` event carrying the same result."""
+    and a final `done` event carrying the same result, or an `error` event (`detail`, `status`:
+    409 when another process is writing, 500 otherwise)."""
     job = await _read_ingest_input(request, svc)
     if _wants_stream(request, stream):
-        events = _ingest_events(lambda progress: _run_ingest(request, job, progress))
+        events = _ingest_events(
+            lambda progress: _run_ingest(request, job, progress), request_id(request)
+        )
         return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
     return await run_in_threadpool(_run_ingest, request, job)
 
 
 @router.delete("/api/articles/{article_id:path}", response_model=s.Deleted, tags=["Articles"],
                dependencies=[Depends(require_write)], summary="Delete an article",
-               responses={404: {"model": s.ErrorBody, "description": "No such article"}, **ERRORS})
+               responses={404: {"model": s.ErrorBody, "description": "No such article"},
+                          **BUSY, **ERRORS})
 def delete_article(article_id: str, svc: Service) -> dict[str, str]:
     """Remove an article (by id or URL) with its passages."""
     if not svc.delete(article_id):
@@ -447,10 +476,7 @@ def index_page() -> FileResponse:
 
 # ---------------------------------------------------------------------------- errors
 def _error(request: Request, status: int, detail: str, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"detail": detail, **extra}
-    if request.url.path.startswith("/v1/"):  # OpenAI clients read error.message
-        body["error"] = {"message": detail, "type": "invalid_request_error", "code": status}
-    return JSONResponse(body, status)
+    return JSONResponse(error_body(request.url.path, status, detail, **extra), status)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -473,12 +499,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         resp.headers.update(exc.headers or {})
         return resp
 
-    async def crash(request: Request, exc: Exception) -> JSONResponse:
-        return _error(request, 500, f"internal error: {type(exc).__name__}: {exc}")
+    async def busy(request: Request, exc: Exception) -> JSONResponse:
+        resp = _error(request, 409, str(exc))
+        resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return resp
 
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Exception, crash)
+    app.add_exception_handler(IndexBusyError, busy)
+    # any other exception becomes a 500 in RequestContextMiddleware (logged, never shown)
 
 
 # ---------------------------------------------------------------------------- docs
@@ -492,26 +521,48 @@ def _docs_assets() -> Path | None:
     return path if (path / "swagger-ui-bundle.js").is_file() else None
 
 
+def docs_csp(html: str) -> str:
+    """A Content-Security-Policy for a docs page: the site's own, plus exactly the page's inline
+    scripts (by hash), inline styles (Swagger UI and ReDoc set them at run time), ``data:``
+    images (their icons) and ``blob:`` workers (ReDoc)."""
+    digests = [
+        base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        for body in re.findall(r"<script>(.*?)</script>", html, flags=re.S)
+    ]
+    hashes = [f"'sha256-{d}'" for d in digests]
+    return (
+        f"{CSP}; script-src 'self' {' '.join(hashes)}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; worker-src 'self' blob:"
+    )
+
+
+def _with_own_csp(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = docs_csp(bytes(page.body).decode())
+    return page
+
+
 def _local_docs(app: FastAPI, assets: Path) -> None:
     """Serve ``/docs`` and ``/redoc`` from local files, so they work without internet."""
     app.mount("/docs-static", StaticFiles(directory=assets), name="docs-static")
+    swagger_page = _with_own_csp(get_swagger_ui_html(
+        openapi_url="/openapi.json", title="newsqa — API docs",
+        swagger_js_url="/docs-static/swagger-ui-bundle.js",
+        swagger_css_url="/docs-static/swagger-ui.css",
+        swagger_favicon_url="/docs-static/favicon.png",
+    ))
+    redoc_page = _with_own_csp(get_redoc_html(
+        openapi_url="/openapi.json", title="newsqa — API reference",
+        redoc_js_url="/docs-static/redoc.standalone.js",
+        redoc_favicon_url="/docs-static/favicon.png", with_google_fonts=False,
+    ))
 
     @app.get("/docs", include_in_schema=False)
     def swagger() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="newsqa — API docs",
-            swagger_js_url="/docs-static/swagger-ui-bundle.js",
-            swagger_css_url="/docs-static/swagger-ui.css",
-            swagger_favicon_url="/docs-static/favicon.png",
-        )
+        return swagger_page
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url="/openapi.json", title="newsqa — API reference",
-            redoc_js_url="/docs-static/redoc.standalone.js",
-            redoc_favicon_url="/docs-static/favicon.png", with_google_fonts=False,
-        )
+        return redoc_page
 
 
 # ---------------------------------------------------------------------------- factory
@@ -534,6 +585,7 @@ def create_app(service: NewsQA) -> FastAPI:
     app.state.service = service
     app.state.metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestContextMiddleware)  # outermost: it also sees the metrics' 500s
     _install_error_handlers(app)
     app.include_router(router)
     app.include_router(make_router(get_service, check_question, require_read))
@@ -543,8 +595,18 @@ def create_app(service: NewsQA) -> FastAPI:
     return app
 
 
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, with newsqa's own loggers (a 500's details) on its error stream."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["newsqa"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 def serve(service: NewsQA, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the app with uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(service), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(create_app(service), host=host, port=port, log_level="info", access_log=False,
+                log_config=log_config())

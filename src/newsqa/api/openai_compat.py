@@ -15,11 +15,19 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from newsqa.api.schemas import SEED_QUESTION, CitationOut, FilterFields, View
+from newsqa.api.middleware import failure, request_id
+from newsqa.api.schemas import (
+    ERRORS,
+    SEED_QUESTION,
+    CitationOut,
+    ErrorBody,
+    FilterFields,
+    View,
+)
 from newsqa.service import NewsQA
 
 MODEL_ID = "newsqa"
@@ -166,7 +174,7 @@ def _chunk(cid: str, delta: dict[str, Any], finish: str | None = None, **extra: 
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
-def _stream(events: Iterator[tuple[str, dict[str, Any]]], cid: str) -> Iterator[str]:
+def _stream(events: Iterator[tuple[str, dict[str, Any]]], cid: str, rid: str) -> Iterator[str]:
     yield _chunk(cid, {"role": "assistant", "content": ""})
     try:
         for event, data in events:
@@ -178,7 +186,9 @@ def _stream(events: Iterator[tuple[str, dict[str, Any]]], cid: str) -> Iterator[
                     yield _chunk(cid, {"content": "\n\n" + sources})
                 yield _chunk(cid, {}, "stop", citations=data["citations"])
     except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
-        yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'server_error'}})}\n\n"
+        err = failure(exc, rid)
+        body = {"error": {"message": err["detail"], "type": "server_error", "code": err["status"]}}
+        yield f"data: {json.dumps(body)}\n\n"
     yield "data: [DONE]\n\n"
 
 
@@ -189,7 +199,8 @@ def make_router(
 ) -> APIRouter:
     """The ``/v1`` router; dependencies are passed in by the app factory."""
     router = APIRouter(
-        prefix="/v1", tags=["OpenAI-compatible"], dependencies=[Depends(require_read)]
+        prefix="/v1", tags=["OpenAI-compatible"], dependencies=[Depends(require_read)],
+        responses=ERRORS,
     )
 
     @router.post(
@@ -202,7 +213,8 @@ def make_router(
         responses={200: {"content": {"text/event-stream": {}}}},
     )
     def chat_completions(
-        req: ChatRequest, svc: NewsQA = Depends(get_service)  # noqa: B008 - factory argument
+        req: ChatRequest, request: Request,
+        svc: NewsQA = Depends(get_service),  # noqa: B008 - factory argument
     ) -> Any:
         """A cited answer as an OpenAI chat completion."""
         question, history = _question_and_history(req)
@@ -210,7 +222,9 @@ def make_router(
         cid = f"chatcmpl-{uuid.uuid4().hex}"
         if req.stream:
             events = svc.ask_stream(question, req.k, req.filters(), history, req.view)
-            return StreamingResponse(_stream(events, cid), media_type="text/event-stream")
+            return StreamingResponse(
+                _stream(events, cid, request_id(request)), media_type="text/event-stream"
+            )
         result = svc.ask(question, req.k, req.filters(), history, req.view)
         text = message_text(result)
         prompt = sum(_tokens(m.text()) for m in req.messages)
@@ -228,7 +242,8 @@ def make_router(
         """The models this server answers as: just `newsqa`."""
         return {"data": [_model()]}
 
-    @router.get("/models/{model_id}", response_model=ModelOut, summary="One model")
+    @router.get("/models/{model_id}", response_model=ModelOut, summary="One model",
+                responses={404: {"model": ErrorBody, "description": "No such model"}})
     def get_model(model_id: str) -> dict[str, Any]:
         """One model by id (404 for any other than `newsqa`)."""
         if model_id != MODEL_ID:

@@ -7,14 +7,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from newsqa.ingest.clean import (
-    clean_text,
-    normalize_date,
-    one_line,
-    source_from_url,
-    split_authors,
-    truncate_text,
-)
 from newsqa.models import Article, Filters, LoadProblem
 
 SEED_QUESTION = (
@@ -152,6 +144,24 @@ class CitationOut(BaseModel):
     passage: str
 
 
+class Segment(BaseModel):
+    """One statement of the answer: text shown as text (a "[12]" in it is article text, never a
+    citation), the citation numbers it rests on, a view's label to show before it, optionally
+    the [start, end) character range of ``text`` that answers the question, and the verbatim
+    words of each cited passage that support it."""
+
+    text: str
+    citations: list[int] = Field(description="Numbers (n) of the citations this text rests on")
+    lead: str = Field("", description='Label shown before the text ("2023-01-05 — cnn.com: ")')
+    span: list[int] | None = Field(
+        None, min_length=2, max_length=2, description="[start, end) of the text that answers"
+    )
+    quotes: list[str] = Field(
+        default_factory=list,
+        description="Per citation, the passage's verbatim words that support the text",
+    )
+
+
 class FiltersOut(BaseModel):
     """The filters the answer was computed under (``as_of`` defaults to today)."""
 
@@ -172,6 +182,13 @@ class Answer(BaseModel):
                     "answer": "Under the circumstances, the South Korean government is trying to "
                     "alleviate the concerns of the general public by saying that the right of "
                     "collective self-defense does not cover the Korean peninsula, … [1]",
+                    "segments": [{
+                        "text": "Under the circumstances, the South Korean government is trying "
+                        "to alleviate the concerns of the general public by saying that the "
+                        "right of collective self-defense does not cover the Korean peninsula, …",
+                        "citations": [1], "lead": "", "span": None,
+                        "quotes": ["Under the circumstances, the South Korean government …"],
+                    }],
                     "abstained": False,
                     "view": "answer",
                     "evidence": 0.8262,
@@ -196,7 +213,13 @@ class Answer(BaseModel):
     )
 
     question: str
-    answer: str = Field(description="Answer sentences, each followed by its [n] marker")
+    answer: str = Field(
+        description="The answer rendered as one string (segments joined, each followed by its "
+        "[n] markers); render from `segments` instead of parsing it"
+    )
+    segments: list[Segment] = Field(
+        default_factory=list, description="The answer as data: what to show and what it cites"
+    )
     abstained: bool = Field(description="True when no article answers: see passages instead")
     view: View = "answer"
     evidence: float
@@ -268,25 +291,17 @@ class ArticleIn(_Strict):
     authors: list[str] = Field(default_factory=list, max_length=100)
     id: str | None = Field(None, min_length=1, max_length=200)
 
-    def to_article(self, origin: str, max_bytes: int) -> Article | LoadProblem:
-        """The cleaned Article, or a LoadProblem when a field does not hold up."""
-        text = clean_text(self.text)
-        title = one_line(self.title)
-        if not text or not title:
-            return LoadProblem(origin, "title and text must not be blank")
-        published = normalize_date(self.published_at) if self.published_at else None
-        if self.published_at and published is None:
-            return LoadProblem(origin, f"published_at: not a full date: {self.published_at!r}")
-        return Article(
-            title=title,
-            text=truncate_text(text, max_bytes) if max_bytes > 0 else text,
-            url=self.url,
-            source=one_line(self.source or "") or source_from_url(self.url),
-            published_at=published,
-            authors=split_authors(self.authors),
-            id=self.id,
-            origin=origin,
-        )
+    def to_article(self, origin: str, max_bytes: int) -> list[Article | LoadProblem]:
+        """The Article, built by the loaders' own builder (same cleaning, same rules: an
+        unreadable date keeps the article undated with a warning), preceded by its warnings; or
+        a single LoadProblem. ``origin`` (``item[i]``) names it in reports."""
+        from newsqa.ingest.load import build_article  # the loaders' imports are heavy
+
+        fields = {
+            "title": self.title, "text": self.text, "url": self.url, "source": self.source,
+            "date": self.published_at, "authors": self.authors, "id": self.id,
+        }
+        return build_article(fields, path=origin, origin=origin, max_bytes=max_bytes)
 
 
 class Problem(BaseModel):
@@ -295,6 +310,16 @@ class Problem(BaseModel):
     path: str = Field(description='File name, or "item[i]" for the i-th JSON item')
     line: int | None
     reason: str
+    kind: Literal["skipped", "warning"] = Field(
+        "skipped", description="skipped: the input was not ingested; warning: it was, despite this"
+    )
+
+
+class Omitted(BaseModel):
+    """Problems of one file beyond those listed (at most 20 per file are listed)."""
+
+    path: str | None = Field(description="The file; null for files past the first 1,000")
+    count: int
 
 
 class ItemResult(BaseModel):
@@ -312,12 +337,19 @@ class IngestResult(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "added": 1, "updated": 0, "unchanged": 0, "skipped": 1, "chunks": 3,
-                    "seconds": 0.41,
-                    "problems": [{"path": "news.jsonl", "line": 2,
-                                  "reason": "invalid JSON: Expecting value (column 1)"}],
+                    "added": 1, "updated": 0, "unchanged": 0, "skipped": 1, "warnings": 1,
+                    "chunks": 3, "wire_copies": 0, "seconds": 0.41,
+                    "problems": [
+                        {"path": "news.jsonl", "line": 2, "kind": "skipped",
+                         "reason": "invalid JSON: Expecting value (column 1)"},
+                        {"path": "news.jsonl", "line": 1, "kind": "warning",
+                         "reason": "unreadable date 'not a date': the article is kept without "
+                                   "a date"},
+                    ],
+                    "omitted": [],
                     "items": [{"id": "5b8e5935440b59b8", "status": "added",
                                "origin": "news.jsonl:1"}],
+                    "items_omitted": 0,
                 }
             ]
         }
@@ -329,9 +361,16 @@ class IngestResult(BaseModel):
     skipped: int
     chunks: int
     wire_copies: int = Field(0, description="Articles recognised as copies of an indexed story")
+    warnings: int = Field(0, description="Inputs ingested despite a problem listed as a warning")
     seconds: float
-    problems: list[Problem]
-    items: list[ItemResult]
+    problems: list[Problem] = Field(
+        description="Skipped inputs and warnings, at most 20 per file and 500 in all"
+    )
+    omitted: list[Omitted] = Field(
+        default_factory=list, description="Per file, the problems counted but not listed"
+    )
+    items: list[ItemResult] = Field(description="One row per article, at most 10,000")
+    items_omitted: int = Field(0, description="Articles beyond the rows listed in items")
 
 
 class Health(BaseModel):
@@ -356,3 +395,13 @@ class ErrorBody(BaseModel):
 
     detail: str
     errors: list[dict[str, Any]] | None = Field(None, description="Validation errors, if any")
+    request_id: str | None = Field(None, description="With a 500: the id the server log lists")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Malformed request body"},
+    401: {"model": ErrorBody, "description": "Missing or wrong API key"},
+    422: {"model": ErrorBody, "description": "Invalid input"},
+    500: {"model": ErrorBody, "description": "Internal error: the detail names the request id"},
+}
+"""The error responses every API route documents."""

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import importlib.resources
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -146,26 +147,53 @@ def chunk_text(
 
 
 def _fit(chunk: str, title: str, spec: ChunkSpec, count: Callable[[str], int]) -> list[str]:
-    """Halve a chunk until title + chunk fits the embedder's sequence length."""
+    """Split a chunk until title + each piece fits the embedder's sequence length.
+
+    Splits at sentence ends, else between words, else (one long unbroken token) between
+    characters, and checks every piece again, so none is ever emitted over the limit. Raises
+    ValueError when not even one character fits beside the title (``max_wordpieces`` far below
+    what :func:`short_title` allows).
+    """
     if count(embed_text(title, chunk)) <= spec.max_wordpieces:
         return [chunk]
+    if len(chunk) <= 1:
+        raise ValueError(
+            f"max_wordpieces={spec.max_wordpieces} leaves no room for text beside the title "
+            f"{short_title(title)!r}"
+        )
     sents = split_sentences(chunk)
+    words = chunk.split()
     if len(sents) > 1:
         mid = len(sents) // 2
         left, right = " ".join(sents[:mid]), " ".join(sents[mid:])
-    else:
-        words = chunk.split()
-        if len(words) < 2:
-            return [chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]]
+    elif len(words) > 1:
         mid = len(words) // 2
         left, right = " ".join(words[:mid]), " ".join(words[mid:])
-    return _fit(left, title, spec, count) + _fit(right, title, spec, count)
+    else:
+        mid = len(chunk) // 2
+        left, right = chunk[:mid], chunk[mid:]
+    return [p for half in (left, right) if half for p in _fit(half, title, spec, count)]
+
+
+TITLE_CHARS = 160
+"""Longest embedded title in characters after NFD decomposition. A character is never more than
+one word piece, so the title alone never fills the model's 256 and every chunk fits beside it."""
 
 
 def short_title(title: str, max_words: int = 24) -> str:
-    """The part of a title that is embedded with each chunk (long titles are cut)."""
-    words = title.split()
-    return " ".join(words[:max_words])
+    """The part of a title that is embedded with each chunk: at most ``max_words`` words and
+    ``TITLE_CHARS`` decomposed characters (cut at a space when one is in the second half)."""
+    short = " ".join(title.split()[:max_words])
+    if len(short) <= TITLE_CHARS and unicodedata.is_normalized("NFD", short):
+        return short
+    size = 0
+    for i, ch in enumerate(short):
+        size += len(unicodedata.normalize("NFD", ch))
+        if size > TITLE_CHARS:
+            short = short[:i]
+            space = short.rfind(" ")
+            return short[:space] if space > len(short) // 2 else short
+    return short
 
 
 def embed_text(title: str, chunk: str) -> str:

@@ -169,6 +169,64 @@ def decode_bytes(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+_BINARY_SAMPLE = 64 * 1024
+_CONTROL_BYTES = bytes(range(0x00, 0x09)) + bytes(range(0x0E, 0x1B)) + bytes(range(0x1C, 0x20))
+_UNICODE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+BINARY_SHARE = 0.02
+"""Share of control (or non-text) characters above which content is taken for binary."""
+
+
+def binary_reason(data: bytes) -> str | None:
+    """Why ``data`` (the start of a file) is binary rather than text, or None when it is text.
+
+    Looks at the first 64 KiB: NUL bytes (outside UTF-16/32 text, which starts with its byte order
+    mark) or more than ``BINARY_SHARE`` of C0 control bytes other than tab, line breaks and escape
+    mean binary. Legacy 8-bit encodings pass; :func:`text_binary_reason` judges them once decoded.
+    """
+    sample = data[:_BINARY_SAMPLE]
+    if not sample or sample.startswith(_UNICODE_BOMS):
+        return None
+    if b"\x00" in sample:
+        return "binary file (contains NUL bytes)"
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    if controls > BINARY_SHARE * len(sample):
+        return f"binary file ({controls / len(sample):.0%} control characters)"
+    return None
+
+
+def text_binary_reason(text: str) -> str | None:
+    """Why decoded ``text`` is not text (more than ``BINARY_SHARE`` of control, surrogate,
+    private-use or replacement characters: bytes no encoding reads as text), or None."""
+    sample = text[:_BINARY_SAMPLE]
+    if not sample:
+        return None
+    odd = len(_ODD_CHARS.findall(sample))
+    if odd > BINARY_SHARE * len(sample):
+        return f"binary file ({odd / len(sample):.0%} of its characters are not text)"
+    return None
+
+
+# C0/C1 controls (not tab, line breaks or escape), surrogates, private use, U+FFFD.
+_ODD_CHARS = re.compile(
+    "[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f\ud800-\uf8ff\ufffd\U000f0000-\U0010ffff]"
+)
+
+
+def decode_text(data: bytes) -> str:
+    """:func:`decode_bytes`, refusing binary content with :class:`BinaryContentError`."""
+    reason = binary_reason(data)
+    if reason is None:
+        text = decode_bytes(data)
+        reason = text_binary_reason(text)
+        if reason is None:
+            return text
+    raise BinaryContentError(reason)
+
+
+class BinaryContentError(ValueError):
+    """Content that is binary, not text; the message is the reason reported."""
+
+
 _BLOCK_TAGS = ("p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
                "pre", "table", "tr", "section", "article", "header", "footer", "figure", "dd", "dt")
 _TAG = re.compile(r"<[^>]*>")

@@ -14,7 +14,7 @@ from newsqa.index.store import ArticleRow, NewsIndex
 from newsqa.ingest.chunk import ChunkSpec, chunk_text, embed_text
 from newsqa.ingest.dedupe import assign_clusters
 from newsqa.ingest.embed import Embedder
-from newsqa.models import Article, LoadProblem
+from newsqa.models import Article, LoadProblem, LoadWarning
 
 log = logging.getLogger("newsqa.ingest")
 
@@ -33,23 +33,63 @@ class IngestProgress:
         return asdict(self)
 
 
+PROBLEMS_PER_FILE = 20
+"""Problems listed per input file; the rest of a file's are counted in ``omitted``."""
+PROBLEMS_LISTED = 500
+"""Problems listed in all (a JSON body names each item as its own path)."""
+ITEMS_LISTED = 10_000
+"""Per-article rows kept; the rest are counted in ``items_omitted``."""
+PATHS_COUNTED = 1_000
+"""Files whose unlisted problems are counted one by one; later ones share one count."""
+
+
 @dataclass
 class IngestReport:
-    """What an ingest did; ``problems`` are the inputs that were reported and skipped."""
+    """What an ingest did, bounded in memory however large the input.
+
+    ``skipped`` counts the inputs that were reported and skipped and ``warnings`` those kept
+    despite a fault (exact counts). ``problems`` lists both kinds (a ``LoadWarning`` is a
+    warning), at most ``PROBLEMS_PER_FILE`` per file and ``PROBLEMS_LISTED`` in all;
+    ``omitted`` counts, per file, those not listed. ``items`` has one row per article (id,
+    status, origin) up to ``ITEMS_LISTED``; ``items_omitted`` counts the rest.
+    """
 
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     chunks: int = 0
     wire_copies: int = 0
+    skipped: int = 0
+    warnings: int = 0
     problems: list[LoadProblem] = field(default_factory=list)
+    omitted: dict[str | None, int] = field(default_factory=dict)
     seconds: float = 0.0
     items: list[dict[str, Any]] = field(default_factory=list)
+    items_omitted: int = 0
+    _listed: dict[str, int] = field(default_factory=dict, repr=False)
 
-    @property
-    def skipped(self) -> int:
-        """Inputs that could not be ingested."""
-        return len(self.problems)
+    def add_problem(self, problem: LoadProblem) -> None:
+        """Count a problem (or warning) and list it if its file has not had its share yet."""
+        if isinstance(problem, LoadWarning):
+            self.warnings += 1
+        else:
+            self.skipped += 1
+        listed = self._listed.get(problem.path, 0)
+        if listed < PROBLEMS_PER_FILE and len(self.problems) < PROBLEMS_LISTED:
+            self._listed[problem.path] = listed + 1
+            self.problems.append(problem)
+            return
+        key: str | None = problem.path
+        if key not in self.omitted and len(self.omitted) >= PATHS_COUNTED:
+            key = None  # "other files"
+        self.omitted[key] = self.omitted.get(key, 0) + 1
+
+    def add_item(self, article_id: str, status: str, origin: str) -> None:
+        """Record what happened to one article (listed up to ``ITEMS_LISTED``)."""
+        if len(self.items) < ITEMS_LISTED:
+            self.items.append({"id": article_id, "status": status, "origin": origin})
+        else:
+            self.items_omitted += 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form used by the CLI and the HTTP API."""
@@ -58,13 +98,18 @@ class IngestReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "skipped": self.skipped,
+            "warnings": self.warnings,
             "chunks": self.chunks,
             "wire_copies": self.wire_copies,
             "seconds": round(self.seconds, 3),
             "problems": [
-                {"path": p.path, "line": p.line, "reason": p.reason} for p in self.problems
+                {"path": p.path, "line": p.line, "reason": p.reason,
+                 "kind": "warning" if isinstance(p, LoadWarning) else "skipped"}
+                for p in self.problems
             ],
+            "omitted": [{"path": path, "count": n} for path, n in self.omitted.items()],
             "items": self.items,
+            "items_omitted": self.items_omitted,
         }
 
 
@@ -94,21 +139,24 @@ def _latest_records(
     """The articles of ``window`` as (article, id, content hash), problems moved to ``report``.
 
     When two records name the same article (same URL or same id) the later one wins, as an
-    update would, and the earlier is reported, never dropped silently.
+    update would, and the earlier is reported, never dropped silently; a verbatim repeat counts
+    as unchanged.
     """
     todo: dict[int, tuple[Article, str, str]] = {}
     slot_of: dict[str, int] = {}  # URL or article id -> position in todo
     for n, rec in enumerate(window):
         if isinstance(rec, LoadProblem):
-            log.warning("skipped %s", rec)
-            report.problems.append(rec)
+            report.add_problem(rec)  # reported once, by whoever shows the report
             continue
         digest = content_hash(rec)
         aid = article_id(rec, digest)
         keys = [k for k in (rec.url, aid) if k]
         for slot in {slot_of[k] for k in keys if k in slot_of}:
-            earlier = todo.pop(slot)[0]
-            report.problems.append(
+            earlier, _, earlier_digest = todo.pop(slot)
+            if earlier_digest == digest:  # a verbatim repeat: nothing is lost
+                report.unchanged += 1
+                continue
+            report.add_problem(
                 LoadProblem(
                     earlier.origin,
                     f"same article as a later record ({rec.origin}), which replaces it",
@@ -165,13 +213,13 @@ class Ingestor:
                 hit = known.get(art.url or "") or known.get(aid)
                 if hit and hit[1] == digest:
                     report.unchanged += 1
-                    report.items.append({"id": hit[0], "status": "unchanged", "origin": art.origin})
+                    report.add_item(hit[0], "unchanged", art.origin)
                     continue
                 if hit:
                     aid = hit[0]
                 chunks = chunk_text(art.text, self.spec, art.title, self.embedder.count_wordpieces)
                 if not chunks:
-                    report.problems.append(LoadProblem(art.origin, "no text to index"))
+                    report.add_problem(LoadProblem(art.origin, "no text to index"))
                     continue
                 rows.append(
                     ArticleRow(
@@ -189,7 +237,7 @@ class Ingestor:
                     )
                 )
                 status = "updated" if hit else "added"
-                report.items.append({"id": aid, "status": status, "origin": art.origin})
+                report.add_item(aid, status, art.origin)
                 if hit:
                     report.updated += 1
                 else:

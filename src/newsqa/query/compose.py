@@ -12,7 +12,7 @@ import numpy as np
 
 from newsqa.index.store import STOPWORDS, query_terms
 from newsqa.ingest.chunk import split_sentences
-from newsqa.models import Citation, Passage
+from newsqa.models import Citation, Passage, Segment
 
 ABSTAIN_TEXT = "The archive has no article that answers this."
 
@@ -35,12 +35,23 @@ class ComposeConfig:
 
 @dataclass
 class Composed:
-    """An answer text with its citations, or an abstention."""
+    """An answer as segments with their citations, or an abstention."""
 
-    answer: str
+    segments: list[Segment]
     abstained: bool
     citations: list[Citation]
     evidence: float
+    joiner: str = " "
+
+    @property
+    def answer(self) -> str:
+        """The answer rendered as one string with ``[n]`` markers."""
+        return render_text(self.segments, self.joiner)
+
+
+def abstention(evidence: float) -> Composed:
+    """The answer that says the archive holds no evidence."""
+    return Composed([Segment(ABSTAIN_TEXT, [])], True, [], evidence)
 
 
 def _stem(word: str) -> str:
@@ -173,7 +184,7 @@ def compose(
             if _words(s) >= 4:
                 cands.append((pi, si, s))
     if not cands:
-        return Composed(ABSTAIN_TEXT, True, [], 0.0)
+        return abstention(0.0)
     svecs = encode([s for _, _, s in cands])
     sem = svecs @ qvec.reshape(-1)
     scores = []
@@ -191,7 +202,7 @@ def compose(
             for sc, (_, _, s) in zip(scores, cands, strict=True)
         ]
     if evidence < cfg.abstain_threshold:
-        return Composed(ABSTAIN_TEXT, True, [], evidence)
+        return abstention(evidence)
     ranked = sorted(range(len(cands)), key=lambda j: -scores[j])
     if view == "answer":
         chosen = _select(ranked, cands, scores, svecs, best, cfg)
@@ -269,33 +280,66 @@ def _cite(
     cfg: ComposeConfig,
     joiner: str,
 ) -> Composed:
-    """Number the cited passages in order of first use and build the answer text."""
+    """Turn picked sentences into segments citing their passages, numbered in order of use."""
+    drafts = [
+        Draft(_trim(cands[j][2], cfg.max_words), [passages[cands[j][0]]], [cands[j][2]], lead)
+        for j, lead in lines
+    ]
+    return number_citations(drafts, evidence, joiner)
+
+
+@dataclass
+class Draft:
+    """A statement before numbering: its text and, per supporting passage, the verbatim quote."""
+
+    text: str
+    passages: list[Passage]
+    quotes: list[str]
+    lead: str = ""
+    span: tuple[int, int] | None = None
+
+
+def number_citations(drafts: Sequence[Draft], evidence: float, joiner: str = " ") -> Composed:
+    """Number the passages the drafts cite (in order of first use) and build the answer.
+
+    A draft whose quote is not verbatim in the passage it cites is dropped, never shown; when
+    nothing is left the result is an abstention.
+    """
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
-    parts: list[str] = []
-    for j, lead in lines:
-        pi, _, sentence = cands[j]
-        p = passages[pi]
-        if pi not in numbers:
-            numbers[pi] = len(numbers) + 1
-            citations.append(
-                Citation(
-                    n=numbers[pi],
-                    article_id=p.article_id,
-                    chunk_id=p.chunk_id,
-                    url=p.url,
-                    title=p.title,
-                    source=p.source,
-                    published_at=p.published_at,
-                    quote=sentence,
-                    passage=p.text,
-                )
-            )
-        else:
-            cit = citations[numbers[pi] - 1]
-            cit.quote = f"{cit.quote} … {sentence}"
-        parts.append(f"{lead}{_trim(sentence, cfg.max_words)} [{numbers[pi]}]")
-    return Composed(joiner.join(parts), False, citations, evidence)
+    segments: list[Segment] = []
+    for d in drafts:
+        if not d.passages or not all(
+            q and q in p.text for q, p in zip(d.quotes, d.passages, strict=True)
+        ):
+            continue
+        cited: list[int] = []
+        for p, quote in zip(d.passages, d.quotes, strict=True):
+            if p.chunk_id not in numbers:
+                numbers[p.chunk_id] = len(numbers) + 1
+                citations.append(_citation(numbers[p.chunk_id], p, quote))
+            else:
+                cit = citations[numbers[p.chunk_id] - 1]
+                cit.quote = f"{cit.quote} … {quote}"
+            cited.append(numbers[p.chunk_id])
+        segments.append(Segment(d.text, cited, d.lead, d.span, list(d.quotes)))
+    if not segments:
+        return abstention(evidence)
+    return Composed(segments, False, citations, evidence, joiner)
+
+
+def _citation(n: int, p: Passage, quote: str) -> Citation:
+    return Citation(
+        n=n,
+        article_id=p.article_id,
+        chunk_id=p.chunk_id,
+        url=p.url,
+        title=p.title,
+        source=p.source,
+        published_at=p.published_at,
+        quote=quote,
+        passage=p.text,
+    )
 
 
 def _trim(sentence: str, max_words: int) -> str:
@@ -303,21 +347,28 @@ def _trim(sentence: str, max_words: int) -> str:
     return sentence if len(words) <= max_words else " ".join(words[:max_words]) + "…"
 
 
-_MARK = re.compile(r"\s*\[(\d+)\]")
+def render_text(segments: Sequence[Segment], joiner: str = " ") -> str:
+    """The answer as one string: each segment's text followed by its ``[n]`` markers."""
+    return joiner.join(_render(seg) for seg in segments)
 
 
-def strip_markers(answer: str) -> str:
-    """The answer text without its [n] markers."""
-    return _MARK.sub("", answer).strip()
+def _render(seg: Segment) -> str:
+    marks = "".join(f" [{n}]" for n in seg.citations)
+    return f"{seg.lead}{seg.text}{marks}"
 
 
-def check_citations(answer: str, citations: Sequence[Citation]) -> list[str]:
-    """Problems with the citations: a marker without a citation, or a quote not in its passage."""
+def plain_text(segments: Sequence[Segment]) -> str:
+    """The answer's words without citation markers (what a reader reads)."""
+    return " ".join(f"{seg.lead}{seg.text}" for seg in segments)
+
+
+def check_citations(segments: Sequence[Segment], citations: Sequence[Citation]) -> list[str]:
+    """Problems with the citations: a segment citing a number without a citation, or a quote
+    that is not verbatim in its passage. Empty for anything :func:`compose` returns."""
     problems = []
     known = {c.n for c in citations}
-    for m in _MARK.finditer(answer):
-        if int(m.group(1)) not in known:
-            problems.append(f"[{m.group(1)}] cites nothing")
+    for seg in segments:
+        problems += [f"[{n}] cites nothing" for n in seg.citations if n not in known]
     for c in citations:
         for piece in c.quote.split(" … "):
             if piece not in c.passage:

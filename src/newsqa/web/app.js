@@ -9,9 +9,19 @@
     turns: [], // per turn: {el, answerEl, result}
     shown: -1, // turn whose sources the panel shows
     busy: false,
+    inFlight: null, // AbortController of the answer being fetched
     key: sessionStorage.getItem("newsqa-key") || "",
   };
   const MAX_HISTORY = 12;
+
+  // Seconds without a byte from the server before an answer is given up: `?timeout=` in the
+  // page's address, else the page's <meta name="newsqa-timeout-s">, else 60.
+  function answerTimeoutMs() {
+    const given = new URLSearchParams(window.location.search).get("timeout")
+      || (document.querySelector('meta[name="newsqa-timeout-s"]') || {}).content;
+    const seconds = Number(given);
+    return (Number.isFinite(seconds) && seconds > 0 ? seconds : 60) * 1000;
+  }
 
   // ------------------------------------------------------------------ DOM helpers
   function el(tag, attrs, ...children) {
@@ -44,18 +54,39 @@
     return el("a", { class: cls, href, target: "_blank", rel: "noopener noreferrer", text });
   }
 
-  // Answer text with [n] markers turned into citation links.
-  function renderAnswer(target, text, turnIndex) {
-    const parts = text.split(/\[(\d+)\]/);
-    const nodes = parts.map((part, i) => {
-      if (i % 2 === 0) return document.createTextNode(part);
-      return el("a", {
-        class: "cite", href: `#source-${turnIndex}-${part}`, "data-n": part,
-        "data-turn": turnIndex, title: `Show source ${part}`, text: `[${part}]`,
-      });
+  function citeLink(n, turnIndex) {
+    return el("a", {
+      class: "cite", href: `#source-${turnIndex}-${n}`, "data-n": n,
+      "data-turn": turnIndex, title: `Show source ${n}`, text: `[${n}]`,
+    });
+  }
+
+  // One answer segment: its lead, its text as text (a "[12]" in it is article text), the part
+  // that answers (span) in <strong>, then a link per citation number.
+  function segmentNode(seg, turnIndex) {
+    const text = String(seg.text || "");
+    const node = el("span", { class: seg.lead ? "segment with-lead" : "segment" });
+    if (seg.lead) node.append(el("span", { class: "lead", text: seg.lead }));
+    const span = Array.isArray(seg.span) ? seg.span : null;
+    if (span && span[0] >= 0 && span[0] < span[1] && span[1] <= text.length) {
+      node.append(text.slice(0, span[0]), el("strong", { class: "span", text: text.slice(span[0], span[1]) }),
+        text.slice(span[1]));
+    } else {
+      node.append(text);
+    }
+    for (const n of seg.citations || []) node.append(" ", citeLink(Number(n), turnIndex));
+    return node;
+  }
+
+  function renderSegments(target, segments, turnIndex) {
+    const nodes = [];
+    segments.forEach((seg, i) => {
+      if (i) nodes.push(document.createTextNode(" "));
+      nodes.push(segmentNode(seg, turnIndex));
     });
     target.replaceChildren(...nodes);
   }
+
 
   // The passage with the quoted sentence(s) wrapped in <mark>, built from text nodes.
   function highlighted(passage, quote) {
@@ -161,30 +192,6 @@
     }
   }
 
-  // Server-Sent Events from a fetch response (EventSource cannot POST).
-  async function* readSSE(res) {
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buf = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
-      let cut;
-      while ((cut = buf.indexOf("\n\n")) >= 0) {
-        const block = buf.slice(0, cut);
-        buf = buf.slice(cut + 2);
-        let event = "message";
-        const data = [];
-        for (const line of block.split("\n")) {
-          if (line.startsWith("event:")) event = line.slice(6).trim();
-          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-        }
-        if (data.length) yield { event, data: JSON.parse(data.join("\n")) };
-      }
-    }
-  }
-
   // ------------------------------------------------------------------ filters
   function filters() {
     const f = {};
@@ -238,7 +245,7 @@
           el("strong", { text: "No answer in the archive. " }),
           `${result.answer} The closest articles are listed under “Closest articles”.`));
     } else {
-      renderAnswer(a, result.answer, turn.index);
+      renderSegments(a, result.segments || [], turn.index);
     }
     const n = result.abstained ? result.passages.length : result.citations.length;
     const label = result.abstained ? `${n} closest articles` : `${n} source${n === 1 ? "" : "s"}`;
@@ -271,22 +278,35 @@
     if (view !== "answer") body.view = view;
     if (state.history.length) body.history = state.history;
     const turn = addTurn(question);
+    // "New conversation" aborts this controller; so does a server silent for the timeout.
+    const controller = new AbortController();
+    const timeoutMs = answerTimeoutMs();
+    let timedOut = false;
+    let timer = 0;
+    const rearm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => { timedOut = true; controller.abort(); }, timeoutMs);
+    };
+    state.inFlight = controller;
     setBusy(true);
+    rearm();
     try {
       const res = await api("/api/ask/stream", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
         body: JSON.stringify(body),
+        signal: controller.signal,
       });
       if (!res.ok) throw new Error(await errorText(res));
-      let text = "";
+      const segments = [];
       let finished = false;
-      for await (const { event, data } of readSSE(res)) {
+      for await (const { event, data } of window.NewsqaSSE.read(res, rearm)) {
+        if (controller.signal.aborted) break;
         if (event === "sources") {
           $("#status").textContent = `Found ${data.passages.length} passages; composing the answer…`;
         } else if (event === "delta") {
-          text += data.text;
-          renderAnswer(turn.answerEl, text, turn.index);
+          segments.push(data.segment);
+          renderSegments(turn.answerEl, segments, turn.index);
         } else if (event === "done") {
           finishTurn(turn, data);
           finished = true;
@@ -294,13 +314,24 @@
           throw new Error(data.detail);
         }
       }
+      if (controller.signal.aborted) throw new DOMException("aborted", "AbortError");
       if (!finished) throw new Error("The answer stream ended early.");
       $("#status").textContent = "";
     } catch (err) {
-      failTurn(turn, `Sorry, that failed: ${err.message}`);
-      $("#status").textContent = "";
+      if (timedOut) {
+        failTurn(turn, `No answer from the server within ${timeoutMs / 1000} seconds; `
+          + "it may be busy. Please try again.");
+        $("#status").textContent = "";
+      } else if (!controller.signal.aborted) {
+        failTurn(turn, `Sorry, that failed: ${err.message}`);
+        $("#status").textContent = "";
+      } // else the conversation was reset: this answer belongs to no conversation any more
     } finally {
-      setBusy(false);
+      clearTimeout(timer);
+      if (state.inFlight === controller) {
+        state.inFlight = null;
+        setBusy(false);
+      }
     }
   }
 
@@ -311,6 +342,10 @@
   }
 
   function reset() {
+    if (state.inFlight) state.inFlight.abort();
+    state.inFlight = null;
+    setBusy(false);
+    $("#status").textContent = "";
     state.history = [];
     state.turns = [];
     state.shown = -1;

@@ -1,0 +1,171 @@
+"""Answer composition measured offline, on cached retrieval (the issue-9 tuning loop).
+
+``--collect`` (needs the full 2023 index, see ``bench/quality.py --build-only``) asks nothing:
+for every answerable question, as of its own date, it stores the top-k passages that the service
+retrieves and embeds every sentence of them once (``bench/.cache/answers/``). Without
+``--collect`` it composes the answers from that cache with the current composition code and
+settings (``--set NAME=VALUE`` overrides a ComposeConfig field), and prints answer hit, citation
+hit and abstention on January–June (the half settings may be tuned on) and July–December (held
+out), with an abstention curve: answer hit and abstention rate at several thresholds.
+
+The figures to report come from ``bench/quality.py`` (end to end, through the service); this is
+the fast loop that finds the settings worth measuring there.
+
+    .venv/bin/python bench/answers.py --collect
+    .venv/bin/python bench/answers.py [--set answer_type_weight=0.2 ...] [--curve]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.quality import HELD_OUT_PREFIXES, TUNE_PREFIXES  # noqa: E402
+from bench.slice import CACHE, answerable, require_data, slice_questions  # noqa: E402
+from newsqa.eval import answer_hit, citation_hit  # noqa: E402
+from newsqa.ingest.chunk import split_sentences  # noqa: E402
+from newsqa.models import Filters, Passage  # noqa: E402
+from newsqa.query.compose import ComposeConfig, compose  # noqa: E402
+from newsqa.service import NewsQA  # noqa: E402
+from newsqa.settings import get_settings  # noqa: E402
+
+OUT = CACHE / "answers"
+THRESHOLDS = (0.0, 0.30, 0.34, 0.36, 0.38, 0.40, 0.42, 0.44)
+
+
+def collect(index: Path, k: int) -> None:
+    """Store each answerable question's passages and the vectors of all their sentences."""
+    svc = NewsQA.open(get_settings(index=str(index)), create=False)
+    items: list[dict[str, Any]] = []
+    texts: dict[str, None] = {}
+    try:
+        for q in answerable(slice_questions(None)):
+            f = Filters(as_of=q["date"])
+            plan = svc.plan(q["question"], f, asked_as_of=True)
+            got = svc._retrieve(plan, k, f, svc._embed_query(plan.text))
+            items.append({"q": q, "passages": [p.to_dict() for p in got]})
+            texts.setdefault(q["question"], None)
+            for p in got:
+                for s in split_sentences(p.text):
+                    texts.setdefault(s, None)
+        keys = list(texts)
+        vecs = svc.embedder.encode(keys)
+    finally:
+        svc.close()
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "items.json").write_text(json.dumps(items), encoding="utf-8")
+    np.save(OUT / "vectors.npy", vecs)
+    (OUT / "texts.json").write_text(json.dumps(keys), encoding="utf-8")
+    print(f"{len(items)} questions, {len(keys)} sentences -> {OUT}")
+
+
+def load_cache() -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """The cached questions with passages, and a text -> vector map."""
+    items = json.loads((OUT / "items.json").read_text(encoding="utf-8"))
+    keys = json.loads((OUT / "texts.json").read_text(encoding="utf-8"))
+    vecs = np.load(OUT / "vectors.npy")
+    return items, dict(zip(keys, vecs, strict=True))
+
+
+def score(
+    items: Sequence[dict[str, Any]], table: dict[str, np.ndarray], cfg: ComposeConfig
+) -> list[dict[str, Any]]:
+    """Compose every cached question with ``cfg``; one row per question (abstention off)."""
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        return np.vstack([table[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+    rows = []
+    open_cfg = replace(cfg, abstain_threshold=float("-inf"))
+    for item in items:
+        q = item["q"]
+        passages = [Passage(**p) for p in item["passages"]]
+        res = compose(q["question"], passages, encode, table[q["question"]], open_cfg)
+        segments = [s.to_dict() for s in res.segments]
+        citations = [c.to_dict() for c in res.citations]
+        rows.append({
+            "id": q["id"],
+            "evidence": res.evidence,
+            "answer_hit": answer_hit(segments, q["answer"]),
+            "citation_hit": citation_hit(citations, q["gold_urls"], q["answer"]),
+            "words": sum(len(s["text"].split()) for s in segments),
+            "sentences": len(segments),
+        })
+    return rows
+
+
+def summary(rows: Sequence[dict[str, Any]], threshold: float) -> dict[str, float]:
+    """Answer hit, citation hit and abstention when answers under ``threshold`` abstain."""
+    n = len(rows) or 1
+    kept = [r for r in rows if r["evidence"] >= threshold]
+    return {
+        "n": len(rows),
+        "answer_hit": sum(r["answer_hit"] for r in kept) / n,
+        "citation_hit": sum(r["citation_hit"] for r in kept) / n,
+        "abstain": 1 - len(kept) / n,
+        "max_words": max((r["words"] for r in kept), default=0),
+    }
+
+
+def report(rows: Sequence[dict[str, Any]], cfg: ComposeConfig, curve: bool) -> None:
+    """Print both halves at the configured threshold, and the curve when asked."""
+    halves = (("Jan–Jun (tuning)", TUNE_PREFIXES), ("Jul–Dec (held out)", HELD_OUT_PREFIXES))
+    thresholds = THRESHOLDS if curve else (cfg.abstain_threshold,)
+    print(f"{'half':<20} {'threshold':>9} {'n':>4} {'answer hit':>10} {'citation':>9} "
+          f"{'abstain':>8} {'max words':>9}")
+    for name, prefixes in halves:
+        part = [r for r in rows if str(r["id"]).startswith(prefixes)]
+        for t in thresholds:
+            s = summary(part, t)
+            print(f"{name:<20} {t:>9.2f} {s['n']:>4} {s['answer_hit']:>10.3f} "
+                  f"{s['citation_hit']:>9.3f} {s['abstain']:>8.3f} {s['max_words']:>9}")
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs for ComposeConfig fields, typed like the field's default."""
+    types = {f.name: type(getattr(ComposeConfig(), f.name)) for f in fields(ComposeConfig)}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        if name not in types:
+            sys.exit(f"unknown ComposeConfig field {name!r}; known: {', '.join(types)}")
+        out[name] = types[name](value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Collect the cache, or compose from it and report."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--collect", action="store_true", help="build the cache from the index")
+    ap.add_argument("--index", type=Path, default=CACHE / "full-2023")
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
+                    help="override a ComposeConfig field")
+    ap.add_argument("--curve", action="store_true", help="several abstention thresholds")
+    args = ap.parse_args(argv)
+    require_data()
+    if args.collect:
+        collect(args.index, args.k)
+        return 0
+    s = get_settings()
+    cfg = ComposeConfig(
+        max_sentences=s.answer_max_sentences, max_words=s.answer_max_words,
+        abstain_threshold=s.abstain_threshold, coverage_penalty=s.coverage_penalty,
+    )
+    cfg = replace(cfg, **parse_overrides(args.set))
+    items, table = load_cache()
+    report(score(items, table, cfg), cfg, args.curve)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
