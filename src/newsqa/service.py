@@ -87,7 +87,11 @@ class NewsQA:
     def ingest(
         self, paths: Sequence[str | Path], progress: ProgressFn | None = None
     ) -> IngestReport:
-        """Ingest files and folders in any supported format."""
+        """Ingest files and folders in any supported format.
+
+        Raises :class:`~newsqa.index.store.IndexBusyError` at once while another ingest or
+        delete (in this or another process) writes to the index.
+        """
         from newsqa.ingest.load import iter_articles
 
         s = self.settings
@@ -109,7 +113,10 @@ class NewsQA:
         return ingestor.run(records, progress)
 
     def delete(self, id_or_url: str) -> bool:
-        """Remove an article by id or URL; False when there is none."""
+        """Remove an article by id or URL; False when there is none.
+
+        Raises :class:`~newsqa.index.store.IndexBusyError` while another ingest or delete writes.
+        """
         return self.index.delete(id_or_url)
 
     # ------------------------------------------------------------------ query
