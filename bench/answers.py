@@ -36,7 +36,7 @@ from newsqa.models import Filters, Passage  # noqa: E402
 from newsqa.query.compose import ComposeConfig, compose  # noqa: E402
 from newsqa.service import NewsQA  # noqa: E402
 from newsqa.settings import get_settings  # noqa: E402
-from newsqa.text import split_sentences  # noqa: E402
+from newsqa.text import query_terms, split_sentences  # noqa: E402
 
 OUT = CACHE / "answers"
 THRESHOLDS = (0.0, 0.30, 0.34, 0.36, 0.38, 0.40, 0.42, 0.44)
@@ -52,7 +52,8 @@ def collect(index: Path, k: int) -> None:
             f = Filters(as_of=q["date"])
             plan = svc.plan(q["question"], f, asked_as_of=True)
             got = svc._retrieve(plan, k, f, svc._embed_query(plan.text))
-            items.append({"q": q, "passages": [p.to_dict() for p in got]})
+            idf = svc.index.term_idf(query_terms(q["question"]))
+            items.append({"q": q, "passages": [p.to_dict() for p in got], "idf": idf})
             texts.setdefault(q["question"], None)
             for p in got:
                 for s in split_sentences(p.text):
@@ -89,7 +90,9 @@ def score(
     for item in items:
         q = item["q"]
         passages = [Passage(**p) for p in item["passages"]]
-        res = compose(q["question"], passages, encode, table[q["question"]], open_cfg)
+        res = compose(
+            q["question"], passages, encode, table[q["question"]], open_cfg, idf=item.get("idf")
+        )
         segments = [s.to_dict() for s in res.segments]
         citations = [c.to_dict() for c in res.citations]
         rows.append({

@@ -42,7 +42,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.slice import ARTICLES, QUESTIONS, command_line, git_commit, now, require_data  # noqa: E402
 from newsqa.cli import progress_bar  # noqa: E402
 from newsqa.ingest.chunk import embed_text  # noqa: E402
-from newsqa.ingest.embed import SentenceTransformerEmbedder, default_model_path  # noqa: E402
+from newsqa.ingest.embed import (  # noqa: E402
+    SentenceTransformerEmbedder,
+    WordPieceEmbedder,
+    default_model_path,
+)
+from newsqa.ingest.onnx_embed import OnnxInt8Embedder  # noqa: E402
 from newsqa.service import NewsQA  # noqa: E402
 from newsqa.settings import get_settings  # noqa: E402
 
@@ -120,7 +125,7 @@ def run_end_to_end(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     n = write_slice(args.articles, src)
     index_dir = work / "index"
     t0 = time.perf_counter()
-    svc = NewsQA.open(get_settings(index=str(index_dir)))
+    svc = NewsQA.open(get_settings(index=str(index_dir), embed_backend=args.backend))
     load_s = time.perf_counter() - t0
     emb = svc.embedder
     print(f"slice: first {n} articles; embedder {emb.name} backend={emb.backend} "
@@ -188,6 +193,7 @@ def run_levers(args: argparse.Namespace, work: Path) -> list[tuple[str, float]]:
     write_slice(args.articles, src)
     e32 = SentenceTransformerEmbedder(precision="fp32")
     e16 = SentenceTransformerEmbedder(precision="bf16")
+    e8 = OnnxInt8Embedder()
     autocast_only = SentenceTransformerEmbedder(precision="fp32")
     autocast_only.precision = "bf16"  # autocast on, weights left in fp32 (cast on every pass)
     spec = ChunkSpec(get_settings().chunk_tokens, get_settings().chunk_overlap, 256)
@@ -200,7 +206,7 @@ def run_levers(args: argparse.Namespace, work: Path) -> list[tuple[str, float]]:
     sample = [texts[i] for i in rng.choice(len(texts), min(args.levers, len(texts)), False)]
     plain = SentenceTransformer(default_model_path(), device="cpu")
 
-    def guarded(emb: SentenceTransformerEmbedder) -> Callable[[], object]:
+    def guarded(emb: WordPieceEmbedder) -> Callable[[], object]:
         # the ingest path: the word-piece guard counts every text, then encode reuses the ids
         def go() -> object:
             for t in sample:
@@ -238,16 +244,18 @@ def run_levers(args: argparse.Namespace, work: Path) -> list[tuple[str, float]]:
         ("bf16, token-capped batches", lambda: e16.encode(sample)),
         ("bf16, guard with model tokenizer + encode tokenises again", unguarded_count(e16)),
         ("bf16, guard ids reused by encode (product path)", guarded(e16)),
+        ("onnx-int8 (ONNX Runtime, int8 weights), guard ids reused", guarded(e8)),
     ]
     qs = questions(30)
 
-    def per_query(emb: SentenceTransformerEmbedder) -> Callable[[], object]:
+    def per_query(emb: WordPieceEmbedder) -> Callable[[], object]:
         def go() -> object:
             return [emb.encode([q]) for q in qs]
         return go
 
     queries = [("query, one at a time, fp32", per_query(e32)),
-               ("query, one at a time, bf16", per_query(e16))]
+               ("query, one at a time, bf16", per_query(e16)),
+               ("query, one at a time, onnx-int8", per_query(e8))]
     times: dict[str, list[float]] = {name: [] for name, _ in levers + queries}
     for rnd in range(args.rounds):
         for name, fn in levers:
@@ -273,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--articles", type=int, default=1000, help="first N archive records")
     ap.add_argument("--questions", type=int, default=100, help="questions for the top-10 check")
     ap.add_argument("--no-anchor", action="store_true", help="skip the anchor and quality checks")
+    ap.add_argument("--backend", choices=("torch", "onnx-int8"), default="torch",
+                    help="embedding backend of the product run")
     ap.add_argument("--levers", type=int, default=0, metavar="N",
                     help="time each embedding lever on N chunks instead of the end-to-end run")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of --levers")

@@ -1,12 +1,23 @@
-"""Latency benchmark of ``POST /api/ask``: sequential requests, then concurrent clients.
+"""Latency benchmark of ``POST /api/ask`` and ``POST /api/search`` over real HTTP.
 
 Starts ``newsqa serve`` itself on a free local port (on ``--index``, ingesting ``--bootstrap``
 first when that index is empty), or measures a running server given by ``--url`` (only
-127.0.0.1 / localhost). Both phases are bounded by a request count and a time limit, and the
-script stops the server it started. Prints p50 / p95 / mean / max latency and throughput.
+127.0.0.1 / localhost). Phases: cold start (process start to the first answer) and the
+server's resident memory (when it started the server), sequential asks, sequential searches,
+then concurrent clients asking. Every phase is bounded by a request count and a time limit, and
+the script stops the server it started. Prints p50 / p95 / mean / max latency and throughput.
+
+With ``--real-questions N`` the requests cycle through the first N questions of the benchmark
+file (``../shared/data/realtimeqa-2023/questions.jsonl``), each asked as of its own date, so
+no two requests in a row repeat a question; otherwise five questions about the bundled corpus.
 
     .venv/bin/python bench/latency.py [--index DIR] [--requests 40] [--clients 8]
-        [--concurrent-requests 80] [--time-limit 60] [--url http://127.0.0.1:8000] [--json]
+        [--concurrent-requests 80] [--time-limit 60] [--real-questions 200]
+        [--url http://127.0.0.1:8000] [--json]
+
+    # issue 10: the full 2023 index
+    .venv/bin/python bench/latency.py --index bench/.cache/full-2023 --real-questions 200 \
+        --requests 100 --concurrent-requests 200
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support import REPO, local_server, wait_healthy  # noqa: E402
+from tests.support import REPO, running_server, wait_healthy  # noqa: E402
 
 QUESTIONS = [
     "What does the Korean government fear about Japan's right of collective self-defense?",
@@ -37,11 +48,36 @@ QUESTIONS = [
 ]
 
 
-def _ask(client: httpx.Client, url: str, question: str) -> float:
+BENCH_QUESTIONS = REPO.parent / "shared" / "data" / "realtimeqa-2023" / "questions.jsonl"
+
+
+def real_questions(n: int) -> list[dict[str, Any]]:
+    """The first ``n`` questions of the benchmark file as request bodies, as of their dates."""
+    out = []
+    with BENCH_QUESTIONS.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                q = json.loads(line)
+                out.append({"question": q["question"], "as_of": q["date"][:10]})
+            if len(out) >= n:
+                break
+    return out
+
+
+def _post(client: httpx.Client, url: str, route: str, body: dict[str, Any]) -> float:
     t0 = time.perf_counter()
-    r = client.post(f"{url}/api/ask", json={"question": question}, timeout=60)
+    r = client.post(f"{url}{route}", json=body, timeout=60)
     r.raise_for_status()
     return time.perf_counter() - t0
+
+
+def _ask(client: httpx.Client, url: str, body: dict[str, Any]) -> float:
+    return _post(client, url, "/api/ask", body)
+
+
+def _search(client: httpx.Client, url: str, body: dict[str, Any]) -> float:
+    query = {"query": body["question"], **{k: v for k, v in body.items() if k != "question"}}
+    return _post(client, url, "/api/search", query)
 
 
 def summary(latencies: list[float], wall: float, errors: int) -> dict[str, Any]:
@@ -61,7 +97,9 @@ def summary(latencies: list[float], wall: float, errors: int) -> dict[str, Any]:
     }
 
 
-def sequential(url: str, n: int, limit: float) -> dict[str, Any]:
+def sequential(
+    url: str, bodies: list[dict[str, Any]], n: int, limit: float, call: Any = _ask
+) -> dict[str, Any]:
     """``n`` requests one after another (stops early at ``limit`` seconds)."""
     lat: list[float] = []
     errors = 0
@@ -71,13 +109,15 @@ def sequential(url: str, n: int, limit: float) -> dict[str, Any]:
             if time.perf_counter() - t0 > limit:
                 break
             try:
-                lat.append(_ask(client, url, QUESTIONS[i % len(QUESTIONS)]))
+                lat.append(call(client, url, bodies[i % len(bodies)]))
             except httpx.HTTPError:
                 errors += 1
     return summary(lat, time.perf_counter() - t0, errors)
 
 
-def concurrent(url: str, clients: int, n: int, limit: float) -> dict[str, Any]:
+def concurrent(
+    url: str, bodies: list[dict[str, Any]], clients: int, n: int, limit: float
+) -> dict[str, Any]:
     """``clients`` threads sharing ``n`` requests (stops early at ``limit`` seconds)."""
     lat: list[float] = []
     errors = 0
@@ -95,7 +135,7 @@ def concurrent(url: str, clients: int, n: int, limit: float) -> dict[str, Any]:
                     i = issued
                     issued += 1
                 try:
-                    took = _ask(client, url, QUESTIONS[i % len(QUESTIONS)])
+                    took = _ask(client, url, bodies[i % len(bodies)])
                     with lock:
                         lat.append(took)
                 except httpx.HTTPError:
@@ -117,18 +157,47 @@ def _check_local(url: str) -> str:
     return url.rstrip("/")
 
 
-def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Warm up, then both phases."""
+def rss_mb(pid: int) -> float | None:
+    """Peak resident memory of a process in MiB (Linux ``VmHWM``), None when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def run(url: str, args: argparse.Namespace, bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Warm up, then the phases."""
     health = wait_healthy(url, None, 30)
     with httpx.Client() as client:
-        for q in QUESTIONS[:2]:
-            _ask(client, url, q)
+        for body in bodies[-2:]:
+            _ask(client, url, body)
     return {
         "url": url, "articles": health["articles"], "chunks": health["chunks"],
-        "cpus": os.cpu_count(),
-        "sequential": sequential(url, args.requests, args.time_limit),
-        "concurrent": concurrent(url, args.clients, args.concurrent_requests, args.time_limit),
+        "cpus": os.cpu_count(), "questions": len(bodies),
+        "sequential": sequential(url, bodies, args.requests, args.time_limit),
+        "search": sequential(url, bodies, args.requests, args.time_limit, _search),
+        "concurrent": concurrent(
+            url, bodies, args.clients, args.concurrent_requests, args.time_limit
+        ),
     }
+
+
+def cold_start(index: Path, bootstrap: list[str], args: argparse.Namespace,
+               bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Start the server, time process start to the first answer, then run the phases."""
+    t0 = time.perf_counter()
+    with running_server(index, bootstrap) as (proc, url):
+        with httpx.Client() as client:
+            _ask(client, url, bodies[0])
+        first = time.perf_counter() - t0
+        result = run(url, args, bodies)
+        result["cold_start_s"] = round(first, 2)
+        rss = rss_mb(proc.pid)
+        result["rss_mb"] = round(rss, 1) if rss is not None else None
+    return result
 
 
 def main() -> int:
@@ -143,22 +212,30 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=8, help="concurrent clients")
     ap.add_argument("--concurrent-requests", type=int, default=80)
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per phase, at most")
+    ap.add_argument("--real-questions", type=int, default=0, metavar="N",
+                    help="cycle through the first N benchmark questions, as of their dates")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args()
 
+    bodies = (real_questions(args.real_questions) if args.real_questions
+              else [{"question": q} for q in QUESTIONS])
     if args.url:
-        result = run(_check_local(args.url), args)
+        result = run(_check_local(args.url), args, bodies)
     else:
-        with local_server(Path(args.index), args.bootstrap or [str(REPO / "corpus")]) as url:
-            result = run(url, args)
+        bootstrap = args.bootstrap or [str(REPO / "corpus")]
+        result = cold_start(Path(args.index), bootstrap, args, bodies)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"/api/ask on {result['url']} ({result['articles']} articles, {result['chunks']} "
-          f"chunks, {result['cpus']} CPUs)")
-    for name in ("sequential", "concurrent"):
+    print(f"{result['url']} ({result['articles']} articles, {result['chunks']} chunks, "
+          f"{result['cpus']} CPUs, {result['questions']} distinct questions)")
+    if "cold_start_s" in result:
+        print(f"cold start (process start to first answer): {result['cold_start_s']} s; "
+              f"server peak RSS: {result['rss_mb']} MiB")
+    labels = {"sequential": "/api/ask sequential", "search": "/api/search sequential"}
+    for name in ("sequential", "search", "concurrent"):
         r = result[name]
-        label = name if name == "sequential" else f"concurrent ({r['clients']} clients)"
+        label = labels.get(name) or f"/api/ask, {r['clients']} clients"
         if not r["requests"]:
             print(f"{label:>24}: no successful requests ({r['errors']} errors)")
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -21,6 +22,7 @@ from newsqa.query.compose import VIEWS, ComposeConfig, Composed, compose, render
 from newsqa.query.plan import QueryPlan, plan_query
 from newsqa.query.retrieve import RetrievalConfig, retrieve
 from newsqa.settings import Settings, get_settings
+from newsqa.text import query_terms
 
 ProgressFn = Callable[[IngestProgress], None]
 
@@ -42,6 +44,17 @@ def check_backend(stored: dict[str, Any], embedder: Embedder, path: Path) -> Non
             f"configuration uses {embedder.backend!r}; re-ingest into a new index directory "
             "or use the matching backend"
         )
+
+
+def index_backend(path: Path) -> str:
+    """The embedding backend that built the index at ``path`` (``torch`` for a new index or
+    one written before the manifest recorded it)."""
+    try:
+        stored = json.loads((path / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return "torch"
+    backend = stored.get("embed_backend") or "torch"
+    return "torch" if backend == "hash" else str(backend)
 
 
 class NewsQA:
@@ -88,6 +101,8 @@ class NewsQA:
             settings.embed_batch_size,
             settings.embedder,
             settings.embed_precision,
+            settings.embed_backend or index_backend(Path(settings.index)),
+            str(settings.cache_dir) if settings.cache_dir else None,
         )
         manifest = {
             "model": embedder.name,
@@ -231,8 +246,9 @@ class NewsQA:
         yield "sources", {"passages": passages}
         t2 = time.perf_counter()
         qvec_answer = self._embed_query(question) if plan.follow_up else qvec
+        idf = self.index.term_idf(query_terms(question))
         composed = compose(
-            question, got, self.embedder.encode, qvec_answer, self.composition, view
+            question, got, self.embedder.encode, qvec_answer, self.composition, view, idf
         )
         timings["compose"] = (time.perf_counter() - t2) * 1000
         last = len(composed.segments) - 1

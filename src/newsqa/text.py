@@ -57,7 +57,7 @@ def query_terms(text: str) -> list[str]:
     return list(seen)
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     """A crude stem: common inflections removed, then the first six letters."""
     for suffix in ("ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
@@ -68,4 +68,4 @@ def _stem(word: str) -> str:
 
 def stems(words: Sequence[str]) -> frozenset[str]:
     """The crude stems of ``words``."""
-    return frozenset(_stem(w) for w in words)
+    return frozenset(stem(w) for w in words)

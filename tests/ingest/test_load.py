@@ -429,7 +429,11 @@ def gzip_repeat(block: bytes, times: int) -> bytes:
 
 @contextmanager
 def bounded(max_mib: float, max_seconds: float) -> Iterator[None]:
-    """Fail unless the block allocates under ``max_mib`` MiB at its peak and ends in time."""
+    """Fail unless the block allocates under ``max_mib`` MiB at its peak and ends in time.
+
+    The time is a ceiling against unbounded work (the newline bomb once ran for 15 minutes),
+    not a speed figure: it is several times what an idle machine needs, so a loaded one passes.
+    """
     tracemalloc.start()
     t0 = time.perf_counter()
     try:
@@ -478,7 +482,7 @@ def test_gzip_bomb_is_stopped_by_the_file_limit_with_bounded_memory(tmp_path: Pa
     bomb = tmp_path / "bomb.jsonl.gz"
     zeros = gzip_repeat(b"\0" * 2**20, 1100)  # 1.15 GB of zeros, 1.2 MB on disk
     bomb.write_bytes(gzip.compress(good_line(1)) + zeros)
-    with bounded(max_mib=40, max_seconds=20):
+    with bounded(max_mib=40, max_seconds=90):
         results = load(bomb)  # default limits: 1 GiB per file, 8 MiB per line
     first, line_problem, file_problem = results
     assert isinstance(first, Article) and first.title == "Good story 1"
@@ -493,7 +497,7 @@ def test_gzip_of_newlines_finishes_fast(tmp_path: Path) -> None:
     newlines = 600 * 2**20
     path.write_bytes(gzip.compress(good_line(1)) + gzip_repeat(b"\n" * 2**20, 600)
                      + gzip.compress(good_line(2)))
-    with bounded(max_mib=40, max_seconds=20):
+    with bounded(max_mib=40, max_seconds=90):
         first, second = articles(load(path))
     assert (first.origin, second.origin) == (f"{path}:1", f"{path}:{newlines + 2}")
     bomb = tmp_path / "more_newlines.jsonl.gz"
@@ -509,7 +513,7 @@ def test_50_mb_one_line_record_is_reported_with_bounded_memory(tmp_path: Path) -
         fh.write(good_line(1))
         fh.write(b'{"title": "Huge", "text": "' + b"word " * (10 * 2**20) + b'"}\n')
         fh.write(good_line(3))
-    with bounded(max_mib=40, max_seconds=20):
+    with bounded(max_mib=40, max_seconds=90):
         first, problem, third = load(path)
     assert problem == LoadProblem(str(path), "line is over the 8,388,608-byte limit", 2)
     assert isinstance(first, Article) and isinstance(third, Article)
@@ -635,7 +639,7 @@ def test_hostile_folder_through_the_service(tmp_path: Path, hash_service: NewsQA
                     "text": f"{GOOD_BODY} Dated {n}.", "published_at": d}).encode() + b"\n"
         for n, d in enumerate(BAD_DATES, 3)))
     (folder / "good.txt").write_text(f"Title: Good story 5\nDate: 2023-04-05\n\n{GOOD_BODY}")
-    with bounded(max_mib=100, max_seconds=60):
+    with bounded(max_mib=100, max_seconds=180):
         report = hash_service.ingest([folder])
     d = report.to_dict()
     reasons = {(p["path"].removeprefix(f"{folder}/"), p["line"]): (p["kind"], p["reason"])
@@ -704,7 +708,7 @@ def test_upload_named_with_dot_dots_stays_inside_its_folder(
 def test_uploaded_gzip_bomb_is_reported_and_the_server_stays_up(hash_service: NewsQA) -> None:
     client = TestClient(create_app(hash_service))
     bomb = gzip.compress(good_line(1)) + gzip_repeat(b"\0" * 2**20, 1100)
-    with bounded(max_mib=60, max_seconds=30):
+    with bounded(max_mib=60, max_seconds=120):
         r = client.post("/api/articles", files={"file": ("bomb.jsonl.gz", bomb)})
     assert r.status_code == 200, r.text
     rep = r.json()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -297,6 +298,9 @@ class NewsIndex:
         self._rdb: sqlite3.Connection | None = None  # only under _refresh_lock
         self.vectors = GuardedStore(FaissStore(self.dim))
         self._loaded_generation = -1
+        self._idf: dict[str, float] = {}
+        self._idf_basis = 0  # the highest passage id when the idf cache was started
+        self._idf_n = 0  # passages then
         self.refresh()
 
     # ------------------------------------------------------------------ opening
@@ -630,6 +634,32 @@ class NewsIndex:
         with self._lock:
             rows = self._db.execute(sql, [match, *args, n]).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def term_idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """Inverse document frequency of each term over the indexed passages (BM25's idf:
+        ``ln(1 + (N - df + 0.5) / (df + 0.5))``), matched as the lexical index matches it.
+
+        Cached per term until the index changes by a tenth of its passages.
+        """
+        with self._lock:
+            top = self._db.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0
+            if abs(top - self._idf_basis) > max(self._idf_basis, 1) * 0.1:
+                self._idf.clear()
+                self._idf_basis = top
+                self._idf_n = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            n = self._idf_n
+            out: dict[str, float] = {}
+            for t in terms:
+                if t not in self._idf:
+                    df = self._db.execute(
+                        "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                        ['"' + t.replace('"', "") + '"'],
+                    ).fetchone()[0]
+                    if len(self._idf) >= 100_000:
+                        self._idf.clear()
+                    self._idf[t] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                out[t] = self._idf[t]
+        return out
 
     def latest_date(self, f: Filters | None = None) -> str | None:
         """Publication date of the newest article that passes the filters."""

@@ -153,56 +153,35 @@ def _text_key(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model loaded from a local directory, never from a hub.
+class WordPieceEmbedder:
+    """Tokenising, id reuse and length-bucketed batching shared by the model backends.
 
     Safe to share between threads: tokenising uses a tokenizer whose settings never change after
-    construction, and forward passes take turns under a lock.
+    construction, and forward passes take turns under a lock. A subclass sets ``name``,
+    ``dim``, ``backend`` and ``precision`` and implements :meth:`_forward`.
     """
 
-    backend = "torch"
+    name: str
+    dim: int
+    backend: str
+    precision: str
     #: Word pieces (padding included) per forward batch: long enough batches keep the matrix
     #: units busy, short enough ones keep the attention activations in cache (bench/ingest.py).
     tokens_per_batch = 4096
     #: Token ids kept between :meth:`count_wordpieces` and :meth:`encode` (a bounded FIFO).
     id_cache_size = 65536
 
-    def __init__(
-        self, model_path: str | None = None, batch_size: int = 64, precision: str = "auto"
-    ) -> None:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        from sentence_transformers import SentenceTransformer
+    def _init_tokens(self, tokenizer_json: str, max_seq_length: int, batch_size: int) -> None:
         from tokenizers import Tokenizer
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
-
-        path = model_path or default_model_path()
-        self._model = SentenceTransformer(path, device="cpu")
-        self._model.eval()
-        self.batch_size = batch_size
-        self.precision = resolve_precision(precision)
-        if self.precision == "bf16":
-            _linear_weights_to_bf16(self._model)
-        self.name = (
-            "sentence-transformers/all-MiniLM-L6-v2"
-            if model_path is None
-            else os.path.basename(path.rstrip("/"))
-        )
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or (
-            self._model.get_sentence_embedding_dimension
-        )
-        self.dim = int(get_dim() or 0)
-        self.max_seq_length = int(self._model.max_seq_length or 256)
-        hf_tokenizer = self._model.tokenizer
-        # A private copy configured once: the model's own tokenizer changes its truncation and
-        # padding on every call, which breaks callers in other threads.
-        self._pieces = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
+        # A private tokenizer configured once: no call changes a setting another thread uses.
+        self._pieces = Tokenizer.from_str(tokenizer_json)
         self._pieces.no_truncation()
         self._pieces.no_padding()
-        self._sep = int(hf_tokenizer.sep_token_id)
-        self._pad = int(hf_tokenizer.pad_token_id or 0)
+        self._sep = int(self._pieces.token_to_id("[SEP]") or 0)
+        self._pad = int(self._pieces.token_to_id("[PAD]") or 0)
+        self.max_seq_length = max_seq_length
+        self.batch_size = batch_size
         # Vocabularies under 65,536 pieces (MiniLM has 30,522) store ids in half the memory.
         self._id_dtype = np.uint16 if self._pieces.get_vocab_size() < 2**16 else np.int32
         self._ids: OrderedDict[bytes, np.ndarray] = OrderedDict()
@@ -248,34 +227,81 @@ class SentenceTransformerEmbedder:
         ids = self._token_ids(texts)
         lengths = [len(x) for x in ids]
         for batch in length_batches(lengths, self.tokens_per_batch, self.batch_size):
-            out[batch] = self._forward([ids[i] for i in batch])
+            input_ids, mask = self._padded([ids[i] for i in batch])
+            with self._forward_lock:
+                out[batch] = self._forward(input_ids, mask)
             if progress is not None:
                 progress(len(batch))
         return out
 
-    def _forward(self, ids: Sequence[np.ndarray]) -> np.ndarray:
-        import torch
-
+    def _padded(self, ids: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Input ids padded to the longest, and the attention mask (int64 matrices)."""
         width = max(len(x) for x in ids)
         input_ids = np.full((len(ids), width), self._pad, dtype=np.int64)
         mask = np.zeros((len(ids), width), dtype=np.int64)
         for row, x in enumerate(ids):
             input_ids[row, : len(x)] = x
             mask[row, : len(x)] = 1
+        return input_ids, mask
+
+    def _forward(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Unit vectors of one padded batch (called under the forward lock)."""
+        raise NotImplementedError
+
+
+def model_name(model_path: str | None) -> str:
+    """The name recorded in an index manifest for the model at ``model_path``."""
+    if model_path is None:
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    return os.path.basename(model_path.rstrip("/"))
+
+
+class SentenceTransformerEmbedder(WordPieceEmbedder):
+    """A sentence-transformers model run by torch, loaded from a local directory, never from a
+    hub; fp32, or bf16 where the CPU computes it natively."""
+
+    backend = "torch"
+
+    def __init__(
+        self, model_path: str | None = None, batch_size: int = 64, precision: str = "auto"
+    ) -> None:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+        path = model_path or default_model_path()
+        self._model = SentenceTransformer(path, device="cpu")
+        self._model.eval()
+        self.precision = resolve_precision(precision)
+        if self.precision == "bf16":
+            _linear_weights_to_bf16(self._model)
+        self.name = model_name(model_path)
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        self.dim = int(get_dim() or 0)
+        self._init_tokens(
+            self._model.tokenizer.backend_tokenizer.to_str(),
+            int(self._model.max_seq_length or 256),
+            batch_size,
+        )
+
+    def _forward(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        import torch
+
+        ids = torch.from_numpy(input_ids)
         features = {
-            "input_ids": torch.from_numpy(input_ids),
+            "input_ids": ids,
             "attention_mask": torch.from_numpy(mask),
-            "token_type_ids": torch.zeros_like(torch.from_numpy(input_ids)),
+            "token_type_ids": torch.zeros_like(ids),
         }
         bf16 = self.precision == "bf16"
-        with (
-            self._forward_lock,
-            torch.inference_mode(),
-            torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16),
-        ):
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             vecs = self._model(features)["sentence_embedding"]
-        vecs = torch.nn.functional.normalize(vecs.float(), dim=1)
-        return vecs.numpy()
+        return torch.nn.functional.normalize(vecs.float(), dim=1).numpy()
 
 
 class HashEmbedder:
@@ -326,10 +352,19 @@ def load_embedder(
     batch_size: int = 64,
     kind: str = "model",
     precision: str = "auto",
+    backend: str = "torch",
+    cache_dir: str | None = None,
 ) -> Embedder:
     """Load (once per process) the embedder: the model at ``model_path`` (default: the bundled
-    MiniLM) computing in ``precision`` (see :func:`resolve_precision`), or with ``kind="hash"``
-    the model-free :class:`HashEmbedder`."""
+    MiniLM) run by ``backend`` — ``torch`` computing in ``precision`` (see
+    :func:`resolve_precision`) or ``onnx-int8`` (:mod:`newsqa.ingest.onnx_embed`, its graph
+    cached under ``cache_dir``) — or with ``kind="hash"`` the model-free :class:`HashEmbedder`."""
     if kind == "hash":
         return HashEmbedder()
+    if backend == "onnx-int8":
+        from newsqa.ingest.onnx_embed import OnnxInt8Embedder
+
+        return OnnxInt8Embedder(model_path, batch_size, Path(cache_dir) if cache_dir else None)
+    if backend != "torch":
+        raise ValueError(f"unknown embedding backend {backend!r}: torch or onnx-int8")
     return SentenceTransformerEmbedder(model_path, batch_size, precision)

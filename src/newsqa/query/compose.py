@@ -4,14 +4,14 @@ each carrying a citation [n] that is checked against the passage it quotes."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from newsqa.models import Citation, Passage, Segment
-from newsqa.text import STOPWORDS, query_terms, split_sentences, stems
+from newsqa.query.sentences import absent_share, analyse, answer_span, match
+from newsqa.text import STOPWORDS, split_sentences
 
 ABSTAIN_TEXT = "The archive has no article that answers this."
 
@@ -22,14 +22,17 @@ class ComposeConfig:
 
     max_sentences: int = 3
     max_words: int = 80
-    passages_considered: int = 3
+    passages_considered: int = 10
+    semantic_sentences: int = 24
     abstain_threshold: float = 0.38
     semantic_weight: float = 0.6
     lexical_weight: float = 0.4
+    phrase_weight: float = 0.1
     answer_type_weight: float = 0.3
     rank_penalty: float = 0.02
     keep_ratio: float = 0.5
     coverage_penalty: float = 0.05
+    absence_penalty: float = 0.0
 
 
 @dataclass
@@ -51,66 +54,6 @@ class Composed:
 def abstention(evidence: float) -> Composed:
     """The answer that says the archive holds no evidence."""
     return Composed([Segment(ABSTAIN_TEXT, [])], True, [], evidence)
-
-
-def lexical_overlap(wanted: frozenset[str], sentence: str) -> float:
-    """Share of the question's stemmed content words (``wanted``) that the sentence contains."""
-    if not wanted:
-        return 0.0
-    return len(wanted & stems(query_terms(sentence))) / len(wanted)
-
-
-_NUMBER_Q = re.compile(
-    r"\bhow (many|much|old|long|far|big|high|tall)\b|\bwhat (percentage|percent|number|amount)\b",
-    re.I,
-)
-_TIME_Q = re.compile(r"^\s*when\b|\bwhat (year|day|date|month|time)\b", re.I)
-# "What company ..." asks for a name; "What does China think ..." asks for a statement.
-_ENTITY_Q = re.compile(
-    r"\b(who|whom|whose|which|where)\b|\bwhat\b(?!\s+(does|did|do|is|are|was|were|has|have|had|"
-    r"happened|happens|will|would|can|could|should|might|may)\b)",
-    re.I,
-)
-_NUMBER = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|"
-    r"billion)\b",
-    re.I,
-)
-_TIME = re.compile(
-    r"\b(1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|"
-    r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|"
-    r"yesterday|today|tonight)\b"
-)
-_NAME = re.compile(r"(?<=\s)[A-Z][\w'’.-]+")
-
-
-@lru_cache(maxsize=256)
-def _question_kind(question: str) -> tuple[str, frozenset[str]]:
-    """What a question asks for (number, time, name or other) and its lower-cased words."""
-    kind = (
-        "number" if _NUMBER_Q.search(question)
-        else "time" if _TIME_Q.search(question)
-        else "name" if _ENTITY_Q.search(question)
-        else "other"
-    )
-    return kind, frozenset(w.lower() for w in re.findall(r"[\w'’.-]+", question))
-
-
-def answer_type_fit(question: str, sentence: str) -> float:
-    """How well a sentence can answer the kind of question asked, in [0, 1].
-
-    A "how many" question wants a number, a "when" question a date, and a who/which/what/where
-    question a name that the question itself does not already contain.
-    """
-    kind, asked = _question_kind(question)
-    if kind == "number":
-        return 1.0 if _NUMBER.search(sentence) else 0.0
-    if kind == "time":
-        return 1.0 if _TIME.search(sentence) else 0.0
-    if kind == "name":
-        new = {n for n in _NAME.findall(sentence) if n.lower().rstrip(".") not in asked}
-        return min(1.0, len(new) / 2)
-    return 0.5
 
 
 def key_terms(question: str) -> list[str]:
@@ -155,51 +98,75 @@ def compose(
     qvec: np.ndarray,
     cfg: ComposeConfig,
     view: str = "answer",
+    idf: Mapping[str, float] | None = None,
 ) -> Composed:
     """Compose a short cited answer from ``passages`` (best first) or abstain.
+
+    Every sentence of the first ``cfg.passages_considered`` passages is scored on the words
+    it shares with the question (weighted by ``idf``, the archive's inverse document frequency
+    of each content word), the question's phrases it repeats and its passage's rank; the best
+    ``cfg.semantic_sentences`` of them are then also scored on their embedding's similarity to
+    ``qvec``. The answer leads with the sentence that answers, its answering span marked.
 
     ``view="timeline"`` instead lists the best sentence of each article in order of publication;
     ``view="outlets"`` lists it per outlet, so a reader can compare how sources report a story.
     """
     considered = passages if view != "answer" else passages[: cfg.passages_considered]
-    wanted = stems(query_terms(question))
-    cands: list[tuple[int, int, str]] = []  # (passage index, position, sentence)
-    for pi, p in enumerate(considered):
-        for si, s in enumerate(split_sentences(p.text)):
-            if _words(s) >= 4:
-                cands.append((pi, si, s))
+    q = analyse(question, idf)
+    cands = _candidates(considered)
     if not cands:
         return abstention(0.0)
+    matches = [match(q, s) for _, _, s in cands]
+    lexical = [
+        cfg.lexical_weight * m.overlap + cfg.phrase_weight * m.phrase - cfg.rank_penalty * pi
+        for m, (pi, _, _) in zip(matches, cands, strict=True)
+    ]
+    keep = _shortlist(lexical, cands, cfg.semantic_sentences)
+    cands = [cands[j] for j in keep]
+    matches = [matches[j] for j in keep]
     svecs = encode([s for _, _, s in cands])
     sem = svecs @ qvec.reshape(-1)
-    scores = []
-    for (pi, _, s), c in zip(cands, sem, strict=True):
-        score = cfg.semantic_weight * float(c) + cfg.lexical_weight * lexical_overlap(wanted, s)
-        scores.append(score - cfg.rank_penalty * pi)
+    scores = [cfg.semantic_weight * float(c) + lexical[j] for c, j in zip(sem, keep, strict=True)]
     best = max(scores)
     # Evidence that misses what the question names (a year, a person) is weaker evidence; the
     # penalty decides abstention only, not which sentences are good enough to keep.
-    evidence = best - cfg.coverage_penalty * (1.0 - coverage(question, considered))
-    # The answer type decides between relevant sentences; it is not evidence by itself.
-    if cfg.answer_type_weight:
-        scores = [
-            sc + cfg.answer_type_weight * answer_type_fit(question, s)
-            for sc, (_, _, s) in zip(scores, cands, strict=True)
-        ]
+    evidence = (
+        best
+        - cfg.coverage_penalty * (1.0 - coverage(question, considered))
+        - cfg.absence_penalty * absent_share(q, [f"{p.title} {p.text}" for p in considered])
+    )
     if evidence < cfg.abstain_threshold:
         return abstention(evidence)
+    # The answer type decides between relevant sentences; it is not evidence by itself.
+    scores = [sc + cfg.answer_type_weight * m.fit for sc, m in zip(scores, matches, strict=True)]
     ranked = sorted(range(len(cands)), key=lambda j: -scores[j])
     if view == "answer":
         chosen = _select(ranked, cands, scores, svecs, best, cfg)
-        # Lead with the passage of the best sentence; within a passage keep the text's order.
-        lead: dict[int, int] = {}
-        for j in chosen:  # chosen is best first
-            lead.setdefault(cands[j][0], len(lead))
-        chosen.sort(key=lambda j: (lead[cands[j][0]], cands[j][1]))
         lines = [(j, "") for j in chosen]
-    else:
-        lines = _view_lines(ranked, cands, scores, considered, best, cfg, view)
-    return _cite(lines, cands, considered, evidence, cfg, " " if view == "answer" else "\n")
+        span = answer_span(q, _trim(cands[chosen[0]][2], cfg.max_words))
+        return _cite(lines, cands, considered, evidence, cfg, " ", span)
+    lines = _view_lines(ranked, cands, scores, considered, best, cfg, view)
+    return _cite(lines, cands, considered, evidence, cfg, "\n")
+
+
+def _candidates(passages: Sequence[Passage]) -> list[tuple[int, int, str]]:
+    """(passage index, position, sentence) of every sentence long enough to state something."""
+    return [
+        (pi, si, s)
+        for pi, p in enumerate(passages)
+        for si, s in enumerate(split_sentences(p.text))
+        if _words(s) >= 4
+    ]
+
+
+def _shortlist(
+    lexical: Sequence[float], cands: Sequence[tuple[int, int, str]], n: int
+) -> list[int]:
+    """The candidates worth embedding: every sentence of the first passage, then the best
+    ``n`` others by their lexical score, in candidate order."""
+    first = [j for j, c in enumerate(cands) if c[0] == 0]
+    rest = sorted((j for j, c in enumerate(cands) if c[0] != 0), key=lambda j: -lexical[j])
+    return sorted(first + rest[: max(n - len(first), 0)])
 
 
 def _select(
@@ -210,7 +177,7 @@ def _select(
     best: float,
     cfg: ComposeConfig,
 ) -> list[int]:
-    """The best sentences within the length budget, none restating another."""
+    """The best sentences within the length budget, none restating another, best first."""
     chosen: list[int] = []
     words = 0
     for i in ranked:
@@ -264,12 +231,16 @@ def _cite(
     evidence: float,
     cfg: ComposeConfig,
     joiner: str,
+    span: tuple[int, int] | None = None,
 ) -> Composed:
-    """Turn picked sentences into segments citing their passages, numbered in order of use."""
+    """Turn picked sentences into segments citing their passages, numbered in order of use;
+    ``span`` marks the answering characters of the first."""
     drafts = [
         Draft(_trim(cands[j][2], cfg.max_words), [passages[cands[j][0]]], [cands[j][2]], lead)
         for j, lead in lines
     ]
+    if drafts:
+        drafts[0].span = span
     return number_citations(drafts, evidence, joiner)
 
 

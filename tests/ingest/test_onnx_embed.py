@@ -1,0 +1,79 @@
+"""The onnx-int8 embedding backend: made from the bundled model, cached, close to fp32 on real
+news, recorded in the manifest, and an index it built refuses the torch backend."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from newsqa.index.store import IndexMismatchError
+from newsqa.ingest.chunk import ChunkSpec, chunk_text, embed_text
+from newsqa.ingest.embed import default_model_path, load_embedder
+from newsqa.service import NewsQA, index_backend
+from newsqa.settings import get_settings
+from tests.support import ARCHIVE, archive_articles
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from newsqa.ingest.onnx_embed import OnnxInt8Embedder, int8_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="module")
+def int8(cache: Path) -> OnnxInt8Embedder:
+    return OnnxInt8Embedder(cache_dir=cache)
+
+
+def test_the_graph_is_made_once_and_cached(int8: OnnxInt8Embedder, cache: Path) -> None:
+    files = list((cache / "onnx").glob("*.int8.onnx"))
+    assert len(files) == 1
+    stamp = files[0].stat().st_mtime_ns
+    again = OnnxInt8Embedder(cache_dir=cache)
+    assert again.dim == int8.dim == 384 and again.max_seq_length == 256
+    assert files[0].stat().st_mtime_ns == stamp
+    assert int8_model(Path(default_model_path()), cache) == files[0]
+
+
+def test_vectors_are_close_to_fp32_on_real_news(int8: OnnxInt8Embedder) -> None:
+    if not ARCHIVE.exists():
+        pytest.skip("shared archive not present")
+    spec = ChunkSpec(180, 20, 256)
+    texts = [embed_text(a["title"], c) for a in archive_articles(limit=6)
+             for c in chunk_text(a["text"], spec, a["title"])][:40]
+    texts += ["Storm hits coast.", "Ayodele Kwabena-Okonkwo " * 150]  # short; over 256 pieces
+    fp32 = load_embedder().encode(texts)
+    got = int8.encode(texts)
+    assert got.shape == fp32.shape and got.dtype == np.float32
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-4)
+    cos = np.sum(fp32 * got, axis=1)
+    assert cos.min() >= 0.97 and cos.mean() >= 0.985, (cos.min(), cos.mean())
+    # the same text alone and in a padded batch gives the same vector
+    assert np.allclose(int8.encode(texts[-2:-1])[0], got[-2], atol=1e-5)
+
+
+def test_an_index_it_builds_records_it_and_refuses_torch(
+    int8: OnnxInt8Embedder, cache: Path, tmp_path: Path
+) -> None:
+    settings = get_settings(index=str(tmp_path / "i"), embed_backend="onnx-int8",
+                            cache_dir=str(cache))
+    svc = NewsQA.open(settings)
+    svc.ingest([Path(__file__).resolve().parents[2] / "corpus"])
+    assert not svc.ask("What does Korea fear about Japan's collective self-defense?")["abstained"]
+    svc.close()
+    stored = json.loads((tmp_path / "i" / "manifest.json").read_text())
+    assert (stored["embed_backend"], stored["embed_precision"]) == ("onnx-int8", "int8")
+    # unset, the backend follows the index
+    assert index_backend(tmp_path / "i") == "onnx-int8"
+    reopened = NewsQA.open(get_settings(index=str(tmp_path / "i"), cache_dir=str(cache)))
+    assert reopened.embedder.backend == "onnx-int8"
+    reopened.close()
+    with pytest.raises(IndexMismatchError, match="'onnx-int8' embedding backend.*uses 'torch'"):
+        NewsQA.open(get_settings(index=str(tmp_path / "i"), embed_backend="torch"))
