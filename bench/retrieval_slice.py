@@ -35,10 +35,37 @@ from bench.slice import (  # noqa: E402
     write_json,
 )
 from newsqa.eval import format_summary, markdown_table  # noqa: E402
+from newsqa.service import NewsQA  # noqa: E402
+from newsqa.settings import get_settings  # noqa: E402
 
 EXPECTED_ARTICLES = 2388
 EXPECTED_ANSWERABLE = 200
 TARGETS = {"hit@10": 0.78, "mrr@10": 0.56}
+
+
+def derive(full: Path, dest: Path, urls: set[str]) -> None:
+    """``dest`` as a copy of the index ``full`` holding only the articles whose URL is in
+    ``urls`` (deleted through the index, so its lexical rows, vectors and log agree)."""
+    import shutil
+    import sqlite3
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(full, dest, ignore=shutil.ignore_patterns("*.lock"))
+    db = sqlite3.connect(dest / "news.sqlite")
+    try:
+        gone = [r[0] for r in db.execute("SELECT id, url FROM articles") if r[1] not in urls]
+    finally:
+        db.close()
+    svc = NewsQA.open(get_settings(index=str(dest)), create=False)
+    try:
+        with svc.index.writer():
+            for aid in gone:
+                svc.index.delete(aid)
+            svc.index.save_snapshot()
+    finally:
+        svc.close()
+    print(f"derived {dest} from {full}: {len(gone)} articles deleted", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--index", type=Path, default=CACHE / "slice-q1", help="cached index dir")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the index from scratch")
+    ap.add_argument("--derive-from", type=Path, default=None, metavar="FULL",
+                    help="make --index by copying the index FULL and deleting every article "
+                         "outside the slice (same chunks and vectors, no embedding)")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--out", type=Path, default=CACHE / "slice-q1-eval.json",
                     help="per-question rows and summary (JSON)")
@@ -66,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     assert len(records) == EXPECTED_ARTICLES, f"expected {EXPECTED_ARTICLES} articles"
     assert len(todo) == EXPECTED_ANSWERABLE, f"expected {EXPECTED_ANSWERABLE} answerable"
 
+    if args.derive_from is not None:
+        derive(args.derive_from, args.index, {r["url"] for r in records})
     svc = open_index(args.index, records, args.rebuild)
     try:
         stats = svc.stats()

@@ -30,7 +30,11 @@ ABSENT = [
     "How many moons does Neptune have?",
     "Which band headlined the Glastonbury festival in 2019?",
     "What did the Mars rover Perseverance find in its latest rock sample?",
+    # near-topic: the slice holds football World Cup articles, none about cricket or 1998
+    "Which country won the 1998 Cricket World Cup?",
 ]
+#: A question about what the World Cup articles of the slice do report.
+NEAR_ANSWERABLE = "Which country won the 2022 World Cup?"
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +44,10 @@ def slice_service(tmp_path_factory: pytest.TempPathFactory) -> tuple[NewsQA, lis
     gold = {u for q in picked for u in q["gold_urls"]}
     svc = open_service(tmp_path_factory.mktemp("abstain") / "idx")
     svc.ingest([REPO / "corpus"])
-    svc.ingest_records([as_article(d) for d in archive_articles() if d["url"] in gold])
+    articles = list(archive_articles())
+    world_cup = [d for d in articles if "World Cup" in d["title"]][:6]
+    svc.ingest_records([as_article(d) for d in articles if d["url"] in gold] +
+                       [as_article(d) for d in world_cup if d["url"] not in gold])
     return svc, picked
 
 
@@ -54,6 +61,9 @@ def test_absent_topics_abstain(slice_service: tuple[NewsQA, list[dict]], questio
 def test_answerable_questions_do_not_abstain(slice_service: tuple[NewsQA, list[dict]]) -> None:
     svc, picked = slice_service
     assert not svc.ask(SEED_QUESTION)["abstained"]
+    res = svc.ask(NEAR_ANSWERABLE, filters=Filters(as_of="2023-01-05"))
+    assert not res["abstained"], (res["evidence"], res["answer"])
+    assert any("World Cup" in c["passage"] for c in res["citations"])
     for q in picked:
         res = svc.ask(q["question"], filters=Filters(as_of=q["date"]))
         assert not res["abstained"], (q["question"], res["evidence"])

@@ -84,6 +84,7 @@ class NewsQA:
             max_words=s.answer_max_words,
             abstain_threshold=s.abstain_threshold,
             coverage_penalty=s.coverage_penalty,
+            absence_penalty=s.absence_penalty,
         )
 
     @classmethod

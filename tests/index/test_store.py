@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from pathlib import Path
 
@@ -107,3 +108,25 @@ def test_second_concurrent_ingest_is_refused(tmp_path: Path) -> None:
     with svc.index.writer(), pytest.raises(IndexBusyError, match="is busy"):
         svc.ingest_records(NEWS)
     assert svc.ingest_records(NEWS).added == 3  # the lock is released afterwards
+
+
+def test_term_idf_counts_passages_as_the_lexical_index_matches(tmp_path: Path) -> None:
+    svc = open_service(tmp_path / "idx", embedder="hash")
+    svc.ingest_records([
+        article("Rates rise", "The bank raised rates.", url="https://x/1"),
+        article("Rates hold", "The bank held rates.", url="https://x/2"),
+        article("Storm", "A storm hit the coast.", url="https://x/3"),
+    ])
+    n = _counts(tmp_path / "idx")[1]
+    assert n == 3  # one passage per article
+    idf = svc.index.term_idf(["rates", "raising", "storm", "zebra", 'odd"quote', "AND"])
+    def bm25_idf(df: int) -> float:
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    # "raising" is stemmed as the index stems it, so it matches "raised"
+    assert idf["rates"] == pytest.approx(bm25_idf(2))
+    assert idf["raising"] == pytest.approx(bm25_idf(1))
+    assert idf["storm"] == pytest.approx(bm25_idf(1))
+    assert idf["zebra"] == idf['odd"quote'] == idf["AND"] == pytest.approx(bm25_idf(0))
+    assert idf["zebra"] > idf["storm"] > idf["rates"]
+    svc.close()

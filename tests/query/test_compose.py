@@ -57,7 +57,7 @@ def config(**changes: float) -> ComposeConfig:
         max_sentences=3, max_words=80, passages_considered=5, semantic_sentences=24,
         abstain_threshold=0.38, semantic_weight=0.6, lexical_weight=0.4, phrase_weight=0.0,
         answer_type_weight=0.1, rank_penalty=0.02, keep_ratio=0.5, coverage_penalty=0.0,
-        absence_penalty=0.0,
+        absence_penalty=0.0, focus_weight=0.0, novelty_weight=0.0, focus_semantic=0.0,
     )
     return ComposeConfig(**{**pinned, **changes})  # type: ignore[arg-type]
 
@@ -188,3 +188,59 @@ def test_coverage_penalty_decides_abstention_not_which_sentences_are_kept() -> N
     assert plain.answer == "The bank raised rates on Wednesday by a quarter point. [1]"
     assert penalised.evidence == pytest.approx(plain.evidence - 0.4)
     assert not penalised.abstained and penalised.answer == plain.answer
+
+
+SEA_Q = "Which country in Southeast Asia became the first to recognize same-sex marriage?"
+SEA_IDF = {"country": 1.0, "southeast": 4.0, "asia": 3.0, "became": 1.0, "first": 1.0,
+           "recognize": 2.0, "sex": 3.0, "marriage": 3.0}
+SEA = [
+    passage(1, "A Japanese court said the country must recognize same-sex marriage, officials in "
+               "Tokyo said on Monday."),
+    passage(2, "Thailand edged closer to becoming the first place in Southeast Asia to legalize "
+               "same-sex unions."),
+]
+
+
+def test_rare_question_words_pick_the_sentence_that_answers() -> None:
+    qv = fake_encode([SEA_Q])[0]  # no topic axis: similarity is 0 for every sentence
+    cfg = config(abstain_threshold=0.1)
+    with_idf = compose(SEA_Q, SEA, fake_encode, qv, cfg, idf=SEA_IDF)
+    first = with_idf.segments[0]
+    assert first.text.startswith("Thailand edged closer") and first.citations == [1]
+    assert with_idf.citations[0].chunk_id == 2
+    assert first.span is not None and first.text[first.span[0]:first.span[1]] == "Thailand"
+    # every word weighing the same, both sentences cover 4 of 8 words: rank decides
+    uniform = compose(SEA_Q, SEA, fake_encode, qv, cfg)
+    assert uniform.segments[0].text.startswith("A Japanese court")
+
+
+def test_a_better_sentence_in_a_later_passage_is_considered() -> None:
+    filler = [passage(i, f"Officials met on day {i} to discuss the weather.") for i in range(1, 7)]
+    answer = passage(7, "The bank raised rates on Wednesday by a quarter point.")
+    q = "When did the bank raise rates?"
+    qv = fake_encode([q])[0]
+    wide = compose(q, [*filler, answer], fake_encode, qv, config(passages_considered=10))
+    assert wide.segments[0].text == answer.text and wide.citations[0].chunk_id == 7
+    narrow = compose(q, [*filler, answer], fake_encode, qv, config(passages_considered=3))
+    assert narrow.abstained
+
+
+def test_the_answer_leads_with_its_best_sentence() -> None:
+    q = "What did analysts say about rates?"
+    res = compose(q, PASSAGES, fake_encode, fake_encode([q])[0], CFG)
+    # the third passage's sentence answers best, so it comes first and is cited [1]
+    assert res.answer == (
+        "Analysts said rates would rise again in March, citing strong hiring data. [1] "
+        "The bank raised rates on Wednesday by a quarter point. [2]"
+    )
+    assert [c.chunk_id for c in res.citations] == [3, 1]
+
+
+def test_evidence_drops_by_the_share_of_the_question_the_passages_miss() -> None:
+    q = "When did the Reykjavik bank raise rates?"
+    idf = {"reykjavik": 6.0, "bank": 1.0, "raise": 1.0, "rates": 2.0}
+    qv = fake_encode([q])[0]
+    plain = compose(q, PASSAGES, fake_encode, qv, CFG, idf=idf)
+    penalised = compose(q, PASSAGES, fake_encode, qv, config(absence_penalty=0.5), idf=idf)
+    # "reykjavik" is 6/10 of the question's weight and in no passage
+    assert penalised.evidence == pytest.approx(plain.evidence - 0.5 * 0.6)

@@ -9,6 +9,7 @@ from newsqa.query.sentences import (
     analyse,
     answer_span,
     answer_type_fit,
+    focus,
     match,
     new_names,
     question_kind,
@@ -28,6 +29,7 @@ def test_question_kinds() -> None:
     assert question_kind("How many people died?") == "number"
     assert question_kind("When did the strike end?") == "time"
     assert question_kind("What year did it open?") == "time"
+    assert question_kind("She resigned this week. She had served since when?") == "time"
     assert question_kind(Q) == "name"
     assert question_kind("What does China think about it?") == "other"
 
@@ -52,7 +54,8 @@ def test_rare_words_beat_common_ones() -> None:
     assert japan.overlap == pytest.approx((3.0 + 3.0) / 18.0)
     assert thai.phrase == pytest.approx(1 / 7)  # "southeast asia"
     assert japan.phrase == pytest.approx(1 / 7)  # "sex marriage"
-    assert thai.fit == japan.fit == 1.0  # each names a country the question does not
+    # a name the question lacks is what "which country" asks for: one is enough
+    assert thai.fit == japan.fit == 1.0
 
 
 def test_answer_type_fit() -> None:
@@ -74,6 +77,23 @@ def test_names_skip_common_sentence_openers_but_keep_names_that_open_one() -> No
     assert [s[a:b] for a, b in new_names(q, s)] == ["Buffalo Bills"]
     assert [THAILAND[a:b] for a, b in new_names(analyse(Q), THAILAND)] == ["Thailand"]
     assert new_names(q, "However, Hamlin played.") == []
+
+
+def test_the_asking_sentence_weighs_more_and_decides_the_kind() -> None:
+    q = "Rescue efforts continue in Turkey after an earthquake. What was its magnitude?"
+    assert focus(q) == "What was its magnitude?"
+    plain, focused = analyse(q), analyse(q, focus_weight=2.0)
+    # six words, one of them in the asking sentence; it weighs three times as much when focused
+    assert plain.weights["magnit"] == pytest.approx(1 / 6)
+    assert focused.weights["magnit"] == pytest.approx(3 / 8)
+    assert focused.kind == "other"  # "what was …" asks for a statement, not a name
+    assert analyse("Ardern resigned. She had served since when?").kind == "time"
+
+
+def test_novelty_is_the_share_of_a_sentence_the_question_lacks() -> None:
+    q = analyse("Which team won the final?")
+    assert match(q, "The team won the final.").novelty == 0.0
+    assert match(q, "The Bills won the final on Sunday.").novelty == pytest.approx(2 / 4)
 
 
 def test_answer_span_marks_what_answers() -> None:

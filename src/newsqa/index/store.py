@@ -651,10 +651,13 @@ class NewsIndex:
             out: dict[str, float] = {}
             for t in terms:
                 if t not in self._idf:
-                    df = self._db.execute(
-                        "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
-                        ['"' + t.replace('"', "") + '"'],
-                    ).fetchone()[0]
+                    try:
+                        df = self._db.execute(
+                            "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                            ['"' + t.replace('"', "") + '"'],
+                        ).fetchone()[0]
+                    except sqlite3.OperationalError:  # a term FTS5 cannot parse matches nothing
+                        df = 0
                     if len(self._idf) >= 100_000:
                         self._idf.clear()
                     self._idf[t] = math.log(1 + (n - df + 0.5) / (df + 0.5))

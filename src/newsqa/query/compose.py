@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from newsqa.models import Citation, Passage, Segment
-from newsqa.query.sentences import absent_share, analyse, answer_span, match
+from newsqa.query.sentences import absent_share, analyse, answer_span, focus, match
 from newsqa.text import STOPWORDS, split_sentences
 
 ABSTAIN_TEXT = "The archive has no article that answers this."
@@ -22,17 +22,20 @@ class ComposeConfig:
 
     max_sentences: int = 3
     max_words: int = 80
-    passages_considered: int = 10
+    passages_considered: int = 3
     semantic_sentences: int = 24
-    abstain_threshold: float = 0.38
+    abstain_threshold: float = 0.30
     semantic_weight: float = 0.6
     lexical_weight: float = 0.4
     phrase_weight: float = 0.1
+    focus_weight: float = 2.0
+    novelty_weight: float = 0.2
+    focus_semantic: float = 0.0
     answer_type_weight: float = 0.3
     rank_penalty: float = 0.02
     keep_ratio: float = 0.5
     coverage_penalty: float = 0.05
-    absence_penalty: float = 0.0
+    absence_penalty: float = 0.1
 
 
 @dataclass
@@ -112,7 +115,7 @@ def compose(
     ``view="outlets"`` lists it per outlet, so a reader can compare how sources report a story.
     """
     considered = passages if view != "answer" else passages[: cfg.passages_considered]
-    q = analyse(question, idf)
+    q = analyse(question, idf, cfg.focus_weight)
     cands = _candidates(considered)
     if not cands:
         return abstention(0.0)
@@ -124,8 +127,17 @@ def compose(
     keep = _shortlist(lexical, cands, cfg.semantic_sentences)
     cands = [cands[j] for j in keep]
     matches = [matches[j] for j in keep]
-    svecs = encode([s for _, _, s in cands])
-    sem = svecs @ qvec.reshape(-1)
+    asks = focus(question)
+    if cfg.focus_semantic > 0 and asks != question:
+        # One batch: the sentences and the question's asking part.
+        vecs = encode([s for _, _, s in cands] + [asks])
+        svecs, fvec = vecs[:-1], vecs[-1]
+        sem = (1 - cfg.focus_semantic) * (svecs @ qvec.reshape(-1)) + cfg.focus_semantic * (
+            svecs @ fvec
+        )
+    else:
+        svecs = encode([s for _, _, s in cands])
+        sem = svecs @ qvec.reshape(-1)
     scores = [cfg.semantic_weight * float(c) + lexical[j] for c, j in zip(sem, keep, strict=True)]
     best = max(scores)
     # Evidence that misses what the question names (a year, a person) is weaker evidence; the
@@ -138,7 +150,10 @@ def compose(
     if evidence < cfg.abstain_threshold:
         return abstention(evidence)
     # The answer type decides between relevant sentences; it is not evidence by itself.
-    scores = [sc + cfg.answer_type_weight * m.fit for sc, m in zip(scores, matches, strict=True)]
+    scores = [
+        sc + cfg.answer_type_weight * m.fit + cfg.novelty_weight * m.novelty
+        for sc, m in zip(scores, matches, strict=True)
+    ]
     ranked = sorted(range(len(cands)), key=lambda j: -scores[j])
     if view == "answer":
         chosen = _select(ranked, cands, scores, svecs, best, cfg)

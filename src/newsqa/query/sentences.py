@@ -14,13 +14,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from newsqa.text import STOPWORDS, query_terms, stem
+from newsqa.text import STOPWORDS, query_terms, split_sentences, stem
 
 _NUMBER_Q = re.compile(
     r"\bhow (many|much|old|long|far|big|high|tall)\b|\bwhat (percentage|percent|number|amount)\b",
     re.I,
 )
-_TIME_Q = re.compile(r"^\s*when\b|\bwhat (year|day|date|month|time)\b", re.I)
+_TIME_Q = re.compile(
+    r"^\s*when\b|\b(since|until|by) when\b|\b(what|which) (year|day|date|month|time)\b|"
+    r"\bhow long ago\b",
+    re.I,
+)
 # "What company ..." asks for a name; "What does China think ..." asks for a statement.
 _ENTITY_Q = re.compile(
     r"\b(who|whom|whose|which|where)\b|\bwhat\b(?!\s+(does|did|do|is|are|was|were|has|have|had|"
@@ -71,20 +75,36 @@ def question_kind(question: str) -> str:
     return "name" if _ENTITY_Q.search(question) else "other"
 
 
-def analyse(question: str, idf: Mapping[str, float] | None = None) -> Question:
+def focus(question: str) -> str:
+    """The part of a question that asks: its last sentence ("Search and rescue efforts continue
+    in Turkey. What was the magnitude of the quake?" asks about the magnitude), else all of it."""
+    parts = split_sentences(question)
+    asking = [p for p in parts if "?" in p]
+    return (asking or parts or [question])[-1]
+
+
+def analyse(
+    question: str, idf: Mapping[str, float] | None = None, focus_weight: float = 0.0
+) -> Question:
     """The question's kind, words, weighted content stems and phrases.
 
     ``idf`` maps content words (:func:`~newsqa.text.query_terms`) to their inverse document
-    frequency in the archive; without it every content word weighs the same.
+    frequency in the archive; without it every content word weighs the same. The words of the
+    sentence that asks (:func:`focus`) weigh ``1 + focus_weight`` times as much as the context
+    a question may open with, and decide what kind of answer is wanted.
     """
-    terms = query_terms(question)
+    asks = focus(question)
+    focus_stems = {stem(t) for t in query_terms(asks)} if asks != question else set()
     raw: dict[str, float] = {}
-    for t in terms:
+    for t in query_terms(question):
         w = 1.0 if idf is None else max(idf.get(t, UNSEEN_IDF), 0.1)
-        raw[stem(t)] = max(raw.get(stem(t), 0.0), w)
+        st = stem(t)
+        if st in focus_stems:
+            w *= 1.0 + focus_weight
+        raw[st] = max(raw.get(st, 0.0), w)
     total = sum(raw.values()) or 1.0
     return Question(
-        kind=question_kind(question),
+        kind=question_kind(asks),
         asked=frozenset(w.lower().rstrip(".") for w in _WORD.findall(question)),
         weights={s: w / total for s, w in raw.items()},
         phrases=_phrases(question),
@@ -111,6 +131,7 @@ class SentenceMatch:
     overlap: float  # share of the question's (rarity-weighted) content that the sentence holds
     phrase: float  # share of the question's phrases that the sentence repeats
     fit: float  # in [0, 1]: holds the kind of thing asked for
+    novelty: float  # share of the sentence's content words that the question lacks
 
 
 @lru_cache(maxsize=8192)
@@ -124,7 +145,8 @@ def match(q: Question, sentence: str) -> SentenceMatch:
     have, pairs = _sentence_stems(sentence)
     overlap = sum(w for s, w in q.weights.items() if s in have)
     phrase = len(q.phrases & pairs) / len(q.phrases) if q.phrases else 0.0
-    return SentenceMatch(overlap, phrase, answer_type_fit(q, sentence))
+    novelty = len(have - q.weights.keys()) / len(have) if have else 0.0
+    return SentenceMatch(overlap, phrase, answer_type_fit(q, sentence), novelty)
 
 
 def absent_share(q: Question, texts: Sequence[str]) -> float:
