@@ -30,8 +30,8 @@ ProgressFn = Callable[[IngestProgress], None]
 def check_backend(stored: dict[str, Any], embedder: Embedder, path: Path) -> None:
     """Refuse an index whose vectors came from another embedding backend.
 
-    The backend (``torch``; a future ONNX int8 one would be another) is part of the vectors'
-    identity: vectors from two backends need not agree. The precision is not: bf16 and fp32
+    The backend (``torch`` or ``onnx-int8``) is part of the vectors' identity: int8 vectors are
+    within a cosine of ~0.99 of fp32 ones, not equal. The precision is not: bf16 and fp32
     vectors of MiniLM agree to a cosine of at least 0.9999 on real news (``bench/ingest.py``), so
     an fp32 index answers bf16 queries and takes bf16 additions unchanged; ``embed_precision``
     records only what built the index. Indexes written before these keys existed (torch, fp32)

@@ -299,6 +299,7 @@ class NewsIndex:
         self.vectors = GuardedStore(FaissStore(self.dim))
         self._loaded_generation = -1
         self._idf: dict[str, float] = {}
+        self._chunk_cache: tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
         self._idf_basis = 0  # the highest passage id when the idf cache was started
         self._idf_n = 0  # passages then
         self.refresh()
@@ -610,24 +611,76 @@ class NewsIndex:
             latest = self.latest_date()
             if latest is None or latest <= f.as_of:
                 return None  # "as of" a moment after everything indexed restricts nothing
-        where, args = self._filter_sql(f)
+        ids, dates, sources = self._chunk_table()
+        keep = np.ones(len(ids), dtype=bool)
+        dated = dates != b""
+        if f.since:
+            keep &= dated & (dates >= f.since.encode())
+        if f.until:
+            keep &= dated & (dates <= f.until.encode())
+        if f.as_of:
+            # Undated articles cannot be placed in time; they stay visible to "as of" queries.
+            keep &= ~dated | (dates <= f.as_of.encode())
+        if f.sources is not None:
+            keys = [k for k in map(normalize_source, f.sources) if k]
+            keep &= np.isin(sources, np.array(keys, dtype=object))
+        return ids[keep]
+
+    def _chunk_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every chunk id with its article's publication date (bytes, b"" when undated) and
+        source key: read once per write generation, so filters cost array compares, not a
+        join over every chunk per query (the same conditions as :meth:`_filter_sql`)."""
         with self._lock:
+            gen = _meta_int(self._db, "generation")
+            cached = self._chunk_cache
+            if cached is not None and cached[0] == gen:
+                return cached[1]
             rows = self._db.execute(
-                f"SELECT c.id FROM chunks c JOIN articles a ON a.id=c.article_id WHERE {where}",
-                args,
+                "SELECT c.id, coalesce(a.published_at, ''), coalesce(a.source_key, '') "
+                "FROM chunks c JOIN articles a ON a.id=c.article_id ORDER BY c.id"
             ).fetchall()
-        return np.array([r[0] for r in rows], dtype=np.int64)
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            dates = np.array([r[1].encode() for r in rows], dtype=bytes)
+            sources = np.array([r[2] for r in rows], dtype=object)
+            table = (ids, dates, sources)
+            self._chunk_cache = (gen, table)
+            return table
 
     def lexical(
-        self, terms: Sequence[str], n: int, f: Filters | None = None, title_weight: float = 1.0
+        self,
+        terms: Sequence[str],
+        n: int,
+        f: Filters | None = None,
+        title_weight: float = 1.0,
+        allowed: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
-        """BM25 (FTS5) top ``n`` chunks matching any of ``terms``; higher score is better."""
+        """BM25 (FTS5) top ``n`` chunks matching any of ``terms``; higher score is better.
+
+        ``allowed`` (from :meth:`allowed_chunk_ids` for ``f``) lets the search skip joining
+        every match with its article: the best matches are ranked alone and then kept when
+        allowed, and only when too few survive is the filter applied in SQL.
+        """
         if not terms:
             return []
         match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        rank = f"bm25(chunks_fts, {float(title_weight)}, 1.0)"
+        if allowed is not None or not self.is_restrictive(f):
+            want = n if allowed is None else n * 4
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT rowid, {rank} AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
+                    "ORDER BY s LIMIT ?",
+                    [match, want],
+                ).fetchall()
+            if allowed is None:
+                return [(int(r[0]), -float(r[1])) for r in rows]
+            ok = np.isin(np.fromiter((r[0] for r in rows), np.int64, len(rows)), allowed)
+            kept = [(int(r[0]), -float(r[1])) for r, good in zip(rows, ok, strict=True) if good]
+            if len(kept) >= n or len(rows) < want:
+                return kept[:n]
         where, args = self._filter_sql(f)
         sql = (
-            f"SELECT f.rowid, bm25(chunks_fts, {float(title_weight)}, 1.0) AS s FROM chunks_fts f "
+            f"SELECT f.rowid, {rank} AS s FROM chunks_fts f "
             "JOIN chunks c ON c.id=f.rowid JOIN articles a ON a.id=c.article_id "
             f"WHERE chunks_fts MATCH ? AND {where} ORDER BY s LIMIT ?"
         )

@@ -23,7 +23,7 @@ class ComposeConfig:
     max_sentences: int = 3
     max_words: int = 80
     passages_considered: int = 3
-    semantic_sentences: int = 24
+    semantic_sentences: int = 8
     abstain_threshold: float = 0.30
     semantic_weight: float = 0.6
     lexical_weight: float = 0.4
