@@ -265,8 +265,10 @@ def _consistent(path: Path) -> tuple[int, int]:
 
 
 def test_kill_9_during_cli_ingest_leaves_a_consistent_index(tmp_path: Path) -> None:
+    # Enough articles that an ingest on an idle machine is still running when it is killed.
+    TOTAL = 1200  # noqa: N806
     path = tmp_path / "idx"
-    src = write_jsonl(tmp_path / "news.jsonl", synthetic_articles(240))
+    src = write_jsonl(tmp_path / "news.jsonl", synthetic_articles(TOTAL))
     env = hash_env(ingest_batch_articles="8")
     cmd = newsqa_command(path, "ingest", str(src), "--no-progress")
     rng = random.Random(9)
@@ -284,8 +286,8 @@ def test_kill_9_during_cli_ingest_leaves_a_consistent_index(tmp_path: Path) -> N
         proc.kill()
         killed += proc.wait() == -9
         n_articles, _ = _consistent(path)
-        assert n_articles % 8 == 0 or n_articles == 240  # whole batches only
+        assert n_articles % 8 == 0 or n_articles == TOTAL  # whole batches only
     assert killed >= 2
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert _consistent(path)[0] == 240
+    assert _consistent(path)[0] == TOTAL
