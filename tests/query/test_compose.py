@@ -57,7 +57,7 @@ def config(**changes: float) -> ComposeConfig:
         max_sentences=3, max_words=80, passages_considered=5, semantic_sentences=24,
         abstain_threshold=0.38, semantic_weight=0.6, lexical_weight=0.4, phrase_weight=0.0,
         answer_type_weight=0.1, rank_penalty=0.02, keep_ratio=0.5, coverage_penalty=0.0,
-        absence_penalty=0.0, focus_weight=0.0, novelty_weight=0.0, focus_semantic=0.0,
+        absence_penalty=0.0, focus_weight=0.0, novelty_weight=0.0,
     )
     return ComposeConfig(**{**pinned, **changes})  # type: ignore[arg-type]
 

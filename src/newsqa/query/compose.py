@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from newsqa.models import Citation, Passage, Segment
-from newsqa.query.sentences import absent_share, analyse, answer_span, focus, match
+from newsqa.query.sentences import absent_share, analyse, answer_span, match
 from newsqa.text import STOPWORDS, split_sentences
 
 ABSTAIN_TEXT = "The archive has no article that answers this."
@@ -30,7 +30,6 @@ class ComposeConfig:
     phrase_weight: float = 0.1
     focus_weight: float = 2.0
     novelty_weight: float = 0.2
-    focus_semantic: float = 0.0
     answer_type_weight: float = 0.3
     rank_penalty: float = 0.02
     keep_ratio: float = 0.5
@@ -127,17 +126,8 @@ def compose(
     keep = _shortlist(lexical, cands, cfg.semantic_sentences)
     cands = [cands[j] for j in keep]
     matches = [matches[j] for j in keep]
-    asks = focus(question)
-    if cfg.focus_semantic > 0 and asks != question:
-        # One batch: the sentences and the question's asking part.
-        vecs = encode([s for _, _, s in cands] + [asks])
-        svecs, fvec = vecs[:-1], vecs[-1]
-        sem = (1 - cfg.focus_semantic) * (svecs @ qvec.reshape(-1)) + cfg.focus_semantic * (
-            svecs @ fvec
-        )
-    else:
-        svecs = encode([s for _, _, s in cands])
-        sem = svecs @ qvec.reshape(-1)
+    svecs = encode([s for _, _, s in cands])
+    sem = svecs @ qvec.reshape(-1)
     scores = [cfg.semantic_weight * float(c) + lexical[j] for c, j in zip(sem, keep, strict=True)]
     best = max(scores)
     # Evidence that misses what the question names (a year, a person) is weaker evidence; the
