@@ -120,7 +120,7 @@ def _ordered_terms(text: str) -> list[str]:
     """Content words in order, repeats kept (phrases need adjacency)."""
     out: list[str] = []
     for word in re.findall(r"[\w][\w'’-]*", text.lower()):
-        out += [t for t in query_terms(word)]
+        out += query_terms(word)
     return out
 
 
