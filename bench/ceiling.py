@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         f = Filters(as_of=q["date"])
         allowed = svc.index.allowed_chunk_ids(f)
         dense = [c for c, _ in svc.index.vectors.search(qvec, depth, allowed)]
-        lexical = [c for c, _ in svc.index.lexical(query_terms(q["question"]), depth, f, 0.5)]
+        terms = query_terms(q["question"])
+        lexical = [c for c, _ in svc.index.lexical(terms, depth, 0.5, allowed)]
         rows = svc.index.chunks(list(dict.fromkeys(dense + lexical)))
         ranks = [
             r

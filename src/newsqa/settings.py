@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     embed_backend: Literal["torch", "onnx-int8"] | None = Field(
         None,
         description="What runs the embedding model: torch (fp32/bf16), or onnx-int8 (ONNX Runtime, "
-        "int8 weights, about twice as fast on CPUs without bf16; needs the onnx extra). Unset: "
+        "int8 weights, about 1.5x torch fp32 on CPUs without bf16; needs the onnx extra). Unset: "
         "the backend that built the index, torch for a new one",
     )
     cache_dir: Path | None = Field(

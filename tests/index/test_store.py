@@ -6,9 +6,11 @@ import math
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from newsqa.index.store import IndexMismatchError, NewsIndex
+from newsqa.models import Filters
 from tests.support import NEWS, article, open_service
 
 
@@ -129,4 +131,22 @@ def test_term_idf_counts_passages_as_the_lexical_index_matches(tmp_path: Path) -
     assert idf["storm"] == pytest.approx(bm25_idf(1))
     assert idf["zebra"] == idf['odd"quote'] == idf["AND"] == pytest.approx(bm25_idf(0))
     assert idf["zebra"] > idf["storm"] > idf["rates"]
+    svc.close()
+
+
+def test_lexical_under_a_narrow_filter_looks_past_the_first_matches(tmp_path: Path) -> None:
+    svc = open_service(tmp_path / "idx", embedder="hash")
+    # 40 passages say "storm" three times and rank above the one that says it once
+    loud = [article(f"Storm {i}", f"Storm storm storm hit town {i}.", url=f"https://x/{i}",
+                    published_at="2023-02-01") for i in range(40)]
+    quiet = article("Old news", "A storm passed long ago, and the town slept.",
+                    url="https://x/old", published_at="2020-01-01")
+    svc.ingest_records([*loud, quiet])
+    allowed = svc.index.allowed_chunk_ids(Filters(until="2020-12-31"))
+    assert allowed is not None and len(allowed) == 1
+    unfiltered = svc.index.lexical(["storm"], 2)
+    assert len(unfiltered) == 2 and int(allowed[0]) not in {c for c, _ in unfiltered}
+    # the first 8 matches hold no allowed passage; the search goes deeper and finds it
+    assert [c for c, _ in svc.index.lexical(["storm"], 2, allowed=allowed)] == [int(allowed[0])]
+    assert svc.index.lexical(["storm"], 2, allowed=np.array([], dtype=np.int64)) == []
     svc.close()

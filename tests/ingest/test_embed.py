@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -82,21 +83,23 @@ def test_manifest_records_backend_and_precision(tmp_path: Path) -> None:
     assert (stored["embed_backend"], stored["embed_precision"]) == ("hash", "fp32")
 
 
-def test_index_from_another_backend_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+def _hash_index_manifest(tmp_path: Path) -> tuple[Any, Path, dict[str, Any]]:
+    """Settings of a fresh hash-embedder index, its manifest's path and stored contents."""
     settings = get_settings(index=str(tmp_path / "i"))
     NewsQA.open(settings, embedder=HashEmbedder()).close()
     mpath = tmp_path / "i" / "manifest.json"
-    stored = json.loads(mpath.read_text())
+    return settings, mpath, json.loads(mpath.read_text())
+
+
+def test_index_from_another_backend_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    settings, mpath, stored = _hash_index_manifest(tmp_path)
     mpath.write_text(json.dumps({**stored, "embed_backend": "onnx-int8"}))
     with pytest.raises(IndexMismatchError, match="'onnx-int8' embedding backend.*uses 'hash'"):
         NewsQA.open(settings, embedder=HashEmbedder())
 
 
 def test_index_from_another_precision_or_without_the_keys_opens(tmp_path: Path) -> None:
-    settings = get_settings(index=str(tmp_path / "i"))
-    NewsQA.open(settings, embedder=HashEmbedder()).close()
-    mpath = tmp_path / "i" / "manifest.json"
-    stored = json.loads(mpath.read_text())
+    settings, mpath, stored = _hash_index_manifest(tmp_path)
     mpath.write_text(json.dumps({**stored, "embed_precision": "bf16"}))
     NewsQA.open(settings, embedder=HashEmbedder()).close()
     old = {k: v for k, v in stored.items() if k not in ("embed_backend", "embed_precision")}

@@ -221,6 +221,11 @@ def _check_identity(path: Path, stored: dict[str, Any], manifest: dict[str, Any]
         )
 
 
+def _fts_phrase(term: str) -> str:
+    """``term`` as an FTS5 phrase: quoted, so operators and punctuation in it stay text."""
+    return '"' + term.replace('"', "") + '"'
+
+
 def _as_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
 
@@ -629,7 +634,8 @@ class NewsIndex:
     def _chunk_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every chunk id with its article's publication date (bytes, b"" when undated) and
         source key: read once per write generation, so filters cost array compares, not a
-        join over every chunk per query (the same conditions as :meth:`_filter_sql`)."""
+        join over every chunk per query (the same conditions as :meth:`_filter_sql`, which
+        filters articles)."""
         with self._lock:
             gen = _meta_int(self._db, "generation")
             cached = self._chunk_cache
@@ -650,43 +656,33 @@ class NewsIndex:
         self,
         terms: Sequence[str],
         n: int,
-        f: Filters | None = None,
         title_weight: float = 1.0,
         allowed: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
         """BM25 (FTS5) top ``n`` chunks matching any of ``terms``; higher score is better.
 
-        ``allowed`` (from :meth:`allowed_chunk_ids` for ``f``) lets the search skip joining
-        every match with its article: the best matches are ranked alone and then kept when
-        allowed, and only when too few survive is the filter applied in SQL.
+        ``allowed`` (chunk ids from :meth:`allowed_chunk_ids`; None: every chunk) restricts the
+        result. Matches are ranked without joining their articles, a few times ``n`` at a time,
+        and kept when allowed, so the filter has one definition for both retrievers.
         """
         if not terms:
             return []
-        match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
-        rank = f"bm25(chunks_fts, {float(title_weight)}, 1.0)"
-        if allowed is not None or not self.is_restrictive(f):
-            want = n if allowed is None else n * 4
+        match = " OR ".join(_fts_phrase(t) for t in terms)
+        sql = (
+            f"SELECT rowid, bm25(chunks_fts, {float(title_weight)}, 1.0) AS s FROM chunks_fts "
+            "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?"
+        )
+        want = n if allowed is None else n * 4
+        while True:
             with self._lock:
-                rows = self._db.execute(
-                    f"SELECT rowid, {rank} AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
-                    "ORDER BY s LIMIT ?",
-                    [match, want],
-                ).fetchall()
+                rows = self._db.execute(sql, [match, want]).fetchall()
             if allowed is None:
                 return [(int(r[0]), -float(r[1])) for r in rows]
             ok = np.isin(np.fromiter((r[0] for r in rows), np.int64, len(rows)), allowed)
             kept = [(int(r[0]), -float(r[1])) for r, good in zip(rows, ok, strict=True) if good]
             if len(kept) >= n or len(rows) < want:
                 return kept[:n]
-        where, args = self._filter_sql(f)
-        sql = (
-            f"SELECT f.rowid, {rank} AS s FROM chunks_fts f "
-            "JOIN chunks c ON c.id=f.rowid JOIN articles a ON a.id=c.article_id "
-            f"WHERE chunks_fts MATCH ? AND {where} ORDER BY s LIMIT ?"
-        )
-        with self._lock:
-            rows = self._db.execute(sql, [match, *args, n]).fetchall()
-        return [(int(r[0]), -float(r[1])) for r in rows]
+            want *= 8  # a narrow filter: look deeper
 
     def term_idf(self, terms: Sequence[str]) -> dict[str, float]:
         """Inverse document frequency of each term over the indexed passages (BM25's idf:
@@ -707,7 +703,7 @@ class NewsIndex:
                     try:
                         df = self._db.execute(
                             "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
-                            ['"' + t.replace('"', "") + '"'],
+                            [_fts_phrase(t)],
                         ).fetchone()[0]
                     except sqlite3.OperationalError:  # a term FTS5 cannot parse matches nothing
                         df = 0

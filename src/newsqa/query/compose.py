@@ -106,9 +106,11 @@ def compose(
 
     Every sentence of the first ``cfg.passages_considered`` passages is scored on the words
     it shares with the question (weighted by ``idf``, the archive's inverse document frequency
-    of each content word), the question's phrases it repeats and its passage's rank; the best
-    ``cfg.semantic_sentences`` of them are then also scored on their embedding's similarity to
-    ``qvec``. The answer leads with the sentence that answers, its answering span marked.
+    of each content word, the sentence that asks weighing more than the context before it), the
+    question's phrases it repeats and its passage's rank. At most ``cfg.semantic_sentences`` of
+    them (the first passage's, then the lexically best) are embedded and also scored on their
+    similarity to ``qvec``; the answer type and novelty then decide between relevant ones. The
+    answer leads with the sentence that answers, its answering span marked.
 
     ``view="timeline"`` instead lists the best sentence of each article in order of publication;
     ``view="outlets"`` lists it per outlet, so a reader can compare how sources report a story.

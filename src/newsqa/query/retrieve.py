@@ -63,10 +63,7 @@ def retrieve(
     if allowed is not None and len(allowed) == 0:
         return []
     dense = index.vectors.search(qvec, cfg.candidates, allowed)
-    lexical = index.lexical(
-        query_terms(query), cfg.candidates, filters if allowed is not None else None,
-        cfg.title_weight, allowed,
-    )
+    lexical = index.lexical(query_terms(query), cfg.candidates, cfg.title_weight, allowed)
     fused = rrf(
         [[c for c, _ in dense], [c for c, _ in lexical]],
         k=cfg.rrf_k,
