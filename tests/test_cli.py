@@ -148,3 +148,35 @@ def test_busy_index_is_one_line_and_exit_status_4(
 
 def _manifest(path: Path) -> dict:
     return dict(json.loads((path / "manifest.json").read_text()))
+
+
+def test_ask_and_eval_generate_through_a_model_server(
+    index_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.fake_llm import FakeLLM, fake_llm_server
+
+    script = FakeLLM(reply=lambda m: (
+        "A winter storm hit the coast on Monday [1]. It cut power to 90,000 homes [1]."
+    ))
+    assert main(["--index", str(index_dir), "ask", "--generate", "Did a storm hit?"]) == 5
+    assert "NEWSQA_GENERATOR_URL" in capsys.readouterr().err
+    with fake_llm_server(script) as url:
+        monkeypatch.setenv("NEWSQA_GENERATOR_URL", url)
+        assert main(["--index", str(index_dir), "ask", "--generate", "What hit the coast?"]) == 0
+        out = capsys.readouterr().out
+        assert "A winter storm hit the coast on Monday. [1]" in out
+        assert "90,000 homes. (not supported by the sources)" in out
+        assert "Claims: 2 checked, 1 supported, 1 flagged, 0 dropped" in out
+        questions = tmp_path / "q.jsonl"
+        questions.write_text(json.dumps({
+            "id": "q1", "date": "2023-01-20", "question": "What hit the coast on Monday?",
+            "answer": "A winter storm", "choices": ["A winter storm", "A flood"],
+            "gold_urls": ["https://cnn.com/a"], "answerable": True,
+        }) + "\n")
+        assert main(["--index", str(index_dir), "eval", str(questions), "--generate",
+                     "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["generated_share"] == 1.0 and summary["claims_checked"] == 2
+    assert summary["claims_supported"] == 0.5 and summary["claims_flagged"] == 0.5
+    assert summary["answer_hit"] == 1.0

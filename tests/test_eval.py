@@ -52,7 +52,10 @@ class FakeService:
         self.responses = responses
         self.calls: list[tuple[str, int | None, Any]] = []
 
-    def ask(self, question: str, k: int | None = None, filters: Any = None) -> dict[str, Any]:
+    def ask(
+        self, question: str, k: int | None = None, filters: Any = None, mode: str = "extractive"
+    ) -> dict[str, Any]:
+        assert mode == "extractive"
         self.calls.append((question, k, filters))
         return self.responses[question]
 
@@ -302,3 +305,11 @@ def test_evaluate_on_a_small_real_slice(tmp_path: Path) -> None:
     assert summary["hit@1"] <= summary["hit@5"] <= summary["hit@10"]
     assert summary["mrr@10"] <= summary["hit@10"]
     assert summary["latency_p50_ms"] <= summary["latency_p95_ms"]
+
+
+def test_answer_hit_ignores_sentences_flagged_as_unsupported() -> None:
+    from newsqa.eval import answer_hit
+
+    flagged = [{"text": "Paris won.", "citations": [], "flag": "not supported by the sources"}]
+    assert not answer_hit(flagged, "Paris")
+    assert answer_hit([{"text": "Paris won.", "citations": [1], "flag": ""}], "Paris")

@@ -19,11 +19,13 @@ EXIT_NOT_FOUND = 1  # delete: no such article
 EXIT_INDEX = 2  # the index is missing or was built with another model or format
 EXIT_SKIPPED = 3  # ingest: some inputs were reported and skipped
 EXIT_BUSY = 4  # another ingest or delete is writing to the index; try again when it ends
+EXIT_USAGE = 5  # the request cannot be served as asked (e.g. --generate without a model)
 
 _EXIT_HELP = (
     "exit status: 0 ok; 1 delete found no such article; 2 the index is missing or was built "
     "with another model or format; 3 ingest skipped some inputs (each is reported); 4 the index "
-    "is busy: another ingest or delete is writing to it (try again when it ends)"
+    "is busy: another ingest or delete is writing to it (try again when it ends); 5 the request "
+    "cannot be served as asked (--generate without NEWSQA_GENERATOR_URL)"
 )
 
 
@@ -97,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="answer",
         help="answer: a few cited sentences; timeline: evidence by date; outlets: by outlet",
     )
+    p.add_argument(
+        "--generate", action="store_true",
+        help="have the language model at NEWSQA_GENERATOR_URL write the answer; every "
+        "sentence is checked against the passage it cites (unsupported ones are flagged)",
+    )
     _add_filters(p)
 
     p = sub.add_parser("search", parents=[common], help="ranked passages for a query, no answer")
@@ -137,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
     p.add_argument("--id-prefix", action="append", help="only questions whose id starts so")
     p.add_argument("--out", help="write per-question rows and the summary to this JSON file")
+    p.add_argument(
+        "--generate", action="store_true",
+        help="answer with the language model (NEWSQA_GENERATOR_URL) and report the shares of "
+        "claims supported, flagged and dropped",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     return parser
 
@@ -152,6 +164,12 @@ def _where(item: dict[str, Any]) -> str:
 def _print_answer(res: dict[str, Any]) -> None:
     print(res["answer"])
     print()
+    if res.get("note"):
+        print(f"Note: {res['note']}\n")
+    claims = res.get("claims")
+    if claims and res.get("mode") == "generate":
+        print(f"Claims: {claims['checked']} checked, {claims['kept']} supported, "
+              f"{claims['flagged']} flagged, {claims['dropped']} dropped\n")
     if res["abstained"]:
         print("Closest articles:")
         seen: set[str] = set()
@@ -219,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     settings = get_settings(**({"index": args.index} if args.index else {}))
     from newsqa.index.store import IndexBusyError, IndexMismatchError
-    from newsqa.service import NewsQA
+    from newsqa.service import NewsQA, RequestError
 
     try:
         service = NewsQA.open(settings, create=args.command in ("ingest", "serve"))
@@ -237,6 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IndexBusyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BUSY
+    except RequestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         service.close()
 
@@ -258,7 +279,9 @@ def _run(args: argparse.Namespace, service: Any) -> int:
             )
         return EXIT_SKIPPED if report.skipped else 0
     if args.command == "ask":
-        res = service.ask(args.question, k=args.k, filters=_filters(args), view=args.view)
+        mode = "generate" if args.generate else "extractive"
+        res = service.ask(args.question, k=args.k, filters=_filters(args), view=args.view,
+                          mode=mode)
         print(json.dumps(res, indent=2, ensure_ascii=False)) if args.json else _print_answer(res)
         return 0
     if args.command == "search":

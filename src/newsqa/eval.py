@@ -142,8 +142,9 @@ def answer_text(segments: Sequence[Mapping[str, Any]] | None) -> str:
 
 
 def answer_hit(segments: Sequence[Mapping[str, Any]] | None, answer: str) -> bool:
-    """Whether the composed answer's text contains the gold answer."""
-    return contains_answer(answer_text(segments), answer)
+    """Whether the answer's supported text contains the gold answer (a generated sentence
+    flagged as not supported by the sources does not count)."""
+    return contains_answer(answer_text([s for s in segments or [] if not s.get("flag")]), answer)
 
 
 def citation_hit(citations: Sequence[Any], gold_urls: Iterable[str], answer: str) -> bool:
@@ -220,6 +221,28 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "answer_max_sentences": max(sentences) if sentences else None,
         "answer_mean_words": sum(words) / len(words) if words else None,
         "answer_max_words": max(words) if words else None,
+        **claim_summary(rows),
+    }
+
+
+def claim_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """For generated answers: the share of questions answered by the model (not the extractive
+    fallback), and of the generated sentences checked, the shares supported, flagged and
+    dropped. Empty when no row was generated."""
+    claims = [r["claims"] for r in rows if r.get("claims")]
+    if not claims:
+        return {}
+    checked = sum(c["checked"] for c in claims)
+
+    def share(key: str) -> float | None:
+        return sum(c[key] for c in claims) / checked if checked else None
+
+    return {
+        "generated_share": _rate([r.get("mode") == "generate" for r in rows]),
+        "claims_checked": checked,
+        "claims_supported": share("kept"),
+        "claims_flagged": share("flagged"),
+        "claims_dropped": share("dropped"),
     }
 
 
@@ -257,6 +280,9 @@ def score_response(
         ),
         "top_dates": [_field(p, "published_at") for p in passages[:3]],
         "n_gold": len(gold),
+        "mode": res.get("mode", "extractive"),
+        "claims": res.get("claims"),
+        "note": res.get("note"),
     }
 
 
@@ -266,19 +292,21 @@ def evaluate(
     k: int = 10,
     as_of_question_date: bool = False,
     progress: ProgressFn | None = None,
+    mode: str = "extractive",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Ask every answerable question once and score it; returns ``(summary, rows)``.
 
     With ``as_of_question_date`` each question is asked as of its own ``date`` (later articles
     are ignored); otherwise the service's default (today) applies. ``progress(done, total)`` is
-    called after each question.
+    called after each question. ``mode="generate"`` asks the configured language model and
+    adds the claim check's shares to the summary.
     """
     todo = [q for q in questions if is_answerable(q)]
     rows: list[dict[str, Any]] = []
     for i, q in enumerate(todo, 1):
         filters = Filters(as_of=str(q["date"]) if as_of_question_date and q.get("date") else None)
         t0 = time.perf_counter()
-        res = service.ask(str(q["question"]), k=k, filters=filters)
+        res = service.ask(str(q["question"]), k=k, filters=filters, mode=mode)
         latency = (time.perf_counter() - t0) * 1000
         rows.append(score_response(q, res, latency))
         if progress:
@@ -319,6 +347,11 @@ def format_summary(summary: Mapping[str, Any]) -> str:
             "answer_max_sentences": "answer sentences (max)",
             "answer_mean_words": "answer words (mean)",
             "answer_max_words": "answer words (max)",
+            "generated_share": "generated answers",
+            "claims_checked": "claims checked",
+            "claims_supported": "claims supported",
+            "claims_flagged": "claims flagged",
+            "claims_dropped": "claims dropped",
         }
     )
     width = max(len(v) for v in labels.values())
@@ -345,7 +378,7 @@ def run_eval_command(service: Any, args: argparse.Namespace) -> int:
     try:
         summary, rows = evaluate(
             service, questions, k=args.k, as_of_question_date=args.as_of_question_date,
-            progress=tick,
+            progress=tick, mode="generate" if args.generate else "extractive",
         )
     finally:
         bar.close()
@@ -355,6 +388,7 @@ def run_eval_command(service: Any, args: argparse.Namespace) -> int:
         "as_of_question_date": bool(args.as_of_question_date),
         "limit": args.limit,
         "id_prefix": args.id_prefix,
+        "generate": bool(args.generate),
     }
     if args.out:
         Path(args.out).write_text(

@@ -87,7 +87,9 @@ class Segment:
     ``text`` is shown as text (a "[12]" inside it is part of the article, not a citation);
     ``lead`` is a view's label shown before it ("2023-01-05 — cnn.com: "); ``span``, when set,
     is the character range of ``text`` that answers the question (a name, a number, a date);
-    ``quotes`` holds, per citation, the passage's verbatim words that support the statement.
+    ``quotes`` holds, per citation, the passage's verbatim words that support the statement;
+    ``flag``, when set, says why the statement is shown without support (a generated sentence
+    the sources do not support: "not supported by the sources").
     """
 
     text: str
@@ -95,6 +97,7 @@ class Segment:
     lead: str = ""
     span: tuple[int, int] | None = None
     quotes: list[str] = field(default_factory=list)
+    flag: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form used by the CLI and the HTTP API."""
@@ -104,6 +107,7 @@ class Segment:
             "lead": self.lead,
             "span": list(self.span) if self.span else None,
             "quotes": list(self.quotes),
+            "flag": self.flag,
         }
 
 

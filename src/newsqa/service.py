@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Generator as Generator_
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -19,12 +21,21 @@ from newsqa.ingest.embed import Embedder, load_embedder
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from newsqa.models import Article, Filters, LoadProblem, Passage
 from newsqa.query.compose import VIEWS, ComposeConfig, Composed, compose, render_text
+from newsqa.query.generate import GenerateConfig, GeneratedAnswer
+from newsqa.query.llm import Generator, GeneratorConfig, GeneratorError
 from newsqa.query.plan import QueryPlan, plan_query
 from newsqa.query.retrieve import RetrievalConfig, retrieve
 from newsqa.settings import Settings, get_settings
 from newsqa.text import query_terms
 
 ProgressFn = Callable[[IngestProgress], None]
+MODES = ("extractive", "generate")
+Event = tuple[str, dict[str, Any]]
+
+
+class RequestError(ValueError):
+    """A request the service cannot serve as asked (an unknown view, generation while no
+    language model is configured); the HTTP API answers it with 422."""
 
 
 def check_backend(stored: dict[str, Any], embedder: Embedder, path: Path) -> None:
@@ -44,6 +55,22 @@ def check_backend(stored: dict[str, Any], embedder: Embedder, path: Path) -> Non
             f"configuration uses {embedder.backend!r}; re-ingest into a new index directory "
             "or use the matching backend"
         )
+
+
+def search_manifest(settings: Settings) -> dict[str, str]:
+    """The manifest keys of the search backend: ``backend`` (that of an existing index unless
+    ``NEWSQA_BACKEND`` says otherwise, ``local`` for a new one) and, for ``milvus``, the
+    name of the collection this index owns."""
+    path = Path(settings.index)
+    try:
+        stored = json.loads((path / "manifest.json").read_text())
+    except (OSError, ValueError):
+        stored = {}
+    backend = settings.backend or stored.get("backend") or "local"
+    if backend == "local":
+        return {"backend": "local"}
+    collection = stored.get("milvus_collection") or f"newsqa_{uuid.uuid4().hex[:16]}"
+    return {"backend": backend, "milvus_collection": collection}
 
 
 def index_backend(path: Path) -> str:
@@ -86,6 +113,17 @@ class NewsQA:
             coverage_penalty=s.coverage_penalty,
             absence_penalty=s.absence_penalty,
         )
+        self.generator = (
+            Generator(GeneratorConfig(
+                s.generator_url, s.generator_model, s.generator_key, s.generator_timeout,
+                s.generator_max_tokens,
+            ))
+            if s.generator_url else None
+        )
+        self.generation = GenerateConfig(
+            s.generator_passages, s.answer_max_sentences, s.claim_min_similarity,
+            s.unsupported_claims,
+        )
 
     @classmethod
     def open(
@@ -116,8 +154,12 @@ class NewsQA:
             "max_wordpieces": embedder.max_seq_length,
             "format_version": FORMAT_VERSION,
             "newsqa_version": __version__,
+            **search_manifest(settings),
         }
-        index = NewsIndex.open(Path(settings.index), manifest, create=create)
+        index = NewsIndex.open(
+            Path(settings.index), manifest, create=create, search_uri=settings.milvus_uri,
+            search_token=settings.milvus_token,
+        )
         try:
             check_backend(index.manifest, embedder, Path(settings.index))
         except IndexMismatchError:
@@ -211,10 +253,11 @@ class NewsQA:
         filters: Filters | None = None,
         history: Sequence[Mapping[str, str]] | None = None,
         view: str = "answer",
+        mode: str = "extractive",
     ) -> dict[str, Any]:
         """Answer ``question`` with cited sentences, or abstain; see README for the shape."""
         result: dict[str, Any] = {}
-        for event, data in self.ask_stream(question, k, filters, history, view):
+        for event, data in self.ask_stream(question, k, filters, history, view, mode):
             if event == "done":
                 result = data
         return result
@@ -226,14 +269,30 @@ class NewsQA:
         filters: Filters | None = None,
         history: Sequence[Mapping[str, str]] | None = None,
         view: str = "answer",
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        mode: str = "extractive",
+    ) -> Iterator[Event]:
         """Answer as events: ``sources`` (passages), one ``delta`` per answer segment, ``done``.
 
         ``view`` is ``answer`` (a few cited sentences), ``timeline`` (evidence by publication
-        date) or ``outlets`` (evidence grouped by outlet).
+        date) or ``outlets`` (evidence grouped by outlet). ``mode="generate"`` has the
+        configured language model write the answer: then ``token`` events carry its text as it
+        arrives, a ``claim`` event per sentence says whether the sources support it, and a
+        ``note`` event says that the extractive answer follows instead (what was shown of the
+        generated one is withdrawn). Raises :class:`RequestError` at once, before any event,
+        for a view, mode or generator that is not available.
         """
-        if view not in VIEWS:
-            raise ValueError(f"view must be one of {', '.join(VIEWS)}")
+        self._check_mode(view, mode)
+        return self._ask_events(question, k, filters, history, view, mode)
+
+    def _ask_events(
+        self,
+        question: str,
+        k: int | None,
+        filters: Filters | None,
+        history: Sequence[Mapping[str, str]] | None,
+        view: str,
+        mode: str,
+    ) -> Iterator[Event]:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         f = self._filters(filters)
@@ -252,12 +311,61 @@ class NewsQA:
             question, got, self.embedder.encode, qvec_answer, self.composition, view, idf
         )
         timings["compose"] = (time.perf_counter() - t2) * 1000
-        last = len(composed.segments) - 1
-        for i, seg in enumerate(composed.segments):
-            piece = render_text([seg]) + (composed.joiner if i < last else "")
-            yield "delta", {"text": piece, "segment": seg.to_dict()}
+        extra: dict[str, Any] = {"mode": "extractive", "note": None, "claims": None}
+        if mode == "generate":
+            composed = yield from self._generated(question, got, f, composed, extra, timings)
+        else:
+            yield from _deltas(composed)
         timings["total"] = (time.perf_counter() - t0) * 1000
-        yield "done", self._result(question, view, f, composed, passages, timings)
+        yield "done", {**self._result(question, view, f, composed, passages, timings), **extra}
+
+    def _check_mode(self, view: str, mode: str) -> None:
+        if view not in VIEWS:
+            raise RequestError(f"view must be one of {', '.join(VIEWS)}")
+        if mode not in MODES:
+            raise RequestError(f"mode must be one of {', '.join(MODES)}")
+        if mode == "generate" and self.generator is None:
+            raise RequestError(
+                "mode 'generate' needs a language model server: set NEWSQA_GENERATOR_URL"
+            )
+        if mode == "generate" and view != "answer":
+            raise RequestError("mode 'generate' writes the answer view only")
+
+    def _generated(
+        self,
+        question: str,
+        got: Sequence[Passage],
+        f: Filters,
+        extractive: Composed,
+        extra: dict[str, Any],
+        timings: dict[str, float],
+    ) -> Generator_[Event, None, Composed]:
+        """The model's checked answer, or the extractive one with a note saying why."""
+        if extractive.abstained:
+            extra["note"] = "No passage answers the question, so the language model was not asked."
+            yield from _deltas(extractive)
+            return extractive
+        assert self.generator is not None
+        t = time.perf_counter()
+        gen = GeneratedAnswer(
+            question, got, f.as_of or date.today().isoformat(), self.generator,
+            self.embedder.encode, self.generation,
+        )
+        try:
+            yield from gen.run()
+            note = None if gen.composed else "No sentence the language model wrote is supported " \
+                "by the sources; this is the extractive answer."
+        except GeneratorError as exc:
+            note = f"The language model failed ({exc}); this is the extractive answer."
+        timings["generate"] = (time.perf_counter() - t) * 1000
+        extra["claims"] = gen.stats.to_dict()
+        if gen.composed is not None and note is None:
+            extra["mode"] = "generate"
+            return gen.composed
+        extra["note"] = note
+        yield "note", {"text": note}
+        yield from _deltas(extractive)
+        return extractive
 
     @staticmethod
     def _result(
@@ -280,6 +388,11 @@ class NewsQA:
             "filters": vars(f),
             "timings_ms": {k_: round(v, 1) for k_, v in timings.items()},
         }
+
+    @property
+    def generator_model(self) -> str | None:
+        """The configured language model's name, None when generated answers are off."""
+        return self.settings.generator_model if self.generator else None
 
     # ------------------------------------------------------------------ browse
     def article(self, id_or_url: str) -> dict[str, Any] | None:
@@ -307,4 +420,13 @@ class NewsQA:
             "index": st["index"],
             "articles": st["articles"],
             "chunks": st["chunks"],
+            "generator": self.generator_model,
         }
+
+
+def _deltas(composed: Composed) -> Iterator[Event]:
+    """One ``delta`` event per segment, its text rendered with its ``[n]`` markers."""
+    last = len(composed.segments) - 1
+    for i, seg in enumerate(composed.segments):
+        piece = render_text([seg]) + (composed.joiner if i < last else "")
+        yield "delta", {"text": piece, "segment": seg.to_dict()}

@@ -51,6 +51,18 @@ class Settings(BaseSettings):
         "int8 weights, about 1.5x torch fp32 on CPUs without bf16; needs the onnx extra). Unset: "
         "the backend that built the index, torch for a new one",
     )
+    backend: Literal["local", "milvus"] | None = Field(
+        None,
+        description="Where chunks are searched: local (SQLite FTS5 + FAISS in the index "
+        "directory) or milvus (a Milvus collection: NEWSQA_MILVUS_URI; needs the milvus extra). "
+        "Unset: the backend the index was built with, local for a new one",
+    )
+    milvus_uri: str | None = Field(
+        None,
+        description="Milvus to use with backend=milvus: a local file served by milvus-lite "
+        "(default: milvus.db in the index directory) or a cluster's http://host:19530",
+    )
+    milvus_token: str | None = Field(None, description="Milvus token (user:password or key)")
     cache_dir: Path | None = Field(
         None, description="Where derived model files (the int8 ONNX graph) are kept; default "
         "~/.cache/newsqa",
@@ -105,6 +117,34 @@ class Settings(BaseSettings):
     )
     answer_max_sentences: int = Field(3, ge=1, le=10)
     answer_max_words: int = Field(80, ge=10, le=400)
+    generator_url: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible chat completions server (llama.cpp, Ollama, "
+        "vLLM, a hosted API), e.g. http://127.0.0.1:8080/v1; unset: generated answers are off",
+    )
+    generator_model: str = Field("default", description="Model name sent to the generator")
+    generator_key: str | None = Field(None, description="Bearer token for the generator")
+    generator_timeout: float = Field(
+        30.0, gt=0, le=600,
+        description="Seconds a generated answer may take in all; past it the extractive answer "
+        "is given, with a note",
+    )
+    generator_max_tokens: int = Field(256, ge=16, le=4096, description="Longest generated answer")
+    generator_passages: int = Field(
+        5, ge=1, le=20, description="Best passages given to the model, numbered [1]…"
+    )
+    claim_min_similarity: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="How close in meaning (cosine) a generated sentence must be to a sentence "
+        "(or two adjacent ones) of the passage it cites to count as supported, besides stating "
+        "only names and numbers the passage states; chosen on January–June 2023 by "
+        "bench/claims.py",
+    )
+    unsupported_claims: Literal["flag", "drop"] = Field(
+        "flag",
+        description='What happens to a generated sentence its sources do not support: flag shows '
+        'it marked "not supported by the sources", drop leaves it out',
+    )
     api_key: str | None = Field(None, description="Bearer token for write routes")
     api_key_reads: bool = Field(False, description="Also require the key for read routes")
     max_upload_bytes: int = Field(20_000_000, description="Largest accepted upload")

@@ -14,6 +14,11 @@ _ABBREV = re.compile(
 )
 
 
+def ends_with_abbreviation(text: str) -> bool:
+    """True when ``text`` ends with an abbreviation ("Mr.", "U.S.", "J."), not a sentence."""
+    return bool(_ABBREV.search(text))
+
+
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences; paragraph breaks always end a sentence."""
     sentences: list[str] = []
@@ -44,6 +49,15 @@ STOPWORDS = frozenset(
     then there these they this those through to too under until up very was we were what when
     where which while who whom why will with would you your yours yourself yourselves said says
     say according week this last year new one two s t""".split()
+)
+
+
+#: Common words that open sentences, capitalised only for that reason.
+OPENERS = frozenset(
+    """however meanwhile but yet still now later earlier officials police experts critics
+    authorities residents many several some overall instead also both each every in on at by
+    for from after before during since while when although though because despite as if
+    yes no first second finally additionally moreover furthermore today yesterday""".split()
 )
 
 

@@ -173,7 +173,8 @@ def test_bracketed_numbers_in_articles_are_text_everywhere(
     body = r.json()
     assert body["segments"][0] == {
         "text": "The storm hit the coast on Wednesday [12].", "citations": [1], "lead": "",
-        "span": [27, 36], "quotes": ["The storm hit the coast on Wednesday [12]."]}  # "Wednesday"
+        "span": [27, 36], "quotes": ["The storm hit the coast on Wednesday [12]."],
+        "flag": ""}  # "Wednesday"
     assert body["citations"][0]["quote"] == "The storm hit the coast on Wednesday [12]."
     cited = {n for seg in body["segments"] for n in seg["citations"]}
     assert cited == {c["n"] for c in body["citations"]}

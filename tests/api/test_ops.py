@@ -69,7 +69,7 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
     assert answer["examples"]
     assert answer["properties"]["segments"]["items"] == {"$ref": "#/components/schemas/Segment"}
     assert set(spec["components"]["schemas"]["Segment"]["properties"]) == {
-        "text", "citations", "lead", "span", "quotes"}
+        "text", "citations", "lead", "span", "quotes", "flag"}
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/openapi.json" in docs.text

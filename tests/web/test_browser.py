@@ -368,3 +368,50 @@ def test_footnote_brackets_of_a_real_article_stay_text(server: str, browser: obj
     assert answer.locator('a.cite[data-n="1"]').count() == 1
     assert errors == []
     page.close()
+
+
+def test_generated_answer_with_a_flagged_sentence(browser: object, tmp_path: Path) -> None:
+    import os
+
+    from tests.fake_llm import FakeLLM, fake_llm_server, gullible_reply
+
+    def reply(messages: list[dict[str, object]]) -> str:
+        return gullible_reply(messages) + " The treaty was signed by 42 nations [1]."
+
+    script = FakeLLM(reply=reply, piece_delay_s=0.02)
+    with fake_llm_server(script) as llm:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "NEWSQA_EMBEDDER": "hash",
+               "NEWSQA_GENERATOR_URL": llm, "NEWSQA_GENERATOR_MODEL": "fake-7b"}
+        env.pop("NEWSQA_API_KEY", None)
+        with local_server(tmp_path / "index", [str(REPO / "corpus")], 120, env) as url:
+            page = browser.new_page()  # type: ignore[attr-defined]
+            errors = _console_watch(page)
+            page.goto(url + "/")
+            page.wait_for_selector("#generate-switch:not([hidden])")
+            assert "fake-7b" in page.inner_text("#generate-switch")
+            page.check("#generate")
+            _ask(page, SEED_QUESTION)
+            answer = page.locator(".turn").last.locator(".answer")
+            assert answer.get_attribute("data-state") == "done"
+            flagged = answer.locator(".segment.flagged")
+            assert flagged.count() == 1
+            assert "42 nations" in flagged.inner_text()
+            assert "(not supported by the sources)" in flagged.inner_text()
+            assert flagged.locator("a.cite").count() == 0
+            kept = answer.locator(".segment:not(.flagged)")
+            assert kept.count() == 1 and kept.locator('a.cite[data-n="1"]').count() == 1
+            meta = page.locator(".turn").last.locator(".turn-meta").inner_text()
+            assert "2 sentences checked, 1 supported, 1 flagged" in meta
+            page.click('.answer a.cite[data-n="1"]')
+            assert page.locator('#sources .source[data-n="1"] mark').count() >= 1
+            assert script.requests[-1]["stream"] is True
+            assert errors == []
+            page.close()
+
+
+def test_generate_switch_is_hidden_without_a_model(server: str, browser: object) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(server + "/")
+    page.wait_for_selector("#index-size:not(:empty)")
+    assert page.locator("#generate-switch").is_hidden()
+    page.close()

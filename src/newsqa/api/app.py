@@ -55,7 +55,7 @@ from newsqa.api.openai_compat import make_router
 from newsqa.index.store import IndexBusyError
 from newsqa.ingest.pipeline import IngestProgress, IngestReport
 from newsqa.models import Article, Filters, LoadProblem
-from newsqa.service import NewsQA
+from newsqa.service import NewsQA, RequestError
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -335,7 +335,7 @@ def ask(body: AskBody, svc: Service) -> dict[str, Any]:
     """Answer from the archive: sentences with `[n]` markers and the citations they point to,
     or an abstention (`abstained: true`) with the closest passages."""
     q = check_question(svc, body.question)
-    return svc.ask(q, body.k, body.filters(), _history(body), body.view)
+    return svc.ask(q, body.k, body.filters(), _history(body), body.view, body.mode)
 
 
 @router.post("/api/ask/stream", tags=["Questions"], dependencies=reads,
@@ -344,9 +344,14 @@ def ask(body: AskBody, svc: Service) -> dict[str, Any]:
 def ask_stream(body: AskBody, svc: Service, request: Request) -> StreamingResponse:
     """Same as `/api/ask`, streamed: a `sources` event (the passages), `delta` events (one per
     answer segment: `text` rendered, `segment` as data) and a final `done` event with the full
-    answer JSON; `error` (`detail`, `status`) if it fails midway."""
+    answer JSON; `error` (`detail`, `status`) if it fails midway.
+
+    With `mode: "generate"` the language model's text arrives as `token` events while it is
+    written; each finished sentence then gets a `claim` event (`status`: kept, flagged,
+    dropped or abstain, with the `reason`), and a kept or flagged one its `delta`. A `note`
+    event means the generated answer is withdrawn and the extractive answer's deltas follow."""
     q = check_question(svc, body.question)
-    events = svc.ask_stream(q, body.k, body.filters(), _history(body), body.view)
+    events = svc.ask_stream(q, body.k, body.filters(), _history(body), body.view, body.mode)
     return StreamingResponse(
         _answer_events(events, request_id(request)), media_type="text/event-stream",
         headers=SSE_HEADERS,
@@ -506,7 +511,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        return _error(request, 422, str(exc))
+
     app.add_exception_handler(IndexBusyError, busy)
+    app.add_exception_handler(RequestError, refused)
     # any other exception becomes a 500 in RequestContextMiddleware (logged, never shown)
 
 

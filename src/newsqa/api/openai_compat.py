@@ -4,7 +4,10 @@ The last user message is the question and earlier user/assistant messages are th
 reply's text is the answer followed by a numbered source list, and a top-level ``citations`` field
 carries the citation objects. Unknown request fields (temperature, max_tokens, …) are accepted and
 ignored, so stock OpenAI clients work unchanged; newsqa's filters (k, since, until, sources,
-as_of) may be passed as extra body fields.
+as_of) may be passed as extra body fields. When a language model is configured, the model
+``newsqa-generate`` (or ``mode: "generate"``) answers with the model's text, checked claim by
+claim: tokens stream as the model writes them and a sentence its sources do not support is
+marked "(not supported by the sources)" in the stream.
 """
 
 from __future__ import annotations
@@ -22,15 +25,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from newsqa.api.middleware import failure, request_id
 from newsqa.api.schemas import (
     ERRORS,
+    MODE_DOC,
     SEED_QUESTION,
     CitationOut,
+    ClaimsOut,
     ErrorBody,
     FilterFields,
+    Mode,
     View,
 )
 from newsqa.service import NewsQA
 
 MODEL_ID = "newsqa"
+GENERATE_ID = "newsqa-generate"
 CREATED = 1_700_000_000
 
 
@@ -70,10 +77,18 @@ class ChatRequest(FilterFields):
         },
     )
 
-    model: str = Field(MODEL_ID, description='Any value; the reply names "newsqa"')
+    model: str = Field(
+        MODEL_ID, description='"newsqa-generate" answers with the language model (as mode '
+        '"generate"); any other value answers extractively'
+    )
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     view: View = Field("answer", description="newsqa extension: answer, timeline or outlets")
+    mode: Mode | None = Field(None, description=f"newsqa extension: {MODE_DOC}")
+
+    def answer_mode(self) -> str:
+        """The mode asked for, by the ``mode`` field or else by the model's name."""
+        return self.mode or ("generate" if self.model == GENERATE_ID else "extractive")
 
 
 class ChatChoiceMessage(BaseModel):
@@ -100,6 +115,15 @@ class Usage(BaseModel):
     total_tokens: int
 
 
+class NewsqaOut(BaseModel):
+    """newsqa's extension of a completion."""
+
+    mode: Mode
+    note: str | None
+    claims: ClaimsOut | None
+    abstained: bool
+
+
 class ChatCompletionOut(BaseModel):
     """An OpenAI ``chat.completion`` with newsqa's ``citations`` added."""
 
@@ -110,6 +134,7 @@ class ChatCompletionOut(BaseModel):
     choices: list[ChatChoice]
     usage: Usage
     citations: list[CitationOut]
+    newsqa: NewsqaOut
 
 
 class ModelOut(BaseModel):
@@ -155,6 +180,11 @@ def message_text(result: dict[str, Any]) -> str:
     return f"{result['answer']}\n\n{sources}" if sources else result["answer"]
 
 
+def _extension(result: dict[str, Any]) -> dict[str, Any]:
+    """newsqa's own fields of a completion: how it was made and what the claim check did."""
+    return {k: result.get(k) for k in ("mode", "note", "claims", "abstained")}
+
+
 def _question_and_history(req: ChatRequest) -> tuple[str, list[dict[str, str]]]:
     turns = [m for m in req.messages if m.role in ("user", "assistant")]
     last_user = max((i for i, m in enumerate(turns) if m.role == "user"), default=None)
@@ -174,17 +204,34 @@ def _chunk(cid: str, delta: dict[str, Any], finish: str | None = None, **extra: 
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
+def _content(event: str, data: dict[str, Any], generating: bool) -> str:
+    """The text one service event adds to the streamed message."""
+    if event == "token":
+        return str(data["text"])
+    if event == "claim" and data["status"] in ("flagged", "dropped"):
+        return " (removed: not supported by the sources)" if data["status"] == "dropped" \
+            else " (not supported by the sources)"
+    if event == "note":
+        return f"\n\n{data['text']}\n\n"
+    if event == "delta" and not generating:
+        return str(data["text"])
+    return ""
+
+
 def _stream(events: Iterator[tuple[str, dict[str, Any]]], cid: str, rid: str) -> Iterator[str]:
     yield _chunk(cid, {"role": "assistant", "content": ""})
+    generating = False
     try:
         for event, data in events:
-            if event == "delta":
-                yield _chunk(cid, {"content": data["text"]})
-            elif event == "done":
+            generating = (generating or event == "token") and event != "note"
+            piece = _content(event, data, generating)
+            if piece:
+                yield _chunk(cid, {"content": piece})
+            if event == "done":
                 sources = source_list(data)
                 if sources:
                     yield _chunk(cid, {"content": "\n\n" + sources})
-                yield _chunk(cid, {}, "stop", citations=data["citations"])
+                yield _chunk(cid, {}, "stop", citations=data["citations"], newsqa=_extension(data))
     except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
         err = failure(exc, rid)
         body = {"error": {"message": err["detail"], "type": "server_error", "code": err["status"]}}
@@ -221,11 +268,13 @@ def make_router(
         question = check_question(svc, question)
         cid = f"chatcmpl-{uuid.uuid4().hex}"
         if req.stream:
-            events = svc.ask_stream(question, req.k, req.filters(), history, req.view)
+            events = svc.ask_stream(
+                question, req.k, req.filters(), history, req.view, req.answer_mode()
+            )
             return StreamingResponse(
                 _stream(events, cid, request_id(request)), media_type="text/event-stream"
             )
-        result = svc.ask(question, req.k, req.filters(), history, req.view)
+        result = svc.ask(question, req.k, req.filters(), history, req.view, req.answer_mode())
         text = message_text(result)
         prompt = sum(_tokens(m.text()) for m in req.messages)
         completion = _tokens(text)
@@ -235,23 +284,36 @@ def make_router(
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                       "total_tokens": prompt + completion},
             "citations": result["citations"],
+            "newsqa": _extension(result),
         }
 
     @router.get("/models", response_model=ModelList, summary="List models (OpenAI-compatible)")
-    def list_models() -> dict[str, Any]:
-        """The models this server answers as: just `newsqa`."""
-        return {"data": [_model()]}
+    def list_models(
+        svc: NewsQA = Depends(get_service),  # noqa: B008 - factory argument
+    ) -> dict[str, Any]:
+        """The models this server answers as: `newsqa`, and `newsqa-generate` when a language
+        model is configured."""
+        return {"data": [_model(m) for m in _served(svc)]}
 
     @router.get("/models/{model_id}", response_model=ModelOut, summary="One model",
                 responses={404: {"model": ErrorBody, "description": "No such model"}})
-    def get_model(model_id: str) -> dict[str, Any]:
-        """One model by id (404 for any other than `newsqa`)."""
-        if model_id != MODEL_ID:
-            raise HTTPException(404, f"no model {model_id!r} (this server serves {MODEL_ID!r})")
-        return _model()
+    def get_model(
+        model_id: str, svc: NewsQA = Depends(get_service),  # noqa: B008 - factory argument
+    ) -> dict[str, Any]:
+        """One model by id (404 for one this server does not serve)."""
+        served = _served(svc)
+        if model_id not in served:
+            raise HTTPException(
+                404, f"no model {model_id!r} (this server serves {', '.join(served)})"
+            )
+        return _model(model_id)
 
     return router
 
 
-def _model() -> dict[str, Any]:
-    return {"id": MODEL_ID, "created": CREATED, "owned_by": "newsqa"}
+def _served(svc: NewsQA) -> list[str]:
+    return [MODEL_ID, GENERATE_ID] if svc.generator is not None else [MODEL_ID]
+
+
+def _model(model_id: str) -> dict[str, Any]:
+    return {"id": model_id, "created": CREATED, "owned_by": "newsqa"}

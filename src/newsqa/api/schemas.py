@@ -31,6 +31,12 @@ IsoDate = Annotated[
 ]
 Outlet = Annotated[str, Field(min_length=1, max_length=200)]
 View = Literal["answer", "timeline", "outlets"]
+Mode = Literal["extractive", "generate"]
+MODE_DOC = (
+    "extractive: sentences quoted from the articles; generate: written by the configured "
+    "language model (NEWSQA_GENERATOR_URL), every sentence checked against the passage it "
+    "cites (422 when no model is configured)"
+)
 
 
 class _Strict(BaseModel):
@@ -97,6 +103,7 @@ class AskRequest(FilterFields):
     history: list[Turn] = Field(
         default_factory=list, max_length=50, description="Earlier turns, oldest first"
     )
+    mode: Mode = Field("extractive", description=MODE_DOC)
 
 
 class SearchRequest(FilterFields):
@@ -160,6 +167,10 @@ class Segment(BaseModel):
         default_factory=list,
         description="Per citation, the passage's verbatim words that support the text",
     )
+    flag: str = Field(
+        "", description='Set on a generated sentence the sources do not support ("not '
+        'supported by the sources"); such a segment cites nothing'
+    )
 
 
 class FiltersOut(BaseModel):
@@ -169,6 +180,19 @@ class FiltersOut(BaseModel):
     until: str | None = None
     sources: list[str] | None = None
     as_of: str | None = None
+
+
+class ClaimsOut(BaseModel):
+    """What the claim check did with the generated sentences."""
+
+    checked: int = Field(description="Generated sentences checked against their sources")
+    kept: int = Field(description="Supported: shown with their citations")
+    flagged: int = Field(description='Unsupported, shown marked "not supported by the sources"')
+    dropped: int = Field(description="Unsupported, left out (NEWSQA_UNSUPPORTED_CLAIMS=drop)")
+    withheld: int = Field(
+        description="Passage sentences not shown to the model because they address it "
+        '("ignore the instructions above…")'
+    )
 
 
 class Answer(BaseModel):
@@ -227,6 +251,17 @@ class Answer(BaseModel):
     passages: list[PassageOut]
     filters: FiltersOut
     timings_ms: dict[str, float]
+    mode: Mode = Field(
+        "extractive", description="How the answer was made: generate only when the language "
+        "model's answer is shown (else the extractive fallback; see note)"
+    )
+    note: str | None = Field(
+        None, description="Why a generated answer was not given (model unreachable, too slow, "
+        "malformed output, no supported sentence), or why the model was not asked"
+    )
+    claims: ClaimsOut | None = Field(
+        None, description="With mode=generate: the generated sentences checked and their fate"
+    )
 
 
 class SearchResponse(BaseModel):
@@ -382,6 +417,9 @@ class Health(BaseModel):
     index: str
     articles: int
     chunks: int
+    generator: str | None = Field(
+        None, description="The language model behind mode=generate; null when it is off"
+    )
 
 
 class Deleted(BaseModel):

@@ -29,12 +29,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from newsqa.index.vectors import FaissStore, GuardedStore
 from newsqa.models import Filters
+
+if TYPE_CHECKING:
+    from newsqa.index.milvus import MilvusSearch
 
 log = logging.getLogger("newsqa.index")
 
@@ -290,7 +293,13 @@ def _log(db: sqlite3.Connection, gen: int, added: Sequence[int], removed: Sequen
 class NewsIndex:
     """Articles, chunks, lexical and vector indexes of one directory; safe across threads."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        search_uri: str | None = None,
+        search_token: str | None = None,
+    ) -> None:
         self.path = Path(path)
         self.manifest = manifest
         self.dim = int(manifest["dim"])
@@ -302,6 +311,8 @@ class NewsIndex:
         self._refresh_lock = threading.Lock()  # orders catch-ups and own writes on the copy
         self._rdb: sqlite3.Connection | None = None  # only under _refresh_lock
         self.vectors = GuardedStore(FaissStore(self.dim))
+        #: The search backend when it is not this directory's FAISS + FTS5 (``local``).
+        self.milvus = make_search(self.path, manifest, search_uri, search_token)
         self._loaded_generation = -1
         self._idf: dict[str, float] = {}
         self._chunk_cache: tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
@@ -311,8 +322,19 @@ class NewsIndex:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str | Path, manifest: dict[str, Any], create: bool = True) -> NewsIndex:
+    def open(
+        cls,
+        path: str | Path,
+        manifest: dict[str, Any],
+        create: bool = True,
+        search_uri: str | None = None,
+        search_token: str | None = None,
+    ) -> NewsIndex:
         """Open the index at ``path``; create it with ``manifest`` if missing and ``create``.
+
+        The manifest's ``backend`` (``local`` or ``milvus``) picks where chunks are searched;
+        ``search_uri`` is the Milvus URI (default: ``milvus.db`` in the index directory) and
+        ``search_token`` its credentials.
 
         Raises :class:`IndexMismatchError` when the stored manifest names another model,
         dimension or tokenizer or an unknown format (format 1 is upgraded in place, under the
@@ -336,12 +358,22 @@ class NewsIndex:
                 stored = json.loads(mpath.read_text())
                 if stored.get("format_version") != FORMAT_VERSION:
                     stored = _migrate_v1(path, stored)
-        return cls(path, stored)
+        if stored.get("backend", "local") != manifest.get("backend", "local"):
+            raise IndexMismatchError(
+                f"index {path} searches with the {stored.get('backend', 'local')!r} backend, but "
+                f"this configuration uses {manifest.get('backend', 'local')!r}; re-ingest into a "
+                "new index directory or set NEWSQA_BACKEND to match"
+            )
+        index = cls(path, stored, search_uri, search_token)
+        index.sync_search()
+        return index
 
     def close(self) -> None:
         """Close the database connections."""
         with self._lock:
             self._db.close()
+            if self.milvus is not None:
+                self.milvus.close()
         with self._refresh_lock:
             for db in (self._rdb, self._wdb):
                 if db is not None:
@@ -379,6 +411,9 @@ class NewsIndex:
         try:
             gen = _meta_int(db, "generation")
             if gen == self._loaded_generation:
+                return
+            if self.milvus is not None:  # nothing is held in memory: Milvus is shared
+                self._loaded_generation = gen
                 return
             log_start = _meta_int(db, "log_start")
             n_chunks = int(db.execute("SELECT count(*) FROM chunks").fetchone()[0])
@@ -424,6 +459,9 @@ class NewsIndex:
         before the file is replaced and written after, so a crash leaves no stamp (rebuild) rather
         than a stamp that lies.
         """
+        if self.milvus is not None:
+            self._prune_after_sync()
+            return
         with self._writing() as db, self._refresh_lock:
             self._catch_up()
             gen = self._loaded_generation
@@ -437,6 +475,48 @@ class NewsIndex:
             db.execute("DELETE FROM changes WHERE gen<=?", (gen,))
             db.execute("UPDATE meta SET value=? WHERE key='log_start'", (str(gen),))
             db.execute("COMMIT")
+
+    def sync_search(self) -> None:
+        """Complete a Milvus write that a killed writer left behind (nothing for ``local``).
+
+        Runs only when the writer lock is free at once; otherwise the writer holding it will.
+        """
+        if self.milvus is None:
+            return
+        try:
+            with self._writing() as db:
+                self._sync(db)
+        except IndexBusyError:
+            pass
+
+    def _sync(self, db: sqlite3.Connection) -> None:
+        assert self.milvus is not None
+        db.execute("BEGIN")
+        try:
+            milvus_sync(db, self.milvus)
+        finally:
+            db.execute("COMMIT")
+
+    def _prune_after_sync(self) -> None:
+        """Milvus: replay the log into the collection, then prune it up to there."""
+        with self._writing() as db:
+            self._sync(db)
+            db.execute("BEGIN IMMEDIATE")
+            done = _meta_int(db, "milvus_gen")
+            db.execute("DELETE FROM changes WHERE gen<=?", (done,))
+            db.execute("UPDATE meta SET value=? WHERE key='log_start'", (str(done),))
+            db.execute("COMMIT")
+
+    def _apply(
+        self, db: sqlite3.Connection, added: Sequence[int], vecs: np.ndarray, removed: Sequence[int]
+    ) -> None:
+        """After a committed write: the vectors of this process, or the Milvus collection."""
+        if self.milvus is not None:
+            self._sync(db)
+            return
+        self.vectors.apply(
+            np.array(added, dtype=np.int64), vecs, np.array(removed, dtype=np.int64)
+        )
 
     # ------------------------------------------------------------------ writing
     @contextmanager
@@ -504,9 +584,7 @@ class NewsIndex:
                     added_ids.extend(self._insert_row(db, row))
                 _log(db, gen, added_ids, removed)
             vecs = np.vstack([np.asarray(r.vectors, dtype=np.float32) for r in rows])
-            self.vectors.apply(
-                np.array(added_ids, dtype=np.int64), vecs, np.array(removed, dtype=np.int64)
-            )
+            self._apply(db, added_ids, vecs, removed)
             self._loaded_generation = gen
         return len(added_ids)
 
@@ -574,7 +652,7 @@ class NewsIndex:
             with _transaction(db) as gen:
                 removed = self._delete_rows(db, id_or_url) or []
                 _log(db, gen, [], removed)
-            self.vectors.remove(np.array(removed, dtype=np.int64))
+            self._apply(db, [], np.zeros((0, self.dim), np.float32), removed)
             self._loaded_generation = gen
         return True
 
@@ -630,6 +708,41 @@ class NewsIndex:
             keys = [k for k in map(normalize_source, f.sources) if k]
             keep &= np.isin(sources, np.array(keys, dtype=object))
         return ids[keep]
+
+    def candidates(
+        self, qvec: np.ndarray, terms: Sequence[str], n: int, title_weight: float,
+        f: Filters | None,
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """Dense and lexical top ``n`` (chunk id, score) under the filters, from the index's
+        search backend; the filters fail closed (nothing passes: nothing is returned)."""
+        if self.milvus is not None:
+            keys = None if f is None or f.sources is None else [
+                k for k in map(normalize_source, f.sources) if k
+            ]
+            expr = filter_expression(f, keys)
+            return self.milvus.dense(qvec, n, expr), self.milvus.lexical(terms, n, expr)
+        allowed = self.allowed_chunk_ids(f)
+        if allowed is not None and len(allowed) == 0:
+            return [], []
+        return (
+            self.vectors.search(qvec, n, allowed),
+            self.lexical(terms, n, title_weight, allowed),
+        )
+
+    def neighbours(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (cosines, ids) of stored chunks per query row, unfiltered (-1: none)."""
+        if self.milvus is not None:
+            return self.milvus.neighbours(queries, k)
+        if len(self.vectors) == 0:
+            return (np.full((len(queries), k), -1.0, np.float32),
+                    np.full((len(queries), k), -1, np.int64))
+        return self.vectors.search_many(queries, k)
+
+    def vectors_of(self, ids: list[int]) -> np.ndarray:
+        """The stored vectors of these chunk ids, in order (zeros for one not stored)."""
+        if self.milvus is not None:
+            return self.milvus.vectors(ids)
+        return self.vectors.reconstruct(ids)
 
     def _chunk_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every chunk id with its article's publication date (bytes, b"" when undated) and
@@ -812,3 +925,38 @@ class NewsIndex:
             "generation": self.generation,
             "manifest": self.manifest,
         }
+
+
+BACKENDS = ("local", "milvus")
+
+
+def make_search(
+    path: Path, manifest: dict[str, Any], uri: str | None, token: str | None = None
+) -> MilvusSearch | None:
+    """The search backend the manifest names: None for ``local`` (this directory's FAISS and
+    FTS5), a :class:`~newsqa.index.milvus.MilvusSearch` for ``milvus`` (imported only then)."""
+    backend = manifest.get("backend", "local")
+    if backend == "local":
+        return None
+    if backend != "milvus":
+        raise IndexMismatchError(f"index {path} names an unknown backend {backend!r}")
+    from newsqa.index.milvus import MilvusSearch
+
+    return MilvusSearch(
+        uri or str(path / "milvus.db"), str(manifest["milvus_collection"]), int(manifest["dim"]),
+        token,
+    )
+
+
+def milvus_sync(db: sqlite3.Connection, search: MilvusSearch) -> int:
+    """:func:`newsqa.index.milvus.sync`, imported only for a milvus index."""
+    from newsqa.index.milvus import sync
+
+    return sync(db, search)
+
+
+def filter_expression(f: Filters | None, keys: Sequence[str] | None) -> str:
+    """:func:`newsqa.index.milvus.filter_expression`, imported only for a milvus index."""
+    from newsqa.index.milvus import filter_expression as expression
+
+    return expression(f, keys)

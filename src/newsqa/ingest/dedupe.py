@@ -55,9 +55,7 @@ def _stored_candidates(
     index: NewsIndex, rows: Sequence[ArticleRow], min_cosine: float, depth: int
 ) -> list[list[_Candidate]]:
     """Per row, stored articles (outside this batch) whose chunks pass ``min_cosine``."""
-    if len(index.vectors) == 0:
-        return [[] for _ in rows]
-    scores, ids = index.vectors.search_many(np.vstack([r.vectors[0] for r in rows]), depth)
+    scores, ids = index.neighbours(np.vstack([r.vectors[0] for r in rows]), depth)
     meta = index.chunks(sorted({int(i) for i in ids.ravel() if i >= 0}))
     replaced = {r.id for r in rows}  # their stored versions are about to be replaced
     out: list[list[_Candidate]] = []

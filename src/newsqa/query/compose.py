@@ -317,7 +317,8 @@ def render_text(segments: Sequence[Segment], joiner: str = " ") -> str:
 
 def _render(seg: Segment) -> str:
     marks = "".join(f" [{n}]" for n in seg.citations)
-    return f"{seg.lead}{seg.text}{marks}"
+    flag = f" ({seg.flag})" if seg.flag else ""
+    return f"{seg.lead}{seg.text}{marks}{flag}"
 
 
 def plain_text(segments: Sequence[Segment]) -> str:

@@ -59,11 +59,11 @@ def retrieve(
     period a temporal expression in the question points at.
     """
     index.refresh()
-    allowed = index.allowed_chunk_ids(filters)
-    if allowed is not None and len(allowed) == 0:
+    dense, lexical = index.candidates(
+        qvec, query_terms(query), cfg.candidates, cfg.title_weight, filters
+    )
+    if not dense and not lexical:
         return []
-    dense = index.vectors.search(qvec, cfg.candidates, allowed)
-    lexical = index.lexical(query_terms(query), cfg.candidates, cfg.title_weight, allowed)
     fused = rrf(
         [[c for c, _ in dense], [c for c, _ in lexical]],
         k=cfg.rrf_k,
@@ -76,7 +76,7 @@ def retrieve(
     _date_prior(order, rows, fused, filters, cfg, window, index)
     order.sort(key=lambda c: -fused[c])
 
-    vecs = index.vectors.reconstruct(order)
+    vecs = index.vectors_of(order)
     picked: list[int] = []
     per_article: dict[str, int] = {}
     story: dict[str, str] = {}  # cluster id -> the one article that speaks for the story

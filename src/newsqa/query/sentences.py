@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from newsqa.text import STOPWORDS, query_terms, split_sentences, stem
+from newsqa.text import OPENERS, STOPWORDS, query_terms, split_sentences, stem
 
 _NUMBER_Q = re.compile(
     r"\bhow (many|much|old|long|far|big|high|tall)\b|\bwhat (percentage|percent|number|amount)\b",
@@ -46,11 +46,6 @@ _NAME = re.compile(
     r"(?<=[\s(“\"‘'])[A-Z][\w'’.&-]*(?:\s+(?:of|de|la|van|von|al|bin)?\s*[A-Z][\w'’.&-]*)*"
 )
 _WORD = re.compile(r"[\w'’.-]+")
-# Capitalised only because they open a sentence.
-_COMMON_OPENERS = frozenset(
-    "however meanwhile but yet still now later earlier officials police experts critics "
-    "authorities residents many several some".split()
-)
 
 #: Weight of a question word the archive never holds (rarer than anything it has).
 UNSEEN_IDF = 12.0
@@ -170,7 +165,7 @@ def new_names(q: Question, sentence: str) -> list[tuple[int, int]]:
         start, text = m.start() - 1, m.group()
         if start == 0:
             first = text.split()[0]
-            if first.lower() in STOPWORDS or first.lower() in _COMMON_OPENERS:
+            if first.lower() in STOPWORDS or first.lower() in OPENERS:
                 rest = text[len(first):].lstrip()
                 if not rest:
                     continue

@@ -75,15 +75,22 @@
       node.append(text);
     }
     for (const n of seg.citations || []) node.append(" ", citeLink(Number(n), turnIndex));
+    if (seg.flag) {
+      node.classList.add("flagged");
+      node.append(" ", el("em", { class: "flag", text: `(${seg.flag})` }));
+    }
     return node;
   }
 
-  function renderSegments(target, segments, turnIndex) {
+  // The checked segments, then (while a model writes) the text of the sentence in progress.
+  function renderSegments(target, segments, turnIndex, draft = "", note = "") {
     const nodes = [];
+    if (note) nodes.push(el("p", { class: "note", text: note }));
     segments.forEach((seg, i) => {
       if (i) nodes.push(document.createTextNode(" "));
       nodes.push(segmentNode(seg, turnIndex));
     });
+    if (draft) nodes.push(document.createTextNode(" "), el("span", { class: "draft", text: draft }));
     target.replaceChildren(...nodes);
   }
 
@@ -245,14 +252,17 @@
           el("strong", { text: "No answer in the archive. " }),
           `${result.answer} The closest articles are listed under “Closest articles”.`));
     } else {
-      renderSegments(a, result.segments || [], turn.index);
+      renderSegments(a, result.segments || [], turn.index, "", result.note || "");
     }
     const n = result.abstained ? result.passages.length : result.citations.length;
     const label = result.abstained ? `${n} closest articles` : `${n} source${n === 1 ? "" : "s"}`;
     const ms = result.timings_ms && result.timings_ms.total;
+    const c = result.mode === "generate" ? result.claims : null;
+    const checked = c ? ` · written by the language model: ${c.checked} sentences checked, `
+      + `${c.kept} supported, ${c.flagged} flagged, ${c.dropped} dropped` : "";
     turn.el.append(el("p", { class: "turn-meta muted" },
       el("button", { type: "button", class: "link show-sources", "data-turn": turn.index, text: label }),
-      ms ? ` · ${Math.round(ms)} ms` : ""));
+      ms ? ` · ${Math.round(ms)} ms` : "", checked));
     state.history.push({ role: "user", content: result.question },
       { role: "assistant", content: result.answer });
     state.history = state.history.slice(-MAX_HISTORY);
@@ -277,6 +287,9 @@
     const view = $("#view").value;
     if (view !== "answer") body.view = view;
     if (state.history.length) body.history = state.history;
+    if (!$("#generate-switch").hidden && $("#generate").checked && view === "answer") {
+      body.mode = "generate";
+    }
     const turn = addTurn(question);
     // "New conversation" aborts this controller; so does a server silent for the timeout.
     const controller = new AbortController();
@@ -298,15 +311,29 @@
         signal: controller.signal,
       });
       if (!res.ok) throw new Error(await errorText(res));
-      const segments = [];
+      let segments = [];
+      let draft = "";
+      let note = "";
       let finished = false;
+      const render = () => renderSegments(turn.answerEl, segments, turn.index, draft, note);
       for await (const { event, data } of window.NewsqaSSE.read(res, rearm)) {
         if (controller.signal.aborted) break;
         if (event === "sources") {
           $("#status").textContent = `Found ${data.passages.length} passages; composing the answer…`;
+        } else if (event === "token") {
+          draft += data.text;
+          render();
+        } else if (event === "claim") {
+          draft = "";  // the sentence is checked: its segment (if shown) follows as a delta
+          render();
+        } else if (event === "note") {
+          segments = [];
+          draft = "";
+          note = data.text;
+          render();
         } else if (event === "delta") {
           segments.push(data.segment);
-          renderSegments(turn.answerEl, segments, turn.index);
+          render();
         } else if (event === "done") {
           finishTurn(turn, data);
           finished = true;
@@ -360,8 +387,11 @@
     try {
       const res = await api("/api/health");
       if (!res.ok) return;
-      const n = (await res.json()).articles;
+      const health = await res.json();
+      const n = health.articles;
       $("#index-size").textContent = `${n.toLocaleString()} article${n === 1 ? "" : "s"}`;
+      $("#generate-switch").hidden = !health.generator;
+      $("#generator-name").textContent = health.generator ? `(${health.generator})` : "";
     } catch {
       // informational only
     }

@@ -1,0 +1,176 @@
+"""Generated answers: a language model writes the answer from the numbered passages, and every
+sentence it writes is checked against the passage it cites before it is shown.
+
+:class:`GeneratedAnswer` streams the model's tokens, cuts them into sentences as they complete,
+checks each (:mod:`newsqa.query.claims`) and keeps, flags or drops it. Citation numbers are the
+passages' numbers in the prompt, so the tokens, the checked segments and the citation list agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator as Gen
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from newsqa.models import Citation, Passage, Segment
+from newsqa.query.claims import (
+    ClaimCheck,
+    ClaimChecker,
+    Encode,
+    SentenceStream,
+    is_abstention,
+    normalise,
+)
+from newsqa.query.claims import parse_claim as parse
+from newsqa.query.compose import Composed, abstention, render_text
+from newsqa.query.llm import Generator
+from newsqa.query.prompt import build_messages, header, prompt_passages
+
+FLAG_TEXT = "not supported by the sources"
+
+Event = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """How generated answers are made and checked."""
+
+    passages: int = 5
+    max_sentences: int = 3
+    min_similarity: float = 0.5
+    unsupported: Literal["flag", "drop"] = "flag"
+
+
+@dataclass
+class ClaimStats:
+    """How many generated sentences were checked and what became of them."""
+
+    checked: int = 0
+    kept: int = 0
+    flagged: int = 0
+    dropped: int = 0
+    withheld: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        """JSON form used by the HTTP API and eval."""
+        return dict(vars(self))
+
+
+@dataclass
+class GeneratedAnswer:
+    """One generated answer in the making; :meth:`run` yields its events, then ``composed``
+    holds the checked answer (``None`` when nothing the model wrote could be shown)."""
+
+    question: str
+    passages: Sequence[Passage]
+    as_of: str
+    generator: Generator
+    encode: Encode
+    cfg: GenerateConfig = field(default_factory=GenerateConfig)
+    composed: Composed | None = None
+    stats: ClaimStats = field(default_factory=ClaimStats)
+    text: str = ""
+    _carry: list[int] = field(default_factory=list)
+    _scaffold: str = ""
+
+    def run(self) -> Iterator[Event]:
+        """``token`` events as the model writes, a ``claim`` event per finished sentence and a
+        ``delta`` for each sentence shown. Raises :class:`~newsqa.query.llm.GeneratorError`."""
+        given = prompt_passages(self.passages[: self.cfg.passages])
+        self.stats.withheld = sum(pp.withheld for pp in given)
+        checker = ClaimChecker(given, self.encode, self.question, self.cfg.min_similarity)
+        messages = build_messages(self.question, given, self.as_of, self.cfg.max_sentences)
+        # what a model may parrot that is not a claim: the rules, the question, the headers
+        self._scaffold = normalise(
+            " ".join([*(m["content"].split("<<PASSAGES")[0] for m in messages),
+                      *(header(pp) for pp in given), messages[-1]["content"].split(">>")[-1]])
+        )
+        stream = SentenceStream()
+        segments: list[Segment] = []
+        abstained = False
+        for piece in self.generator.stream(messages):
+            self.text += piece
+            yield "token", {"text": piece}
+            for raw in stream.feed(piece):
+                abstained |= yield from self._sentence(raw, checker, segments)
+            if self._enough(segments):
+                break  # closing the stream stops the model: the answer is long enough
+        else:
+            for raw in stream.flush():
+                abstained |= yield from self._sentence(raw, checker, segments)
+        kept = [s for s in segments if not s.flag]
+        if kept:
+            self.composed = Composed(segments, False, _citations(segments, given), 1.0)
+        elif abstained:
+            self.composed = abstention(0.0)
+
+    def _enough(self, segments: list[Segment]) -> bool:
+        kept = sum(not s.flag for s in segments)
+        return kept >= self.cfg.max_sentences or self.stats.checked >= 2 * self.cfg.max_sentences
+
+    def _sentence(
+        self, raw: str, checker: ClaimChecker, segments: list[Segment]
+    ) -> Gen[Event, None, bool]:
+        claim = parse(raw)
+        if not claim.text:
+            # "[2] The bridge opened…": marks that open a line cite the sentences after them
+            self._carry = claim.cited
+            return False
+        if is_abstention(claim.text):
+            yield "claim", {"status": "abstain", "text": claim.text, "reason": ""}
+            return True
+        if normalise(claim.text) in self._scaffold:
+            yield "claim", {"status": "ignored", "text": claim.text, "reason": "repeats the prompt"}
+            return False
+        if claim.cited:
+            self._carry = []
+        else:
+            claim.cited = list(self._carry)
+        verdict = checker.check(claim)
+        self.stats.checked += 1
+        status = self._status(verdict)
+        seg = _segment(verdict) if status != "dropped" else None
+        yield "claim", {
+            "status": status, "text": claim.text, "reason": verdict.reason,
+            "rejected": verdict.rejected, "similarity": round(verdict.similarity, 4),
+        }
+        if seg is not None:
+            text = (" " if segments else "") + render_text([seg])
+            segments.append(seg)
+            yield "delta", {"text": text, "segment": seg.to_dict()}
+        return False
+
+    def _status(self, verdict: ClaimCheck) -> str:
+        if verdict.supported:
+            self.stats.kept += 1
+            return "kept"
+        if self.cfg.unsupported == "drop":
+            self.stats.dropped += 1
+            return "dropped"
+        self.stats.flagged += 1
+        return "flagged"
+
+
+def _segment(verdict: ClaimCheck) -> Segment:
+    if verdict.supported:
+        return Segment(verdict.claim.text, list(verdict.cited), quotes=list(verdict.quotes))
+    return Segment(verdict.claim.text, [], flag=FLAG_TEXT)
+
+
+def _citations(segments: Sequence[Segment], given: Sequence[Any]) -> list[Citation]:
+    """One citation per cited passage, numbered as in the prompt, quotes joined by " … "."""
+    by_n = {pp.n: pp.passage for pp in given}
+    quotes: dict[int, list[str]] = {}
+    for seg in segments:
+        for n, q in zip(seg.citations, seg.quotes, strict=True):
+            if q not in quotes.setdefault(n, []):
+                quotes[n].append(q)
+    return [
+        Citation(
+            n=n, article_id=by_n[n].article_id, chunk_id=by_n[n].chunk_id, url=by_n[n].url,
+            title=by_n[n].title, source=by_n[n].source, published_at=by_n[n].published_at,
+            quote=" … ".join(quotes[n]), passage=by_n[n].text,
+        )
+        for n in sorted(quotes)
+    ]
