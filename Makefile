@@ -8,7 +8,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install install-llm run demo test test-fast test-llm lint bench-slice bench-quality bench-latency clean
+.PHONY: install install-llm install-scale run demo test test-fast test-llm lint bench-slice bench-quality bench-latency clean
 
 install: $(BIN)/newsqa
 
@@ -23,6 +23,10 @@ $(BIN)/newsqa: pyproject.toml
 # their end-to-end test (llama-cpp-python builds from source: about 6 minutes on 2 cores).
 install-llm: install
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet -e '.[dev,llm]'
+
+# Optional: Milvus (pymilvus + milvus-lite) and Ray, for scale-out and its tests.
+install-scale: install
+	$(BIN)/pip install --quiet -e '.[dev,scale]'
 
 # Serve the chat page, the API and /docs; the first start builds the index of corpus/.
 run: install

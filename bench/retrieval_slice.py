@@ -6,6 +6,10 @@ once into a cached index (``bench/.cache/slice-q1``), then every answerable ques
 once with k=10 and no as-of date. Targets: Hit@10 >= 0.78 and MRR@10 >= 0.56.
 
     .venv/bin/python bench/retrieval_slice.py [--rebuild] [--index DIR] [--out FILE]
+
+With ``--milvus-from LOCAL`` the index at ``--index`` is a copy of the local slice index
+``LOCAL`` whose search backend is Milvus (milvus-lite, a file in the index directory): the
+same chunks and vectors, written into the collection when it is first opened.
 """
 
 from __future__ import annotations
@@ -68,6 +72,25 @@ def derive(full: Path, dest: Path, urls: set[str]) -> None:
     print(f"derived {dest} from {full}: {len(gone)} articles deleted", file=sys.stderr)
 
 
+def to_milvus(local: Path, dest: Path) -> None:
+    """``dest`` as a copy of the local index ``local`` that searches with Milvus."""
+    import json
+    import shutil
+    import time
+    import uuid
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(local, dest, ignore=shutil.ignore_patterns("*.lock", "vectors.*"))
+    manifest = json.loads((dest / "manifest.json").read_text())
+    manifest.update(backend="milvus", milvus_collection=f"newsqa_{uuid.uuid4().hex[:16]}")
+    (dest / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    t0 = time.perf_counter()
+    NewsQA.open(get_settings(index=str(dest)), create=False).close()  # writes the collection
+    print(f"{dest}: Milvus collection written from {local} in {time.perf_counter() - t0:.0f} s",
+          file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build (or reuse) the slice index, evaluate, print the figures; 1 when a target is missed
     and ``--strict`` is given."""
@@ -77,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--derive-from", type=Path, default=None, metavar="FULL",
                     help="make --index by copying the index FULL and deleting every article "
                          "outside the slice (same chunks and vectors, no embedding)")
+    ap.add_argument("--milvus-from", type=Path, default=None, metavar="LOCAL",
+                    help="make --index a copy of the local slice index LOCAL that searches "
+                         "with Milvus (milvus-lite)")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--out", type=Path, default=CACHE / "slice-q1-eval.json",
                     help="per-question rows and summary (JSON)")
@@ -98,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.derive_from is not None:
         derive(args.derive_from, args.index, {r["url"] for r in records})
+    if args.milvus_from is not None:
+        to_milvus(args.milvus_from, args.index)
     svc = open_index(args.index, records, args.rebuild)
     try:
         stats = svc.stats()

@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="files or folders")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--ray", metavar="auto|ADDRESS", default=None,
+        help="embed with Ray Data: auto (the Ray cluster on this machine, or a local one) or a "
+        "cluster address (ray://host:10001); needs pip install 'newsqa[scale]'",
+    )
+    p.add_argument("--ray-workers", type=int, default=None, metavar="N",
+                   help="embedding worker actors (default: the cluster's CPUs)")
 
     p = sub.add_parser("ask", parents=[common], help="answer a question with cited sources")
     p.add_argument("question")
@@ -264,7 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, service: Any) -> int:
     if args.command == "ingest":
-        report = service.ingest(args.paths, progress_bar(not args.no_progress and not args.json))
+        report = service.ingest(
+            args.paths, progress_bar(not args.no_progress and not args.json),
+            ray=args.ray, ray_workers=args.ray_workers,
+        )
         d = report.to_dict()
         if args.json:
             d.pop("items")

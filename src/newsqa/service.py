@@ -30,6 +30,9 @@ from newsqa.text import query_terms
 
 ProgressFn = Callable[[IngestProgress], None]
 MODES = ("extractive", "generate")
+#: Articles per write when Ray embeds: one Ray Data pass (and one start of its worker actors)
+#: per this many articles, each still written in one transaction.
+RAY_BATCH_ARTICLES = 4000
 Event = tuple[str, dict[str, Any]]
 
 
@@ -173,10 +176,16 @@ class NewsQA:
 
     # ------------------------------------------------------------------ ingest
     def ingest(
-        self, paths: Sequence[str | Path], progress: ProgressFn | None = None
+        self,
+        paths: Sequence[str | Path],
+        progress: ProgressFn | None = None,
+        ray: str | None = None,
+        ray_workers: int | None = None,
     ) -> IngestReport:
         """Ingest files and folders in any supported format.
 
+        ``ray`` (``auto`` or a cluster address) embeds with Ray Data on that cluster's workers
+        (``ray_workers`` of them; the ``scale`` extra), writing through this index as usual.
         Raises :class:`~newsqa.index.store.IndexBusyError` at once while another ingest or
         delete (in this or another process) writes to the index.
         """
@@ -187,18 +196,30 @@ class NewsQA:
             paths, s.max_article_bytes,
             max_file_bytes=s.max_file_bytes, max_line_bytes=s.max_line_bytes,
         )
-        return self.ingest_records(records, progress)
+        return self.ingest_records(records, progress, ray, ray_workers)
 
     def ingest_records(
         self,
         records: Sequence[Article | LoadProblem] | Iterator[Article | LoadProblem],
         progress: ProgressFn | None = None,
+        ray: str | None = None,
+        ray_workers: int | None = None,
     ) -> IngestReport:
         """Ingest already-loaded articles (problems among them are reported and skipped)."""
-        ingestor = Ingestor(
-            self.index, self.embedder, self.spec, self.settings.ingest_batch_articles
+        embedder, batch = self.embedder, self.settings.ingest_batch_articles
+        if ray:
+            embedder, batch = self._ray_embedder(ray, ray_workers), RAY_BATCH_ARTICLES
+        return Ingestor(self.index, embedder, self.spec, batch).run(records, progress)
+
+    def _ray_embedder(self, address: str, workers: int | None) -> Embedder:
+        from newsqa.ingest.distributed import ray_embedder
+
+        s = self.settings
+        return ray_embedder(
+            self.embedder, address, workers, s.model_path, s.embed_batch_size,
+            s.embed_precision, self.embedder.backend,
+            str(s.cache_dir) if s.cache_dir else None,
         )
-        return ingestor.run(records, progress)
 
     def delete(self, id_or_url: str) -> bool:
         """Remove an article by id or URL; False when there is none.

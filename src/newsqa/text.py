@@ -80,6 +80,18 @@ def stem(word: str) -> str:
     return word.rstrip("e")[:6]
 
 
+def lexical_form(text: str) -> str:
+    """``text`` as the words a full-text engine should index: lower-cased, split at
+    apostrophes and hyphens as :func:`query_terms` splits them, each reduced to its crude stem
+    (so "rates" matches "rate" whatever the engine's own analyser does)."""
+    return " ".join(
+        stem(part)
+        for word in re.findall(r"[\w][\w'’-]*", text.lower())
+        for part in re.split(r"['’-]", word)
+        if part
+    )
+
+
 def stems(words: Sequence[str]) -> frozenset[str]:
     """The crude stems of ``words``."""
     return frozenset(stem(w) for w in words)

@@ -118,3 +118,38 @@ def test_an_index_keeps_its_backend(tmp_path: Path) -> None:
     svc.close()
     with pytest.raises(IndexMismatchError, match="NEWSQA_BACKEND"):
         open_service(tmp_path / "index", embedder="hash", backend="milvus")
+
+
+def test_milvus_write_cut_short_is_completed_by_the_next_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalogue commits first; a writer that dies before Milvus has the chunks leaves a
+    change log that the next open replays, so nothing is lost or doubled."""
+    _needs("milvus")
+    from newsqa.index.milvus import MilvusSearch
+
+    svc = open_service(tmp_path / "index", embedder="hash", backend="milvus")
+    svc.ingest_records(list(NEWS[:1]))
+    real = MilvusSearch.upsert
+
+    def dies(self: MilvusSearch, rows: object) -> None:
+        raise ConnectionError("milvus went away")
+
+    monkeypatch.setattr(MilvusSearch, "upsert", dies)
+    with pytest.raises(ConnectionError):
+        svc.ingest_records(list(NEWS[1:]))
+    assert svc.stats()["articles"] == 3  # the catalogue committed the batch
+    assert svc.index.milvus is not None
+    assert svc.index.milvus.count() < svc.stats()["chunks"]  # Milvus did not get it
+    svc.close()
+    monkeypatch.setattr(MilvusSearch, "upsert", real)
+    again = open_service(tmp_path / "index", embedder="hash")
+    try:
+        assert again.index.milvus is not None
+        assert again.index.milvus.count() == again.stats()["chunks"]
+        report = again.ingest_records(list(NEWS))
+        assert report.unchanged == 3 and report.added == 0
+        assert again.index.milvus.count() == again.stats()["chunks"]
+        assert again.search("Tolva volcano", 1)[0].title.startswith("Volcano")
+    finally:
+        again.close()

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from newsqa.models import Filters
+from newsqa.text import lexical_form, stem
 
 _INSTALL = "Milvus support is not installed: pip install 'newsqa[milvus]'"
 _NOTHING = "id < 0"  # an expression no chunk satisfies: what a filter that matches nothing becomes
@@ -145,7 +146,8 @@ class MilvusSearch:
         if not terms:
             return []
         hits = self.client.search(
-            self.collection, data=[" ".join(terms)], anns_field="sparse", limit=n,
+            self.collection, data=[" ".join(dict.fromkeys(stem(t) for t in terms))],
+            anns_field="sparse", limit=n,
             filter=expr, output_fields=[], search_params={"metric_type": "BM25"},
         )
         return [(int(h["id"]), float(h["distance"])) for h in hits[0]]
@@ -178,6 +180,10 @@ class MilvusSearch:
                 out[row] = np.asarray(by_id[int(i)], dtype=np.float32)
         return out
 
+    def flush(self) -> None:
+        """Seal written rows into indexed segments (searches over unsealed rows are scans)."""
+        self.client.flush(self.collection)
+
     def count(self) -> int:
         """Chunks in the collection."""
         res = self.client.query(self.collection, filter="", output_fields=["count(*)"])
@@ -189,7 +195,9 @@ class MilvusSearch:
 
 
 def _body(title: str, text: str) -> str:
-    body = f"{title}\n{text}"
+    """What Milvus's BM25 indexes: the title and text in newsqa's own lexical form, so
+    matching does not depend on the analysers a Milvus version has."""
+    body = lexical_form(f"{title}\n{text}")
     while len(body.encode("utf-8")) > BODY_MAX:  # Milvus counts bytes
         body = body[: int(len(body) * 0.9)]
     return body
@@ -222,6 +230,7 @@ def sync(db: Any, search: MilvusSearch) -> int:
         rows = _catalogue_rows(db, part, search.dim)
         search.upsert(rows)
         search.remove(sorted(set(part) - {r["id"] for r in rows}))
+    search.flush()
     db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('milvus_gen', ?)", (str(gen),))
     return gen
 

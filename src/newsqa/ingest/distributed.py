@@ -8,9 +8,10 @@ arguments as the driver's embedder, so the vectors agree with a local ingest) an
 vectors back, put back in input order.
 
 Fault tolerance: the worker actors are restarted when their process dies and their unfinished
-batches are run again (``max_restarts`` / ``max_task_retries``); a batch that comes back twice
-is counted once, and a text whose vector never came back fails the call, so an ingest writes
-exactly the vectors of its texts or nothing.
+batches are run again (Ray Data's defaults for actor pools: ``max_restarts=-1``,
+``max_task_retries=-1``); a batch that comes back twice is counted once, and a text whose
+vector never came back fails the call, so an ingest writes exactly the vectors of its texts or
+nothing.
 
 Each :meth:`~RayEmbedder.encode` call is one Ray Data job that starts its own actors (one model
 load per worker per call): give it large calls (thousands of chunks), e.g. an
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,11 +49,6 @@ WORKER_ENV = {
     "RAYON_NUM_THREADS": "1",
     "TOKENIZERS_PARALLELISM": "false",
 }
-
-#: Restarts of a worker actor whose process died, and retries of each of its batches.
-MAX_RESTARTS = 4
-MAX_TASK_RETRIES = 4
-
 
 def _ray() -> Any:
     try:
@@ -93,13 +90,20 @@ def connect(address: str, workers: int | None = None) -> None:
 
 
 def _quiet_data_context() -> None:
-    """No progress bars or statistics from Ray Data on the driver's terminal."""
+    """No progress bars, statistics or per-job notes from Ray Data on the driver's terminal
+    (newsqa reports progress itself); Ray Data's warnings still show, and
+    ``RAY_DATA_LOG_LEVEL`` still decides when set."""
     from ray.data import DataContext  # type: ignore[import-untyped,unused-ignore]
 
-    ctx = DataContext.get_current()
+    with warnings.catch_warnings():
+        # Ray 2.60's own DataContext() sets its deprecated fields, warning about each.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="ray.data.context")
+        ctx = DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
     ctx.enable_auto_log_stats = False
+    if "RAY_DATA_LOG_LEVEL" not in os.environ:
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 class _EmbedWorker:
@@ -152,7 +156,7 @@ class RayEmbedder:
         precision: str | None = None,
         backend: str | None = None,
         cache_dir: str | None = None,
-        batch_rows: int = 256,
+        batch_rows: int = 64,
         env: Mapping[str, str] | None = None,
     ) -> None:
         if workers is not None and workers < 1:
@@ -221,6 +225,9 @@ class RayEmbedder:
         items = [{"i": i, "text": texts[i]} for i in order]
         blocks = -(-n // self.batch_rows)
         workers = self._concurrency(ray)
+        # One block per task (batch_size=None): blocks come back, and are retried, one by one.
+        # Restarts and retries are Ray Data's defaults for actors, max_restarts=-1 and
+        # max_task_retries=-1 (setting them through map_batches is deprecated in Ray 2.60).
         ds = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
             _EmbedWorker,
             fn_constructor_kwargs={
@@ -231,13 +238,11 @@ class RayEmbedder:
                 "backend": self._backend,
                 "cache_dir": self._cache_dir,
             },
-            batch_size=self.batch_rows,
+            batch_size=None,
             batch_format="numpy",
-            concurrency=workers,
+            compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=1,
             runtime_env={"env_vars": self._env},
-            max_restarts=MAX_RESTARTS,
-            max_task_retries=MAX_TASK_RETRIES,
         )
         seen = np.zeros(n, dtype=bool)
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2):

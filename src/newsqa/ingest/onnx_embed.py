@@ -124,7 +124,8 @@ class OnnxInt8Embedder(WordPieceEmbedder):
         model_dir = Path(model_path or default_model_path())
         onnx_file = int8_model(model_dir, cache_dir or default_cache_dir())
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = os.cpu_count() or 1
+        # A Ray worker that reserves one CPU says so with OMP_NUM_THREADS=1.
+        opts.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
         # Threads that spin between runs would starve the rest of the process (the server).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
