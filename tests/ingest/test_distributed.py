@@ -8,6 +8,7 @@ the module runs in about 3 minutes on 2 cores: each Ray job loads the model once
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -284,5 +285,36 @@ def test_ingest_survives_a_worker_killed_mid_run(
             db.close()
         assert n == distinct == ref["articles"] == len(articles)
         assert_same_index(svc, reference)
+    finally:
+        svc.close()
+
+
+def test_cli_ingest_with_ray_writes_through_the_configured_backend(
+    ray_cluster: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``newsqa ingest --ray auto`` joins the running Ray and writes through the index's
+    backend (Milvus here, when installed); the hash embedder keeps it quick."""
+    import json
+
+    from newsqa.cli import main
+    from tests.support import NEWS, write_jsonl
+
+    backend = "milvus" if importlib.util.find_spec("pymilvus") else "local"
+    monkeypatch.setenv("NEWSQA_EMBEDDER", "hash")
+    monkeypatch.setenv("NEWSQA_BACKEND", backend)
+    src = write_jsonl(tmp_path / "news.jsonl", [
+        {"title": a.title, "text": a.text, "url": a.url, "source": a.source,
+         "published_at": a.published_at} for a in NEWS
+    ])
+    index = str(tmp_path / "index")
+    with deadline(120):
+        assert main(["--index", index, "ingest", str(src), "--ray", "auto", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["added"] == 3
+    svc = open_service(tmp_path / "index", embedder="hash")
+    try:
+        assert svc.index.manifest["backend"] == backend
+        assert svc.search("Tolva volcano", 1)[0].title.startswith("Volcano")
     finally:
         svc.close()

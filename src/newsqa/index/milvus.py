@@ -184,6 +184,19 @@ class MilvusSearch:
         """Seal written rows into indexed segments (searches over unsealed rows are scans)."""
         self.client.flush(self.collection)
 
+    def expression(self, f: Filters | None) -> str:
+        """The filter expression for ``f`` (outlets matched as the catalogue matches them)."""
+        from newsqa.index.store import normalize_source
+
+        keys = None if f is None or f.sources is None else [
+            k for k in map(normalize_source, f.sources) if k
+        ]
+        return filter_expression(f, keys)
+
+    def sync(self, db: Any) -> int:
+        """:func:`sync` this collection with the catalogue ``db``."""
+        return sync(db, self)
+
     def count(self) -> int:
         """Chunks in the collection."""
         res = self.client.query(self.collection, filter="", output_fields=["count(*)"])

@@ -493,7 +493,7 @@ class NewsIndex:
         assert self.milvus is not None
         db.execute("BEGIN")
         try:
-            milvus_sync(db, self.milvus)
+            self.milvus.sync(db)
         finally:
             db.execute("COMMIT")
 
@@ -716,10 +716,7 @@ class NewsIndex:
         """Dense and lexical top ``n`` (chunk id, score) under the filters, from the index's
         search backend; the filters fail closed (nothing passes: nothing is returned)."""
         if self.milvus is not None:
-            keys = None if f is None or f.sources is None else [
-                k for k in map(normalize_source, f.sources) if k
-            ]
-            expr = filter_expression(f, keys)
+            expr = self.milvus.expression(f)
             return self.milvus.dense(qvec, n, expr), self.milvus.lexical(terms, n, expr)
         allowed = self.allowed_chunk_ids(f)
         if allowed is not None and len(allowed) == 0:
@@ -927,9 +924,6 @@ class NewsIndex:
         }
 
 
-BACKENDS = ("local", "milvus")
-
-
 def make_search(
     path: Path, manifest: dict[str, Any], uri: str | None, token: str | None = None
 ) -> MilvusSearch | None:
@@ -946,17 +940,3 @@ def make_search(
         uri or str(path / "milvus.db"), str(manifest["milvus_collection"]), int(manifest["dim"]),
         token,
     )
-
-
-def milvus_sync(db: sqlite3.Connection, search: MilvusSearch) -> int:
-    """:func:`newsqa.index.milvus.sync`, imported only for a milvus index."""
-    from newsqa.index.milvus import sync
-
-    return sync(db, search)
-
-
-def filter_expression(f: Filters | None, keys: Sequence[str] | None) -> str:
-    """:func:`newsqa.index.milvus.filter_expression`, imported only for a milvus index."""
-    from newsqa.index.milvus import filter_expression as expression
-
-    return expression(f, keys)

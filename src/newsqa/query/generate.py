@@ -25,7 +25,7 @@ from newsqa.query.claims import (
 from newsqa.query.claims import parse_claim as parse
 from newsqa.query.compose import Composed, abstention, render_text
 from newsqa.query.llm import Generator
-from newsqa.query.prompt import build_messages, header, prompt_passages
+from newsqa.query.prompt import build_messages, header, outside_passages, prompt_passages
 
 FLAG_TEXT = "not supported by the sources"
 
@@ -83,8 +83,7 @@ class GeneratedAnswer:
         messages = build_messages(self.question, given, self.as_of, self.cfg.max_sentences)
         # what a model may parrot that is not a claim: the rules, the question, the headers
         self._scaffold = normalise(
-            " ".join([*(m["content"].split("<<PASSAGES")[0] for m in messages),
-                      *(header(pp) for pp in given), messages[-1]["content"].split(">>")[-1]])
+            " ".join([outside_passages(messages), *(header(pp) for pp in given)])
         )
         stream = SentenceStream()
         segments: list[Segment] = []

@@ -114,6 +114,14 @@ def header(pp: PromptPassage) -> str:
     )
 
 
+_DATA_BLOCK = re.compile(r"<<PASSAGES (\w+)>>.*?<<END PASSAGES \1>>", re.S)
+
+
+def outside_passages(messages: Sequence[dict[str, str]]) -> str:
+    """The prompt's own words: every message with the passage block taken out."""
+    return "\n".join(_DATA_BLOCK.sub(" ", m["content"]) for m in messages)
+
+
 def _block(pp: PromptPassage) -> str:
     head = header(pp)
     body = " ".join(_clean(s) if s is not None else "[…]" for s in pp.sentences)
