@@ -39,6 +39,7 @@ def _ids(svc: NewsQA, query: str, **filters: object) -> list[str]:
 
 def test_manifest_records_the_backend(svc: NewsQA) -> None:
     assert svc.index.manifest["backend"] in BACKENDS
+    assert svc.index.search.name == svc.index.manifest["backend"]
     assert svc.stats()["manifest"]["backend"] == svc.index.manifest["backend"]
 
 
@@ -139,17 +140,17 @@ def test_milvus_write_cut_short_is_completed_by_the_next_open(
     with pytest.raises(ConnectionError):
         svc.ingest_records(list(NEWS[1:]))
     assert svc.stats()["articles"] == 3  # the catalogue committed the batch
-    assert svc.index.milvus is not None
-    assert svc.index.milvus.count() < svc.stats()["chunks"]  # Milvus did not get it
+    assert isinstance(svc.index.search, MilvusSearch)
+    assert svc.index.search.count() < svc.stats()["chunks"]  # Milvus did not get it
     svc.close()
     monkeypatch.setattr(MilvusSearch, "upsert", real)
     again = open_service(tmp_path / "index", embedder="hash")
     try:
-        assert again.index.milvus is not None
-        assert again.index.milvus.count() == again.stats()["chunks"]
+        assert isinstance(again.index.search, MilvusSearch)
+        assert again.index.search.count() == again.stats()["chunks"]
         report = again.ingest_records(list(NEWS))
         assert report.unchanged == 3 and report.added == 0
-        assert again.index.milvus.count() == again.stats()["chunks"]
+        assert again.index.search.count() == again.stats()["chunks"]
         assert again.search("Tolva volcano", 1)[0].title.startswith("Volcano")
     finally:
         again.close()

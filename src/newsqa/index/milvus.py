@@ -65,9 +65,11 @@ def filter_expression(f: Filters | None, source_keys: Sequence[str] | None) -> s
 
 
 class MilvusSearch:
-    """One Milvus collection holding the index's chunks; the search half of a milvus index."""
+    """One Milvus collection holding the index's chunks; the search half of a milvus index
+    (a :class:`~newsqa.index.search.SearchBackend`)."""
 
     name = "milvus"
+    in_process = False
 
     def __init__(self, uri: str, collection: str, dim: int, token: str | None = None) -> None:
         self.uri = uri
@@ -125,13 +127,27 @@ class MilvusSearch:
         for start in range(0, len(ids), 1000):
             self.client.delete(self.collection, ids=ids[start : start + 1000])
 
-    def remove_articles(self, article_ids: Sequence[str]) -> None:
-        """Delete every chunk of these articles."""
-        if article_ids:
-            keys = ", ".join(_literal(a) for a in article_ids)
-            self.client.delete(self.collection, filter=f"article_id in [{keys}]")
+    def written(
+        self, db: Any, added: Sequence[int], vecs: np.ndarray, removed: Sequence[int]
+    ) -> int | None:
+        """Replay the catalogue's change log into the collection (:func:`sync`); the chunks
+        are read back from the catalogue, so a replay after a crash needs nothing else."""
+        db.execute("BEGIN")
+        try:
+            return sync(db, self)
+        finally:
+            db.execute("COMMIT")
 
     # ------------------------------------------------------------------ reading
+    def candidates(
+        self, qvec: np.ndarray, terms: Sequence[str], n: int, title_weight: float,
+        f: Filters | None,
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """Dense and BM25 top ``n`` under the filters as one Milvus expression (the title
+        weight does not apply: title and text are one BM25 field)."""
+        expr = self.expression(f)
+        return self.dense(qvec, n, expr), self.lexical(terms, n, expr)
+
     def dense(self, qvec: np.ndarray, n: int, expr: str) -> list[tuple[int, float]]:
         """Top ``n`` (chunk id, inner product) under the filter expression."""
         hits = self.client.search(
@@ -192,10 +208,6 @@ class MilvusSearch:
             k for k in map(normalize_source, f.sources) if k
         ]
         return filter_expression(f, keys)
-
-    def sync(self, db: Any) -> int:
-        """:func:`sync` this collection with the catalogue ``db``."""
-        return sync(db, self)
 
     def count(self) -> int:
         """Chunks in the collection."""

@@ -29,15 +29,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from newsqa.index.search import Hits, SearchBackend, make_search
 from newsqa.index.vectors import FaissStore, GuardedStore
 from newsqa.models import Filters
-
-if TYPE_CHECKING:
-    from newsqa.index.milvus import MilvusSearch
 
 log = logging.getLogger("newsqa.index")
 
@@ -311,8 +309,8 @@ class NewsIndex:
         self._refresh_lock = threading.Lock()  # orders catch-ups and own writes on the copy
         self._rdb: sqlite3.Connection | None = None  # only under _refresh_lock
         self.vectors = GuardedStore(FaissStore(self.dim))
-        #: The search backend when it is not this directory's FAISS + FTS5 (``local``).
-        self.milvus = make_search(self.path, manifest, search_uri, search_token)
+        #: Where chunks are searched: the manifest's ``backend`` (``local`` by default).
+        self.search: SearchBackend = make_search(self, manifest, search_uri, search_token)
         self._loaded_generation = -1
         self._idf: dict[str, float] = {}
         self._chunk_cache: tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
@@ -372,8 +370,7 @@ class NewsIndex:
         """Close the database connections."""
         with self._lock:
             self._db.close()
-            if self.milvus is not None:
-                self.milvus.close()
+            self.search.close()
         with self._refresh_lock:
             for db in (self._rdb, self._wdb):
                 if db is not None:
@@ -412,7 +409,7 @@ class NewsIndex:
             gen = _meta_int(db, "generation")
             if gen == self._loaded_generation:
                 return
-            if self.milvus is not None:  # nothing is held in memory: Milvus is shared
+            if not self.search.in_process:  # nothing held here: the backend is shared
                 self._loaded_generation = gen
                 return
             log_start = _meta_int(db, "log_start")
@@ -459,7 +456,7 @@ class NewsIndex:
         before the file is replaced and written after, so a crash leaves no stamp (rebuild) rather
         than a stamp that lies.
         """
-        if self.milvus is not None:
+        if not self.search.in_process:
             self._prune_after_sync()
             return
         with self._writing() as db, self._refresh_lock:
@@ -477,46 +474,27 @@ class NewsIndex:
             db.execute("COMMIT")
 
     def sync_search(self) -> None:
-        """Complete a Milvus write that a killed writer left behind (nothing for ``local``).
-
-        Runs only when the writer lock is free at once; otherwise the writer holding it will.
-        """
-        if self.milvus is None:
+        """Complete a write to a shared backend that a killed writer left behind (nothing for
+        ``local``). Runs only when the writer lock is free at once; otherwise the writer holding
+        it will."""
+        if self.search.in_process:
             return
         try:
             with self._writing() as db:
-                self._sync(db)
+                self.search.written(db, [], np.zeros((0, self.dim), np.float32), [])
         except IndexBusyError:
             pass
 
-    def _sync(self, db: sqlite3.Connection) -> None:
-        assert self.milvus is not None
-        db.execute("BEGIN")
-        try:
-            self.milvus.sync(db)
-        finally:
-            db.execute("COMMIT")
-
     def _prune_after_sync(self) -> None:
-        """Milvus: replay the log into the collection, then prune it up to there."""
+        """A shared backend: bring it up to the log, then prune the log up to there."""
         with self._writing() as db:
-            self._sync(db)
+            done = self.search.written(db, [], np.zeros((0, self.dim), np.float32), [])
+            if done is None:
+                return
             db.execute("BEGIN IMMEDIATE")
-            done = _meta_int(db, "milvus_gen")
             db.execute("DELETE FROM changes WHERE gen<=?", (done,))
             db.execute("UPDATE meta SET value=? WHERE key='log_start'", (str(done),))
             db.execute("COMMIT")
-
-    def _apply(
-        self, db: sqlite3.Connection, added: Sequence[int], vecs: np.ndarray, removed: Sequence[int]
-    ) -> None:
-        """After a committed write: the vectors of this process, or the Milvus collection."""
-        if self.milvus is not None:
-            self._sync(db)
-            return
-        self.vectors.apply(
-            np.array(added, dtype=np.int64), vecs, np.array(removed, dtype=np.int64)
-        )
 
     # ------------------------------------------------------------------ writing
     @contextmanager
@@ -584,7 +562,7 @@ class NewsIndex:
                     added_ids.extend(self._insert_row(db, row))
                 _log(db, gen, added_ids, removed)
             vecs = np.vstack([np.asarray(r.vectors, dtype=np.float32) for r in rows])
-            self._apply(db, added_ids, vecs, removed)
+            self.search.written(db, added_ids, vecs, removed)
             self._loaded_generation = gen
         return len(added_ids)
 
@@ -652,7 +630,7 @@ class NewsIndex:
             with _transaction(db) as gen:
                 removed = self._delete_rows(db, id_or_url) or []
                 _log(db, gen, [], removed)
-            self._apply(db, [], np.zeros((0, self.dim), np.float32), removed)
+            self.search.written(db, [], np.zeros((0, self.dim), np.float32), removed)
             self._loaded_generation = gen
         return True
 
@@ -712,34 +690,18 @@ class NewsIndex:
     def candidates(
         self, qvec: np.ndarray, terms: Sequence[str], n: int, title_weight: float,
         f: Filters | None,
-    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    ) -> tuple[Hits, Hits]:
         """Dense and lexical top ``n`` (chunk id, score) under the filters, from the index's
         search backend; the filters fail closed (nothing passes: nothing is returned)."""
-        if self.milvus is not None:
-            expr = self.milvus.expression(f)
-            return self.milvus.dense(qvec, n, expr), self.milvus.lexical(terms, n, expr)
-        allowed = self.allowed_chunk_ids(f)
-        if allowed is not None and len(allowed) == 0:
-            return [], []
-        return (
-            self.vectors.search(qvec, n, allowed),
-            self.lexical(terms, n, title_weight, allowed),
-        )
+        return self.search.candidates(qvec, terms, n, title_weight, f)
 
     def neighbours(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (cosines, ids) of stored chunks per query row, unfiltered (-1: none)."""
-        if self.milvus is not None:
-            return self.milvus.neighbours(queries, k)
-        if len(self.vectors) == 0:
-            return (np.full((len(queries), k), -1.0, np.float32),
-                    np.full((len(queries), k), -1, np.int64))
-        return self.vectors.search_many(queries, k)
+        return self.search.neighbours(queries, k)
 
     def vectors_of(self, ids: list[int]) -> np.ndarray:
         """The stored vectors of these chunk ids, in order (zeros for one not stored)."""
-        if self.milvus is not None:
-            return self.milvus.vectors(ids)
-        return self.vectors.reconstruct(ids)
+        return self.search.vectors(ids)
 
     def _chunk_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every chunk id with its article's publication date (bytes, b"" when undated) and
@@ -922,21 +884,3 @@ class NewsIndex:
             "generation": self.generation,
             "manifest": self.manifest,
         }
-
-
-def make_search(
-    path: Path, manifest: dict[str, Any], uri: str | None, token: str | None = None
-) -> MilvusSearch | None:
-    """The search backend the manifest names: None for ``local`` (this directory's FAISS and
-    FTS5), a :class:`~newsqa.index.milvus.MilvusSearch` for ``milvus`` (imported only then)."""
-    backend = manifest.get("backend", "local")
-    if backend == "local":
-        return None
-    if backend != "milvus":
-        raise IndexMismatchError(f"index {path} names an unknown backend {backend!r}")
-    from newsqa.index.milvus import MilvusSearch
-
-    return MilvusSearch(
-        uri or str(path / "milvus.db"), str(manifest["milvus_collection"]), int(manifest["dim"]),
-        token,
-    )
