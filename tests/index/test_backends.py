@@ -154,3 +154,13 @@ def test_milvus_write_cut_short_is_completed_by_the_next_open(
         assert again.search("Tolva volcano", 1)[0].title.startswith("Volcano")
     finally:
         again.close()
+
+
+def test_milvus_missing_says_how_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pymilvus", None)  # as if not installed
+    with pytest.raises(RuntimeError, match=r"pip install 'newsqa\[milvus\]'"):
+        open_service(tmp_path / "index", embedder="hash", backend="milvus")
