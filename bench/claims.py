@@ -126,7 +126,7 @@ def measure(items: Sequence[dict[str, Any]], encode: Encoder, seed: int) -> list
         given = prompt_passages([Passage(**item["passages"][0])])
         checker = ClaimChecker(given, encode, item["q"]["question"], min_similarity=-1.0)
         for kind, text in claims_for(item, other, rng):
-            v = checker.check(Claim(text, text, [1]))
+            v = checker.check(Claim(text, [1]))
             rows.append({"kind": kind, "facts": v.supported, "sim": v.similarity})
     return rows
 

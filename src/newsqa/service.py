@@ -21,7 +21,7 @@ from newsqa.ingest.embed import Embedder, load_embedder
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from newsqa.models import Article, Filters, LoadProblem, Passage
 from newsqa.query.compose import VIEWS, ComposeConfig, Composed, compose, render_text
-from newsqa.query.generate import GenerateConfig, GeneratedAnswer
+from newsqa.query.generate import Event, GenerateConfig, GeneratedAnswer
 from newsqa.query.llm import Generator, GeneratorConfig, GeneratorError
 from newsqa.query.plan import QueryPlan, plan_query
 from newsqa.query.retrieve import RetrievalConfig, retrieve
@@ -33,7 +33,6 @@ MODES = ("extractive", "generate")
 #: Articles per write when Ray embeds: one Ray Data pass (and one start of its worker actors)
 #: per this many articles, each still written in one transaction.
 RAY_BATCH_ARTICLES = 4000
-Event = tuple[str, dict[str, Any]]
 
 
 class RequestError(ValueError):
@@ -60,15 +59,18 @@ def check_backend(stored: dict[str, Any], embedder: Embedder, path: Path) -> Non
         )
 
 
-def search_manifest(settings: Settings) -> dict[str, str]:
-    """The manifest keys of the search backend: ``backend`` (that of an existing index unless
-    ``NEWSQA_BACKEND`` says otherwise, ``local`` for a new one) and, for ``milvus``, the
-    name of the collection this index owns."""
-    path = Path(settings.index)
+def stored_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of the index at ``path`` ({} when there is none yet)."""
     try:
-        stored = json.loads((path / "manifest.json").read_text())
+        return dict(json.loads((path / "manifest.json").read_text()))
     except (OSError, ValueError):
-        stored = {}
+        return {}
+
+
+def search_manifest(settings: Settings, stored: dict[str, Any]) -> dict[str, str]:
+    """The manifest keys of the search backend: ``backend`` (that of the ``stored`` manifest
+    unless ``NEWSQA_BACKEND`` says otherwise, ``local`` for a new index) and, for ``milvus``,
+    the name of the collection this index owns."""
     backend = settings.backend or stored.get("backend") or "local"
     if backend == "local":
         return {"backend": "local"}
@@ -76,15 +78,11 @@ def search_manifest(settings: Settings) -> dict[str, str]:
     return {"backend": backend, "milvus_collection": collection}
 
 
-def index_backend(path: Path) -> str:
+def index_backend(path: Path, stored: dict[str, Any] | None = None) -> str:
     """The embedding backend that built the index at ``path`` (``torch`` for a new index or
-    one written before the manifest recorded it)."""
-    try:
-        stored = json.loads((path / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return "torch"
-    backend = stored.get("embed_backend") or "torch"
-    return "torch" if backend == "hash" else str(backend)
+    one written before the manifest recorded it); ``stored`` is its manifest if already read."""
+    backend = (stored if stored is not None else stored_manifest(path)).get("embed_backend")
+    return "torch" if backend in (None, "", "hash") else str(backend)
 
 
 class NewsQA:
@@ -138,12 +136,13 @@ class NewsQA:
     ) -> NewsQA:
         """Open (or create) the index named by ``settings.index`` with the configured model."""
         settings = settings or get_settings()
+        stored = stored_manifest(Path(settings.index))
         embedder = embedder or load_embedder(
             settings.model_path,
             settings.embed_batch_size,
             settings.embedder,
             settings.embed_precision,
-            settings.embed_backend or index_backend(Path(settings.index)),
+            settings.embed_backend or index_backend(Path(settings.index), stored),
             str(settings.cache_dir) if settings.cache_dir else None,
         )
         manifest = {
@@ -157,7 +156,7 @@ class NewsQA:
             "max_wordpieces": embedder.max_seq_length,
             "format_version": FORMAT_VERSION,
             "newsqa_version": __version__,
-            **search_manifest(settings),
+            **search_manifest(settings, stored),
         }
         index = NewsIndex.open(
             Path(settings.index), manifest, create=create, search_uri=settings.milvus_uri,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 # A sentence ends at . ! ? (optionally followed by quotes/brackets) before whitespace and an
 # uppercase letter, digit or quote; common abbreviations are not sentence ends.
@@ -61,13 +61,18 @@ OPENERS = frozenset(
 )
 
 
+def _word_parts(text: str) -> Iterator[str]:
+    """The lower-cased words of ``text``, split at apostrophes and hyphens."""
+    for word in re.findall(r"[\w][\w'’-]*", text.lower()):
+        yield from (part for part in re.split(r"['’-]", word) if part)
+
+
 def query_terms(text: str) -> list[str]:
     """Content words of a query, lower-cased, stopwords dropped, in order, without repeats."""
     seen: dict[str, None] = {}
-    for word in re.findall(r"[\w][\w'’-]*", text.lower()):
-        for part in re.split(r"['’-]", word):
-            if len(part) > 1 and part not in STOPWORDS:
-                seen.setdefault(part, None)
+    for part in _word_parts(text):
+        if len(part) > 1 and part not in STOPWORDS:
+            seen.setdefault(part, None)
     return list(seen)
 
 
@@ -84,12 +89,7 @@ def lexical_form(text: str) -> str:
     """``text`` as the words a full-text engine should index: lower-cased, split at
     apostrophes and hyphens as :func:`query_terms` splits them, each reduced to its crude stem
     (so "rates" matches "rate" whatever the engine's own analyser does)."""
-    return " ".join(
-        stem(part)
-        for word in re.findall(r"[\w][\w'’-]*", text.lower())
-        for part in re.split(r"['’-]", word)
-        if part
-    )
+    return " ".join(stem(part) for part in _word_parts(text))
 
 
 def stems(words: Sequence[str]) -> frozenset[str]:

@@ -54,7 +54,6 @@ _MONTHS = (
 class Claim:
     """One generated sentence: its text without markers and the passage numbers it cites."""
 
-    raw: str
     text: str
     cited: list[int]
 
@@ -86,7 +85,7 @@ def parse_claim(raw: str) -> Claim:
                 cited.append(int(n))
     text = _MARKS.sub("", _BULLET.sub("", raw))
     text = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(text.split())).strip()
-    return Claim(raw, text, cited)
+    return Claim(text, cited)
 
 
 def normalise(text: str) -> str:
@@ -152,7 +151,7 @@ class ClaimChecker:
         self.encode = encode
         self.min_similarity = min_similarity
         self._free = _numbers(question) | _words(question)
-        self._units: dict[int, tuple[list[str], np.ndarray]] = {}
+        self._evidence: dict[int, _Evidence] = {}
 
     def check(self, claim: Claim) -> ClaimCheck:
         """Whether ``claim`` is supported, by which passages and quotes, or why not."""
@@ -189,30 +188,53 @@ class ClaimChecker:
         Names must appear in the passage (any sentence, its title); numbers in the quote
         itself, so a number moved from another sentence of the passage does not pass.
         """
-        pp = self.passages[n]
-        context = " ".join([pp.passage.title, *pp.given, _spelled_date(pp.passage.published_at)])
-        missing_names = {w for w in _names(claim) if w not in _words(context) | self._free}
+        ev = self._of(n, qvec.shape[-1])
+        missing_names = _names(claim) - ev.words - self._free
         numbers = _numbers(claim) - self._free
-        head = _numbers(pp.passage.title) | _date_numbers(pp.passage.published_at, claim)
-        units, vecs = self._vectors(n, qvec.shape[-1])
-        best, best_sim, missing_numbers = "", 0.0, numbers - _numbers(context)
-        if units:
-            sims = vecs @ qvec.reshape(-1)
+        head = ev.title_numbers | _date_numbers(self.passages[n].passage.published_at, claim)
+        best, best_sim, missing_numbers = "", 0.0, numbers - ev.numbers
+        if ev.units:
+            sims = ev.vecs @ qvec.reshape(-1)
             for j in np.argsort(-sims):
-                if numbers <= _numbers(units[j]) | head:
-                    best, best_sim, missing_numbers = units[j], float(sims[j]), set()
+                if numbers <= ev.unit_numbers[j] | head:
+                    best, best_sim, missing_numbers = ev.units[j], float(sims[j]), set()
                     break
             else:
-                best, best_sim = units[int(np.argmax(sims))], float(np.max(sims))
-                missing_numbers = missing_numbers or numbers - _numbers(best) - head
+                j = int(np.argmax(sims))
+                best, best_sim = ev.units[j], float(sims[j])
+                missing_numbers = missing_numbers or numbers - ev.unit_numbers[j] - head
         return missing_names | missing_numbers, best, best_sim
 
-    def _vectors(self, n: int, dim: int) -> tuple[list[str], np.ndarray]:
-        if n not in self._units:
-            units = _units(self.passages[n])
-            vecs = self.encode(units) if units else np.zeros((0, dim), np.float32)
-            self._units[n] = (units, vecs)
-        return self._units[n]
+    def _of(self, n: int, dim: int) -> _Evidence:
+        """What passage ``n`` offers as support, worked out once per prompt."""
+        if n not in self._evidence:
+            pp = self.passages[n]
+            units = _units(pp)
+            context = " ".join(
+                [pp.passage.title, *pp.given, _spelled_date(pp.passage.published_at)]
+            )
+            self._evidence[n] = _Evidence(
+                units=units,
+                vecs=self.encode(units) if units else np.zeros((0, dim), np.float32),
+                unit_numbers=[_numbers(u) for u in units],
+                words=_words(context),
+                numbers=_numbers(context),
+                title_numbers=_numbers(pp.passage.title),
+            )
+        return self._evidence[n]
+
+
+@dataclass
+class _Evidence:
+    """One given passage as support: its quotable units (sentences and adjacent pairs) with
+    their vectors and numbers, and the words and numbers of the passage, title and date."""
+
+    units: list[str]
+    vecs: np.ndarray
+    unit_numbers: list[set[str]]
+    words: set[str]
+    numbers: set[str]
+    title_numbers: set[str]
 
 
 def _units(pp: PromptPassage) -> list[str]:

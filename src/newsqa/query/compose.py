@@ -280,7 +280,7 @@ def number_citations(drafts: Sequence[Draft], evidence: float, joiner: str = " "
         for p, quote in zip(d.passages, d.quotes, strict=True):
             if p.chunk_id not in numbers:
                 numbers[p.chunk_id] = len(numbers) + 1
-                citations.append(_citation(numbers[p.chunk_id], p, quote))
+                citations.append(citation(numbers[p.chunk_id], p, quote))
             else:
                 cit = citations[numbers[p.chunk_id] - 1]
                 cit.quote = f"{cit.quote} … {quote}"
@@ -291,7 +291,8 @@ def number_citations(drafts: Sequence[Draft], evidence: float, joiner: str = " "
     return Composed(segments, False, citations, evidence, joiner)
 
 
-def _citation(n: int, p: Passage, quote: str) -> Citation:
+def citation(n: int, p: Passage, quote: str) -> Citation:
+    """Citation number ``n``: passage ``p``'s article and the quoted words."""
     return Citation(
         n=n,
         article_id=p.article_id,

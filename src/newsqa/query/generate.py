@@ -23,9 +23,15 @@ from newsqa.query.claims import (
     normalise,
 )
 from newsqa.query.claims import parse_claim as parse
-from newsqa.query.compose import Composed, abstention, render_text
+from newsqa.query.compose import Composed, abstention, citation, render_text
 from newsqa.query.llm import Generator
-from newsqa.query.prompt import build_messages, header, outside_passages, prompt_passages
+from newsqa.query.prompt import (
+    PromptPassage,
+    build_messages,
+    header,
+    outside_passages,
+    prompt_passages,
+)
 
 FLAG_TEXT = "not supported by the sources"
 
@@ -70,7 +76,6 @@ class GeneratedAnswer:
     cfg: GenerateConfig = field(default_factory=GenerateConfig)
     composed: Composed | None = None
     stats: ClaimStats = field(default_factory=ClaimStats)
-    text: str = ""
     _carry: list[int] = field(default_factory=list)
     _scaffold: str = ""
 
@@ -82,19 +87,17 @@ class GeneratedAnswer:
         checker = ClaimChecker(given, self.encode, self.question, self.cfg.min_similarity)
         messages = build_messages(self.question, given, self.as_of, self.cfg.max_sentences)
         # what a model may parrot that is not a claim: the rules, the question, the headers
-        self._scaffold = normalise(
-            " ".join([outside_passages(messages), *(header(pp) for pp in given)])
-        )
+        scaffold = " ".join([outside_passages(messages), *(header(pp) for pp in given)])
+        self._scaffold = f" {normalise(scaffold)} "  # padded: matches whole words only
         stream = SentenceStream()
         segments: list[Segment] = []
         abstained = False
         for piece in self.generator.stream(messages):
-            self.text += piece
             yield "token", {"text": piece}
             for raw in stream.feed(piece):
                 abstained |= yield from self._sentence(raw, checker, segments)
             if self._enough(segments):
-                break  # closing the stream stops the model: the answer is long enough
+                break  # the answer is long enough: leaving the loop closes the stream
         else:
             for raw in stream.flush():
                 abstained |= yield from self._sentence(raw, checker, segments)
@@ -119,7 +122,7 @@ class GeneratedAnswer:
         if is_abstention(claim.text):
             yield "claim", {"status": "abstain", "text": claim.text, "reason": ""}
             return True
-        if normalise(claim.text) in self._scaffold:
+        if f" {normalise(claim.text)} " in self._scaffold:
             yield "claim", {"status": "ignored", "text": claim.text, "reason": "repeats the prompt"}
             return False
         if claim.cited:
@@ -157,7 +160,7 @@ def _segment(verdict: ClaimCheck) -> Segment:
     return Segment(verdict.claim.text, [], flag=FLAG_TEXT)
 
 
-def _citations(segments: Sequence[Segment], given: Sequence[Any]) -> list[Citation]:
+def _citations(segments: Sequence[Segment], given: Sequence[PromptPassage]) -> list[Citation]:
     """One citation per cited passage, numbered as in the prompt, quotes joined by " … "."""
     by_n = {pp.n: pp.passage for pp in given}
     quotes: dict[int, list[str]] = {}
@@ -165,11 +168,4 @@ def _citations(segments: Sequence[Segment], given: Sequence[Any]) -> list[Citati
         for n, q in zip(seg.citations, seg.quotes, strict=True):
             if q not in quotes.setdefault(n, []):
                 quotes[n].append(q)
-    return [
-        Citation(
-            n=n, article_id=by_n[n].article_id, chunk_id=by_n[n].chunk_id, url=by_n[n].url,
-            title=by_n[n].title, source=by_n[n].source, published_at=by_n[n].published_at,
-            quote=" … ".join(quotes[n]), passage=by_n[n].text,
-        )
-        for n in sorted(quotes)
-    ]
+    return [citation(n, by_n[n], " … ".join(quotes[n])) for n in sorted(quotes)]
