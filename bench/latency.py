@@ -7,17 +7,20 @@ server's resident memory (when it started the server), sequential asks, sequenti
 then concurrent clients asking. Every phase is bounded by a request count and a time limit, and
 the script stops the server it started. Prints p50 / p95 / mean / max latency and throughput.
 
-With ``--real-questions N`` the requests cycle through the first N questions of the benchmark
-file (``../shared/data/realtimeqa-2023/questions.jsonl``), each asked as of its own date, so
-no two requests in a row repeat a question; otherwise five questions about the bundled corpus.
+With ``--real-questions N`` the requests go through the first N questions of the benchmark
+file (``../shared/data/realtimeqa-2023/questions.jsonl``), each asked as of its own date; each
+phase takes the questions after the previous phase's, so with N at least 2 × requests +
+concurrent requests + 2 no question is asked twice (the server's caches of word postings and
+sentence vectors then help only as different questions about the same news do); otherwise
+five questions about the bundled corpus.
 
     .venv/bin/python bench/latency.py [--index DIR] [--requests 40] [--clients 8]
         [--concurrent-requests 80] [--time-limit 60] [--real-questions 200]
-        [--url http://127.0.0.1:8000] [--json]
+        [--url http://127.0.0.1:8000] [--workers N] [--json]
 
     # issue 10: the full 2023 index
-    .venv/bin/python bench/latency.py --index bench/.cache/full-2023 --real-questions 200 \
-        --requests 100 --concurrent-requests 200
+    .venv/bin/python bench/latency.py --index bench/.cache/full-2023 --real-questions 400 \
+        --requests 100 --concurrent-requests 160 [--workers 2]
 """
 
 from __future__ import annotations
@@ -98,9 +101,11 @@ def summary(latencies: list[float], wall: float, errors: int) -> dict[str, Any]:
 
 
 def sequential(
-    url: str, bodies: list[dict[str, Any]], n: int, limit: float, call: Any = _ask
+    url: str, bodies: list[dict[str, Any]], n: int, limit: float, call: Any = _ask,
+    offset: int = 0,
 ) -> dict[str, Any]:
-    """``n`` requests one after another (stops early at ``limit`` seconds)."""
+    """``n`` requests one after another, from question ``offset`` on (stops early at
+    ``limit`` seconds)."""
     lat: list[float] = []
     errors = 0
     t0 = time.perf_counter()
@@ -109,16 +114,17 @@ def sequential(
             if time.perf_counter() - t0 > limit:
                 break
             try:
-                lat.append(call(client, url, bodies[i % len(bodies)]))
+                lat.append(call(client, url, bodies[(offset + i) % len(bodies)]))
             except httpx.HTTPError:
                 errors += 1
     return summary(lat, time.perf_counter() - t0, errors)
 
 
 def concurrent(
-    url: str, bodies: list[dict[str, Any]], clients: int, n: int, limit: float
+    url: str, bodies: list[dict[str, Any]], clients: int, n: int, limit: float, offset: int = 0
 ) -> dict[str, Any]:
-    """``clients`` threads sharing ``n`` requests (stops early at ``limit`` seconds)."""
+    """``clients`` threads sharing ``n`` requests from question ``offset`` on (stops early at
+    ``limit`` seconds)."""
     lat: list[float] = []
     errors = 0
     issued = 0
@@ -135,7 +141,7 @@ def concurrent(
                     i = issued
                     issued += 1
                 try:
-                    took = _ask(client, url, bodies[i % len(bodies)])
+                    took = _ask(client, url, bodies[(offset + i) % len(bodies)])
                     with lock:
                         lat.append(took)
                 except httpx.HTTPError:
@@ -157,8 +163,7 @@ def _check_local(url: str) -> str:
     return url.rstrip("/")
 
 
-def rss_mb(pid: int) -> float | None:
-    """Peak resident memory of a process in MiB (Linux ``VmHWM``), None when unknown."""
+def _peak_mb(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -168,28 +173,64 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(c) for c in task.read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def rss_mb(pid: int) -> float | None:
+    """Peak resident memory in MiB (Linux ``VmHWM``) of a process and all its descendants
+    (a server with several workers), summed; None when unknown."""
+    total, todo, seen = None, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        peak = _peak_mb(p)
+        if peak is not None:
+            total = (total or 0.0) + peak
+        todo += _children(p)
+    return total
+
+
 def run(url: str, args: argparse.Namespace, bodies: list[dict[str, Any]]) -> dict[str, Any]:
-    """Warm up, then the phases."""
+    """Warm up, then the phases. Each phase starts where the one before stopped in the question
+    list, so no phase repeats a question another asked (given enough questions, see
+    :func:`questions_needed`): the server's caches help only as much as different questions
+    about the same news help them."""
     health = wait_healthy(url, None, 30)
     with httpx.Client() as client:
         for body in bodies[-2:]:
             _ask(client, url, body)
+    n, m = args.requests, args.concurrent_requests
     return {
         "url": url, "articles": health["articles"], "chunks": health["chunks"],
         "cpus": os.cpu_count(), "questions": len(bodies),
-        "sequential": sequential(url, bodies, args.requests, args.time_limit),
-        "search": sequential(url, bodies, args.requests, args.time_limit, _search),
+        "sequential": sequential(url, bodies, n, args.time_limit),
+        "search": sequential(url, bodies, n, args.time_limit, _search, offset=n),
         "concurrent": concurrent(
-            url, bodies, args.clients, args.concurrent_requests, args.time_limit
+            url, bodies, args.clients, m, args.time_limit, offset=2 * n
         ),
     }
+
+
+def questions_needed(args: argparse.Namespace) -> int:
+    """Distinct questions for phases that never repeat one (and two for the warm-up)."""
+    return 2 * args.requests + args.concurrent_requests + 2
 
 
 def cold_start(index: Path, bootstrap: list[str], args: argparse.Namespace,
                bodies: list[dict[str, Any]]) -> dict[str, Any]:
     """Start the server, time process start to the first answer, then run the phases."""
     t0 = time.perf_counter()
-    with running_server(index, bootstrap) as (proc, url):
+    serve_args = ["--workers", str(args.workers)] if args.workers > 1 else []
+    with running_server(index, bootstrap, serve_args=serve_args) as (proc, url):
         with httpx.Client() as client:
             _ask(client, url, bodies[0])
         first = time.perf_counter() - t0
@@ -208,6 +249,8 @@ def main() -> int:
                     help="index for the server this script starts")
     ap.add_argument("--bootstrap", action="append", default=None,
                     help="ingest this path when the index is empty (default: corpus/)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="serving processes of the server this script starts (serve --workers)")
     ap.add_argument("--requests", type=int, default=40, help="sequential requests")
     ap.add_argument("--clients", type=int, default=8, help="concurrent clients")
     ap.add_argument("--concurrent-requests", type=int, default=80)
@@ -219,6 +262,9 @@ def main() -> int:
 
     bodies = (real_questions(args.real_questions) if args.real_questions
               else [{"question": q} for q in QUESTIONS])
+    if args.real_questions and len(bodies) < questions_needed(args):
+        print(f"note: {len(bodies)} questions for {questions_needed(args)} requests: phases "
+              "repeat questions (use --real-questions N for at least that many)", file=sys.stderr)
     if args.url:
         result = run(_check_local(args.url), args, bodies)
     else:

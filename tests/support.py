@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -64,19 +64,21 @@ def running_server(
     limit: float = 300.0,
     env: dict[str, str] | None = None,
     log_path: Path | None = None,
+    serve_args: Sequence[str] = (),
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``newsqa serve`` on a free 127.0.0.1 port: yields (process, base URL) once healthy.
 
     ``bootstrap`` paths are ingested first when the index is empty; ``env`` replaces the
     environment (default: this one, offline, without an API key). The server's output goes to
-    ``log_path`` (a temporary file by default) and is shown if it fails to start. The server is
+    ``log_path`` (a temporary file by default) and is shown if it fails to start; ``serve_args``
+    are added to the command (``--workers 2``). The server is
     stopped (killed if need be) on exit unless the block already ended it.
     """
     port = free_port()
     if env is None:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         env.pop("NEWSQA_API_KEY", None)
-    cmd = newsqa_command(index, "serve", "--host", "127.0.0.1", "--port", str(port))
+    cmd = newsqa_command(index, "serve", "--host", "127.0.0.1", "--port", str(port), *serve_args)
     for path in bootstrap or []:
         cmd += ["--bootstrap", path]
     with tempfile.TemporaryDirectory(prefix="newsqa-server-") as tmp:

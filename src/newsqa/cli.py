@@ -43,6 +43,13 @@ def _k(value: str) -> int:
     return k
 
 
+def _workers(value: str) -> int:
+    n = int(value)
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError("--workers must be between 1 and 64")
+    return n
+
+
 def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=_k, default=None, help="passages to return (1-50, default 8)")
     p.add_argument("--since", type=_iso, help="only articles published on or after this date")
@@ -126,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[common], help="serve the web chat and HTTP API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--workers", type=_workers, default=1, metavar="N",
+        help="serving processes sharing the port, each with the index open and its share of the "
+        "cores (default 1; 2 on a 2-core machine answers about twice as many concurrent "
+        "clients, see docs/benchmarks.md)",
+    )
     p.add_argument(
         "--bootstrap",
         metavar="PATH",
@@ -322,7 +335,7 @@ def _run(args: argparse.Namespace, service: Any) -> int:
         if args.bootstrap and service.stats()["articles"] == 0:
             logging.getLogger("newsqa").warning("index is empty: ingesting %s", args.bootstrap)
             print_problems(service.ingest(args.bootstrap, progress_bar(True)).to_dict())
-        serve(service, args.host, args.port)
+        serve(service, args.host, args.port, args.workers)
         return 0
     if args.command == "eval":
         from newsqa.eval import run_eval_command

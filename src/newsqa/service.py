@@ -17,7 +17,14 @@ import numpy as np
 from newsqa import __version__
 from newsqa.index.store import FORMAT_VERSION, IndexMismatchError, NewsIndex
 from newsqa.ingest.chunk import ChunkSpec
-from newsqa.ingest.embed import Embedder, load_embedder
+from newsqa.ingest.embed import (
+    Embedder,
+    VectorCache,
+    load_embedder,
+    resolve_precision,
+    runtime_backend,
+    vector_family,
+)
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from newsqa.models import Article, Filters, LoadProblem, Passage
 from newsqa.query.compose import VIEWS, ComposeConfig, Composed, compose, render_text
@@ -41,17 +48,18 @@ class RequestError(ValueError):
 
 
 def check_backend(stored: dict[str, Any], embedder: Embedder, path: Path) -> None:
-    """Refuse an index whose vectors came from another embedding backend.
+    """Refuse an index whose vectors came from another family of embedding backends.
 
-    The backend (``torch`` or ``onnx-int8``) is part of the vectors' identity: int8 vectors are
-    within a cosine of ~0.99 of fp32 ones, not equal. The precision is not: bf16 and fp32
-    vectors of MiniLM agree to a cosine of at least 0.9999 on real news (``bench/ingest.py``), so
-    an fp32 index answers bf16 queries and takes bf16 additions unchanged; ``embed_precision``
-    records only what built the index. Indexes written before these keys existed (torch, fp32)
-    open with any backend whose model identity matches.
+    What counts is the vectors, not the program: torch and onnx-fp32 run the same fp32 weights
+    and agree to a cosine of 0.99999, so either searches and extends an index the other built;
+    int8 vectors (``onnx-int8``) are within ~0.99 of fp32 ones, not equal. Precision within
+    torch does not count either: bf16 and fp32 vectors of MiniLM agree to a cosine of at least
+    0.9999 on real news (``bench/ingest.py``); ``embed_precision`` records only what built the
+    index. Indexes written before these keys existed (torch, fp32) open with any backend whose
+    model identity matches.
     """
     built = stored.get("embed_backend")
-    if built is not None and built != embedder.backend:
+    if built is not None and vector_family(built) != vector_family(embedder.backend):
         raise IndexMismatchError(
             f"index {path} was built with the {built!r} embedding backend, but this "
             f"configuration uses {embedder.backend!r}; re-ingest into a new index directory "
@@ -79,19 +87,80 @@ def search_manifest(settings: Settings, stored: dict[str, Any]) -> dict[str, str
 
 
 def index_backend(path: Path, stored: dict[str, Any] | None = None) -> str:
-    """The embedding backend that built the index at ``path`` (``torch`` for a new index or
-    one written before the manifest recorded it); ``stored`` is its manifest if already read."""
-    backend = (stored if stored is not None else stored_manifest(path)).get("embed_backend")
+    """The embedding backend that built the index at ``path`` (``torch`` for one written
+    before the manifest recorded it; :func:`new_index_backend` for a new one); ``stored`` is
+    its manifest if already read."""
+    stored = stored if stored is not None else stored_manifest(path)
+    if not stored:
+        return new_index_backend()
+    backend = stored.get("embed_backend")
     return "torch" if backend in (None, "", "hash") else str(backend)
+
+
+def new_index_backend() -> str:
+    """What embeds a new index unless ``NEWSQA_EMBED_BACKEND`` says otherwise: ``onnx-int8``
+    where ONNX Runtime is installed (51 chunks/s end to end against ~27 for torch fp32 on 2
+    cores, and the same Hit@10 and answer hit on the Jan–Mar slice: docs/benchmarks.md), else
+    ``torch``."""
+    from newsqa.ingest.onnx_embed import available
+
+    return "onnx-int8" if available() else "torch"
+
+
+def _load(settings: Settings, backend: str, precision: str | None = None) -> Embedder:
+    return load_embedder(
+        settings.model_path, settings.embed_batch_size, settings.embedder,
+        precision or settings.embed_precision, backend,
+        str(settings.cache_dir) if settings.cache_dir else None,
+    )
+
+
+def embed_backends(settings: Settings, built: str) -> tuple[str, str]:
+    """The (query, ingest) embedding backends for an index built by ``built``:
+    ``NEWSQA_EMBED_BACKEND`` for both when set; else, for fp32 vectors, ONNX Runtime for queries
+    (:func:`~newsqa.ingest.embed.runtime_backend`) and torch for ingests; else ``built``."""
+    if settings.embed_backend:
+        return settings.embed_backend, settings.embed_backend
+    ingest = "torch" if vector_family(built) == "fp32" else built
+    return runtime_backend(built, settings.embed_precision), ingest
+
+
+def backend_precision(backend: str, precision: str) -> str:
+    """The precision ``backend`` computes in when asked for ``precision``."""
+    if backend == "torch":
+        return resolve_precision(precision)
+    return "int8" if backend == "onnx-int8" else "fp32"
+
+
+def sentence_embedder(settings: Settings, embedder: Embedder) -> Embedder:
+    """The embedder of answer sentences: int8 ONNX (``NEWSQA_COMPOSE_EMBED_BACKEND``) where ONNX
+    Runtime is installed and ``embedder`` runs the model, else ``embedder`` itself."""
+    if settings.compose_embed_backend == "index" or embedder.backend in ("hash", "onnx-int8"):
+        return embedder
+    from newsqa.ingest.onnx_embed import available
+
+    if not available():
+        return embedder
+    return _load(settings, "onnx-int8", "fp32")
 
 
 class NewsQA:
     """Ingest, search and answer over one index directory."""
 
-    def __init__(self, settings: Settings, index: NewsIndex, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        index: NewsIndex,
+        embedder: Embedder,
+        sentence_embedder: Embedder | None = None,
+    ) -> None:
         self.settings = settings
         self.index = index
         self.embedder = embedder
+        #: Embeds candidate answer sentences and the question they are compared with.
+        self.sentence_embedder = sentence_embedder or embedder
+        self._sentence_vectors = VectorCache(self.sentence_embedder)
+        self._ingest_backend = embedder.backend
         m = index.manifest
         self.spec = ChunkSpec(
             int(m["chunk_tokens"]), int(m["chunk_overlap"]), int(m["max_wordpieces"])
@@ -106,6 +175,7 @@ class NewsQA:
             recency_half_life_days=s.recency_half_life_days,
             window_weight=s.window_weight,
             lead_weight=s.lead_weight,
+            lexical_max_df=s.lexical_max_df,
         )
         self.composition = ComposeConfig(
             max_sentences=s.answer_max_sentences,
@@ -137,19 +207,19 @@ class NewsQA:
         """Open (or create) the index named by ``settings.index`` with the configured model."""
         settings = settings or get_settings()
         stored = stored_manifest(Path(settings.index))
-        embedder = embedder or load_embedder(
-            settings.model_path,
-            settings.embed_batch_size,
-            settings.embedder,
-            settings.embed_precision,
-            settings.embed_backend or index_backend(Path(settings.index), stored),
-            str(settings.cache_dir) if settings.cache_dir else None,
+        query_backend, ingest_backend = embed_backends(
+            settings, index_backend(Path(settings.index), stored)
         )
+        given = embedder
+        embedder = embedder or _load(settings, query_backend)
+        if given is not None or embedder.backend == "hash":
+            ingest_backend = embedder.backend
         manifest = {
             "model": embedder.name,
             "dim": embedder.dim,
-            "embed_backend": embedder.backend,
-            "embed_precision": embedder.precision,
+            "embed_backend": ingest_backend,
+            "embed_precision": embedder.precision if ingest_backend == embedder.backend
+            else backend_precision(ingest_backend, settings.embed_precision),
             "tokenizer": "cl100k_base",
             "chunk_tokens": settings.chunk_tokens,
             "chunk_overlap": settings.chunk_overlap,
@@ -167,7 +237,11 @@ class NewsQA:
         except IndexMismatchError:
             index.close()
             raise
-        return cls(settings, index, embedder)
+        # An embedder handed in (a test's fake) embeds everything itself.
+        sentences = sentence_embedder(settings, embedder) if given is None else embedder
+        svc = cls(settings, index, embedder, sentences)
+        svc._ingest_backend = ingest_backend
+        return svc
 
     def close(self) -> None:
         """Release the index."""
@@ -205,18 +279,27 @@ class NewsQA:
         ray_workers: int | None = None,
     ) -> IngestReport:
         """Ingest already-loaded articles (problems among them are reported and skipped)."""
-        embedder, batch = self.embedder, self.settings.ingest_batch_articles
+        embedder, batch = self.ingest_embedder(), self.settings.ingest_batch_articles
         if ray:
             embedder, batch = self._ray_embedder(ray, ray_workers), RAY_BATCH_ARTICLES
         return Ingestor(self.index, embedder, self.spec, batch).run(records, progress)
+
+    def ingest_embedder(self) -> Embedder:
+        """The embedder of new passages, loaded on the first ingest: for fp32 vectors torch,
+        faster than ONNX Runtime on batches of long texts (~30 against ~27 chunks/s here), so
+        a process that only answers never loads torch; else the query embedder."""
+        if self._ingest_backend == self.embedder.backend:
+            return self.embedder
+        return _load(self.settings, self._ingest_backend)
 
     def _ray_embedder(self, address: str, workers: int | None) -> Embedder:
         from newsqa.ingest.distributed import ray_embedder
 
         s = self.settings
+        base = self.ingest_embedder()
         return ray_embedder(
-            self.embedder, address, workers, s.model_path, s.embed_batch_size,
-            s.embed_precision, self.embedder.backend,
+            base, address, workers, s.model_path, s.embed_batch_size,
+            s.embed_precision, base.backend,
             str(s.cache_dir) if s.cache_dir else None,
         )
 
@@ -257,6 +340,13 @@ class NewsQA:
 
     def _embed_query(self, text: str) -> np.ndarray:
         return self.embedder.encode([text])[0]
+
+    def _answer_query_vector(self, question: str, plan: QueryPlan, qvec: np.ndarray) -> np.ndarray:
+        """The question as the sentence embedder sees it (the search vector when they agree; a
+        follow-up is compared as asked, not as rewritten for search)."""
+        if self.sentence_embedder is self.embedder:
+            return self._embed_query(question) if plan.follow_up else qvec
+        return self.sentence_embedder.encode([question if plan.follow_up else plan.text])[0]
 
     def search(
         self, query: str, k: int | None = None, filters: Filters | None = None
@@ -325,10 +415,11 @@ class NewsQA:
         passages = [p.to_dict() for p in got]
         yield "sources", {"passages": passages}
         t2 = time.perf_counter()
-        qvec_answer = self._embed_query(question) if plan.follow_up else qvec
+        qvec_answer = self._answer_query_vector(question, plan, qvec)
         idf = self.index.term_idf(query_terms(question))
         composed = compose(
-            question, got, self.embedder.encode, qvec_answer, self.composition, view, idf
+            question, got, self._sentence_vectors.encode, qvec_answer, self.composition, view,
+            idf,
         )
         timings["compose"] = (time.perf_counter() - t2) * 1000
         extra: dict[str, Any] = {"mode": "extractive", "note": None, "claims": None}

@@ -45,11 +45,20 @@ class Settings(BaseSettings):
         description="Precision of the embedding model: auto is bf16 where the CPU computes it "
         "natively (AVX512-BF16/AMX), else fp32; bf16 and fp32 vectors agree to a cosine of 0.9999",
     )
-    embed_backend: Literal["torch", "onnx-int8"] | None = Field(
+    embed_backend: Literal["torch", "onnx-fp32", "onnx-int8"] | None = Field(
         None,
-        description="What runs the embedding model: torch (fp32/bf16), or onnx-int8 (ONNX Runtime, "
-        "int8 weights, about 1.5x torch fp32 on CPUs without bf16; needs the onnx extra). Unset: "
-        "the backend that built the index, torch for a new one",
+        description="What runs the embedding model: torch (fp32/bf16), onnx-fp32 (ONNX Runtime, "
+        "the same vectors as torch fp32, faster, no torch in a serving process) or onnx-int8 "
+        "(int8 weights, about 1.5x torch fp32 on CPUs without bf16, vectors of their own). "
+        "Unset: for an index of fp32 vectors (a new one too) onnx-fp32, or torch where bf16 is "
+        "native or ONNX Runtime is missing; else the backend that built the index",
+    )
+    compose_embed_backend: Literal["onnx-int8", "index"] = Field(
+        "onnx-int8",
+        description="What embeds the candidate sentences of an answer (and the question they are "
+        "compared with): onnx-int8 (about 2x faster than fp32, the same answers on the "
+        "benchmark, bench/answers.py) or index (the index's own embedder). Falls back to the "
+        "index's embedder where ONNX Runtime is missing",
     )
     backend: Literal["local", "milvus"] | None = Field(
         None,
@@ -70,6 +79,11 @@ class Settings(BaseSettings):
     ingest_batch_articles: int = Field(128, ge=1, description="Articles per atomic write")
     k: int = Field(8, ge=1, le=50, description="Passages returned by default")
     candidates: int = Field(200, ge=10, le=2000, description="Candidates per retriever")
+    lexical_max_df: float = Field(
+        1.0, gt=0.0, le=1.0,
+        description="Question words found in more than this share of passages are left out of "
+        "the BM25 query (the three rarest always stay); 1.0 keeps every word",
+    )
     rrf_k: int = Field(
         30, ge=1, description="RRF constant (60 in the literature; 30 measured better on news)"
     )

@@ -241,7 +241,6 @@ def alive(pid: int) -> bool:
 
 def test_ingest_survives_a_worker_killed_mid_run(
     ray_cluster: None,
-    base: Embedder,
     reference: NewsQA,
     articles: list[Article],
     tmp_path: Path,
@@ -249,7 +248,9 @@ def test_ingest_survives_a_worker_killed_mid_run(
     pid_dir = tmp_path / "pids"  # each worker creates a file named by its pid once loaded
     pid_dir.mkdir()
     svc = open_service(tmp_path / "index")
-    emb = RayEmbedder(base, workers=2, batch_rows=8, env={PID_DIR_ENV: str(pid_dir)})
+    emb = RayEmbedder(
+        svc.ingest_embedder(), workers=2, batch_rows=8, env={PID_DIR_ENV: str(pid_dir)}
+    )
     kill: dict[str, Any] = {}
     after: list[IngestProgress] = []
 

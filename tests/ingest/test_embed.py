@@ -217,3 +217,30 @@ def test_concurrent_encode_and_count_match_sequential(
         assert len(results[i]) == 10
         assert min(float(np.min(np.sum(got * want, axis=1))) for got in results[i]) >= 0.9999
     assert counts and all(c == expected_counts for c in counts)
+
+
+def test_vector_cache_returns_the_embedders_vectors_and_computes_each_text_once() -> None:
+    from newsqa.ingest.embed import VectorCache
+
+    class Counting(HashEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[str] = []
+
+        def encode(self, texts, progress=None):  # type: ignore[no-untyped-def]
+            self.seen += list(texts)
+            return super().encode(texts, progress)
+
+    base = Counting()
+    cache = VectorCache(base, capacity=3)
+    texts = ["grain deal", "rates rise", "grain deal", "storm"]
+    assert np.array_equal(cache.encode(texts), HashEmbedder().encode(texts))
+    assert base.seen == ["grain deal", "rates rise", "grain deal", "storm"]  # one call, as asked
+    base.seen.clear()
+    assert np.array_equal(cache.encode(["storm", "rates rise"]),
+                          HashEmbedder().encode(["storm", "rates rise"]))
+    assert base.seen == []  # both cached
+    cache.encode(["a", "b", "c"])  # capacity 3: the older ones go
+    base.seen.clear()
+    cache.encode(["storm", "c"])
+    assert base.seen == ["storm"]

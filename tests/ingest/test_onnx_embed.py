@@ -1,5 +1,6 @@
-"""The onnx-int8 embedding backend: made from the bundled model, cached, close to fp32 on real
-news, recorded in the manifest, and an index it built refuses the torch backend."""
+"""The ONNX embedding backends: made from the bundled model and cached; onnx-fp32 computes
+torch's vectors (so either opens the other's index), onnx-int8 is close to them on real news,
+is recorded in the manifest, and an index it built refuses the fp32 backends."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from tests.support import ARCHIVE, archive_articles
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from newsqa.ingest.onnx_embed import OnnxInt8Embedder, int8_model  # noqa: E402
+from newsqa.ingest.onnx_embed import OnnxEmbedder, OnnxInt8Embedder, int8_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +78,37 @@ def test_an_index_it_builds_records_it_and_refuses_torch(
     reopened.close()
     with pytest.raises(IndexMismatchError, match="'onnx-int8' embedding backend.*uses 'torch'"):
         NewsQA.open(get_settings(index=str(tmp_path / "i"), embed_backend="torch"))
+
+
+def _news_texts() -> list[str]:
+    if not ARCHIVE.exists():
+        pytest.skip("shared archive not present")
+    spec = ChunkSpec(180, 20, 256)
+    return [embed_text(a["title"], c) for a in archive_articles(limit=4)
+            for c in chunk_text(a["text"], spec, a["title"])][:24] + ["Storm hits coast."]
+
+
+def test_onnx_fp32_computes_the_torch_vectors(cache: Path) -> None:
+    texts = _news_texts()
+    fp32 = OnnxEmbedder(cache_dir=cache, precision="fp32")
+    assert (fp32.backend, fp32.precision) == ("onnx-fp32", "fp32")
+    cos = np.sum(load_embedder().encode(texts) * fp32.encode(texts), axis=1)
+    assert cos.min() >= 0.99999, cos.min()
+
+
+def test_torch_and_onnx_fp32_open_each_others_index(cache: Path, tmp_path: Path) -> None:
+    corpus = Path(__file__).resolve().parents[2] / "corpus"
+    for built, then in (("torch", "onnx-fp32"), ("onnx-fp32", "torch")):
+        path = tmp_path / built
+        svc = NewsQA.open(get_settings(index=str(path), embed_backend=built, cache_dir=str(cache)))
+        svc.ingest([corpus])
+        svc.close()
+        other = NewsQA.open(get_settings(index=str(path), embed_backend=then, cache_dir=str(cache)))
+        assert other.embedder.backend == then
+        assert not other.ask("What does Korea fear about Japan's collective self-defense?")[
+            "abstained"]
+        other.close()
+        assert json.loads((path / "manifest.json").read_text())["embed_backend"] == built
+    with pytest.raises(IndexMismatchError, match="'onnx-fp32' embedding backend.*'onnx-int8'"):
+        NewsQA.open(get_settings(index=str(tmp_path / "onnx-fp32"), embed_backend="onnx-int8",
+                                 cache_dir=str(cache)))

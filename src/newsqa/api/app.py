@@ -613,9 +613,43 @@ def log_config() -> dict[str, Any]:
     return config
 
 
-def serve(service: NewsQA, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the app with uvicorn until interrupted."""
+def worker_app() -> FastAPI:
+    """The app of one of several serving processes (uvicorn's factory): each opens the index
+    that the ``NEWSQA_*`` settings name (``newsqa serve --workers N`` sets ``NEWSQA_INDEX``)."""
+    from newsqa.settings import get_settings
+
+    return create_app(NewsQA.open(get_settings(), create=False))
+
+
+def serve(service: NewsQA, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Run the app with uvicorn until interrupted, in ``workers`` processes.
+
+    One process serves ``service`` itself. With more, this process closes it and supervises
+    ``workers`` processes that each open the same index (readers see each other's and any
+    writer's changes, issue 8) and share the port; each gets its share of the cores for the
+    model (``OMP_NUM_THREADS``), so they do not oversubscribe them.
+    """
     import uvicorn
 
-    uvicorn.run(create_app(service), host=host, port=port, log_level="info", access_log=False,
-                log_config=log_config())
+    common: dict[str, Any] = {
+        "host": host, "port": port, "log_level": "info", "access_log": False,
+        "log_config": log_config(),
+    }
+    if workers <= 1:
+        uvicorn.run(create_app(service), **common)
+        return
+    os.environ["NEWSQA_INDEX"] = str(Path(service.settings.index).resolve())
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    service.close()
+    release_models()
+    uvicorn.run("newsqa.api.app:worker_app", factory=True, workers=workers, **common)
+
+
+def release_models() -> None:
+    """Drop this process's loaded models (a supervising process serves nothing)."""
+    import gc
+
+    from newsqa.ingest.embed import load_embedder
+
+    load_embedder.cache_clear()
+    gc.collect()

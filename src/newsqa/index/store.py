@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from newsqa.index.lexical import PostingsCache, fts_phrase, top_bm25
 from newsqa.index.search import Hits, SearchBackend, make_search
 from newsqa.index.vectors import FaissStore, GuardedStore
 from newsqa.models import Filters
@@ -222,11 +223,6 @@ def _check_identity(path: Path, stored: dict[str, Any], manifest: dict[str, Any]
         )
 
 
-def _fts_phrase(term: str) -> str:
-    """``term`` as an FTS5 phrase: quoted, so operators and punctuation in it stay text."""
-    return '"' + term.replace('"', "") + '"'
-
-
 def _as_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
 
@@ -313,6 +309,7 @@ class NewsIndex:
         self.search: SearchBackend = make_search(self, manifest, search_uri, search_token)
         self._loaded_generation = -1
         self._idf: dict[str, float] = {}
+        self._postings = PostingsCache()
         self._chunk_cache: tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
         self._idf_basis = 0  # the highest passage id when the idf cache was started
         self._idf_n = 0  # passages then
@@ -733,28 +730,24 @@ class NewsIndex:
     ) -> list[tuple[int, float]]:
         """BM25 (FTS5) top ``n`` chunks matching any of ``terms``; higher score is better.
 
-        ``allowed`` (chunk ids from :meth:`allowed_chunk_ids`; None: every chunk) restricts the
-        result. Matches are ranked without joining their articles, a few times ``n`` at a time,
-        and kept when allowed, so the filter has one definition for both retrievers.
+        ``allowed`` (ascending chunk ids from :meth:`allowed_chunk_ids`; None: every chunk)
+        restricts the result, so the filter has one definition for both retrievers. Each
+        word's postings come from FTS5 once per index generation (:mod:`newsqa.index.lexical`).
         """
         if not terms:
             return []
-        match = " OR ".join(_fts_phrase(t) for t in terms)
-        sql = (
-            f"SELECT rowid, bm25(chunks_fts, {float(title_weight)}, 1.0) AS s FROM chunks_fts "
-            "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?"
-        )
-        want = n if allowed is None else n * 4
-        while True:
-            with self._lock:
-                rows = self._db.execute(sql, [match, want]).fetchall()
-            if allowed is None:
-                return [(int(r[0]), -float(r[1])) for r in rows]
-            ok = np.isin(np.fromiter((r[0] for r in rows), np.int64, len(rows)), allowed)
-            kept = [(int(r[0]), -float(r[1])) for r, good in zip(rows, ok, strict=True) if good]
-            if len(kept) >= n or len(rows) < want:
-                return kept[:n]
-            want *= 8  # a narrow filter: look deeper
+        gen = self.generation
+        parts = [self._postings.postings(self._read, t, title_weight, gen) for t in terms]
+        return top_bm25(parts, n, allowed)
+
+    def _read(self, sql: str, args: Sequence[object]) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, list(args)).fetchall()
+
+    def passage_count(self) -> int:
+        """Passages counted by :meth:`term_idf` (refreshed with its cache)."""
+        self.term_idf([])
+        return self._idf_n
 
     def term_idf(self, terms: Sequence[str]) -> dict[str, float]:
         """Inverse document frequency of each term over the indexed passages (BM25's idf:
@@ -769,21 +762,26 @@ class NewsIndex:
                 self._idf_basis = top
                 self._idf_n = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
             n = self._idf_n
-            out: dict[str, float] = {}
+            gen = _meta_int(self._db, "generation")
             for t in terms:
                 if t not in self._idf:
-                    try:
-                        df = self._db.execute(
-                            "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
-                            [_fts_phrase(t)],
-                        ).fetchone()[0]
-                    except sqlite3.OperationalError:  # a term FTS5 cannot parse matches nothing
-                        df = 0
                     if len(self._idf) >= 100_000:
                         self._idf.clear()
+                    df = self._matches(t, gen)
                     self._idf[t] = math.log(1 + (n - df + 0.5) / (df + 0.5))
-                out[t] = self._idf[t]
-        return out
+            return {t: self._idf[t] for t in terms}
+
+    def _matches(self, term: str, gen: int) -> int:
+        """Passages containing ``term``: from the cached postings, else counted by FTS5."""
+        df = self._postings.matches(term, gen)
+        if df is not None:
+            return df
+        try:
+            return int(self._db.execute(
+                "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [fts_phrase(term)]
+            ).fetchone()[0])
+        except sqlite3.OperationalError:  # a term FTS5 cannot parse matches nothing
+            return 0
 
     def latest_date(self, f: Filters | None = None) -> str | None:
         """Publication date of the newest article that passes the filters."""

@@ -44,9 +44,10 @@ class Embedder(Protocol):
     name: str
     dim: int
     max_seq_length: int
-    #: What computes the vectors (recorded in the index manifest): ``torch`` or ``hash``.
+    #: What computes the vectors (recorded in the index manifest): ``torch``, ``onnx-fp32``,
+    #: ``onnx-int8`` or ``hash``.
     backend: str
-    #: Numeric precision of the forward pass: ``fp32`` or ``bf16``.
+    #: Numeric precision of the forward pass: ``fp32``, ``bf16`` or ``int8``.
     precision: str
 
     def encode(
@@ -304,6 +305,44 @@ class SentenceTransformerEmbedder(WordPieceEmbedder):
         return torch.nn.functional.normalize(vecs.float(), dim=1).numpy()
 
 
+class VectorCache:
+    """``encode`` of an embedder with the vectors of recent texts kept (a bounded LRU).
+
+    Answers about the same story quote the same passages, so the sentences an answer compares
+    with its question recur across questions; their vectors are computed once. Results are
+    exactly the embedder's. Safe to share between threads.
+    """
+
+    def __init__(self, embedder: Embedder, capacity: int = 20_000) -> None:
+        self.embedder = embedder
+        self.capacity = capacity
+        self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of ``texts``, from the cache where it has them."""
+        keys = [_text_key(t) for t in texts]
+        out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+        missing: list[int] = []
+        with self._lock:
+            for i, key in enumerate(keys):
+                vec = self._vectors.get(key)
+                if vec is None:
+                    missing.append(i)
+                else:
+                    self._vectors.move_to_end(key)
+                    out[i] = vec
+        if missing:
+            fresh = self.embedder.encode([texts[i] for i in missing])
+            out[missing] = fresh
+            with self._lock:
+                for i, vec in zip(missing, fresh, strict=True):
+                    self._vectors[keys[i]] = vec
+                while len(self._vectors) > self.capacity:
+                    self._vectors.popitem(last=False)
+        return out
+
+
 class HashEmbedder:
     """A deterministic word-hashing embedder: no model, no relevance beyond shared words.
 
@@ -346,6 +385,31 @@ _WORDS = re.compile(r"\w+")
 _PIECES = re.compile(r"\w+|[^\w\s]")
 
 
+#: Backends whose vectors are interchangeable share a family: torch and onnx-fp32 run the same
+#: fp32 weights (cosine ≥ 0.99999), so an index built by one is searched and extended by the
+#: other; int8 vectors are only within ~0.99 of them, a family of their own.
+FAMILIES = {"torch": "fp32", "onnx-fp32": "fp32", "onnx-int8": "int8", "hash": "hash"}
+BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
+
+
+def vector_family(backend: str) -> str:
+    """Which vectors ``backend`` computes (see :data:`FAMILIES`)."""
+    return FAMILIES.get(backend, backend)
+
+
+def runtime_backend(built: str, precision: str = "auto") -> str:
+    """The backend to run for an index built by ``built``: for fp32 vectors ONNX Runtime when
+    it is installed (the same vectors, faster, and no torch in the process), torch when bf16 is
+    asked for and computed natively or ONNX Runtime is missing; otherwise ``built`` itself."""
+    if vector_family(built) != "fp32":
+        return built
+    from newsqa.ingest.onnx_embed import available
+
+    if resolve_precision(precision) == "bf16" or not available():
+        return "torch"
+    return "onnx-fp32"
+
+
 @lru_cache(maxsize=4)
 def load_embedder(
     model_path: str | None = None,
@@ -357,14 +421,17 @@ def load_embedder(
 ) -> Embedder:
     """Load (once per process) the embedder: the model at ``model_path`` (default: the bundled
     MiniLM) run by ``backend`` — ``torch`` computing in ``precision`` (see
-    :func:`resolve_precision`) or ``onnx-int8`` (:mod:`newsqa.ingest.onnx_embed`, its graph
-    cached under ``cache_dir``) — or with ``kind="hash"`` the model-free :class:`HashEmbedder`."""
+    :func:`resolve_precision`), ``onnx-fp32`` or ``onnx-int8`` (:mod:`newsqa.ingest.onnx_embed`,
+    the graphs cached under ``cache_dir``) — or with ``kind="hash"`` the model-free
+    :class:`HashEmbedder`."""
     if kind == "hash":
         return HashEmbedder()
-    if backend == "onnx-int8":
-        from newsqa.ingest.onnx_embed import OnnxInt8Embedder
+    if backend in ("onnx-int8", "onnx-fp32"):
+        from newsqa.ingest.onnx_embed import OnnxEmbedder
 
-        return OnnxInt8Embedder(model_path, batch_size, Path(cache_dir) if cache_dir else None)
+        return OnnxEmbedder(
+            model_path, batch_size, Path(cache_dir) if cache_dir else None, backend[5:]
+        )
     if backend != "torch":
-        raise ValueError(f"unknown embedding backend {backend!r}: torch or onnx-int8")
+        raise ValueError(f"unknown embedding backend {backend!r}: {', '.join(BACKENDS)}")
     return SentenceTransformerEmbedder(model_path, batch_size, precision)

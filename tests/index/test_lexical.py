@@ -1,0 +1,77 @@
+"""BM25 from cached one-word postings: FTS5's own OR ranking, filters applied exactly, refreshed
+by any write, and bounded in memory."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from newsqa.index.lexical import PostingsCache, fts_phrase, top_bm25
+from newsqa.models import Filters
+from tests.support import article, open_service
+
+TEXTS = [
+    ("Grain deal extended", "Ukraine and Russia extended the grain deal for sixty days."),
+    ("Grain prices fall", "Wheat and grain prices fell after the deal was extended again."),
+    ("Ukraine counteroffensive", "Ukraine began a counteroffensive in the south in June."),
+    ("Fed raises rates", "The Federal Reserve raised rates by a quarter point in May."),
+    ("Rates and grain", "Higher rates weigh on grain traders and on farm loans."),
+]
+
+
+def _fts_or(svc, terms: list[str], title_weight: float) -> list[tuple[int, float]]:
+    match = " OR ".join(fts_phrase(t) for t in terms)
+    rows = svc.index._db.execute(
+        f"SELECT rowid, bm25(chunks_fts, {title_weight}, 1.0) AS s FROM chunks_fts "
+        "WHERE chunks_fts MATCH ? ORDER BY s, rowid", [match],
+    ).fetchall()
+    return [(int(r[0]), -float(r[1])) for r in rows]
+
+
+def test_summed_postings_rank_as_fts5_ranks_an_or_query(tmp_path) -> None:
+    svc = open_service(tmp_path / "i", embedder="hash")
+    svc.ingest_records([article(t, x, published_at=f"2023-0{i + 1}-10")
+                        for i, (t, x) in enumerate(TEXTS)])
+    for terms in (["grain", "deal"], ["ukraine", "grain", "rates"], ["extended", "zzz"]):
+        want = _fts_or(svc, terms, 0.5)
+        got = svc.index.lexical(terms, 10, 0.5)
+        assert [c for c, _ in got] == [c for c, _ in want]
+        assert np.allclose([s for _, s in got], [s for _, s in want])
+    # a filter keeps exactly the allowed passages, in the same order
+    allowed = svc.index.allowed_chunk_ids(Filters(until="2023-02-28"))
+    want = [h for h in _fts_or(svc, ["grain", "ukraine"], 0.5) if h[0] in set(allowed)]
+    assert svc.index.lexical(["grain", "ukraine"], 10, 0.5, allowed) == want
+    assert svc.index.lexical(["grain"], 1, 0.5) == _fts_or(svc, ["grain"], 0.5)[:1]
+
+
+def test_a_write_refreshes_the_postings_and_the_idf(tmp_path) -> None:
+    svc = open_service(tmp_path / "i", embedder="hash")
+    svc.ingest_records([article(t, x) for t, x in TEXTS[:2]])
+    assert svc.index.lexical(["counteroffensive"], 5) == []
+    idf = svc.index.term_idf(["grain"])["grain"]
+    svc.ingest_records([article(t, x) for t, x in TEXTS[2:]])
+    hits = svc.index.lexical(["counteroffensive"], 5)
+    assert len(hits) == 1 and hits == _fts_or(svc, ["counteroffensive"], 1.0)
+    assert svc.index.lexical(["grain"], 5, 0.5) == _fts_or(svc, ["grain"], 0.5)
+    assert svc.index.term_idf(["grain"])["grain"] != idf  # more passages, recounted
+
+
+def test_the_cache_stays_within_its_budget() -> None:
+    cache = PostingsCache(budget_bytes=1600)  # 100 postings of 16 bytes
+
+    def query(sql: str, args):
+        return [(i, -1.0) for i in range(50)]
+
+    for word in ("a1", "b2", "c3", "d4"):
+        cache.postings(query, word, 1.0, generation=1)
+    assert cache._bytes <= 1600 and cache.matches("d4", 1) == 50
+    assert cache.matches("a1", 1) is None  # the least recently used went first
+    assert cache.matches("d4", 2) is None  # another generation knows nothing
+
+
+def test_top_bm25_sums_and_filters() -> None:
+    a = (np.array([1, 2, 5]), np.array([1.0, 2.0, 0.5]))
+    b = (np.array([2, 5, 7]), np.array([1.0, 3.0, 0.25]))
+    assert top_bm25([a, b], 2, None) == [(5, 3.5), (2, 3.0)]
+    assert top_bm25([a, b], 5, np.array([1, 7])) == [(1, 1.0), (7, 0.25)]
+    assert top_bm25([a, b], 5, np.array([], dtype=np.int64)) == []
+    assert top_bm25([], 5, None) == []
