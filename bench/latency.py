@@ -229,7 +229,8 @@ def cold_start(index: Path, bootstrap: list[str], args: argparse.Namespace,
                bodies: list[dict[str, Any]]) -> dict[str, Any]:
     """Start the server, time process start to the first answer, then run the phases."""
     t0 = time.perf_counter()
-    serve_args = ["--workers", str(args.workers)] if args.workers > 1 else []
+    workers = getattr(args, "workers", 1)
+    serve_args = ["--workers", str(workers)] if workers > 1 else []
     with running_server(index, bootstrap, serve_args=serve_args) as (proc, url):
         with httpx.Client() as client:
             _ask(client, url, bodies[0])

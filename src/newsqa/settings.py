@@ -50,8 +50,9 @@ class Settings(BaseSettings):
         description="What runs the embedding model: torch (fp32/bf16), onnx-fp32 (ONNX Runtime, "
         "the same vectors as torch fp32, faster, no torch in a serving process) or onnx-int8 "
         "(int8 weights, about 1.5x torch fp32 on CPUs without bf16, vectors of their own). "
-        "Unset: for an index of fp32 vectors (a new one too) onnx-fp32, or torch where bf16 is "
-        "native or ONNX Runtime is missing; else the backend that built the index",
+        "Unset: onnx-int8 for a new index (torch without ONNX Runtime); for an index of fp32 "
+        "vectors torch to add passages and onnx-fp32 to search (torch where bf16 is native); "
+        "else the backend that built the index",
     )
     compose_embed_backend: Literal["onnx-int8", "index"] = Field(
         "onnx-int8",
