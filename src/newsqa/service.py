@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -15,16 +14,18 @@ from typing import Any
 import numpy as np
 
 from newsqa import __version__
+from newsqa.embedders import (
+    backend_precision,
+    check_backend,
+    embed_backends,
+    index_backend,
+    load,
+    sentence_embedder,
+    stored_manifest,
+)
 from newsqa.index.store import FORMAT_VERSION, IndexMismatchError, NewsIndex
 from newsqa.ingest.chunk import ChunkSpec
-from newsqa.ingest.embed import (
-    Embedder,
-    VectorCache,
-    load_embedder,
-    resolve_precision,
-    runtime_backend,
-    vector_family,
-)
+from newsqa.ingest.embed import Embedder, VectorCache
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from newsqa.models import Article, Filters, LoadProblem, Passage
 from newsqa.query.compose import VIEWS, ComposeConfig, Composed, compose, render_text
@@ -47,34 +48,6 @@ class RequestError(ValueError):
     language model is configured); the HTTP API answers it with 422."""
 
 
-def check_backend(stored: dict[str, Any], embedder: Embedder, path: Path) -> None:
-    """Refuse an index whose vectors came from another family of embedding backends.
-
-    What counts is the vectors, not the program: torch and onnx-fp32 run the same fp32 weights
-    and agree to a cosine of 0.99999, so either searches and extends an index the other built;
-    int8 vectors (``onnx-int8``) are within ~0.99 of fp32 ones, not equal. Precision within
-    torch does not count either: bf16 and fp32 vectors of MiniLM agree to a cosine of at least
-    0.9999 on real news (``bench/ingest.py``); ``embed_precision`` records only what built the
-    index. Indexes written before these keys existed (torch, fp32) open with any backend whose
-    model identity matches.
-    """
-    built = stored.get("embed_backend")
-    if built is not None and vector_family(built) != vector_family(embedder.backend):
-        raise IndexMismatchError(
-            f"index {path} was built with the {built!r} embedding backend, but this "
-            f"configuration uses {embedder.backend!r}; re-ingest into a new index directory "
-            "or use the matching backend"
-        )
-
-
-def stored_manifest(path: Path) -> dict[str, Any]:
-    """The manifest of the index at ``path`` ({} when there is none yet)."""
-    try:
-        return dict(json.loads((path / "manifest.json").read_text()))
-    except (OSError, ValueError):
-        return {}
-
-
 def search_manifest(settings: Settings, stored: dict[str, Any]) -> dict[str, str]:
     """The manifest keys of the search backend: ``backend`` (that of the ``stored`` manifest
     unless ``NEWSQA_BACKEND`` says otherwise, ``local`` for a new index) and, for ``milvus``,
@@ -86,64 +59,6 @@ def search_manifest(settings: Settings, stored: dict[str, Any]) -> dict[str, str
     return {"backend": backend, "milvus_collection": collection}
 
 
-def index_backend(path: Path, stored: dict[str, Any] | None = None) -> str:
-    """The embedding backend that built the index at ``path`` (``torch`` for one written
-    before the manifest recorded it; :func:`new_index_backend` for a new one); ``stored`` is
-    its manifest if already read."""
-    stored = stored if stored is not None else stored_manifest(path)
-    if not stored:
-        return new_index_backend()
-    backend = stored.get("embed_backend")
-    return "torch" if backend in (None, "", "hash") else str(backend)
-
-
-def new_index_backend() -> str:
-    """What embeds a new index unless ``NEWSQA_EMBED_BACKEND`` says otherwise: ``onnx-int8``
-    where ONNX Runtime is installed (51 chunks/s end to end against ~27 for torch fp32 on 2
-    cores, and the same Hit@10 and answer hit on the Jan–Mar slice: docs/benchmarks.md), else
-    ``torch``."""
-    from newsqa.ingest.onnx_embed import available
-
-    return "onnx-int8" if available() else "torch"
-
-
-def _load(settings: Settings, backend: str, precision: str | None = None) -> Embedder:
-    return load_embedder(
-        settings.model_path, settings.embed_batch_size, settings.embedder,
-        precision or settings.embed_precision, backend,
-        str(settings.cache_dir) if settings.cache_dir else None,
-    )
-
-
-def embed_backends(settings: Settings, built: str) -> tuple[str, str]:
-    """The (query, ingest) embedding backends for an index built by ``built``:
-    ``NEWSQA_EMBED_BACKEND`` for both when set; else, for fp32 vectors, ONNX Runtime for queries
-    (:func:`~newsqa.ingest.embed.runtime_backend`) and torch for ingests; else ``built``."""
-    if settings.embed_backend:
-        return settings.embed_backend, settings.embed_backend
-    ingest = "torch" if vector_family(built) == "fp32" else built
-    return runtime_backend(built, settings.embed_precision), ingest
-
-
-def backend_precision(backend: str, precision: str) -> str:
-    """The precision ``backend`` computes in when asked for ``precision``."""
-    if backend == "torch":
-        return resolve_precision(precision)
-    return "int8" if backend == "onnx-int8" else "fp32"
-
-
-def sentence_embedder(settings: Settings, embedder: Embedder) -> Embedder:
-    """The embedder of answer sentences: int8 ONNX (``NEWSQA_COMPOSE_EMBED_BACKEND``) where ONNX
-    Runtime is installed and ``embedder`` runs the model, else ``embedder`` itself."""
-    if settings.compose_embed_backend == "index" or embedder.backend in ("hash", "onnx-int8"):
-        return embedder
-    from newsqa.ingest.onnx_embed import available
-
-    if not available():
-        return embedder
-    return _load(settings, "onnx-int8", "fp32")
-
-
 class NewsQA:
     """Ingest, search and answer over one index directory."""
 
@@ -153,6 +68,7 @@ class NewsQA:
         index: NewsIndex,
         embedder: Embedder,
         sentence_embedder: Embedder | None = None,
+        ingest_backend: str | None = None,
     ) -> None:
         self.settings = settings
         self.index = index
@@ -160,7 +76,7 @@ class NewsQA:
         #: Embeds candidate answer sentences and the question they are compared with.
         self.sentence_embedder = sentence_embedder or embedder
         self._sentence_vectors = VectorCache(self.sentence_embedder)
-        self._ingest_backend = embedder.backend
+        self._ingest_backend = ingest_backend or embedder.backend
         m = index.manifest
         self.spec = ChunkSpec(
             int(m["chunk_tokens"]), int(m["chunk_overlap"]), int(m["max_wordpieces"])
@@ -211,7 +127,7 @@ class NewsQA:
             settings, index_backend(Path(settings.index), stored)
         )
         given = embedder
-        embedder = embedder or _load(settings, query_backend)
+        embedder = embedder or load(settings, query_backend)
         if given is not None or embedder.backend == "hash":
             ingest_backend = embedder.backend
         manifest = {
@@ -239,9 +155,7 @@ class NewsQA:
             raise
         # An embedder handed in (a test's fake) embeds everything itself.
         sentences = sentence_embedder(settings, embedder) if given is None else embedder
-        svc = cls(settings, index, embedder, sentences)
-        svc._ingest_backend = ingest_backend
-        return svc
+        return cls(settings, index, embedder, sentences, ingest_backend)
 
     def close(self) -> None:
         """Release the index."""
@@ -290,7 +204,7 @@ class NewsQA:
         a process that only answers never loads torch; else the query embedder."""
         if self._ingest_backend == self.embedder.backend:
             return self.embedder
-        return _load(self.settings, self._ingest_backend)
+        return load(self.settings, self._ingest_backend)
 
     def _ray_embedder(self, address: str, workers: int | None) -> Embedder:
         from newsqa.ingest.distributed import ray_embedder

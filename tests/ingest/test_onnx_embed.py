@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from newsqa.embedders import index_backend
 from newsqa.index.store import IndexMismatchError
 from newsqa.ingest.chunk import ChunkSpec, chunk_text, embed_text
 from newsqa.ingest.embed import default_model_path, load_embedder
-from newsqa.service import NewsQA, index_backend
+from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 from tests.support import ARCHIVE, archive_articles
 
