@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -77,6 +79,9 @@ class NewsQA:
         self.sentence_embedder = sentence_embedder or embedder
         self._sentence_vectors = VectorCache(self.sentence_embedder)
         self._ingest_backend = ingest_backend or embedder.backend
+        #: Set once an answer has been given (a server warms its caches after the first one).
+        self.answered = threading.Event()
+        self._closing = threading.Event()
         m = index.manifest
         self.spec = ChunkSpec(
             int(m["chunk_tokens"]), int(m["chunk_overlap"]), int(m["max_wordpieces"])
@@ -159,7 +164,22 @@ class NewsQA:
 
     def close(self) -> None:
         """Release the index."""
+        self._closing.set()
         self.index.close()
+
+    def warm(self, after_first_answer: float = 30.0) -> int:
+        """Fill the BM25 cache with the postings of the archive's most common words, once the
+        first answer is out (or ``after_first_answer`` seconds have passed), so the start is
+        not slowed; a long-running server calls this in a thread. Returns the words read."""
+        self.answered.wait(after_first_answer)
+        if self._closing.is_set():
+            return 0
+        try:
+            return self.index.warm_lexical(
+                self.retrieval.title_weight, words=200, stop=self._closing
+            )
+        except sqlite3.Error:  # closed under it: warming is only ever a head start
+            return 0
 
     # ------------------------------------------------------------------ ingest
     def ingest(
@@ -342,6 +362,7 @@ class NewsQA:
         else:
             yield from _deltas(composed)
         timings["total"] = (time.perf_counter() - t0) * 1000
+        self.answered.set()
         yield "done", {**self._result(question, view, f, composed, passages, timings), **extra}
 
     def _check_mode(self, view: str, mode: str) -> None:

@@ -75,3 +75,19 @@ def test_top_bm25_sums_and_filters() -> None:
     assert top_bm25([a, b], 5, np.array([1, 7])) == [(1, 1.0), (7, 0.25)]
     assert top_bm25([a, b], 5, np.array([], dtype=np.int64)) == []
     assert top_bm25([], 5, None) == []
+
+
+def test_warming_reads_the_common_words_and_changes_no_ranking(tmp_path) -> None:
+    svc = open_service(tmp_path / "i", embedder="hash")
+    svc.ingest_records([article(t, x) for t, x in TEXTS])
+    gen = svc.index.generation
+    assert svc.index._postings.matches("grain", gen) is None
+    assert svc.index.warm_lexical(0.5, words=3) == 3
+    assert svc.index._postings.matches("grain", gen) == 3  # in three of the five passages
+    assert svc.index.lexical(["grain", "rates"], 10, 0.5) == _fts_or(svc, ["grain", "rates"], 0.5)
+    # the service warms after its first answer, and not at all once closed
+    assert not svc.answered.is_set()
+    svc.ask("Was the grain deal extended?")
+    assert svc.answered.is_set() and svc.warm(after_first_answer=0) > 0
+    svc.close()
+    assert svc.warm(after_first_answer=0) == 0

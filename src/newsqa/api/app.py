@@ -618,7 +618,14 @@ def worker_app() -> FastAPI:
     that the ``NEWSQA_*`` settings name (``newsqa serve --workers N`` sets ``NEWSQA_INDEX``)."""
     from newsqa.settings import get_settings
 
-    return create_app(NewsQA.open(get_settings(), create=False))
+    service = NewsQA.open(get_settings(), create=False)
+    start_warming(service)
+    return create_app(service)
+
+
+def start_warming(service: NewsQA) -> None:
+    """Warm the service's caches in a background thread (see :meth:`NewsQA.warm`)."""
+    threading.Thread(target=service.warm, name="newsqa-warm", daemon=True).start()
 
 
 def serve(service: NewsQA, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
@@ -636,6 +643,7 @@ def serve(service: NewsQA, host: str = "127.0.0.1", port: int = 8000, workers: i
         "log_config": log_config(),
     }
     if workers <= 1:
+        start_warming(service)
         uvicorn.run(create_app(service), **common)
         return
     os.environ["NEWSQA_INDEX"] = str(Path(service.settings.index).resolve())

@@ -37,6 +37,7 @@ from newsqa.index.lexical import PostingsCache, fts_phrase, top_bm25
 from newsqa.index.search import Hits, SearchBackend, make_search
 from newsqa.index.vectors import FaissStore, GuardedStore
 from newsqa.models import Filters
+from newsqa.text import query_terms
 
 log = logging.getLogger("newsqa.index")
 
@@ -739,6 +740,38 @@ class NewsIndex:
         gen = self.generation
         parts = [self._postings.postings(self._read, t, title_weight, gen) for t in terms]
         return top_bm25(parts, n, allowed)
+
+    def warm_lexical(
+        self, title_weight: float, words: int = 300, sample: int = 3000,
+        stop: threading.Event | None = None,
+    ) -> int:
+        """Read the postings of the ``words`` most common content words of the newest
+        ``sample`` passages into the BM25 cache (their long posting lists are what a first
+        question pays for), through a connection of its own so questions are not held up;
+        stops early when ``stop`` is set. Returns the words read."""
+        db = _connect(self.path)
+        try:
+            texts = [r[0] for r in db.execute(
+                "SELECT text FROM chunks ORDER BY id DESC LIMIT ?", [sample])]
+            counts: dict[str, int] = {}
+            for text in texts:
+                for word in set(query_terms(text)):
+                    counts[word] = counts.get(word, 0) + 1
+            common = sorted(counts, key=lambda w: -counts[w])[:words]
+            gen = self.generation
+
+            def read(sql: str, args: Sequence[object]) -> list[tuple]:
+                return db.execute(sql, list(args)).fetchall()
+
+            done = 0
+            for word in common:
+                if stop is not None and stop.is_set():
+                    break
+                self._postings.postings(read, word, title_weight, gen)
+                done += 1
+            return done
+        finally:
+            db.close()
 
     def _read(self, sql: str, args: Sequence[object]) -> list[tuple]:
         with self._lock:
