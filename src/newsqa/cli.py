@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers", type=_workers, default=1, metavar="N",
         help="serving processes sharing the port, each with the index open and its share of the "
-        "cores (default 1; on 2 cores, 2 answered 1.36x as many concurrent clients for 2.6x the "
+        "cores (default 1; on 2 cores, 2 answered 1.1-1.4x as many concurrent clients for 2.6x the "
         "memory: docs/benchmarks.md)",
     )
     p.add_argument(
