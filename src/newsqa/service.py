@@ -96,7 +96,6 @@ class NewsQA:
             recency_half_life_days=s.recency_half_life_days,
             window_weight=s.window_weight,
             lead_weight=s.lead_weight,
-            lexical_max_df=s.lexical_max_df,
         )
         self.composition = ComposeConfig(
             max_sentences=s.answer_max_sentences,

@@ -80,11 +80,6 @@ class Settings(BaseSettings):
     ingest_batch_articles: int = Field(128, ge=1, description="Articles per atomic write")
     k: int = Field(8, ge=1, le=50, description="Passages returned by default")
     candidates: int = Field(200, ge=10, le=2000, description="Candidates per retriever")
-    lexical_max_df: float = Field(
-        1.0, gt=0.0, le=1.0,
-        description="Question words found in more than this share of passages are left out of "
-        "the BM25 query (the three rarest always stay); 1.0 keeps every word",
-    )
     rrf_k: int = Field(
         30, ge=1, description="RRF constant (60 in the literature; 30 measured better on news)"
     )

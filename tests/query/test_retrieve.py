@@ -83,14 +83,3 @@ def test_lead_prior_lifts_only_first_passages() -> None:
     _lead_prior([1, 2], rows, fused, 0.0)
     assert fused[1] == pytest.approx(0.015)
 
-
-def test_selective_terms_drop_common_words_but_keep_the_rarest() -> None:
-    from newsqa.query.retrieve import selective_terms
-
-    # 1,000 passages: "election" is in 400 (idf ~0.41), "the" in 900, the rest are rare
-    idf = {"election": 0.41, "the": 0.11, "zelensky": 6.2, "kyiv": 5.0, "visit": 2.9}
-    terms = ["the", "zelensky", "visit", "election", "kyiv"]
-    assert selective_terms(terms, idf, 1000, 1.0, 3) == terms  # 1.0: everything stays
-    assert selective_terms(terms, idf, 1000, 0.1, 3) == ["zelensky", "visit", "kyiv"]
-    assert selective_terms(terms, idf, 1000, 0.1, 4) == ["zelensky", "visit", "election", "kyiv"]
-    assert selective_terms(["the", "election"], idf, 1000, 0.01, 3) == ["the", "election"]

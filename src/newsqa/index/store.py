@@ -777,11 +777,6 @@ class NewsIndex:
         with self._lock:
             return self._db.execute(sql, list(args)).fetchall()
 
-    def passage_count(self) -> int:
-        """Passages counted by :meth:`term_idf` (refreshed with its cache)."""
-        self.term_idf([])
-        return self._idf_n
-
     def term_idf(self, terms: Sequence[str]) -> dict[str, float]:
         """Inverse document frequency of each term over the indexed passages (BM25's idf:
         ``ln(1 + (N - df + 0.5) / (df + 0.5))``), matched as the lexical index matches it.

@@ -32,24 +32,6 @@ class RetrievalConfig:
     duplicate_cosine: float = 0.95
     per_article: int = 3
     one_per_story: bool = True
-    #: Words in more than this share of passages are left out of the BM25 query (the rarest
-    #: ``min_lexical_terms`` always stay): they barely move BM25 scores, yet their long posting
-    #: lists were most of its cost (bench/latency.py). 1.0 keeps every word.
-    lexical_max_df: float = 1.0
-    min_lexical_terms: int = 3
-
-
-def selective_terms(
-    terms: list[str], idf: dict[str, float], passages: int, max_df: float, keep: int
-) -> list[str]:
-    """``terms`` without those found in more than ``max_df`` of ``passages`` (by their BM25
-    ``idf``), keeping at least the ``keep`` rarest, in their original order."""
-    if max_df >= 1.0 or len(terms) <= keep:
-        return terms
-    df = max_df * passages
-    floor = math.log(1 + (passages - df + 0.5) / (df + 0.5))
-    rarest = set(sorted(terms, key=lambda t: -idf.get(t, 0.0))[:keep])
-    return [t for t in terms if t in rarest or idf.get(t, 0.0) >= floor]
 
 
 def _days_between(a: str | None, b: str | None) -> float | None:
@@ -77,13 +59,9 @@ def retrieve(
     period a temporal expression in the question points at.
     """
     index.refresh()
-    terms = query_terms(query)
-    if cfg.lexical_max_df < 1.0 and len(terms) > cfg.min_lexical_terms:
-        idf = index.term_idf(terms)
-        terms = selective_terms(
-            terms, idf, index.passage_count(), cfg.lexical_max_df, cfg.min_lexical_terms
-        )
-    dense, lexical = index.candidates(qvec, terms, cfg.candidates, cfg.title_weight, filters)
+    dense, lexical = index.candidates(
+        qvec, query_terms(query), cfg.candidates, cfg.title_weight, filters
+    )
     if not dense and not lexical:
         return []
     fused = rrf(
