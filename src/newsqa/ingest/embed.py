@@ -308,9 +308,10 @@ class SentenceTransformerEmbedder(WordPieceEmbedder):
 class VectorCache:
     """``encode`` of an embedder with the vectors of recent texts kept (a bounded LRU).
 
-    Answers about the same story quote the same passages, so the sentences an answer compares
-    with its question recur across questions; their vectors are computed once. Results are
-    exactly the embedder's. Safe to share between threads.
+    Questions about the same story retrieve the same passages, so a sentence an answer compares
+    with its question may come up again; then its vector is not computed twice. Over 190
+    distinct benchmark questions that saved only ~4% of the runs, more where users ask about the
+    same news. Results are exactly the embedder's. Safe to share between threads.
     """
 
     def __init__(self, embedder: Embedder, capacity: int = 20_000) -> None:
