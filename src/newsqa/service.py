@@ -150,7 +150,7 @@ class NewsQA:
         }
         index = NewsIndex.open(
             Path(settings.index), manifest, create=create, search_uri=settings.milvus_uri,
-            search_token=settings.milvus_token,
+            search_token=settings.milvus_token, vector_codec=settings.vector_codec,
         )
         try:
             check_backend(index.manifest, embedder, Path(settings.index))

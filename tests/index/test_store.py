@@ -103,6 +103,25 @@ def test_stale_vector_file_is_rebuilt_from_the_database(tmp_path: Path) -> None:
     assert [p.url for p in again.search("Tolva volcano", k=1)] == [NEWS[2].url]
 
 
+def test_the_vector_codec_can_change_at_any_restart(tmp_path: Path) -> None:
+    svc = open_service(tmp_path / "idx", embedder="hash", vector_codec="flat")
+    svc.ingest_records(NEWS)
+    ids = sorted(p.chunk_id for p in svc.search("volcano bank rates", k=10))
+    exact = svc.index.vectors.reconstruct(ids)
+    svc.close()
+    half = open_service(tmp_path / "idx", embedder="hash", vector_codec="fp16")
+    assert half.index.vectors._store.codec == "fp16"  # converted from the flat snapshot
+    assert np.allclose(half.index.vectors.reconstruct(ids), exact, atol=1e-3)
+    assert [p.url for p in half.search("Tolva volcano", k=1)] == [NEWS[2].url]
+    half.index.save_snapshot()
+    half.ingest_records([article("Harbour reopens", "The harbour reopened after the storm.")])
+    half.close()
+    # From an fp16 snapshot, float32 vectors come from the database, exactly.
+    flat = open_service(tmp_path / "idx", embedder="hash", vector_codec="flat")
+    assert flat.index.vectors._store.codec == "flat"
+    assert np.array_equal(flat.index.vectors.reconstruct(ids), exact)
+
+
 def test_second_concurrent_ingest_is_refused(tmp_path: Path) -> None:
     from newsqa.index.store import IndexBusyError
 

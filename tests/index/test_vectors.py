@@ -1,28 +1,48 @@
-"""FAISS store: filtered search equals brute force over the allowed ids (both search paths)."""
+"""FAISS store: filtered search equals brute force over the allowed ids (both search paths,
+both codecs); a store converts between codecs without losing an id."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from newsqa.index.vectors import FaissStore
+from newsqa.index.vectors import CODECS, FaissStore
 
 
+@pytest.mark.parametrize("codec", CODECS)
 @pytest.mark.parametrize("share", [0.9, 0.01])  # most ids allowed (shortcut) / few (selector)
-def test_filtered_search_is_exact(share: float) -> None:
+def test_filtered_search_is_exact(share: float, codec: str) -> None:
     rng = np.random.default_rng(0)
     vecs = rng.normal(size=(2000, 16)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     ids = np.arange(100, 2100, dtype=np.int64)
-    store = FaissStore(16)
+    store = FaissStore(16, codec=codec)
     store.add(ids, vecs)
+    assert store.codec == codec
     allowed = ids[rng.random(len(ids)) < share]
     q = vecs[7]
     got = [i for i, _ in store.search(q, 10, allowed)]
+    held = vecs.astype(np.float16).astype(np.float32) if codec == "fp16" else vecs
     mask = np.isin(ids, allowed)
-    brute = ids[mask][np.argsort(-(vecs[mask] @ q))][:10]
+    brute = ids[mask][np.argsort(-(held[mask] @ q))][:10]
     assert got == brute.tolist()
     assert store.search(q, 10, np.array([], dtype=np.int64)) == []
+
+
+def test_conversion_keeps_every_id_and_removal_works_in_fp16() -> None:
+    rng = np.random.default_rng(2)
+    vecs = rng.normal(size=(300, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ids = np.arange(1, 601, 2, dtype=np.int64)
+    flat = FaissStore(16)
+    flat.add(ids, vecs)
+    half = flat.converted("fp16")
+    assert half.codec == "fp16" and len(half) == 300 and flat.converted("flat") is flat
+    assert np.allclose(half.reconstruct(ids[:5].tolist()), vecs[:5], atol=1e-3)
+    half.remove(ids[:100])
+    assert len(half) == 200
+    assert half.reconstruct([int(ids[0])]).tolist() == [[0.0] * 16]
+    assert half.search(vecs[150], 1)[0][0] == int(ids[150])
 
 
 def test_reconstruct_gives_zeros_for_an_id_not_stored() -> None:

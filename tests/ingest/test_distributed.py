@@ -132,7 +132,7 @@ def reference(
 
 def stored(svc: NewsQA) -> tuple[list[tuple[str, int, str]], np.ndarray]:
     """(article id, ord, text) of every chunk ordered by article and position, and the vectors
-    stored in SQLite and in the loaded FAISS copy (checked equal) in the same order."""
+    stored in SQLite and in the loaded FAISS copy (checked to agree) in the same order."""
     db = sqlite3.connect(svc.index.path / "news.sqlite")
     try:
         rows = db.execute(
@@ -145,7 +145,9 @@ def stored(svc: NewsQA) -> tuple[list[tuple[str, int, str]], np.ndarray]:
     vectors = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32).reshape(-1, dim)
     svc.index.refresh()
     faiss_copy = svc.index.vectors.reconstruct([int(r[0]) for r in rows])
-    np.testing.assert_allclose(faiss_copy, vectors, atol=1e-6)
+    # An fp16 copy (the default codec) rounds each component by at most 2^-12.
+    atol = 1e-6 if svc.index.vector_codec == "flat" else 3e-4
+    np.testing.assert_allclose(faiss_copy, vectors, atol=atol)
     return keys, vectors
 
 

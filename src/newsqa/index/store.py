@@ -228,9 +228,9 @@ def _as_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
 
 
-def _rebuild(db: sqlite3.Connection, dim: int) -> FaissStore:
+def _rebuild(db: sqlite3.Connection, dim: int, codec: str) -> FaissStore:
     """A FAISS store of every vector in the database."""
-    store = FaissStore(dim)
+    store = FaissStore(dim, codec=codec)
     cur = db.execute("SELECT id, vector FROM chunks ORDER BY id")
     while rows := cur.fetchmany(4096):
         ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -294,10 +294,12 @@ class NewsIndex:
         manifest: dict[str, Any],
         search_uri: str | None = None,
         search_token: str | None = None,
+        vector_codec: str = "flat",
     ) -> None:
         self.path = Path(path)
         self.manifest = manifest
         self.dim = int(manifest["dim"])
+        self.vector_codec = vector_codec
         self._lock = threading.RLock()  # the read connection, shared by request threads
         self._db = _connect(self.path)
         self._wdb: sqlite3.Connection | None = None  # only the thread holding the writer lock
@@ -305,7 +307,7 @@ class NewsIndex:
         self._writer_thread: int | None = None
         self._refresh_lock = threading.Lock()  # orders catch-ups and own writes on the copy
         self._rdb: sqlite3.Connection | None = None  # only under _refresh_lock
-        self.vectors = GuardedStore(FaissStore(self.dim))
+        self.vectors = GuardedStore(FaissStore(self.dim, codec=vector_codec))
         #: Where chunks are searched: the manifest's ``backend`` (``local`` by default).
         self.search: SearchBackend = make_search(self, manifest, search_uri, search_token)
         self._loaded_generation = -1
@@ -325,12 +327,14 @@ class NewsIndex:
         create: bool = True,
         search_uri: str | None = None,
         search_token: str | None = None,
+        vector_codec: str = "flat",
     ) -> NewsIndex:
         """Open the index at ``path``; create it with ``manifest`` if missing and ``create``.
 
         The manifest's ``backend`` (``local`` or ``milvus``) picks where chunks are searched;
         ``search_uri`` is the Milvus URI (default: ``milvus.db`` in the index directory) and
-        ``search_token`` its credentials.
+        ``search_token`` its credentials. ``vector_codec`` (``flat`` or ``fp16``) is how this
+        process holds the vectors it searches locally; the database keeps float32 either way.
 
         Raises :class:`IndexMismatchError` when the stored manifest names another model,
         dimension or tokenizer or an unknown format (format 1 is upgraded in place, under the
@@ -360,7 +364,7 @@ class NewsIndex:
                 f"this configuration uses {manifest.get('backend', 'local')!r}; re-ingest into a "
                 "new index directory or set NEWSQA_BACKEND to match"
             )
-        index = cls(path, stored, search_uri, search_token)
+        index = cls(path, stored, search_uri, search_token, vector_codec)
         index.sync_search()
         return index
 
@@ -422,7 +426,7 @@ class NewsIndex:
             store = self._load_snapshot(db, log_start, gen, n_chunks)
             if store is None:
                 log.info("rebuilding the vectors of %s from the database", self.path)
-                store = _rebuild(db, self.dim)
+                store = _rebuild(db, self.dim, self.vector_codec)
             self.vectors.swap(store)
             self._loaded_generation = gen
         finally:
@@ -440,6 +444,10 @@ class NewsIndex:
             store = FaissStore.load(self.path / "vectors.faiss", self.dim)
         except (RuntimeError, ValueError, OSError):
             return None
+        if store.codec != self.vector_codec:
+            if store.codec != "flat":  # fp16 values are not the float32 ones: read the database
+                return None
+            store = store.converted(self.vector_codec)
         if _read_stamp(stamp_path) != stamp:  # a writer replaced it while we read
             return None
         d = _delta(db, stamp, gen, self.dim)
