@@ -43,7 +43,8 @@ THRESHOLDS = (0.0, 0.30, 0.34, 0.36, 0.38, 0.40, 0.42, 0.44)
 
 
 def collect(index: Path, k: int) -> None:
-    """Store each answerable question's passages and the vectors of all their sentences."""
+    """Store each answerable question's passages and the vectors of all their sentences and
+    headlines."""
     svc = NewsQA.open(get_settings(index=str(index)), create=False)
     items: list[dict[str, Any]] = []
     texts: dict[str, None] = {}
@@ -56,6 +57,8 @@ def collect(index: Path, k: int) -> None:
             items.append({"q": q, "passages": [p.to_dict() for p in got], "idf": idf})
             texts.setdefault(q["question"], None)
             for p in got:
+                if p.title:
+                    texts.setdefault(p.title, None)
                 for s in split_sentences(p.text):
                     texts.setdefault(s, None)
         keys = list(texts)
@@ -141,7 +144,8 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
         name, _, value = pair.partition("=")
         if name not in types:
             sys.exit(f"unknown ComposeConfig field {name!r}; known: {', '.join(types)}")
-        out[name] = types[name](value)
+        kind = types[name]
+        out[name] = value.lower() in ("1", "true", "yes", "on") if kind is bool else kind(value)
     return out
 
 

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from newsqa.models import Citation, Passage, Segment
-from newsqa.query.sentences import absent_share, analyse, answer_span, match
+from newsqa.query.sentences import (
+    Question,
+    absent_share,
+    analyse,
+    answer_span,
+    answer_type_fit,
+    match,
+)
 from newsqa.text import STOPWORDS, split_sentences
 
 ABSTAIN_TEXT = "The archive has no article that answers this."
@@ -35,6 +42,7 @@ class ComposeConfig:
     keep_ratio: float = 0.5
     coverage_penalty: float = 0.05
     absence_penalty: float = 0.1
+    headlines: bool = True
 
 
 @dataclass
@@ -104,7 +112,8 @@ def compose(
 ) -> Composed:
     """Compose a short cited answer from ``passages`` (best first) or abstain.
 
-    Every sentence of the first ``cfg.passages_considered`` passages is scored on the words
+    Every sentence of the first ``cfg.passages_considered`` passages, and their articles'
+    headlines where they can answer (see :func:`_candidates`), is scored on the words
     it shares with the question (weighted by ``idf``, the archive's inverse document frequency
     of each content word, the sentence that asks weighing more than the context before it), the
     question's phrases it repeats and its passage's rank. At most ``cfg.semantic_sentences`` of
@@ -117,7 +126,7 @@ def compose(
     """
     considered = passages if view != "answer" else passages[: cfg.passages_considered]
     q = analyse(question, idf, cfg.focus_weight)
-    cands = _candidates(considered)
+    cands = _candidates(considered, q if cfg.headlines else None)
     if not cands:
         return abstention(0.0)
     matches = [match(q, s) for _, _, s in cands]
@@ -156,14 +165,30 @@ def compose(
     return _cite(lines, cands, considered, evidence, cfg, "\n")
 
 
-def _candidates(passages: Sequence[Passage]) -> list[tuple[int, int, str]]:
-    """(passage index, position, sentence) of every sentence long enough to state something."""
-    return [
-        (pi, si, s)
-        for pi, p in enumerate(passages)
-        for si, s in enumerate(split_sentences(p.text))
-        if _words(s) >= 4
-    ]
+def _candidates(
+    passages: Sequence[Passage], headline_for: Question | None
+) -> list[tuple[int, int, str]]:
+    """(passage index, position, sentence) of every sentence long enough to state something.
+
+    With ``headline_for``, a question asking for a name, number or date, each article's
+    headline is a candidate too (position -1, once per article) when it holds a thing of that
+    kind the question lacks: "Netflix starts charging for password sharing" answers which
+    streaming giant; a headline that only restates a why-question ("Korea-US Alliance vs.
+    Japan-US Alliance") answers nothing.
+    """
+    out: list[tuple[int, int, str]] = []
+    seen: set[str] = set()
+    for pi, p in enumerate(passages):
+        if headline_for is not None and p.title and p.article_id not in seen:
+            seen.add(p.article_id)
+            if (
+                headline_for.kind != "other"
+                and _words(p.title) >= 4
+                and answer_type_fit(headline_for, p.title) == 1.0
+            ):
+                out.append((pi, -1, p.title))
+        out += [(pi, si, s) for si, s in enumerate(split_sentences(p.text)) if _words(s) >= 4]
+    return out
 
 
 def _shortlist(
@@ -265,15 +290,15 @@ class Draft:
 def number_citations(drafts: Sequence[Draft], evidence: float, joiner: str = " ") -> Composed:
     """Number the passages the drafts cite (in order of first use) and build the answer.
 
-    A draft whose quote is not verbatim in the passage it cites is dropped, never shown; when
-    nothing is left the result is an abstention.
+    A draft whose quote is neither verbatim in the passage it cites nor that article's headline
+    is dropped, never shown; when nothing is left the result is an abstention.
     """
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
     segments: list[Segment] = []
     for d in drafts:
         if not d.passages or not all(
-            q and q in p.text for q, p in zip(d.quotes, d.passages, strict=True)
+            q and (q in p.text or q == p.title) for q, p in zip(d.quotes, d.passages, strict=True)
         ):
             continue
         cited: list[int] = []
@@ -329,13 +354,15 @@ def plain_text(segments: Sequence[Segment]) -> str:
 
 def check_citations(segments: Sequence[Segment], citations: Sequence[Citation]) -> list[str]:
     """Problems with the citations: a segment citing a number without a citation, or a quote
-    that is not verbatim in its passage. Empty for anything :func:`compose` returns."""
+    that is neither verbatim in its passage nor its article's headline. Empty for anything
+    :func:`compose` returns."""
     problems = []
     known = {c.n for c in citations}
     for seg in segments:
         problems += [f"[{n}] cites nothing" for n in seg.citations if n not in known]
     for c in citations:
         for piece in c.quote.split(" … "):
-            if piece not in c.passage:
+            if piece not in c.passage and piece != c.title:
                 problems.append(f"[{c.n}] quote not found in passage {c.chunk_id}")
     return problems
+
