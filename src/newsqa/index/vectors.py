@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import faiss
 import numpy as np
@@ -57,9 +57,8 @@ def _new_index(dim: int, codec: str) -> faiss.Index:
     if codec == "flat":
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
     if codec == "fp16":
-        return faiss.IndexIDMap2(
-            faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-        )
+        half = faiss.ScalarQuantizer.QT_fp16
+        return faiss.IndexIDMap2(faiss.IndexScalarQuantizer(dim, half, faiss.METRIC_INNER_PRODUCT))
     raise ValueError(f"unknown vector codec {codec!r}; known: {', '.join(CODECS)}")
 
 
@@ -95,10 +94,11 @@ class FaissStore:
         if codec == self.codec:
             return self
         out = FaissStore(self.dim, codec=codec)
-        n = int(self.index.ntotal)
+        mapped: Any = faiss.downcast_index(self.index)  # IndexIDMap2: ids and inner index
+        n = int(mapped.ntotal)
         if n:
-            ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
-            out.add(ids, self.index.index.reconstruct_n(0, n))
+            ids = faiss.vector_to_array(mapped.id_map).astype(np.int64)
+            out.add(ids, mapped.index.reconstruct_n(0, n))
         return out
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
