@@ -31,16 +31,16 @@ def test_filtered_search_is_exact(share: float, codec: str) -> None:
 
 def test_conversion_keeps_every_id_and_removal_works_in_fp16() -> None:
     rng = np.random.default_rng(2)
-    vecs = rng.normal(size=(300, 16)).astype(np.float32)
+    vecs = rng.normal(size=(9000, 16)).astype(np.float32)  # more than one conversion slice
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    ids = np.arange(1, 601, 2, dtype=np.int64)
+    ids = np.arange(1, 18001, 2, dtype=np.int64)
     flat = FaissStore(16)
     flat.add(ids, vecs)
     half = flat.converted("fp16")
-    assert half.codec == "fp16" and len(half) == 300 and flat.converted("flat") is flat
-    assert np.allclose(half.reconstruct(ids[:5].tolist()), vecs[:5], atol=1e-3)
+    assert half.codec == "fp16" and len(half) == 9000 and flat.converted("flat") is flat
+    assert np.allclose(half.reconstruct(ids[8190:8200].tolist()), vecs[8190:8200], atol=1e-3)
     half.remove(ids[:100])
-    assert len(half) == 200
+    assert len(half) == 8900
     assert half.reconstruct([int(ids[0])]).tolist() == [[0.0] * 16]
     assert half.search(vecs[150], 1)[0][0] == int(ids[150])
 

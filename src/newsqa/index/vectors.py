@@ -95,10 +95,10 @@ class FaissStore:
             return self
         out = FaissStore(self.dim, codec=codec)
         mapped: Any = faiss.downcast_index(self.index)  # IndexIDMap2: ids and inner index
-        n = int(mapped.ntotal)
-        if n:
-            ids = faiss.vector_to_array(mapped.id_map).astype(np.int64)
-            out.add(ids, mapped.index.reconstruct_n(0, n))
+        ids = faiss.vector_to_array(mapped.id_map).astype(np.int64)
+        for start in range(0, len(ids), 8192):  # in slices, so memory peaks at the two stores
+            rows = mapped.index.reconstruct_n(start, min(8192, len(ids) - start))
+            out.add(ids[start : start + len(rows)], rows)
         return out
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
