@@ -113,9 +113,12 @@ def test_the_vector_codec_can_change_at_any_restart(tmp_path: Path) -> None:
     assert half.index.vectors._store.codec == "fp16"  # converted from the flat snapshot
     assert np.allclose(half.index.vectors.reconstruct(ids), exact, atol=1e-3)
     assert [p.url for p in half.search("Tolva volcano", k=1)] == [NEWS[2].url]
-    half.index.save_snapshot()
-    half.ingest_records([article("Harbour reopens", "The harbour reopened after the storm.")])
+    half.index.save_snapshot()  # no write since: rewritten only because the codec differs
     half.close()
+    again = open_service(tmp_path / "idx", embedder="hash", vector_codec="fp16")
+    assert again.index._snapshot_codec == "fp16"
+    again.ingest_records([article("Harbour reopens", "The harbour reopened after the storm.")])
+    again.close()
     # From an fp16 snapshot, float32 vectors come from the database, exactly.
     flat = open_service(tmp_path / "idx", embedder="hash", vector_codec="flat")
     assert flat.index.vectors._store.codec == "flat"

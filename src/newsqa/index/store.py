@@ -300,6 +300,7 @@ class NewsIndex:
         self.manifest = manifest
         self.dim = int(manifest["dim"])
         self.vector_codec = vector_codec
+        self._snapshot_codec: str | None = None  # that of the vectors.faiss last read
         self._lock = threading.RLock()  # the read connection, shared by request threads
         self._db = _connect(self.path)
         self._wdb: sqlite3.Connection | None = None  # only the thread holding the writer lock
@@ -444,6 +445,7 @@ class NewsIndex:
             store = FaissStore.load(self.path / "vectors.faiss", self.dim)
         except (RuntimeError, ValueError, OSError):
             return None
+        self._snapshot_codec = store.codec
         if store.codec != self.vector_codec:
             if store.codec != "flat":  # fp16 values are not the float32 ones: read the database
                 return None
@@ -458,7 +460,8 @@ class NewsIndex:
     def save_snapshot(self) -> None:
         """Write ``vectors.faiss`` stamped with its generation and prune the log up to it.
 
-        Takes the writer lock (a writer calls it at the end of an ingest). The stamp is removed
+        Takes the writer lock (a writer calls it at the end of an ingest). A current snapshot is
+        rewritten only when it was read in another codec than this process's. The stamp is removed
         before the file is replaced and written after, so a crash leaves no stamp (rebuild) rather
         than a stamp that lies.
         """
@@ -469,7 +472,8 @@ class NewsIndex:
             self._catch_up()
             gen = self._loaded_generation
             stamp_path = self.path / "vectors.gen"
-            if _read_stamp(stamp_path) == gen and (self.path / "vectors.faiss").exists():
+            current = _read_stamp(stamp_path) == gen and (self.path / "vectors.faiss").exists()
+            if current and self._snapshot_codec in (None, self.vector_codec):
                 return
             stamp_path.unlink(missing_ok=True)
             self.vectors.save(self.path / "vectors.faiss")
