@@ -87,7 +87,8 @@ class Segment:
     ``text`` is shown as text (a "[12]" inside it is part of the article, not a citation);
     ``lead`` is a view's label shown before it ("2023-01-05 — cnn.com: "); ``span``, when set,
     is the character range of ``text`` that answers the question (a name, a number, a date);
-    ``quotes`` holds, per citation, the passage's verbatim words that support the statement;
+    ``quotes`` holds, per citation, the passage's verbatim words (or its article's headline)
+    that support the statement;
     ``flag``, when set, says why the statement is shown without support (a generated sentence
     the sources do not support: "not supported by the sources").
     """

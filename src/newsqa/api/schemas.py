@@ -165,7 +165,8 @@ class Segment(BaseModel):
     )
     quotes: list[str] = Field(
         default_factory=list,
-        description="Per citation, the passage's verbatim words that support the text",
+        description="Per citation, the passage's verbatim words (or its article's headline) "
+        "that support the text",
     )
     flag: str = Field(
         "", description='Set on a generated sentence the sources do not support ("not '
