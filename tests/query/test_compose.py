@@ -244,3 +244,25 @@ def test_evidence_drops_by_the_share_of_the_question_the_passages_miss() -> None
     penalised = compose(q, PASSAGES, fake_encode, qv, config(absence_penalty=0.5), idf=idf)
     # "reykjavik" is 6/10 of the question's weight and in no passage
     assert penalised.evidence == pytest.approx(plain.evidence - 0.5 * 0.6)
+
+
+def test_a_headline_that_holds_the_answer_is_a_cited_candidate() -> None:
+    headline = "Northwind Bank raises rates for the first time"
+    p = Passage(
+        1, "a1", "https://x/1", headline, "x.com", "2023-01-01",
+        "The decision surprised analysts. Officials met for two days in the capital.", 1.0,
+    )
+    cfg = config(abstain_threshold=0.1)
+    q = "Which bank raised rates this week?"
+    res = compose(q, [p], fake_encode, fake_encode([q])[0], cfg)
+    assert res.segments[0].text == headline and res.segments[0].quotes == [headline]
+    assert res.citations[0].quote == headline and check_citations(res.segments, res.citations) == []
+    span = res.segments[0].span
+    assert span is not None and headline[span[0]:span[1]] == "Northwind Bank"
+    off = compose(q, [p], fake_encode, fake_encode([q])[0], config(abstain_threshold=0.1,
+                                                                   headlines=False))
+    assert "Northwind" not in plain_text(off.segments)
+    # A why-question is not answered by a headline, however well it matches.
+    why = "Why did the bank raise rates?"
+    res = compose(why, [p], fake_encode, fake_encode([why])[0], cfg)
+    assert headline not in plain_text(res.segments)
