@@ -215,6 +215,32 @@ def test_bracketed_numbers_in_article_text_are_text_not_citations(
     page.close()
 
 
+def test_a_quoted_headline_is_marked_on_the_title_not_added_to_the_passage(
+    server: str, browser: object
+) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    errors = _console_watch(page)
+    question = "Which city did the storm hit?"
+    headline = "Storm hits Port Adria"
+    citation = {**STORM_CITATION, "title": headline, "quote": headline}
+    segment = {"text": headline, "citations": [1], "lead": "", "span": [11, 21],
+               "quotes": [headline]}
+    done = {**_storm_answer(question), "answer": f"{headline} [1]", "segments": [segment],
+            "citations": [citation]}
+    events = [("sources", {"passages": []}),
+              ("delta", {"text": f"{headline} [1]", "segment": segment}), ("done", done)]
+    page.route("**/api/ask/stream", lambda route: route.fulfill(
+        status=200, content_type="text/event-stream", body=_sse_body(events)))
+    page.goto(server + "/")
+    _ask(page, question)
+    card = page.locator('#sources .source[data-n="1"]')
+    assert card.locator(".source-head mark").inner_text() == headline
+    assert card.locator("blockquote mark").count() == 0
+    assert card.locator("blockquote").inner_text() == STORM_PASSAGE
+    assert errors == []
+    page.close()
+
+
 def test_sse_parser_handles_every_line_ending_and_split_chunks(
     server: str, browser: object
 ) -> None:

@@ -95,12 +95,17 @@
   }
 
 
-  // The passage with the quoted sentence(s) wrapped in <mark>, built from text nodes.
-  function highlighted(passage, quote) {
+  // The quoted pieces of a citation: sentences of its passage, or its article's headline.
+  function quotePieces(quote) {
+    return (quote || "").split(" … ").map((piece) => piece.trim()).filter(Boolean);
+  }
+
+  // The passage with the quoted sentence(s) wrapped in <mark>, built from text nodes; a quoted
+  // headline is marked on the card's title instead.
+  function highlighted(passage, quote, title) {
     const ranges = [];
-    for (const piece of (quote || "").split(" … ")) {
-      const p = piece.trim();
-      if (!p) continue;
+    const pieces = quotePieces(quote).filter((p) => p !== title);
+    for (const p of pieces) {
       const at = passage.indexOf(p);
       if (at >= 0) ranges.push([at, at + p.length]);
     }
@@ -115,7 +120,7 @@
       pos = end;
     }
     if (pos < passage.length) frag.append(document.createTextNode(passage.slice(pos)));
-    if (!ranges.length && quote) frag.append(el("mark", { text: ` “${quote}”` }));
+    if (!ranges.length && pieces.length) frag.append(el("mark", { text: ` “${pieces.join(" … ")}”` }));
     return frag;
   }
 
@@ -128,9 +133,11 @@
   function citationCard(c, turnIndex) {
     return el("li", { class: "source", "data-n": c.n, id: `source-${turnIndex}-${c.n}`, tabindex: "-1" },
       el("div", { class: "source-head" },
-        el("span", { class: "num", text: c.n }), link(c.url, c.title, "title")),
+        el("span", { class: "num", text: c.n }),
+        quotePieces(c.quote).includes(c.title)
+          ? el("mark", {}, link(c.url, c.title, "title")) : link(c.url, c.title, "title")),
       meta(c),
-      el("blockquote", { class: "passage" }, highlighted(c.passage || c.quote, c.quote)));
+      el("blockquote", { class: "passage" }, highlighted(c.passage || c.quote, c.quote, c.title)));
   }
 
   function passageCard(p, i) {
