@@ -113,7 +113,12 @@ def test_the_vector_codec_can_change_at_any_restart(tmp_path: Path) -> None:
     assert half.index.vectors._store.codec == "fp16"  # converted from the flat snapshot
     assert np.allclose(half.index.vectors.reconstruct(ids), exact, atol=1e-3)
     assert [p.url for p in half.search("Tolva volcano", k=1)] == [NEWS[2].url]
+    snapshot = tmp_path / "idx" / "vectors.faiss"
+    flat_file = snapshot.stat().st_ino
     half.index.save_snapshot()  # no write since: rewritten only because the codec differs
+    fp16_file = snapshot.stat().st_ino
+    half.index.save_snapshot()  # now current in this codec: left as it is
+    assert flat_file != fp16_file == snapshot.stat().st_ino
     half.close()
     again = open_service(tmp_path / "idx", embedder="hash", vector_codec="fp16")
     assert again.index._snapshot_codec == "fp16"

@@ -445,13 +445,13 @@ class NewsIndex:
             store = FaissStore.load(self.path / "vectors.faiss", self.dim)
         except (RuntimeError, ValueError, OSError):
             return None
+        if _read_stamp(stamp_path) != stamp:  # a writer replaced it while we read
+            return None
         self._snapshot_codec = store.codec
         if store.codec != self.vector_codec:
             if store.codec != "flat":  # fp16 values are not the float32 ones: read the database
                 return None
             store = store.converted(self.vector_codec)
-        if _read_stamp(stamp_path) != stamp:  # a writer replaced it while we read
-            return None
         d = _delta(db, stamp, gen, self.dim)
         store.remove(d.remove_ids)
         store.add(d.add_ids, d.add_vectors)
@@ -477,6 +477,7 @@ class NewsIndex:
                 return
             stamp_path.unlink(missing_ok=True)
             self.vectors.save(self.path / "vectors.faiss")
+            self._snapshot_codec = self.vector_codec
             _write_atomic(stamp_path, str(gen))
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM changes WHERE gen<=?", (gen,))
