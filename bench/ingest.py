@@ -47,7 +47,7 @@ from newsqa.ingest.embed import (  # noqa: E402
     WordPieceEmbedder,
     default_model_path,
 )
-from newsqa.ingest.onnx_embed import OnnxInt8Embedder  # noqa: E402
+from newsqa.ingest.onnx_embed import OnnxEmbedder, OnnxInt8Embedder  # noqa: E402
 from newsqa.service import NewsQA  # noqa: E402
 from newsqa.settings import get_settings  # noqa: E402
 
@@ -223,6 +223,7 @@ def run_levers(args: argparse.Namespace, work: Path) -> list[tuple[str, float]]:
     e32 = SentenceTransformerEmbedder(precision="fp32")
     e16 = SentenceTransformerEmbedder(precision="bf16")
     e8 = OnnxInt8Embedder()
+    e32_onnx = OnnxEmbedder(precision="fp32")
     autocast_only = SentenceTransformerEmbedder(precision="fp32")
     autocast_only.precision = "bf16"  # autocast on, weights left in fp32 (cast on every pass)
     spec = ChunkSpec(get_settings().chunk_tokens, get_settings().chunk_overlap, 256)
@@ -273,6 +274,8 @@ def run_levers(args: argparse.Namespace, work: Path) -> list[tuple[str, float]]:
         ("bf16, token-capped batches", lambda: e16.encode(sample)),
         ("bf16, guard with model tokenizer + encode tokenises again", unguarded_count(e16)),
         ("bf16, guard ids reused by encode (product path)", guarded(e16)),
+        ("torch fp32, guard ids reused (what fills an index of fp32 vectors)", guarded(e32)),
+        ("onnx-fp32 (ONNX Runtime, the same vectors), guard ids reused", guarded(e32_onnx)),
         ("onnx-int8 (ONNX Runtime, int8 weights), guard ids reused", guarded(e8)),
     ]
     qs = questions(30)

@@ -431,7 +431,8 @@ def load_embedder(
         from newsqa.ingest.onnx_embed import OnnxEmbedder
 
         return OnnxEmbedder(
-            model_path, batch_size, Path(cache_dir) if cache_dir else None, backend[5:]
+            model_path, batch_size, Path(cache_dir) if cache_dir else None,
+            backend.removeprefix("onnx-"),
         )
     if backend != "torch":
         raise ValueError(f"unknown embedding backend {backend!r}: {', '.join(BACKENDS)}")
