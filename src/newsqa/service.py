@@ -167,18 +167,32 @@ class NewsQA:
         self.index.close()
 
     def warm(self, after_first_answer: float = 30.0) -> int:
-        """Fill the BM25 cache with the postings of the archive's most common words, once the
-        first answer is out (or ``after_first_answer`` seconds have passed), so the start is
-        not slowed; a long-running server calls this in a thread. Returns the words read."""
+        """Make the BM25 postings of the archive's common words resident, once the first answer
+        is out (or ``after_first_answer`` seconds have passed), so the start is not slowed:
+        loaded from the index's postings file, or read and that file written (about 30 s for
+        a year of news). Returns the words resident (0 once closed)."""
         self.answered.wait(after_first_answer)
         if self._closing.is_set():
             return 0
         try:
-            return self.index.warm_lexical(
-                self.retrieval.title_weight, words=200, stop=self._closing
-            )
+            return self.index.warm_lexical(self.retrieval.title_weight, stop=self._closing)
         except sqlite3.Error:  # closed under it: warming is only ever a head start
             return 0
+
+    def keep_warm(self, quiet: float = 10.0) -> None:
+        """:meth:`warm`, then warm again whenever the archive has changed (here or in another
+        process) and then stayed unchanged for ``quiet`` seconds, until closed: a server
+        calls this in a thread."""
+        self.warm()
+        last = None
+        while not self._closing.wait(quiet):
+            try:
+                gen = self.index.generation
+            except sqlite3.Error:
+                return
+            if gen == last and gen != self.index.warm_generation:
+                self.warm(after_first_answer=0)
+            last = gen
 
     # ------------------------------------------------------------------ ingest
     def ingest(

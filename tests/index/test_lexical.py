@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from newsqa.index import lexical
 from newsqa.index.lexical import PostingsCache, fts_phrase, top_bm25
 from newsqa.models import Filters
 from tests.support import article, open_service
@@ -25,6 +26,12 @@ def _fts_or(svc, terms: list[str], title_weight: float) -> list[tuple[int, float
         "WHERE chunks_fts MATCH ? ORDER BY s, rowid", [match],
     ).fetchall()
     return [(int(r[0]), -float(r[1])) for r in rows]
+
+
+def _same_ranking(got: list[tuple[int, float]], want: list[tuple[int, float]]) -> None:
+    """The same passages in the same order, the scores to float32 rounding."""
+    assert [c for c, _ in got] == [c for c, _ in want]
+    assert np.allclose([s for _, s in got], [s for _, s in want], rtol=1e-6, atol=0)
 
 
 def test_summed_postings_rank_as_fts5_ranks_an_or_query(tmp_path) -> None:
@@ -84,10 +91,106 @@ def test_warming_reads_the_common_words_and_changes_no_ranking(tmp_path) -> None
     assert svc.index._postings.matches("grain", gen) is None
     assert svc.index.warm_lexical(0.5, words=3) == 3
     assert svc.index._postings.matches("grain", gen) == 3  # in three of the five passages
-    assert svc.index.lexical(["grain", "rates"], 10, 0.5) == _fts_or(svc, ["grain", "rates"], 0.5)
+    _same_ranking(svc.index.lexical(["grain", "rates"], 10, 0.5),
+                  _fts_or(svc, ["grain", "rates"], 0.5))
     # the service warms after its first answer, and not at all once closed
     assert not svc.answered.is_set()
     svc.ask("Was the grain deal extended?")
     assert svc.answered.is_set() and svc.warm(after_first_answer=0) > 0
     svc.close()
     assert svc.warm(after_first_answer=0) == 0
+
+
+def test_common_words_postings_are_kept_for_the_next_start_and_only_for_that_state(
+    tmp_path, monkeypatch
+) -> None:
+    svc = open_service(tmp_path / "i", embedder="hash")
+    svc.ingest_records([article(t, x) for t, x in TEXTS])
+    assert svc.index.warm_lexical(0.5) > 0
+    assert (tmp_path / "i" / lexical.POSTINGS_FILE).exists()
+    assert svc.index.warm_generation == svc.index.generation
+    svc.close()
+
+    # the next start loads the file: not one word is read from FTS5 again
+    reads: list[str] = []
+    real = lexical.read_postings
+    monkeypatch.setattr(lexical, "read_postings", lambda q, t, w: reads.append(t) or real(q, t, w))
+    again = open_service(tmp_path / "i", embedder="hash")
+    assert again.index.warm_lexical(0.5) > 0 and reads == []
+    _same_ranking(again.index.lexical(["grain", "deal"], 10, 0.5),
+                  _fts_or(again, ["grain", "deal"], 0.5))
+    # another title weight is another state: its postings are read afresh
+    assert again.index.warm_lexical(2.0) > 0 and "grain" in reads
+
+    # a write outdates them: answers come from FTS5's new state, and warming reads it
+    again.ingest_records([article("More grain", "Grain ships left Odesa with more grain.")])
+    _same_ranking(again.index.lexical(["grain"], 10, 2.0), _fts_or(again, ["grain"], 2.0))
+    assert again.index.warm_generation != again.index.generation
+    reads.clear()
+    assert again.index.warm_lexical(2.0) > 0 and "grain" in reads
+    assert again.index.warm_generation == again.index.generation
+    _same_ranking(again.index.lexical(["grain"], 10, 2.0), _fts_or(again, ["grain"], 2.0))
+
+
+def test_a_damaged_or_foreign_postings_file_is_read_anew(tmp_path) -> None:
+    first = open_service(tmp_path / "a", embedder="hash")
+    first.ingest_records([article(t, x) for t, x in TEXTS])
+    first.index.warm_lexical(0.5)
+    # a database rebuilt from scratch to the same generation with other passages
+    other = open_service(tmp_path / "b", embedder="hash")
+    other.ingest_records([article(t, x) for t, x in TEXTS[:2]])
+    other.index._db.execute("UPDATE meta SET value=? WHERE key='generation'",
+                            [str(first.index.generation)])
+    (tmp_path / "b" / lexical.POSTINGS_FILE).write_bytes(
+        (tmp_path / "a" / lexical.POSTINGS_FILE).read_bytes())
+    assert other.index.generation == first.index.generation
+    other.index.warm_lexical(0.5)
+    _same_ranking(other.index.lexical(["grain", "rates"], 10, 0.5),
+                  _fts_or(other, ["grain", "rates"], 0.5))
+    # a truncated file is ignored too, and replaced
+    path = tmp_path / "a" / lexical.POSTINGS_FILE
+    path.write_bytes(path.read_bytes()[:100])
+    assert lexical.FrozenPostings.load(path) is None
+    assert first.index.warm_lexical(0.5) > 0 and lexical.FrozenPostings.load(path) is not None
+
+
+def test_frozen_postings_stay_within_their_budget() -> None:
+    lists = {"a": 30, "b": 50, "c": 10}
+
+    def query(sql: str, args):
+        return [(i, -1.0) for i in range(lists[args[0].strip('"')])]
+
+    frozen = lexical.FrozenPostings.read(query, ["a", "b", "c"], 1.0, (1, 1.0, 90), 8 * 60)
+    assert frozen is not None and list(frozen.spans) == ["a"] and frozen.nbytes <= 8 * 60
+    assert lexical.FrozenPostings.read(query, ["a"], 1.0, (1, 1.0, 90), 10**6,
+                                       stop=_set_event()) is None
+
+
+def _set_event():
+    import threading
+
+    event = threading.Event()
+    event.set()
+    return event
+
+
+def test_a_server_warms_again_once_the_archive_has_changed(tmp_path) -> None:
+    import threading
+    import time
+
+    svc = open_service(tmp_path / "i", embedder="hash")
+    svc.ingest_records([article(t, x) for t, x in TEXTS[:3]])
+    svc.answered.set()
+    thread = threading.Thread(target=svc.keep_warm, args=(0.05,), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while svc.index.warm_generation != svc.index.generation and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert svc.index.warm_generation == svc.index.generation
+    svc.ingest_records([article(t, x) for t, x in TEXTS[3:]])
+    while svc.index.warm_generation != svc.index.generation and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert svc.index.warm_generation == svc.index.generation
+    svc.close()
+    thread.join(5)
+    assert not thread.is_alive()

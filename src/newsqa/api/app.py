@@ -624,8 +624,9 @@ def worker_app() -> FastAPI:
 
 
 def start_warming(service: NewsQA) -> None:
-    """Warm the service's caches in a background thread (see :meth:`NewsQA.warm`)."""
-    threading.Thread(target=service.warm, name="newsqa-warm", daemon=True).start()
+    """Warm the service's caches in a background thread, and again after the archive changes
+    (see :meth:`NewsQA.keep_warm`)."""
+    threading.Thread(target=service.keep_warm, name="newsqa-warm", daemon=True).start()
 
 
 def serve(service: NewsQA, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:

@@ -7,16 +7,33 @@ cache, and a query adds up the arrays of its words. The result is FTS5's own ran
 rounding. Common words, whose long posting lists made most of BM25's cost (``bench/latency.py``),
 recur across questions and are read once per index generation: any write clears the cache,
 since it changes the words' idf and the passages' lengths.
+
+Reading a common word costs milliseconds per thousand passages that hold it (FTS5 scores each
+row), so a question's first read of its words made most of its time. :class:`FrozenPostings`
+holds the postings of the archive's common words in three flat arrays, read once after a
+server starts or the archive changes, and kept in a file beside the index (``postings.npz``)
+so that the next start loads them in a fraction of a second.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+import zipfile
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from newsqa.text import query_terms
+
+#: The frozen postings' file in an index directory, and the lock its builders take.
+POSTINGS_FILE = "postings.npz"
 
 #: ``(sql, args) -> rows``: runs a read query on the index's database.
 Query = Callable[[str, Sequence[object]], list[tuple]]
@@ -25,6 +42,105 @@ Query = Callable[[str, Sequence[object]], list[tuple]]
 def fts_phrase(term: str) -> str:
     """``term`` as an FTS5 phrase: quoted, so operators and punctuation in it stay text."""
     return '"' + term.replace('"', "") + '"'
+
+
+def read_postings(query: Query, term: str, title_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """``term``'s passage ids (ascending) and one-word BM25 scores (higher is better), from FTS5."""
+    try:
+        rows = query(
+            f"SELECT rowid, bm25(chunks_fts, {float(title_weight)}, 1.0) FROM chunks_fts "
+            "WHERE chunks_fts MATCH ? ORDER BY rowid", [fts_phrase(term)],
+        )
+    except sqlite3.OperationalError:  # a word FTS5 cannot parse matches nothing
+        rows = []
+    ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+    scores = np.fromiter((-r[1] for r in rows), np.float64, len(rows))
+    return ids, scores
+
+
+#: What a set of postings is valid for: (write generation, title weight, passages). The count
+#: tells apart a database rebuilt from scratch that has come back to the same generation.
+Stamp = tuple[int, float, int]
+
+
+@dataclass(frozen=True)
+class FrozenPostings:
+    """Many words' postings in flat arrays (ids as int32 where they fit, scores as float32:
+    half the memory, the ranking unchanged but for ties closer than a float32 tells apart)."""
+
+    stamp: Stamp
+    spans: dict[str, tuple[int, int]]  # word -> (start, length) in ids/scores
+    ids: np.ndarray
+    scores: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the arrays take."""
+        return int(self.ids.nbytes + self.scores.nbytes)
+
+    def get(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The postings of ``term``, if it is one of the words held."""
+        span = self.spans.get(term)
+        if span is None:
+            return None
+        a, n = span
+        return self.ids[a:a + n], self.scores[a:a + n]
+
+    @classmethod
+    def read(
+        cls, query: Query, words: Iterable[str], title_weight: float, stamp: Stamp,
+        budget_bytes: int, stop: threading.Event | None = None,
+    ) -> FrozenPostings | None:
+        """The postings of ``words`` (most wanted first) from FTS5 until ``budget_bytes`` is
+        spent; None when ``stop`` is set meanwhile."""
+        ids: list[np.ndarray] = []
+        scores: list[np.ndarray] = []
+        spans: dict[str, tuple[int, int]] = {}
+        start = 0
+        for word in words:
+            if stop is not None and stop.is_set():
+                return None
+            i, s = read_postings(query, word, title_weight)
+            if (start + len(i)) * 8 > budget_bytes:
+                break
+            spans[word] = (start, len(i))
+            # narrowed as read, so that building takes little more memory than the result
+            ids.append(i.astype(np.int32) if len(i) == 0 or i[-1] < 2**31 else i)
+            scores.append(s.astype(np.float32))
+            start += len(i)
+        return cls(stamp, spans, np.concatenate(ids or [np.zeros(0, np.int32)]),
+                   np.concatenate(scores or [np.zeros(0, np.float32)]))
+
+    def save(self, path: Path) -> None:
+        """Write to ``path`` whole or not at all (a temporary file, then a rename)."""
+        words = list(self.spans)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(
+                    fh, ids=self.ids, scores=self.scores, words=np.array(words, dtype=str),
+                    spans=np.array([self.spans[w] for w in words], np.int64).reshape(-1, 2),
+                    stamp=np.array(self.stamp, np.float64),
+                )
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: Path) -> FrozenPostings | None:
+        """What :meth:`save` wrote to ``path``; None when it is missing or unreadable."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                gen, weight, n = (float(v) for v in z["stamp"])
+                words, spans = z["words"].tolist(), z["spans"]
+                ids, scores = z["ids"], z["scores"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return None
+        if len(spans) != len(words) or len(ids) != len(scores) or (
+                len(spans) and int((spans[:, 0] + spans[:, 1]).max()) > len(ids)):
+            return None
+        table = {w: (int(a), int(b)) for w, (a, b) in zip(words, spans, strict=True)}
+        return cls((int(gen), weight, int(n)), table, ids, scores)
 
 
 class PostingsCache:
@@ -37,14 +153,40 @@ class PostingsCache:
         self._bytes = 0
         self._counts: dict[str, int] = {}
         self._generation = -1
+        self._frozen: FrozenPostings | None = None
         self._lock = threading.Lock()
+
+    def install(self, frozen: FrozenPostings) -> None:
+        """Serve the words of ``frozen`` from it while the index is at its generation."""
+        with self._lock:
+            self._frozen = frozen
+
+    @property
+    def frozen(self) -> FrozenPostings | None:
+        """The frozen postings in use, if any."""
+        return self._frozen
+
+    def _from_frozen(
+        self, term: str, title_weight: float, generation: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        frozen = self._frozen
+        if frozen is None:
+            return None
+        if frozen.stamp[0] != generation:
+            if generation > frozen.stamp[0]:
+                self._frozen = None  # outdated for good: free its memory
+            return None
+        return frozen.get(term) if frozen.stamp[1] == float(title_weight) else None
 
     def matches(self, term: str, generation: int) -> int | None:
         """How many passages contain ``term``, when its postings are cached (else None)."""
         with self._lock:
-            if generation != self._generation:
-                return None
-            return self._counts.get(term)
+            count = self._counts.get(term) if generation == self._generation else None
+            frozen = self._frozen
+        if count is None and frozen is not None and frozen.stamp[0] == generation:
+            got = frozen.get(term)
+            count = None if got is None else len(got[0])
+        return count
 
     def postings(
         self, query: Query, term: str, title_weight: float, generation: int
@@ -56,19 +198,12 @@ class PostingsCache:
                 self._items.clear()
                 self._counts.clear()
                 self._bytes, self._generation = 0, generation
-            hit = self._items.get(key)
+            hit = self._items.get(key) or self._from_frozen(term, title_weight, generation)
             if hit is not None:
-                self._items.move_to_end(key)
+                if key in self._items:
+                    self._items.move_to_end(key)
                 return hit
-        try:
-            rows = query(
-                f"SELECT rowid, bm25(chunks_fts, {float(title_weight)}, 1.0) FROM chunks_fts "
-                "WHERE chunks_fts MATCH ? ORDER BY rowid", [fts_phrase(term)],
-            )
-        except sqlite3.OperationalError:  # a word FTS5 cannot parse matches nothing
-            rows = []
-        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-        scores = np.fromiter((-r[1] for r in rows), np.float64, len(rows))
+        ids, scores = read_postings(query, term, title_weight)
         with self._lock:
             if generation == self._generation and key not in self._items:
                 self._items[key] = (ids, scores)
@@ -102,3 +237,65 @@ def top_bm25(
         ids, scores = ids[best], scores[best]
     order = np.lexsort((ids, -scores))
     return [(int(ids[i]), float(scores[i])) for i in order]
+
+
+def common_words(db: sqlite3.Connection, sample: int, limit: int | None) -> list[str]:
+    """Content words of the newest ``sample`` passages held by two or more of them, most
+    common first (at most ``limit``): the words whose postings cost most to read."""
+    counts: Counter[str] = Counter()
+    for (text,) in db.execute("SELECT text FROM chunks ORDER BY id DESC LIMIT ?", [sample]):
+        counts.update(set(query_terms(text)))
+    return [w for w, c in counts.most_common(limit) if c >= 2]
+
+
+def freeze(
+    db: sqlite3.Connection, directory: Path, title_weight: float, words: int | None,
+    sample: int, budget_bytes: int, stop: threading.Event | None,
+) -> FrozenPostings | None:
+    """The frozen postings of the index in ``directory`` as ``db`` sees it: loaded from its
+    :data:`POSTINGS_FILE` when that was written for this state, else read in one read
+    transaction (a consistent state while writers go on) and written there for the next start,
+    best effort. One process builds at a time; one that waited then loads what was built.
+    None when ``stop`` was set."""
+    path = directory / POSTINGS_FILE
+    with _builder_lock(directory):
+        db.execute("BEGIN")
+        try:
+            stamp: Stamp = (
+                int(db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]),
+                float(title_weight),
+                int(db.execute("SELECT count(*) FROM chunks").fetchone()[0]),
+            )
+            frozen = FrozenPostings.load(path)
+            if frozen is not None and frozen.stamp == stamp:
+                return frozen
+
+            def query(sql: str, args: Sequence[object]) -> list[tuple]:
+                return db.execute(sql, list(args)).fetchall()
+
+            frozen = FrozenPostings.read(
+                query, common_words(db, sample, words), title_weight, stamp, budget_bytes, stop
+            )
+        finally:
+            db.execute("COMMIT")
+        if frozen is not None:
+            try:
+                frozen.save(path)
+            except OSError:  # a read-only index: the postings still serve this process
+                pass
+        return frozen
+
+
+@contextmanager
+def _builder_lock(directory: Path) -> Iterator[None]:
+    try:
+        fh = open(directory / "postings.lock", "a+")
+    except OSError:  # a read-only directory: nothing is written, nothing to order
+        yield
+        return
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

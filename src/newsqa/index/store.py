@@ -12,7 +12,9 @@ database is newer, applies the logged changes since (reading added vectors from 
 without holding the lock that other queries need. ``vectors.faiss`` is a snapshot written only by
 a writer (at the end of an ingest), after which the log up to it is pruned; opening an index
 loads the snapshot and replays the log after it, and rebuilds from the vectors in SQLite only when
-the snapshot is missing, stale or corrupt. Readers never write index files. A kill at any moment
+the snapshot is missing, stale or corrupt. Readers write no index file but ``postings.npz``, the
+BM25 postings of common words (:mod:`newsqa.index.lexical`), derived data that is stamped with
+the state it was read from and replaced whole. A kill at any moment
 leaves whole transactions and a snapshot that is either complete and stamped or ignored.
 """
 
@@ -33,11 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.index.lexical import PostingsCache, fts_phrase, top_bm25
+from newsqa.index.lexical import PostingsCache, freeze, fts_phrase, top_bm25
 from newsqa.index.search import Hits, SearchBackend, make_search
 from newsqa.index.vectors import FaissStore, GuardedStore
 from newsqa.models import Filters
-from newsqa.text import query_terms
 
 log = logging.getLogger("newsqa.index")
 
@@ -755,36 +756,31 @@ class NewsIndex:
         return top_bm25(parts, n, allowed)
 
     def warm_lexical(
-        self, title_weight: float, words: int = 300, sample: int = 3000,
-        stop: threading.Event | None = None,
+        self, title_weight: float, words: int | None = None, sample: int = 10_000,
+        budget_bytes: int = 96 << 20, stop: threading.Event | None = None,
     ) -> int:
-        """Read the postings of the ``words`` most common content words of the newest
-        ``sample`` passages into the BM25 cache (their long posting lists are what a first
-        question pays for), through a connection of its own so questions are not held up;
-        stops early when ``stop`` is set. Returns the words read."""
+        """Make the BM25 postings of the archive's common words resident: the ``words`` (None:
+        as many as ``budget_bytes`` holds) most common content words of the newest ``sample``
+        passages, whose long posting lists are what a question pays for. They are loaded from
+        ``postings.npz`` when it was written for the index as it is now, else read through a
+        connection of its own (questions are not held up) and written there for the next start
+        (:func:`~newsqa.index.lexical.freeze`). Stops early when ``stop`` is set. Returns the
+        words resident."""
         db = _connect(self.path)
         try:
-            texts = [r[0] for r in db.execute(
-                "SELECT text FROM chunks ORDER BY id DESC LIMIT ?", [sample])]
-            counts: dict[str, int] = {}
-            for text in texts:
-                for word in set(query_terms(text)):
-                    counts[word] = counts.get(word, 0) + 1
-            common = sorted(counts, key=lambda w: -counts[w])[:words]
-            gen = self.generation
-
-            def read(sql: str, args: Sequence[object]) -> list[tuple]:
-                return db.execute(sql, list(args)).fetchall()
-
-            done = 0
-            for word in common:
-                if stop is not None and stop.is_set():
-                    break
-                self._postings.postings(read, word, title_weight, gen)
-                done += 1
-            return done
+            frozen = freeze(db, self.path, title_weight, words, sample, budget_bytes, stop)
         finally:
             db.close()
+        if frozen is None:
+            return 0
+        self._postings.install(frozen)
+        return len(frozen.spans)
+
+    @property
+    def warm_generation(self) -> int | None:
+        """The generation whose common words' postings are resident (None: none are)."""
+        frozen = self._postings.frozen
+        return None if frozen is None else frozen.stamp[0]
 
     def _read(self, sql: str, args: Sequence[object]) -> list[tuple]:
         with self._lock:
