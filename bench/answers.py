@@ -2,7 +2,8 @@
 
 ``--collect`` (needs the full 2023 index, see ``bench/quality.py --build-only``) asks nothing:
 for every answerable question, as of its own date, it stores the top-k passages that the service
-retrieves and embeds every sentence of them once (``bench/.cache/answers/``). Without
+retrieves, embeds every sentence of them once and keeps the sentence vectors the index stored
+with them, if any (``bench/.cache/answers/``). Without
 ``--collect`` it composes the answers from that cache with the current composition code and
 settings (``--set NAME=VALUE`` overrides a ComposeConfig field), and prints answer hit, citation
 hit and abstention on January–June (the half settings may be tuned on) and July–December (held
@@ -63,13 +64,36 @@ def collect(index: Path, k: int) -> None:
                     texts.setdefault(s, None)
         keys = list(texts)
         vecs = svc.embedder.encode(keys)
+        stored = svc.index.sentence_vectors(
+            sorted({p["chunk_id"] for it in items for p in it["passages"]}))
     finally:
         svc.close()
     OUT.mkdir(parents=True, exist_ok=True)
+    save_stored(stored)
     (OUT / "items.json").write_text(json.dumps(items), encoding="utf-8")
     np.save(OUT / "vectors.npy", vecs)
     (OUT / "texts.json").write_text(json.dumps(keys), encoding="utf-8")
     print(f"{len(items)} questions, {len(keys)} sentences -> {OUT}")
+
+
+def save_stored(stored: dict[int, np.ndarray]) -> None:
+    """The index's stored sentence vectors of the cached passages (none: an older index)."""
+    spans, start = {}, 0
+    for cid, rows in stored.items():
+        spans[str(cid)] = [start, len(rows)]
+        start += len(rows)
+    flat = np.vstack(list(stored.values())) if stored else np.zeros((0, 384), np.float32)
+    np.save(OUT / "stored.npy", flat.astype(np.float32))
+    (OUT / "stored.json").write_text(json.dumps(spans), encoding="utf-8")
+
+
+def load_stored() -> dict[int, np.ndarray]:
+    """What :func:`save_stored` wrote (empty when the cache predates it)."""
+    if not (OUT / "stored.json").exists():
+        return {}
+    flat = np.load(OUT / "stored.npy")
+    spans = json.loads((OUT / "stored.json").read_text(encoding="utf-8"))
+    return {int(c): flat[a:a + n] for c, (a, n) in spans.items()}
 
 
 def load_cache() -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
@@ -81,9 +105,11 @@ def load_cache() -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
 
 
 def score(
-    items: Sequence[dict[str, Any]], table: dict[str, np.ndarray], cfg: ComposeConfig
+    items: Sequence[dict[str, Any]], table: dict[str, np.ndarray], cfg: ComposeConfig,
+    stored: dict[int, np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
-    """Compose every cached question with ``cfg``; one row per question (abstention off)."""
+    """Compose every cached question with ``cfg``; one row per question (abstention off).
+    ``stored``: the index's sentence vectors by chunk id, used as the service uses them."""
 
     def encode(texts: Sequence[str]) -> np.ndarray:
         return np.vstack([table[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
@@ -94,7 +120,8 @@ def score(
         q = item["q"]
         passages = [Passage(**p) for p in item["passages"]]
         res = compose(
-            q["question"], passages, encode, table[q["question"]], open_cfg, idf=item.get("idf")
+            q["question"], passages, encode, table[q["question"]], open_cfg, idf=item.get("idf"),
+            stored=stored,
         )
         segments = [s.to_dict() for s in res.segments]
         citations = [c.to_dict() for c in res.citations]
@@ -158,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
                     help="override a ComposeConfig field")
     ap.add_argument("--curve", action="store_true", help="several abstention thresholds")
+    ap.add_argument("--no-stored", action="store_true",
+                    help="ignore the index's stored sentence vectors (embed a shortlist, as an "
+                    "index without them does)")
     args = ap.parse_args(argv)
     require_data()
     if args.collect:
@@ -171,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     cfg = replace(cfg, **parse_overrides(args.set))
     items, table = load_cache()
-    report(score(items, table, cfg), cfg, args.curve)
+    stored = {} if args.no_stored else load_stored()
+    report(score(items, table, cfg, stored), cfg, args.curve)
     return 0
 
 

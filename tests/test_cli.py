@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -180,3 +181,26 @@ def test_ask_and_eval_generate_through_a_model_server(
     assert summary["generated_share"] == 1.0 and summary["claims_checked"] == 2
     assert summary["claims_supported"] == 0.5 and summary["claims_flagged"] == 0.5
     assert summary["answer_hit"] == 1.0
+
+
+def test_sentences_adds_the_vectors_an_index_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSQA_SENTENCE_VECTORS", "false")
+    idx = build_index(tmp_path)
+    capsys.readouterr()
+    monkeypatch.delenv("NEWSQA_SENTENCE_VECTORS")
+    assert main(["--index", str(idx), "sentences", "--no-progress"]) == 0
+    chunks = json.loads(_stats(idx, capsys))["chunks"]
+    assert main(["--index", str(idx), "sentences", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "sentence vectors stored for 0 chunks" in out  # nothing left: a rerun is a no-op
+    db = sqlite3.connect(idx / "news.sqlite")
+    assert db.execute("SELECT count(*) FROM sentences").fetchone()[0] == chunks > 0
+
+
+def _stats(idx: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    first = capsys.readouterr().out
+    assert "sentence vectors stored for" in first and " 0 chunks" not in first
+    assert main(["--index", str(idx), "stats", "--json"]) == 0
+    return capsys.readouterr().out

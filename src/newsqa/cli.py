@@ -130,6 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("delete", parents=[common], help="remove an article by id or URL")
     p.add_argument("article", metavar="ARTICLE_ID_OR_URL")
 
+    p = sub.add_parser(
+        "sentences", parents=[common],
+        help="store sentence vectors for the chunks of an index made without them",
+        description="Answers compare every sentence of their passages with the question using "
+        "vectors stored at ingest. An index made before them (or with "
+        "NEWSQA_SENTENCE_VECTORS=false) answers by embedding a shortlist per question; this "
+        "adds the vectors, newest chunks first (about 20 minutes a year of news on 2 cores). "
+        "It can be stopped and run again: it goes on where it stopped.",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     p = sub.add_parser("serve", parents=[common], help="serve the web chat and HTTP API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -329,6 +340,8 @@ def _run(args: argparse.Namespace, service: Any) -> int:
             return 0
         print(f"error: no article {args.article!r}", file=sys.stderr)
         return EXIT_NOT_FOUND
+    if args.command == "sentences":
+        return _add_sentence_vectors(service, not args.no_progress)
     if args.command == "serve":
         from newsqa.api.app import serve
 
@@ -342,6 +355,22 @@ def _run(args: argparse.Namespace, service: Any) -> int:
 
         return run_eval_command(service, args)
     raise AssertionError(args.command)
+
+
+def _add_sentence_vectors(service: Any, show: bool) -> int:
+    from newsqa.ingest.pipeline import IngestProgress
+
+    bar = progress_bar(show, desc="sentence vectors")
+    last = [0]
+
+    def tick(done: int, total: int) -> None:
+        last[0] = total
+        bar(IngestProgress("embed", 0, done, total))
+
+    n = service.add_sentence_vectors(tick)
+    bar(IngestProgress("done", 0, n, max(last[0], n)))
+    print(f"sentence vectors stored for {n} chunks -> {service.index.path}")
+    return 0
 
 
 if __name__ == "__main__":

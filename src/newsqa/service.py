@@ -26,7 +26,7 @@ from newsqa.embedders import (
     stored_manifest,
 )
 from newsqa.index.store import FORMAT_VERSION, IndexMismatchError, NewsIndex
-from newsqa.ingest.chunk import ChunkSpec
+from newsqa.ingest.chunk import ChunkSpec, embed_text, sentence_spans
 from newsqa.ingest.embed import Embedder, VectorCache
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from newsqa.models import Article, Filters, LoadProblem, Passage
@@ -229,7 +229,38 @@ class NewsQA:
         embedder, batch = self.ingest_embedder(), self.settings.ingest_batch_articles
         if ray:
             embedder, batch = self._ray_embedder(ray, ray_workers), RAY_BATCH_ARTICLES
-        return Ingestor(self.index, embedder, self.spec, batch).run(records, progress)
+        return Ingestor(
+            self.index, embedder, self.spec, batch,
+            sentence_vectors=self.settings.sentence_vectors,
+        ).run(records, progress)
+
+    def add_sentence_vectors(
+        self, progress: Callable[[int, int], None] | None = None, batch: int = 256
+    ) -> int:
+        """Store title and sentence vectors for the chunks of an index made before they were
+        (or with them off), newest first, so its answers need no model run per sentence; the
+        vectors come from the answer-sentence embedder, reading each chunk once. Holds the
+        writer lock; ``progress(done, total)`` after each batch. Returns the chunks done.
+
+        Raises :class:`RequestError` when no embedder here can make them (the hash fake can).
+        """
+        embedder = self.sentence_embedder
+        spans_of = getattr(embedder, "encode_spans", None)
+        if spans_of is None:
+            raise RequestError(f"the {embedder.backend} embedder cannot make sentence vectors")
+        done = 0
+        with self.index.writer():
+            total, rows = self.index.chunks_without_sentences(batch)
+            while rows and not self._closing.is_set():
+                texts = [embed_text(title, text) for _, title, text in rows]
+                spans = [sentence_spans(title, text) for _, title, text in rows]
+                _, vectors = spans_of(texts, spans)
+                done += self.index.add_sentence_vectors(
+                    [(cid, v) for (cid, _, _), v in zip(rows, vectors, strict=True)])
+                if progress is not None:
+                    progress(done, total)
+                _, rows = self.index.chunks_without_sentences(batch)
+        return done
 
     def ingest_embedder(self) -> Embedder:
         """The embedder of new passages, loaded on the first ingest: for fp32 vectors torch,
@@ -366,7 +397,7 @@ class NewsQA:
         idf = self.index.term_idf(query_terms(question))
         composed = compose(
             question, got, self._sentence_vectors.encode, qvec_answer, self.composition, view,
-            idf,
+            idf, self.index.sentence_vectors([p.chunk_id for p in got]),
         )
         timings["compose"] = (time.perf_counter() - t2) * 1000
         extra: dict[str, Any] = {"mode": "extractive", "note": None, "claims": None}

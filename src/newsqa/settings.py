@@ -62,6 +62,13 @@ class Settings(BaseSettings):
         "benchmark, bench/answers.py) or index (the index's own embedder). Falls back to the "
         "index's embedder where ONNX Runtime is missing",
     )
+    sentence_vectors: bool = Field(
+        True,
+        description="Store each chunk's title and sentence vectors at ingest, read in the "
+        "passage's context by the forward pass that embeds the chunk (about 4 KB a chunk), so "
+        "an answer compares every sentence of its passages with the question without running "
+        "the model on them; off: answers embed their shortlisted sentences per question",
+    )
     backend: Literal["local", "milvus"] | None = Field(
         None,
         description="Where chunks are searched: local (SQLite FTS5 + FAISS in the index "

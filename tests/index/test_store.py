@@ -177,3 +177,47 @@ def test_lexical_under_a_narrow_filter_looks_past_the_first_matches(tmp_path: Pa
     assert [c for c, _ in svc.index.lexical(["storm"], 2, allowed=allowed)] == [int(allowed[0])]
     assert svc.index.lexical(["storm"], 2, allowed=np.array([], dtype=np.int64)) == []
     svc.close()
+
+
+def _chunk_ids(svc) -> list[int]:
+    return [r[0] for r in svc.index._db.execute("SELECT id FROM chunks ORDER BY id")]
+
+
+def test_sentence_vectors_are_stored_with_their_chunks_and_go_with_them(tmp_path: Path) -> None:
+    from newsqa.ingest.embed import HashEmbedder
+    from newsqa.text import split_sentences
+
+    svc = open_service(tmp_path / "i", embedder="hash")
+    svc.ingest_records([article("Grain deal extended", "Ships sailed from Odesa. The deal was "
+                                "extended for sixty days.", url="https://x/1")])
+    (cid,) = _chunk_ids(svc)
+    rows = svc.index.sentence_vectors([cid])[cid]
+    text = svc.index.chunks([cid])[cid]["text"]
+    want = HashEmbedder().encode(["Grain deal extended", *split_sentences(text)])
+    assert rows.shape == want.shape and np.min(np.sum(rows * want, axis=1)) > 0.99  # int8
+    assert svc.delete("https://x/1")
+    assert svc.index.sentence_vectors([cid]) == {}
+    assert svc.index._db.execute("SELECT count(*) FROM sentences").fetchone()[0] == 0
+
+
+def test_an_index_without_sentence_vectors_answers_and_gains_them(tmp_path: Path) -> None:
+    svc = open_service(tmp_path / "i", embedder="hash", sentence_vectors=False)
+    svc.ingest_records(NEWS)
+    ids = _chunk_ids(svc)
+    assert svc.index.chunks_without_sentences(100)[0] == len(ids) > 2
+    # an index written before the table existed
+    svc.index._db.execute("DROP TABLE sentences")
+    assert svc.index.sentence_vectors(ids) == {}
+    question = "When did the bank raise rates?"
+    before = svc.ask(question)
+    seen: list[tuple[int, int]] = []
+    assert svc.add_sentence_vectors(lambda d, t: seen.append((d, t)), batch=2) == len(ids)
+    assert seen[-1] == (len(ids), len(ids)) and len(seen) == -(-len(ids) // 2)
+    assert svc.index.chunks_without_sentences(100) == (0, [])
+    assert set(svc.index.sentence_vectors(ids)) == set(ids)
+    # now nothing is embedded to answer, and the answer is the same
+    calls: list[int] = []
+    encode = svc._sentence_vectors.encode
+    svc._sentence_vectors.encode = lambda texts: calls.append(len(texts)) or encode(texts)
+    after = svc.ask(question)
+    assert after["answer"] == before["answer"] and calls == []

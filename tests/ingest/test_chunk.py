@@ -104,3 +104,15 @@ def test_a_title_of_long_tokens_still_leaves_room_for_text() -> None:
         "Ordinary headline about the harbour")
     accented = "é" * 100  # two characters each once decomposed
     assert short_title(accented) == "é" * 80
+
+
+def test_sentence_spans_point_at_the_title_and_each_sentence_of_the_embedded_text() -> None:
+    from newsqa.ingest.chunk import sentence_spans
+    from newsqa.text import split_sentences
+
+    chunk = "Ships sailed from Odesa. The deal was extended.\n\nPrices fell 3%."
+    text = embed_text("Grain deal extended", chunk)
+    spans = sentence_spans("Grain deal extended", chunk)
+    assert [text[a:b] for a, b in spans] == ["Grain deal extended", *split_sentences(chunk)]
+    assert sentence_spans("", chunk)[0] == (0, 0)
+    assert [chunk[a:b] for a, b in sentence_spans("", chunk)[1:]] == split_sentences(chunk)

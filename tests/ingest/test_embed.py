@@ -244,3 +244,38 @@ def test_vector_cache_returns_the_embedders_vectors_and_computes_each_text_once(
     base.seen.clear()
     cache.encode(["storm", "c"])
     assert base.seen == ["storm"]
+
+
+# ---------------------------------------------------------------------- sentence vectors
+def test_pool_spans_averages_the_pieces_inside_each_span_and_skips_special_tokens() -> None:
+    states = np.array([[9.0, 9.0], [1.0, 0.0], [0.0, 1.0], [3.0, 4.0], [9.0, -9.0]])
+    offsets = np.array([[0, 0], [0, 4], [5, 8], [9, 12], [0, 0]])  # [CLS] a b c [SEP]
+    got = embed.pool_spans(states, offsets, [(0, 8), (9, 12), (13, 20), (0, 0)])
+    assert np.allclose(got[0], [2 ** -0.5, 2 ** -0.5])  # mean of a and b, unit length
+    assert np.allclose(got[1], [0.6, 0.8])
+    assert not got[2].any() and not got[3].any()  # no piece inside: zeros
+
+
+def test_sentence_vectors_come_from_the_chunks_own_pass(
+    model: SentenceTransformerEmbedder, chunks: list[str]
+) -> None:
+    from newsqa.text import split_sentences
+
+    texts = chunks[:6]
+    sentences = [split_sentences(t) for t in texts]
+    spans = [[(t.index(s), t.index(s) + len(s)) for s in ss] + [(0, 0)]
+             for t, ss in zip(texts, sentences, strict=True)]
+    vecs, pooled = model.encode_spans(texts, spans)
+    assert np.min(np.sum(vecs * model.encode(texts), axis=1)) >= 0.99999  # same chunk vectors
+    own, best, others = [], [], []
+    for ss, p in zip(sentences, pooled, strict=True):
+        assert p.shape == (len(ss) + 1, model.dim) and not p[-1].any()  # (0, 0): no pieces
+        assert np.allclose(np.linalg.norm(p[:-1], axis=1), 1, atol=1e-5)
+        sim = p[:-1] @ model.encode(ss).T  # each sentence read in context against alone
+        own += list(np.diag(sim))
+        best += list(sim.argmax(axis=1) == np.arange(len(ss)))
+        others += list(sim[~np.eye(len(ss), dtype=bool)])
+    # read in its passage, a sentence is still most like itself (context blurs it: a span
+    # shifted by one sentence would score like the others)
+    assert np.mean(own) - np.mean(others) >= 0.15 and np.mean(best) >= 0.5, (
+        np.mean(own), np.mean(others), np.mean(best))

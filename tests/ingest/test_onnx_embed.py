@@ -113,3 +113,22 @@ def test_torch_and_onnx_fp32_open_each_others_index(cache: Path, tmp_path: Path)
     with pytest.raises(IndexMismatchError, match="'onnx-fp32' embedding backend.*'onnx-int8'"):
         NewsQA.open(get_settings(index=str(tmp_path / "onnx-fp32"), embed_backend="onnx-int8",
                                  cache_dir=str(cache)))
+
+
+def test_onnx_sentence_vectors_are_torchs(int8: OnnxInt8Embedder, cache: Path) -> None:
+    from newsqa.ingest.chunk import sentence_spans
+
+    articles = list(archive_articles(limit=2))
+    spec = ChunkSpec(180, 20, 256)
+    pairs = [(a["title"], c) for a in articles for c in chunk_text(a["text"], spec, a["title"])]
+    texts = [embed_text(t, c) for t, c in pairs][:6]
+    spans = [sentence_spans(t, c) for t, c in pairs][:6]
+    _, want = load_embedder().encode_spans(texts, spans)
+    fp32 = OnnxEmbedder(cache_dir=cache, precision="fp32")
+    for emb, floor in ((fp32, 0.99999), (int8, 0.97)):
+        vecs, got = emb.encode_spans(texts, spans)
+        assert np.min(np.sum(vecs * emb.encode(texts), axis=1)) >= 0.9999
+        for g, w in zip(got, want, strict=True):
+            real = np.any(w, axis=1)
+            assert np.array_equal(real, np.any(g, axis=1))
+            assert np.min(np.sum(g[real] * w[real], axis=1)) >= floor, emb.backend

@@ -19,6 +19,7 @@ from newsqa.query.compose import (
     number_citations,
     plain_text,
 )
+from newsqa.text import split_sentences
 
 AXES = ["rates", "volcano", "football", "bank", "analysts"]
 
@@ -266,3 +267,41 @@ def test_a_headline_that_holds_the_answer_is_a_cited_candidate() -> None:
     why = "Why did the bank raise rates?"
     res = compose(why, [p], fake_encode, fake_encode([why])[0], cfg)
     assert headline not in plain_text(res.segments)
+
+
+def _stored(passages: Sequence[Passage]) -> dict[int, np.ndarray]:
+    """Vectors as ingest stores them: each chunk's title, then each of its sentences (an
+    all-zero row means none is stored, so a sentence without a topic gets a negligible one)."""
+    out = {}
+    for p in passages:
+        rows = fake_encode([p.title, *split_sentences(p.text)])
+        rows[~rows.any(axis=1)] = 1e-6
+        out[p.chunk_id] = rows
+    return out
+
+
+def test_stored_sentence_vectors_stand_in_for_the_model() -> None:
+    q = "What did analysts say about rates?"
+    qv = fake_encode([q])[0]
+
+    def refuse(texts: Sequence[str]) -> np.ndarray:
+        raise AssertionError(f"embedded {texts}")
+
+    # with every sentence's vector stored, none is embedded and the answer is the same
+    assert compose(q, PASSAGES, refuse, qv, CFG, stored=_stored(PASSAGES)).answer == (
+        compose(q, PASSAGES, fake_encode, qv, CFG).answer)
+    # a shortlist of two leaves out the third passage's sentence; stored vectors score them all
+    short = config(semantic_sentences=2)
+    assert compose(q, PASSAGES, fake_encode, qv, short).citations[0].chunk_id == 1
+    res = compose(q, PASSAGES, refuse, qv, short, stored=_stored(PASSAGES))
+    assert res.segments[0].text.startswith("Analysts said") and res.citations[0].chunk_id == 3
+    # some stored, some not: only those without one are embedded
+    asked: list[str] = []
+
+    def counting(texts: Sequence[str]) -> np.ndarray:
+        asked.extend(texts)
+        return fake_encode(texts)
+
+    mixed = compose(q, PASSAGES, counting, qv, CFG, stored=_stored(PASSAGES[:1]))
+    assert mixed.answer == compose(q, PASSAGES, fake_encode, qv, CFG).answer
+    assert asked and not set(asked) & set(split_sentences(PASSAGES[0].text))

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from newsqa.index import sentvec
 from newsqa.index.lexical import PostingsCache, freeze, fts_phrase, top_bm25
 from newsqa.index.search import Hits, SearchBackend, make_search
 from newsqa.index.vectors import FaissStore, GuardedStore
@@ -45,6 +46,12 @@ log = logging.getLogger("newsqa.index")
 FORMAT_VERSION = 2  # 2: change log, normalised source key
 _IDENTITY_KEYS = ("model", "dim", "tokenizer")
 _ADD, _REMOVE = 1, 0
+
+#: Each chunk's title and sentence vectors (:mod:`newsqa.index.sentvec`), where ingest made them.
+_SENTENCES_TABLE = """CREATE TABLE IF NOT EXISTS sentences (
+    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    vectors BLOB NOT NULL
+)"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -82,8 +89,8 @@ CREATE TABLE IF NOT EXISTS changes (
 );
 CREATE INDEX IF NOT EXISTS changes_gen ON changes(gen);
 INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
-INSERT OR IGNORE INTO meta(key, value) VALUES ('log_start', '0')
-"""
+INSERT OR IGNORE INTO meta(key, value) VALUES ('log_start', '0');
+""" + _SENTENCES_TABLE
 
 
 
@@ -111,6 +118,8 @@ class ArticleRow:
     chunks: list[str]
     vectors: np.ndarray
     cluster_id: str | None = None
+    #: Per chunk, its title's and sentences' vectors (:mod:`newsqa.index.sentvec`), if computed.
+    sentence_vectors: list[np.ndarray] | None = None
 
 
 def normalize_source(source: str | None) -> str | None:
@@ -609,6 +618,12 @@ class NewsIndex:
                 (cid, row.title, text),
             )
             ids.append(cid)
+        if row.sentence_vectors is not None:
+            db.execute(_SENTENCES_TABLE)  # an index made before sentence vectors gains it
+            db.executemany(
+                "INSERT INTO sentences(chunk_id, vectors) VALUES (?,?)",
+                [(c, sentvec.pack(v)) for c, v in zip(ids, row.sentence_vectors, strict=True)],
+            )
         return ids
 
     @staticmethod
@@ -819,6 +834,60 @@ class NewsIndex:
             ).fetchone()[0])
         except sqlite3.OperationalError:  # a term FTS5 cannot parse matches nothing
             return 0
+
+    def sentence_vectors(self, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The title and sentence vectors stored with each of these chunks (rows: title, then
+        each sentence of its text; :mod:`newsqa.index.sentvec`), by chunk id; a chunk stored
+        without them (an older index, an embedder that cannot make them) is left out."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        try:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT chunk_id, vectors FROM sentences WHERE chunk_id IN ({marks})",
+                    list(chunk_ids),
+                ).fetchall()
+        except sqlite3.OperationalError:  # an index written before sentence vectors
+            return {}
+        return {int(r[0]): sentvec.unpack(r[1], self.dim) for r in rows}
+
+    def chunks_without_sentences(self, limit: int) -> tuple[int, list[tuple[int, str, str]]]:
+        """How many chunks are stored without sentence vectors, and (chunk id, article title,
+        chunk text) of up to ``limit`` of them, newest first."""
+        with self._lock:
+            try:
+                missing = "c.id NOT IN (SELECT chunk_id FROM sentences)"
+                n = self._db.execute(f"SELECT count(*) FROM chunks c WHERE {missing}").fetchone()
+            except sqlite3.OperationalError:  # no sentences table yet: none has them
+                missing = "1"
+                n = self._db.execute("SELECT count(*) FROM chunks").fetchone()
+            rows = self._db.execute(
+                f"SELECT c.id, a.title, c.text FROM chunks c JOIN articles a ON a.id=c.article_id"
+                f" WHERE {missing} ORDER BY c.id DESC LIMIT ?", [limit],
+            ).fetchall()
+        return int(n[0]), [(int(r[0]), r[1], r[2]) for r in rows]
+
+    def add_sentence_vectors(self, rows: Sequence[tuple[int, np.ndarray]]) -> int:
+        """Store the title and sentence vectors of chunks already indexed, under the writer
+        lock. What is searched does not change, so no new generation; a chunk deleted
+        meanwhile is skipped. Returns the chunks stored."""
+        with self._writing() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(_SENTENCES_TABLE)
+                before = db.total_changes
+                db.executemany(
+                    "INSERT OR REPLACE INTO sentences(chunk_id, vectors) SELECT ?, ? "
+                    "WHERE EXISTS (SELECT 1 FROM chunks WHERE id=?)",
+                    [(c, sentvec.pack(v), c) for c, v in rows],
+                )
+                done = db.total_changes - before
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return done
 
     def latest_date(self, f: Filters | None = None) -> str | None:
         """Publication date of the newest article that passes the filters."""

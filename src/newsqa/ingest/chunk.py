@@ -171,3 +171,21 @@ def embed_text(title: str, chunk: str) -> str:
     """The exact string embedded for a chunk: its article title, then the chunk."""
     t = short_title(title)
     return f"{t}. {chunk}" if t else chunk
+
+
+def sentence_spans(title: str, chunk: str) -> list[tuple[int, int]]:
+    """Character spans in :func:`embed_text` of the title, then of each sentence of the chunk
+    (:func:`~newsqa.text.split_sentences`, in order): the rows of the chunk's stored sentence
+    vectors. (0, 0) for a title-less chunk's title and for a sentence not found verbatim."""
+    t = short_title(title)
+    shift = len(t) + 2 if t else 0
+    spans = [(0, len(t))]
+    pos = 0
+    for sentence in split_sentences(chunk):
+        at = chunk.find(sentence, pos)
+        if at < 0:
+            spans.append((0, 0))
+            continue
+        spans.append((shift + at, shift + at + len(sentence)))
+        pos = at + len(sentence)
+    return spans

@@ -185,38 +185,51 @@ class WordPieceEmbedder:
         self.batch_size = batch_size
         # Vocabularies under 65,536 pieces (MiniLM has 30,522) store ids in half the memory.
         self._id_dtype = np.uint16 if self._pieces.get_vocab_size() < 2**16 else np.int32
-        self._ids: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._ids: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._ids_lock = threading.Lock()
         self._forward_lock = threading.Lock()
 
     # ------------------------------------------------------------------ tokens
     def count_wordpieces(self, text: str) -> int:
-        """Word pieces including [CLS] and [SEP]; the ids are kept for a following encode."""
-        ids = np.asarray(self._pieces.encode(text).ids, dtype=self._id_dtype)
+        """Word pieces including [CLS] and [SEP]; the ids (and where each piece is in the
+        text) are kept for a following encode."""
+        pieces = self._pieces_of(self._pieces.encode(text))
         with self._ids_lock:
-            self._ids[_text_key(text)] = ids
+            self._ids[_text_key(text)] = pieces
             if len(self._ids) > self.id_cache_size:
                 self._ids.popitem(last=False)
-        return len(ids)
+        return len(pieces[0])
 
-    def _token_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Ids of every text, truncated to the model's length: from the cache, else tokenised
-        in one batch call."""
+    def _pieces_of(self, enc: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and (start, end) character offsets of an encoding (special tokens: (0, 0))."""
+        offsets = np.asarray(enc.offsets, dtype=np.int32).reshape(-1, 2)
+        narrow = np.uint16 if len(offsets) == 0 or offsets.max() < 2**16 else np.int32
+        return np.asarray(enc.ids, dtype=self._id_dtype), offsets.astype(narrow)
+
+    def _tokens(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Ids and offsets of every text, truncated to the model's length: from the cache,
+        else tokenised in one batch call."""
         with self._ids_lock:
             found = [self._ids.pop(_text_key(t), None) for t in texts]
         missing = [i for i, ids in enumerate(found) if ids is None]
         if missing:
             encoded = self._pieces.encode_batch([texts[i] for i in missing])
             for i, enc in zip(missing, encoded, strict=True):
-                found[i] = np.asarray(enc.ids, dtype=self._id_dtype)
+                found[i] = self._pieces_of(enc)
         limit = self.max_seq_length
-        out: list[np.ndarray] = []
-        for ids in found:
-            assert ids is not None
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        for pieces in found:
+            assert pieces is not None
+            ids, offsets = pieces
             if len(ids) > limit:  # keep [CLS] and the first pieces, end with [SEP]
                 ids = np.concatenate([ids[: limit - 1], np.array([self._sep], ids.dtype)])
-            out.append(ids)
+                offsets = np.concatenate([offsets[: limit - 1], np.zeros((1, 2), offsets.dtype)])
+            out.append((ids, offsets))
         return out
+
+    def _token_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Ids of every text (see :meth:`_tokens`)."""
+        return [ids for ids, _ in self._tokens(texts)]
 
     # ------------------------------------------------------------------ vectors
     def encode(
@@ -235,6 +248,30 @@ class WordPieceEmbedder:
                 progress(len(batch))
         return out
 
+    def encode_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """:meth:`encode`, and from the same forward pass a unit vector per character span of
+        ``spans[i]`` in ``texts[i]``: the mean of the model's states of the word pieces inside
+        it (a sentence read in its passage's context), zeros where none is."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        pooled: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
+        tokens = self._tokens(texts)
+        lengths = [len(x) for x, _ in tokens]
+        for batch in length_batches(lengths, self.tokens_per_batch, self.batch_size):
+            input_ids, mask = self._padded([tokens[i][0] for i in batch])
+            with self._forward_lock:
+                vecs, states = self._forward_states(input_ids, mask)
+            out[batch] = vecs
+            for row, i in enumerate(batch):
+                pooled[i] = pool_spans(states[row], tokens[i][1], spans[i])
+            if progress is not None:
+                progress(len(batch))
+        return out, pooled
+
     def _padded(self, ids: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Input ids padded to the longest, and the attention mask (int64 matrices)."""
         width = max(len(x) for x in ids)
@@ -248,6 +285,32 @@ class WordPieceEmbedder:
     def _forward(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Unit vectors of one padded batch (called under the forward lock)."""
         raise NotImplementedError
+
+    def _forward_states(
+        self, input_ids: np.ndarray, mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Unit vectors and the last layer's word-piece states (batch, pieces, dim) of one
+        padded batch (called under the forward lock)."""
+        raise NotImplementedError
+
+
+def pool_spans(
+    states: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, int]]
+) -> np.ndarray:
+    """Unit mean of the ``states`` of the word pieces whose character ``offsets`` lie inside
+    each span (zeros for a span without one). Special tokens (offsets (0, 0)) never count."""
+    out = np.zeros((len(spans), states.shape[-1]), dtype=np.float32)
+    n = min(len(offsets), len(states))
+    start, end = offsets[:n, 0].astype(np.int64), offsets[:n, 1].astype(np.int64)
+    real = end > start
+    for row, (a, b) in enumerate(spans):
+        inside = real & (start >= a) & (end <= b)
+        if inside.any():
+            v = states[:n][inside].mean(axis=0)
+            norm = float(np.linalg.norm(v))
+            if norm > 0:
+                out[row] = v / norm
+    return out
 
 
 def model_name(model_path: str | None) -> str:
@@ -303,6 +366,23 @@ class SentenceTransformerEmbedder(WordPieceEmbedder):
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             vecs = self._model(features)["sentence_embedding"]
         return torch.nn.functional.normalize(vecs.float(), dim=1).numpy()
+
+    def _forward_states(
+        self, input_ids: np.ndarray, mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        ids = torch.from_numpy(input_ids)
+        features = {
+            "input_ids": ids,
+            "attention_mask": torch.from_numpy(mask),
+            "token_type_ids": torch.zeros_like(ids),
+        }
+        bf16 = self.precision == "bf16"
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            got = self._model(features)
+        vecs = torch.nn.functional.normalize(got["sentence_embedding"].float(), dim=1)
+        return vecs.numpy(), got["token_embeddings"].float().numpy()
 
 
 class VectorCache:
@@ -376,6 +456,16 @@ class HashEmbedder:
         if progress is not None and len(texts):
             progress(len(texts))
         return out
+
+    def encode_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """:meth:`encode`, and each span's text hashed on its own (exact, for tests)."""
+        pooled = [self.encode([t[a:b] for a, b in sp]) for t, sp in zip(texts, spans, strict=True)]
+        return self.encode(texts, progress), pooled
 
     def count_wordpieces(self, text: str) -> int:
         """Words and punctuation marks, plus [CLS] and [SEP] (a stand-in for word pieces)."""

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.ingest.embed import WordPieceEmbedder, default_model_path, model_name
+from newsqa.ingest.embed import WordPieceEmbedder, default_model_path, model_name, pool_spans
 
 log = logging.getLogger("newsqa.embed")
 
@@ -72,13 +72,16 @@ def _model_key(model_dir: Path) -> str:
         if f.exists():
             st = f.stat()
             h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    versions = f"torch={_version('torch')} ort={_version('onnxruntime')} onnx={_version('onnx')}"
+    # "graph=2": the graph also outputs the word-piece states (a sentence's vector in context)
+    versions = (f"graph=2 torch={_version('torch')} ort={_version('onnxruntime')} "
+                f"onnx={_version('onnx')}")
     h.update(versions.encode())
     return h.hexdigest()[:20]
 
 
 def _export(model_dir: Path, out: Path) -> None:
-    """Write the fp32 graph: ids and mask in, unit mean-pooled vectors out."""
+    """Write the fp32 graph: ids and mask in, unit mean-pooled vectors and the last layer's
+    word-piece states out."""
     import torch
     from transformers import AutoModel
 
@@ -90,7 +93,9 @@ def _export(model_dir: Path, out: Path) -> None:
             super().__init__()
             self.bert = bert
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        def forward(
+            self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor]:
             hidden = self.bert(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
@@ -98,17 +103,17 @@ def _export(model_dir: Path, out: Path) -> None:
             ).last_hidden_state
             m = attention_mask.unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, dim=1)
+            return torch.nn.functional.normalize(mean, dim=1), hidden
 
     ids = torch.ones((3, 37), dtype=torch.long)
     mask = torch.ones((3, 37), dtype=torch.long)
     mask[1, 20:] = 0  # a padded row, so the mask is traced as data
     axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-            "vectors": {0: "batch"}}
+            "vectors": {0: "batch"}, "states": {0: "batch", 1: "seq"}}
     with torch.inference_mode():
         torch.onnx.export(
             Pooled(), (ids, mask), str(out), input_names=["input_ids", "attention_mask"],
-            output_names=["vectors"], dynamic_axes=axes, opset_version=17, dynamo=False,
+            output_names=["vectors", "states"], dynamic_axes=axes, opset_version=17, dynamo=False,
         )
 
 
@@ -188,8 +193,16 @@ class OnnxEmbedder(WordPieceEmbedder):
         )
 
     def _forward(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        (vecs,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        (vecs,) = self._session.run(["vectors"], feeds)
         return np.asarray(vecs, dtype=np.float32)
+
+    def _forward_states(
+        self, input_ids: np.ndarray, mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        vecs, states = self._session.run(["vectors", "states"], feeds)
+        return np.asarray(vecs, dtype=np.float32), np.asarray(states, dtype=np.float32)
 
     def encode(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None
@@ -198,17 +211,43 @@ class OnnxEmbedder(WordPieceEmbedder):
         if self._parallel is None or len(texts) < 2:
             return super().encode(texts, progress)
         ids = self._token_ids(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
 
         def one(i: int) -> np.ndarray:
             x = ids[i].astype(np.int64)[None]
             return self._forward(x, np.ones_like(x))
 
+        return np.vstack(self._side_by_side(one, len(texts), progress))
+
+    def encode_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """:meth:`WordPieceEmbedder.encode_spans`; int8 runs the texts side by side."""
+        if self._parallel is None or len(texts) < 2:
+            return super().encode_spans(texts, spans, progress)
+        tokens = self._tokens(texts)
+
+        def one(i: int) -> tuple[np.ndarray, np.ndarray]:
+            x = tokens[i][0].astype(np.int64)[None]
+            vec, states = self._forward_states(x, np.ones_like(x))
+            return vec, pool_spans(states[0], tokens[i][1], spans[i])
+
+        done = self._side_by_side(one, len(texts), progress)
+        return np.vstack([v for v, _ in done]), [p for _, p in done]
+
+    def _side_by_side(
+        self, one: Callable[[int], Any], n: int, progress: Callable[[int], None] | None
+    ) -> list[Any]:
+        """``one(i)`` for every i < n on the thread pool, in order, reporting progress."""
+        out: list[Any] = []
         done = 0
+        assert self._parallel is not None
         with self._forward_lock:  # concurrent callers take turns per call
-            for i, vec in enumerate(self._parallel.map(one, range(len(texts)))):
-                out[i] = vec
-                if progress is not None and (i + 1 - done >= 32 or i + 1 == len(texts)):
+            for i, got in enumerate(self._parallel.map(one, range(n))):
+                out.append(got)
+                if progress is not None and (i + 1 - done >= 32 or i + 1 == n):
                     progress(i + 1 - done)
                     done = i + 1
         return out

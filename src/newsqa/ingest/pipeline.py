@@ -10,8 +10,10 @@ from dataclasses import asdict, dataclass, field
 from itertools import islice
 from typing import Any
 
+import numpy as np
+
 from newsqa.index.store import ArticleRow, NewsIndex
-from newsqa.ingest.chunk import ChunkSpec, chunk_text, embed_text
+from newsqa.ingest.chunk import ChunkSpec, chunk_text, embed_text, sentence_spans
 from newsqa.ingest.dedupe import assign_clusters
 from newsqa.ingest.embed import Embedder
 from newsqa.models import Article, LoadProblem, LoadWarning
@@ -178,12 +180,15 @@ class Ingestor:
         spec: ChunkSpec,
         batch_articles: int = 128,
         window: int = 4000,
+        sentence_vectors: bool = True,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.spec = spec
         self.batch_articles = batch_articles
         self.window = window
+        #: Store each chunk's title and sentence vectors (read in the same forward pass).
+        self.sentence_vectors = sentence_vectors
 
     def run(
         self,
@@ -193,6 +198,18 @@ class Ingestor:
         """Ingest every article; report problems; call ``progress`` as chunks are embedded."""
         with self.index.writer():
             return self._run(records, progress)
+
+    def _embed(
+        self, batch: Sequence[ArticleRow], texts: list[str], tick: Callable[[int], None]
+    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """The chunks' vectors and, where the embedder reads them in the same pass
+        (``encode_spans``), each chunk's title and sentence vectors."""
+        spans_of = getattr(self.embedder, "encode_spans", None)
+        if spans_of is None or not self.sentence_vectors:
+            return self.embedder.encode(texts, progress=tick), None
+        spans = [sentence_spans(r.title, c) for r in batch for c in r.chunks]
+        vecs, sentences = spans_of(texts, spans, progress=tick)
+        return vecs, list(sentences)
 
     def _run(
         self,
@@ -254,10 +271,12 @@ class Ingestor:
                     if progress:
                         progress(IngestProgress("embed", read, done, total))
 
-                vecs = self.embedder.encode(texts, progress=tick)
+                vecs, sentences = self._embed(batch, texts, tick)
                 pos = 0
                 for r in batch:
                     r.vectors = vecs[pos : pos + len(r.chunks)]
+                    if sentences is not None:
+                        r.sentence_vectors = sentences[pos : pos + len(r.chunks)]
                     pos += len(r.chunks)
                 # Clusters are decided before the write so they are stored in its transaction.
                 report.wire_copies += assign_clusters(self.index, batch)

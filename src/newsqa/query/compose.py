@@ -30,7 +30,7 @@ class ComposeConfig:
     max_sentences: int = 3
     max_words: int = 80
     passages_considered: int = 3
-    semantic_sentences: int = 8
+    semantic_sentences: int = 9
     abstain_threshold: float = 0.30
     semantic_weight: float = 0.6
     lexical_weight: float = 0.4
@@ -109,6 +109,7 @@ def compose(
     cfg: ComposeConfig,
     view: str = "answer",
     idf: Mapping[str, float] | None = None,
+    stored: Mapping[int, np.ndarray] | None = None,
 ) -> Composed:
     """Compose a short cited answer from ``passages`` (best first) or abstain.
 
@@ -120,6 +121,11 @@ def compose(
     them (the first passage's, then the lexically best) are embedded and also scored on their
     similarity to ``qvec``; the answer type and novelty then decide between relevant ones. The
     answer leads with the sentence that answers, its answering span marked.
+
+    ``stored`` maps chunk ids to the vectors ingest stored with them (the title's, then each
+    sentence's: :mod:`newsqa.index.sentvec`); when every candidate has one, all are scored on
+    their meaning and ``encode`` is not called; otherwise the shortlist is, using the stored
+    ones it can.
 
     ``view="timeline"`` instead lists the best sentence of each article in order of publication;
     ``view="outlets"`` lists it per outlet, so a reader can compare how sources report a story.
@@ -134,10 +140,12 @@ def compose(
         cfg.lexical_weight * m.overlap + cfg.phrase_weight * m.phrase - cfg.rank_penalty * pi
         for m, (pi, _, _) in zip(matches, cands, strict=True)
     ]
-    keep = _shortlist(lexical, cands, cfg.semantic_sentences)
+    known = _stored_vectors(cands, considered, stored or {})
+    keep = (list(range(len(cands))) if all(v is not None for v in known)
+            else _shortlist(lexical, cands, cfg.semantic_sentences))
     cands = [cands[j] for j in keep]
     matches = [matches[j] for j in keep]
-    svecs = encode([s for _, _, s in cands])
+    svecs = _vectors([known[j] for j in keep], [s for _, _, s in cands], encode)
     sem = svecs @ qvec.reshape(-1)
     scores = [cfg.semantic_weight * float(c) + lexical[j] for c, j in zip(sem, keep, strict=True)]
     best = max(scores)
@@ -188,6 +196,40 @@ def _candidates(
             ):
                 out.append((pi, -1, p.title))
         out += [(pi, si, s) for si, s in enumerate(split_sentences(p.text)) if _words(s) >= 4]
+    return out
+
+
+def _stored_vectors(
+    cands: Sequence[tuple[int, int, str]],
+    passages: Sequence[Passage],
+    stored: Mapping[int, np.ndarray],
+) -> list[np.ndarray | None]:
+    """Each candidate's stored vector (row 0 is the headline's, row i + 1 sentence i's), or
+    None where its chunk has none or the row is empty."""
+    out: list[np.ndarray | None] = []
+    for pi, si, _ in cands:
+        rows = stored.get(passages[pi].chunk_id)
+        row = si + 1
+        ok = rows is not None and row < len(rows) and bool(np.any(rows[row]))
+        out.append(rows[row] if ok and rows is not None else None)
+    return out
+
+
+def _vectors(
+    known: Sequence[np.ndarray | None],
+    texts: Sequence[str],
+    encode: Callable[[Sequence[str]], np.ndarray],
+) -> np.ndarray:
+    """The stored vectors, and ``encode`` of the texts that have none (one call)."""
+    missing = [j for j, v in enumerate(known) if v is None]
+    fresh = encode([texts[j] for j in missing]) if missing else None
+    dim = len(next((v for v in known if v is not None), fresh[0] if fresh is not None else []))
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    for j, v in enumerate(known):
+        if v is not None:
+            out[j] = v
+    if fresh is not None:
+        out[missing] = fresh
     return out
 
 
