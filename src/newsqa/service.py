@@ -319,10 +319,15 @@ class NewsQA:
     def _embed_query(self, text: str) -> np.ndarray:
         return self.embedder.encode([text])[0]
 
-    def _answer_query_vector(self, question: str, plan: QueryPlan, qvec: np.ndarray) -> np.ndarray:
-        """The question as the sentence embedder sees it (the search vector when they agree; a
-        follow-up is compared as asked, not as rewritten for search)."""
-        if self.sentence_embedder is self.embedder:
+    def _answer_query_vector(
+        self, question: str, plan: QueryPlan, qvec: np.ndarray,
+        stored: Mapping[int, np.ndarray], passages: Sequence[Passage],
+    ) -> np.ndarray:
+        """The question as the sentences it is compared with were embedded: the search vector
+        when they agree, or when every passage has its sentence vectors stored (no model runs
+        on them, so none runs for the question either); else as the sentence embedder sees it.
+        A follow-up is compared as asked, not as rewritten for search."""
+        if self.sentence_embedder is self.embedder or all(p.chunk_id in stored for p in passages):
             return self._embed_query(question) if plan.follow_up else qvec
         return self.sentence_embedder.encode([question if plan.follow_up else plan.text])[0]
 
@@ -393,11 +398,12 @@ class NewsQA:
         passages = [p.to_dict() for p in got]
         yield "sources", {"passages": passages}
         t2 = time.perf_counter()
-        qvec_answer = self._answer_query_vector(question, plan, qvec)
+        stored = self.index.sentence_vectors([p.chunk_id for p in got])
+        qvec_answer = self._answer_query_vector(question, plan, qvec, stored, got)
         idf = self.index.term_idf(query_terms(question))
         composed = compose(
             question, got, self._sentence_vectors.encode, qvec_answer, self.composition, view,
-            idf, self.index.sentence_vectors([p.chunk_id for p in got]),
+            idf, stored,
         )
         timings["compose"] = (time.perf_counter() - t2) * 1000
         extra: dict[str, Any] = {"mode": "extractive", "note": None, "claims": None}

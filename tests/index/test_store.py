@@ -215,9 +215,25 @@ def test_an_index_without_sentence_vectors_answers_and_gains_them(tmp_path: Path
     assert seen[-1] == (len(ids), len(ids)) and len(seen) == -(-len(ids) // 2)
     assert svc.index.chunks_without_sentences(100) == (0, [])
     assert set(svc.index.sentence_vectors(ids)) == set(ids)
-    # now nothing is embedded to answer, and the answer is the same
+    # now nothing is embedded to answer, the question included, and the answer is the same
     calls: list[int] = []
     encode = svc._sentence_vectors.encode
     svc._sentence_vectors.encode = lambda texts: calls.append(len(texts)) or encode(texts)
+    svc.sentence_embedder = _Counting(calls)
     after = svc.ask(question)
     assert after["answer"] == before["answer"] and calls == []
+
+
+class _Counting:
+    """A sentence embedder of its own (the hash vectors), counting what it is asked."""
+
+    backend = "hash"
+
+    def __init__(self, calls: list[int]) -> None:
+        from newsqa.ingest.embed import HashEmbedder
+
+        self.calls, self.inner = calls, HashEmbedder()
+
+    def encode(self, texts, progress=None):  # noqa: ANN001, ANN201
+        self.calls.append(len(texts))
+        return self.inner.encode(texts)
