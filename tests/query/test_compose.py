@@ -305,3 +305,18 @@ def test_stored_sentence_vectors_stand_in_for_the_model() -> None:
     mixed = compose(q, PASSAGES, counting, qv, CFG, stored=_stored(PASSAGES[:1]))
     assert mixed.answer == compose(q, PASSAGES, fake_encode, qv, CFG).answer
     assert asked and not set(asked) & set(split_sentences(PASSAGES[0].text))
+
+
+def test_stored_rows_that_do_not_match_the_sentences_are_not_used() -> None:
+    q = "What did analysts say about rates?"
+    qv = fake_encode([q])[0]
+    stale = {c: rows[:-1] for c, rows in _stored(PASSAGES).items()}  # one sentence short
+    asked: list[str] = []
+
+    def counting(texts: Sequence[str]) -> np.ndarray:
+        asked.extend(texts)
+        return fake_encode(texts)
+
+    res = compose(q, PASSAGES, counting, qv, CFG, stored=stale)
+    assert res.answer == compose(q, PASSAGES, fake_encode, qv, CFG).answer
+    assert set(split_sentences(PASSAGES[0].text)) <= set(asked)

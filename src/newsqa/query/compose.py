@@ -205,13 +205,18 @@ def _stored_vectors(
     stored: Mapping[int, np.ndarray],
 ) -> list[np.ndarray | None]:
     """Each candidate's stored vector (row 0 is the headline's, row i + 1 sentence i's), or
-    None where its chunk has none or the row is empty."""
+    None where its chunk has none, the row is empty, or the rows do not match the sentences
+    (split another way than when they were stored)."""
+    usable: dict[int, np.ndarray | None] = {}
+    for pi in {pi for pi, _, _ in cands}:
+        rows = stored.get(passages[pi].chunk_id)
+        fits = rows is not None and len(rows) == 1 + len(split_sentences(passages[pi].text))
+        usable[pi] = rows if fits else None
     out: list[np.ndarray | None] = []
     for pi, si, _ in cands:
-        rows = stored.get(passages[pi].chunk_id)
-        row = si + 1
-        ok = rows is not None and row < len(rows) and bool(np.any(rows[row]))
-        out.append(rows[row] if ok and rows is not None else None)
+        rows = usable[pi]
+        row = None if rows is None else rows[si + 1]
+        out.append(row if row is not None and bool(np.any(row)) else None)
     return out
 
 
