@@ -43,6 +43,7 @@ class ComposeConfig:
     coverage_penalty: float = 0.05
     absence_penalty: float = 0.1
     headlines: bool = True
+    redundant_cosine: float = 0.9  # a sentence this close in meaning to a chosen one repeats it
 
 
 @dataclass
@@ -265,7 +266,7 @@ def _select(
         n_words = _words(cands[i][2])
         if chosen and words + n_words > cfg.max_words:
             continue
-        if chosen and float(np.max(svecs[chosen] @ svecs[i])) > 0.85:
+        if chosen and float(np.max(svecs[chosen] @ svecs[i])) > cfg.redundant_cosine:
             continue
         chosen.append(i)
         words += n_words
