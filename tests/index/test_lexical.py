@@ -4,6 +4,7 @@ by any write, and bounded in memory."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from newsqa.index import lexical
 from newsqa.index.lexical import PostingsCache, fts_phrase, top_bm25
@@ -75,11 +76,12 @@ def test_the_cache_stays_within_its_budget() -> None:
     assert cache.matches("d4", 2) is None  # another generation knows nothing
 
 
-def test_top_bm25_sums_and_filters() -> None:
-    a = (np.array([1, 2, 5]), np.array([1.0, 2.0, 0.5]))
-    b = (np.array([2, 5, 7]), np.array([1.0, 3.0, 0.25]))
-    assert top_bm25([a, b], 2, None) == [(5, 3.5), (2, 3.0)]
-    assert top_bm25([a, b], 5, np.array([1, 7])) == [(1, 1.0), (7, 0.25)]
+@pytest.mark.parametrize("base", [0, 10**9])  # dense ids are summed by id, sparse ones sorted
+def test_top_bm25_sums_and_filters(base: int) -> None:
+    a = (np.array([1, 2, 5]) + base, np.array([1.0, 2.0, 0.5]))
+    b = (np.array([2, 5, 7], dtype=np.int32) + base, np.array([1.0, 3.0, 0.25], np.float32))
+    assert top_bm25([a, b], 2, None) == [(5 + base, 3.5), (2 + base, 3.0)]
+    assert top_bm25([a, b], 5, np.array([1, 7, 9]) + base) == [(1 + base, 1.0), (7 + base, 0.25)]
     assert top_bm25([a, b], 5, np.array([], dtype=np.int64)) == []
     assert top_bm25([], 5, None) == []
 

@@ -222,21 +222,38 @@ def top_bm25(
     """The ``n`` best (passage id, summed score) over the words' postings ``parts``, keeping
     only ids in ``allowed`` (ascending; None: all)."""
     parts = [p for p in parts if len(p[0])]
-    if not parts or n <= 0:
+    if not parts or n <= 0 or (allowed is not None and len(allowed) == 0):
         return []
-    ids, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
-    scores = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]))
-    if allowed is not None:
-        if len(allowed) == 0:
-            return []
-        pos = np.minimum(np.searchsorted(allowed, ids), len(allowed) - 1)
-        ok = allowed[pos] == ids
-        ids, scores = ids[ok], scores[ok]
+    every = np.concatenate([p[0] for p in parts]).astype(np.int64, copy=False)
+    weights = np.concatenate([p[1] for p in parts]).astype(np.float64, copy=False)
+    top = int(every.max()) + 1
+    if top <= 4 * len(every) + 1_000_000:  # ids dense enough: sum into an array indexed by id
+        summed = np.bincount(every, weights=weights, minlength=top)
+        held = np.zeros(top, dtype=bool)
+        held[every] = True
+        if allowed is not None:
+            held &= _mask(allowed, top)
+        ids = np.flatnonzero(held)
+        scores = summed[ids]
+    else:
+        ids, inverse = np.unique(every, return_inverse=True)
+        scores = np.bincount(inverse, weights=weights)
+        if allowed is not None:
+            pos = np.minimum(np.searchsorted(allowed, ids), len(allowed) - 1)
+            ok = allowed[pos] == ids
+            ids, scores = ids[ok], scores[ok]
     if len(ids) > n:
         best = np.argpartition(-scores, n - 1)[:n]
         ids, scores = ids[best], scores[best]
     order = np.lexsort((ids, -scores))
     return [(int(ids[i]), float(scores[i])) for i in order]
+
+
+def _mask(allowed: np.ndarray, size: int) -> np.ndarray:
+    """A boolean array of ``size`` that is True at the ``allowed`` ids."""
+    mask = np.zeros(size, dtype=bool)
+    mask[allowed[allowed < size]] = True
+    return mask
 
 
 def common_words(db: sqlite3.Connection, sample: int, limit: int | None) -> list[str]:

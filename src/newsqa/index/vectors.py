@@ -151,6 +151,14 @@ class FaissStore:
         An id can be missing when another process changed the database after this copy was
         brought up to date (a lexical hit on a chunk written a moment ago, say).
         """
+        if not ids:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        try:  # one call in the common case that every id is stored
+            return np.asarray(
+                self.index.reconstruct_batch(np.asarray(ids, dtype=np.int64)), dtype=np.float32
+            ).reshape(len(ids), self.dim)
+        except RuntimeError:
+            pass
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
         for row, i in enumerate(ids):
             try:
