@@ -136,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Answers compare every sentence of their passages with the question using "
         "vectors stored at ingest. An index made before them (or with "
         "NEWSQA_SENTENCE_VECTORS=false) answers by embedding a shortlist per question; this "
-        "adds the vectors, newest chunks first (about 20 minutes a year of news on 2 cores). "
-        "It can be stopped and run again: it goes on where it stopped.",
+        "adds the vectors, newest chunks first (about 35 minutes for a year of news, 94,290 "
+        "chunks, on 2 cores). It can be stopped and run again: it goes on where it stopped.",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -353,7 +353,8 @@ class SentenceTransformerEmbedder(WordPieceEmbedder):
             batch_size,
         )
 
-    def _forward(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _run(self, input_ids: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
+        """The model's outputs (``sentence_embedding``, ``token_embeddings``) for one batch."""
         import torch
 
         ids = torch.from_numpy(input_ids)
@@ -364,7 +365,12 @@ class SentenceTransformerEmbedder(WordPieceEmbedder):
         }
         bf16 = self.precision == "bf16"
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            vecs = self._model(features)["sentence_embedding"]
+            return dict(self._model(features))
+
+    def _forward(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        import torch
+
+        vecs = self._run(input_ids, mask)["sentence_embedding"]
         return torch.nn.functional.normalize(vecs.float(), dim=1).numpy()
 
     def _forward_states(
@@ -372,15 +378,7 @@ class SentenceTransformerEmbedder(WordPieceEmbedder):
     ) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
-        ids = torch.from_numpy(input_ids)
-        features = {
-            "input_ids": ids,
-            "attention_mask": torch.from_numpy(mask),
-            "token_type_ids": torch.zeros_like(ids),
-        }
-        bf16 = self.precision == "bf16"
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            got = self._model(features)
+        got = self._run(input_ids, mask)
         vecs = torch.nn.functional.normalize(got["sentence_embedding"].float(), dim=1)
         return vecs.numpy(), got["token_embeddings"].float().numpy()
 
