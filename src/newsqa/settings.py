@@ -58,9 +58,10 @@ class Settings(BaseSettings):
     compose_embed_backend: Literal["onnx-int8", "index"] = Field(
         "onnx-int8",
         description="What embeds the candidate sentences of an answer (and the question they are "
-        "compared with) where the index stored no sentence vectors for them: onnx-int8 (about 2x faster than fp32, the same answers on the "
-        "benchmark, bench/answers.py) or index (the index's own embedder). Falls back to the "
-        "index's embedder where ONNX Runtime is missing",
+        "compared with) where the index stored no sentence vectors for them: onnx-int8 (about "
+        "2x faster than fp32, the same answers on the benchmark, bench/answers.py) or index "
+        "(the index's own embedder). Falls back to the index's embedder where ONNX Runtime is "
+        "missing",
     )
     sentence_vectors: bool = Field(
         True,
