@@ -39,7 +39,12 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 
 class Embedder(Protocol):
-    """What the index and the query side need from an embedding model."""
+    """What the index and the query side need from an embedding model.
+
+    One that can also return vectors of character spans from the same forward pass offers
+    ``encode_spans`` (:meth:`WordPieceEmbedder.encode_spans`); ingest then stores each chunk's
+    sentence vectors. It is optional: the Ray embedder, for one, has none.
+    """
 
     name: str
     dim: int
