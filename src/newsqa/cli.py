@@ -361,14 +361,15 @@ def _add_sentence_vectors(service: Any, show: bool) -> int:
     from newsqa.ingest.pipeline import IngestProgress
 
     bar = progress_bar(show, desc="sentence vectors")
-    last = [0]
+    total = 0
 
-    def tick(done: int, total: int) -> None:
-        last[0] = total
-        bar(IngestProgress("embed", 0, done, total))
+    def tick(done: int, missing: int) -> None:
+        nonlocal total
+        total = missing
+        bar(IngestProgress("embed", 0, done, missing))
 
     n = service.add_sentence_vectors(tick)
-    bar(IngestProgress("done", 0, n, max(last[0], n)))
+    bar(IngestProgress("done", 0, n, max(total, n)))
     print(f"sentence vectors stored for {n} chunks -> {service.index.path}")
     return 0
 

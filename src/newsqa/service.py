@@ -169,7 +169,7 @@ class NewsQA:
     def warm(self, after_first_answer: float = 30.0) -> int:
         """Make the BM25 postings of the archive's common words resident, once the first answer
         is out (or ``after_first_answer`` seconds have passed), so the start is not slowed:
-        loaded from the index's postings file, or read and that file written (about 30 s for
+        loaded from the index's postings file, or read and that file written (about 40 s for
         a year of news). Returns the words resident (0 once closed)."""
         self.answered.wait(after_first_answer)
         if self._closing.is_set():

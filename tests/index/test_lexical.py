@@ -196,3 +196,36 @@ def test_a_server_warms_again_once_the_archive_has_changed(tmp_path) -> None:
     svc.close()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_processes_warming_at_once_read_the_postings_once(tmp_path, monkeypatch) -> None:
+    import threading
+
+    from newsqa.index.store import NewsIndex
+
+    svc = open_service(tmp_path / "i", embedder="hash")
+    svc.ingest_records([article(t, x) for t, x in TEXTS])
+    # another opening of the same directory: its own connections and lock file handle, as a
+    # second serving process has
+    other = NewsIndex.open(tmp_path / "i", svc.index.manifest, create=False)
+    import time
+
+    reads: list[str] = []
+    real = lexical.read_postings
+
+    def slow(q, t, w):  # noqa: ANN001, ANN202 - slow enough that the two builds would overlap
+        reads.append(t)
+        time.sleep(0.01)
+        return real(q, t, w)
+
+    monkeypatch.setattr(lexical, "read_postings", slow)
+    got: list[int] = []
+    threads = [threading.Thread(target=lambda ix=ix: got.append(ix.warm_lexical(0.5)))
+               for ix in (svc.index, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(got) == 2 and got[0] == got[1] > 0
+    assert sorted(reads) == sorted(set(reads)) and len(set(reads)) >= got[0]  # each word once
+    assert other.warm_generation == svc.index.warm_generation == svc.index.generation

@@ -205,9 +205,14 @@ def test_an_index_without_sentence_vectors_answers_and_gains_them(tmp_path: Path
     svc.ingest_records(NEWS)
     ids = _chunk_ids(svc)
     assert svc.index.chunks_without_sentences(100)[0] == len(ids) > 2
-    # an index written before the table existed
-    svc.index._db.execute("DROP TABLE sentences")
+    # an index written before the table existed, opened by a new process
+    svc.close()
+    db = sqlite3.connect(tmp_path / "i" / "news.sqlite")
+    db.execute("DROP TABLE sentences")
+    db.close()
+    svc = open_service(tmp_path / "i", embedder="hash", sentence_vectors=False)
     assert svc.index.sentence_vectors(ids) == {}
+    assert svc.index.chunks_without_sentences(100)[0] == len(ids)
     question = "When did the bank raise rates?"
     before = svc.ask(question)
     seen: list[tuple[int, int]] = []

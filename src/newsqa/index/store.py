@@ -549,6 +549,7 @@ class NewsIndex:
     def _write_db(self) -> sqlite3.Connection:
         if self._wdb is None:
             self._wdb = _connect(self.path)
+            self._wdb.execute(_SENTENCES_TABLE)  # an index made before sentence vectors gains it
         return self._wdb
 
     def existing(
@@ -619,7 +620,6 @@ class NewsIndex:
             )
             ids.append(cid)
         if row.sentence_vectors is not None:
-            db.execute(_SENTENCES_TABLE)  # an index made before sentence vectors gains it
             db.executemany(
                 "INSERT INTO sentences(chunk_id, vectors) VALUES (?,?)",
                 [(c, sentvec.pack(v)) for c, v in zip(ids, row.sentence_vectors, strict=True)],
@@ -875,7 +875,6 @@ class NewsIndex:
         with self._writing() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.execute(_SENTENCES_TABLE)
                 before = db.total_changes
                 db.executemany(
                     "INSERT OR REPLACE INTO sentences(chunk_id, vectors) SELECT ?, ? "

@@ -209,7 +209,7 @@ class Ingestor:
             return self.embedder.encode(texts, progress=tick), None
         spans = [sentence_spans(r.title, c) for r in batch for c in r.chunks]
         vecs, sentences = spans_of(texts, spans, progress=tick)
-        return vecs, list(sentences)
+        return vecs, sentences
 
     def _run(
         self,
