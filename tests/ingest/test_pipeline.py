@@ -1,11 +1,10 @@
 """The ingest pipeline: the report (exact counts, bounded lists, problems listed once each),
-its batches (repeated records, story clusters written with their batch) and their overlap (the
-next batch chunked while one is embedded; a failure stops the batch in flight)."""
+its batches (repeated records, story clusters written with their batch; a failure keeps the
+batches before it, an interrupt writes nothing more)."""
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -157,44 +156,6 @@ def test_story_clusters_are_written_in_the_batch_transaction(
     assert svc.article(batch[0].url or "")["cluster_id"] != lead
 
 
-class _Gated(HashEmbedder):
-    """Embeds a batch only once the chunker has reached the article named ``marker``, and
-    records whether that happened while a batch was being embedded."""
-
-    def __init__(self, marker: str) -> None:
-        super().__init__()
-        self.marker = marker
-        self.embedding = threading.Event()
-        self.reached = threading.Event()
-        self.overlapped = False
-
-    def encode_spans(self, texts: Any, spans: Any, progress: Any = None) -> Any:
-        self.embedding.set()
-        self.reached.wait(timeout=5)
-        self.embedding.clear()
-        return super().encode_spans(texts, spans, progress)
-
-    def count_wordpieces(self, text: str) -> int:
-        if self.marker in text and not self.reached.is_set():
-            self.overlapped = self.embedding.wait(timeout=5)
-            self.reached.set()
-        return super().count_wordpieces(text)
-
-
-def test_the_next_batch_is_chunked_while_one_is_embedded(tmp_path: Path) -> None:
-    svc = _open(tmp_path / "idx")
-    emb = _Gated("Tessel")
-    arts = [
-        article("Bridge shut", WIRE, url="https://a.example/1"),
-        article("Ferry runs", WIRE.replace("Maron", "Tessel"), url="https://b.example/1"),
-        article("Road open", "The road along the coast reopened on Friday.", url="https://c.ex/1"),
-    ]
-    rep = Ingestor(svc.index, emb, svc.spec, batch_articles=1).run(arts)
-    assert emb.overlapped, "the second article was chunked only after the first was embedded"
-    assert (rep.added, svc.stats()["articles"]) == (3, 3)
-    assert rep.chunks == svc.stats()["chunks"]
-
-
 class _FailsOnSecondBatch(HashEmbedder):
     def __init__(self) -> None:
         super().__init__()
@@ -232,17 +193,17 @@ class _Slow(HashEmbedder):
         return super().encode_spans(texts, spans, None)
 
 
-def test_a_failure_while_a_batch_is_embedded_stops_that_batch(tmp_path: Path) -> None:
+def test_an_interrupt_returns_at_once_and_writes_nothing_more(tmp_path: Path) -> None:
     svc = _open(tmp_path / "idx")
     arts = [article(f"Story {i}", f"{WIRE} Item {i}.", url=f"https://s.example/{i}")
             for i in range(3)]
 
     def progress(ev: IngestProgress) -> None:
-        if threading.current_thread() is threading.main_thread() and ev.chunks_total > 1:
-            raise KeyboardInterrupt  # the user stops it while the first batch is embedded
+        if ev.chunks_total > 1:
+            raise KeyboardInterrupt  # the user stops it once the articles are chunked
 
     start = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
         Ingestor(svc.index, _Slow(), svc.spec, batch_articles=1).run(arts, progress)
-    assert time.perf_counter() - start < 0.8  # did not wait for the batch (1 s) to finish
+    assert time.perf_counter() - start < 0.8  # embedded no batch (1 s each)
     assert svc.stats()["articles"] == 0

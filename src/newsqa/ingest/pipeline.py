@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from typing import Any
@@ -220,143 +218,71 @@ class Ingestor:
     ) -> IngestReport:
         t0 = time.perf_counter()
         report = IngestReport()
-        flow = _Flow(progress)
-        # One batch is embedded (on the pool, the model's threads on every core) while this
-        # thread chunks the next ones and writes the one before it: the writes and the
-        # chunking do not leave a core idle. Writes stay on this thread, in order.
-        pool = ThreadPoolExecutor(1, thread_name_prefix="newsqa-embed")
-        pending: _Pending | None = None
-        try:
-            for window in _batched(records, self.window):
-                if pending is not None:  # the lookups below must see every earlier batch
-                    self._store(pending, report)
-                    pending = None
-                todo = _latest_records(window, report)
-                flow.read += sum(1 for rec in window if not isinstance(rec, LoadProblem))
-                known = self.index.existing(
-                    [aid for _, aid, _ in todo], [a.url for a, _, _ in todo]
+        read = done = total = 0
+        for window in _batched(records, self.window):
+            todo = _latest_records(window, report)
+            read += sum(1 for rec in window if not isinstance(rec, LoadProblem))
+            known = self.index.existing(
+                [aid for _, aid, _ in todo], [a.url for a, _, _ in todo]
+            )
+            rows: list[ArticleRow] = []
+            for art, aid, digest in todo:
+                hit = known.get(art.url or "") or known.get(aid)
+                if hit and hit[1] == digest:
+                    report.unchanged += 1
+                    report.add_item(hit[0], "unchanged", art.origin)
+                    continue
+                if hit:
+                    aid = hit[0]
+                chunks = chunk_text(art.text, self.spec, art.title, self.embedder.count_wordpieces)
+                if not chunks:
+                    report.add_problem(LoadProblem(art.origin, "no text to index"))
+                    continue
+                rows.append(
+                    ArticleRow(
+                        id=aid,
+                        url=art.url,
+                        title=art.title,
+                        source=art.source,
+                        published_at=art.published_at,
+                        authors=list(art.authors),
+                        text=art.text,
+                        content_hash=digest,
+                        origin=art.origin,
+                        chunks=chunks,
+                        vectors=None,  # type: ignore[arg-type]
+                    )
                 )
-                rows = self._rows(todo, known, report)
-                first = list(islice(rows, self.batch_articles))
-                if first:
-                    flow.add(first)
-                    pending = self._submit(pool, first, flow)
-                rest = list(rows)  # chunked while the first batch is embedded
-                flow.add(rest)
-                for batch in _batched(rest, self.batch_articles):
-                    following = self._submit(pool, batch, flow)
-                    assert pending is not None
-                    self._store(pending, report)
-                    pending = following
-            if pending is not None:
-                self._store(pending, report)
-        except BaseException:
-            flow.stopped.set()  # the batch being embedded stops at its next progress tick
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+                status = "updated" if hit else "added"
+                report.add_item(aid, status, art.origin)
+                if hit:
+                    report.updated += 1
+                else:
+                    report.added += 1
+            total += sum(len(r.chunks) for r in rows)
+            if progress:
+                progress(IngestProgress("embed", read, done, total))
+            for batch in _batched(rows, self.batch_articles):
+                texts = [embed_text(r.title, c) for r in batch for c in r.chunks]
+
+                def tick(n: int, read: int = read, total: int = total) -> None:
+                    nonlocal done
+                    done += n
+                    if progress:
+                        progress(IngestProgress("embed", read, done, total))
+
+                vecs, sentences = self._embed(batch, texts, tick)
+                pos = 0
+                for r in batch:
+                    r.vectors = vecs[pos : pos + len(r.chunks)]
+                    if sentences is not None:
+                        r.sentence_vectors = sentences[pos : pos + len(r.chunks)]
+                    pos += len(r.chunks)
+                # Clusters are decided before the write so they are stored in its transaction.
+                report.wire_copies += assign_clusters(self.index, batch)
+                report.chunks += self.index.write(batch)
         self.index.save_snapshot()
         report.seconds = time.perf_counter() - t0
-        flow.say("done")
+        if progress:
+            progress(IngestProgress("done", read, done, total))
         return report
-
-    def _rows(
-        self,
-        todo: Sequence[tuple[Article, str, str]],
-        known: dict[str, tuple[str, str]],
-        report: IngestReport,
-    ) -> Iterator[ArticleRow]:
-        """The articles to (re)write, chunked one by one; unchanged ones are only reported."""
-        for art, aid, digest in todo:
-            hit = known.get(art.url or "") or known.get(aid)
-            if hit and hit[1] == digest:
-                report.unchanged += 1
-                report.add_item(hit[0], "unchanged", art.origin)
-                continue
-            if hit:
-                aid = hit[0]
-            chunks = chunk_text(art.text, self.spec, art.title, self.embedder.count_wordpieces)
-            if not chunks:
-                report.add_problem(LoadProblem(art.origin, "no text to index"))
-                continue
-            report.add_item(aid, "updated" if hit else "added", art.origin)
-            if hit:
-                report.updated += 1
-            else:
-                report.added += 1
-            yield ArticleRow(
-                id=aid,
-                url=art.url,
-                title=art.title,
-                source=art.source,
-                published_at=art.published_at,
-                authors=list(art.authors),
-                text=art.text,
-                content_hash=digest,
-                origin=art.origin,
-                chunks=chunks,
-                vectors=None,  # type: ignore[arg-type]
-            )
-
-    def _submit(
-        self, pool: ThreadPoolExecutor, batch: list[ArticleRow], flow: _Flow
-    ) -> _Pending:
-        """Start embedding ``batch`` on ``pool`` (after the batch already there)."""
-        texts = [embed_text(r.title, c) for r in batch for c in r.chunks]
-        return _Pending(batch, pool.submit(self._embed, batch, texts, flow.tick))
-
-    def _store(self, pending: _Pending, report: IngestReport) -> None:
-        """Wait for a batch's vectors, then write it in one transaction."""
-        vecs, sentences = pending.vectors.result()
-        pos = 0
-        for r in pending.batch:
-            r.vectors = vecs[pos : pos + len(r.chunks)]
-            if sentences is not None:
-                r.sentence_vectors = sentences[pos : pos + len(r.chunks)]
-            pos += len(r.chunks)
-        # Clusters are decided before the write so they are stored in its transaction.
-        report.wire_copies += assign_clusters(self.index, pending.batch)
-        report.chunks += self.index.write(pending.batch)
-
-
-class _Stopped(Exception):
-    """The ingest failed or was interrupted while a batch was being embedded."""
-
-
-@dataclass
-class _Pending:
-    """A batch whose vectors are being computed."""
-
-    batch: list[ArticleRow]
-    vectors: Future[tuple[np.ndarray, list[np.ndarray] | None]]
-
-
-class _Flow:
-    """Progress counts shared by the thread that writes and the one that embeds; events are
-    sent one at a time."""
-
-    def __init__(self, progress: Callable[[IngestProgress], None] | None) -> None:
-        self.progress = progress
-        self.read = self.done = self.total = 0
-        self.stopped = threading.Event()
-        self._lock = threading.Lock()
-
-    def add(self, rows: Sequence[ArticleRow]) -> None:
-        """Count the chunks of newly chunked ``rows``."""
-        if rows:
-            self.total += sum(len(r.chunks) for r in rows)
-            self.say("embed")
-
-    def tick(self, n: int) -> None:
-        """``n`` more chunks embedded (called by the embedder, on the embedding thread)."""
-        if self.stopped.is_set():
-            raise _Stopped
-        with self._lock:
-            self.done += n
-        self.say("embed")
-
-    def say(self, stage: str) -> None:
-        """Send an event with the counts as they are now."""
-        if self.progress is not None:
-            with self._lock:
-                self.progress(IngestProgress(stage, self.read, self.done, self.total))
