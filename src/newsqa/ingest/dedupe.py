@@ -56,7 +56,7 @@ def _stored_candidates(
 ) -> list[list[_Candidate]]:
     """Per row, stored articles (outside this batch) whose chunks pass ``min_cosine``."""
     scores, ids = index.neighbours(np.vstack([r.vectors[0] for r in rows]), depth)
-    meta = index.chunks(sorted({int(i) for i in ids.ravel() if i >= 0}))
+    meta = index.chunk_meta(sorted({int(i) for i in ids.ravel() if i >= 0}))
     replaced = {r.id for r in rows}  # their stored versions are about to be replaced
     out: list[list[_Candidate]] = []
     for row_scores, row_ids in zip(scores, ids, strict=True):

@@ -70,7 +70,7 @@ def retrieve(
         weights=[cfg.dense_weight, cfg.lexical_weight],
     )
     order = sorted(fused, key=lambda c: -fused[c])[: max(cfg.candidates, k * 4)]
-    rows = index.chunks(order)
+    rows = index.chunk_meta(order)
     order = [c for c in order if c in rows]  # deleted by another writer since the search
     _lead_prior(order, rows, fused, cfg.lead_weight)
     _date_prior(order, rows, fused, filters, cfg, window, index)
@@ -94,6 +94,8 @@ def retrieve(
         per_article[row["article_id"]] = per_article.get(row["article_id"], 0) + 1
         if len(picked) == k:
             break
+    shown = index.chunks([order[i] for i in picked])
+    picked = [i for i in picked if order[i] in shown]  # deleted since the ranking read
     members = index.cluster_sources(rows[order[i]]["cluster_id"] for i in picked)
 
     def also(row: dict) -> list[str]:
@@ -103,14 +105,14 @@ def retrieve(
     return [
         Passage(
             chunk_id=order[i],
-            article_id=rows[order[i]]["article_id"],
-            url=rows[order[i]]["url"],
-            title=rows[order[i]]["title"],
-            source=rows[order[i]]["source"],
-            published_at=rows[order[i]]["published_at"],
-            text=rows[order[i]]["text"],
+            article_id=shown[order[i]]["article_id"],
+            url=shown[order[i]]["url"],
+            title=shown[order[i]]["title"],
+            source=shown[order[i]]["source"],
+            published_at=shown[order[i]]["published_at"],
+            text=shown[order[i]]["text"],
             score=round(fused[order[i]], 6),
-            also_reported_by=also(rows[order[i]]),
+            also_reported_by=also(shown[order[i]]),
         )
         for i in picked
     ]
