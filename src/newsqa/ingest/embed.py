@@ -242,16 +242,7 @@ class WordPieceEmbedder:
     ) -> np.ndarray:
         """Embed ``texts`` in length-bucketed batches; ``progress`` receives the count done
         after each batch."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        ids = self._token_ids(texts)
-        lengths = [len(x) for x in ids]
-        for batch in length_batches(lengths, self.tokens_per_batch, self.batch_size):
-            input_ids, mask = self._padded([ids[i] for i in batch])
-            with self._forward_lock:
-                out[batch] = self._forward(input_ids, mask)
-            if progress is not None:
-                progress(len(batch))
-        return out
+        return self._batches(texts, None, progress)[0]
 
     def encode_spans(
         self,
@@ -262,17 +253,30 @@ class WordPieceEmbedder:
         """:meth:`encode`, and from the same forward pass a unit vector per character span of
         ``spans[i]`` in ``texts[i]``: the mean of the model's states of the word pieces inside
         it (a sentence read in its passage's context), zeros where none is."""
+        return self._batches(texts, spans, progress)
+
+    def _batches(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]] | None,
+        progress: Callable[[int], None] | None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The forward passes of :meth:`encode` and, with ``spans``, of :meth:`encode_spans`
+        (without them the states are not asked for, and the span vectors stay empty)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         pooled: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
         tokens = self._tokens(texts)
         lengths = [len(x) for x, _ in tokens]
         for batch in length_batches(lengths, self.tokens_per_batch, self.batch_size):
             input_ids, mask = self._padded([tokens[i][0] for i in batch])
-            with self._forward_lock:
-                vecs, states = self._forward_states(input_ids, mask)
-            out[batch] = vecs
-            for row, i in enumerate(batch):
-                pooled[i] = pool_spans(states[row], tokens[i][1], spans[i])
+            if spans is None:
+                with self._forward_lock:
+                    out[batch] = self._forward(input_ids, mask)
+            else:
+                with self._forward_lock:
+                    out[batch], states = self._forward_states(input_ids, mask)
+                for row, i in enumerate(batch):
+                    pooled[i] = pool_spans(states[row], tokens[i][1], spans[i])
             if progress is not None:
                 progress(len(batch))
         return out, pooled
