@@ -30,7 +30,14 @@ from newsqa.ingest.chunk import ChunkSpec, embed_text, sentence_spans
 from newsqa.ingest.embed import Embedder, VectorCache
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from newsqa.models import Article, Filters, LoadProblem, Passage
-from newsqa.query.compose import VIEWS, ComposeConfig, Composed, compose, render_text
+from newsqa.query.compose import (
+    VIEWS,
+    ComposeConfig,
+    Composed,
+    compose,
+    considered_passages,
+    render_text,
+)
 from newsqa.query.generate import Event, GenerateConfig, GeneratedAnswer
 from newsqa.query.llm import Generator, GeneratorConfig, GeneratorError
 from newsqa.query.plan import QueryPlan, plan_query
@@ -324,9 +331,10 @@ class NewsQA:
         stored: Mapping[int, np.ndarray], passages: Sequence[Passage],
     ) -> np.ndarray:
         """The question as the sentences it is compared with were embedded: the search vector
-        when they agree, or when every passage has its sentence vectors stored (no model runs
-        on them, so none runs for the question either); else as the sentence embedder sees it.
-        A follow-up is compared as asked, not as rewritten for search."""
+        when they agree, or when every passage composition weighs has its sentence vectors
+        stored (no model runs on them, so none runs for the question either); else as the
+        sentence embedder sees it. A follow-up is compared as asked, not as rewritten for
+        search."""
         if self.sentence_embedder is self.embedder or all(p.chunk_id in stored for p in passages):
             return self._embed_query(question) if plan.follow_up else qvec
         return self.sentence_embedder.encode([question if plan.follow_up else plan.text])[0]
@@ -398,8 +406,9 @@ class NewsQA:
         passages = [p.to_dict() for p in got]
         yield "sources", {"passages": passages}
         t2 = time.perf_counter()
-        stored = self.index.sentence_vectors([p.chunk_id for p in got])
-        qvec_answer = self._answer_query_vector(question, plan, qvec, stored, got)
+        considered = considered_passages(got, self.composition, view)
+        stored = self.index.sentence_vectors([p.chunk_id for p in considered])
+        qvec_answer = self._answer_query_vector(question, plan, qvec, stored, considered)
         idf = self.index.term_idf(query_terms(question))
         composed = compose(
             question, got, self._sentence_vectors.encode, qvec_answer, self.composition, view,

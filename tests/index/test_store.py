@@ -257,3 +257,21 @@ def test_chunk_meta_is_what_ranking_reads_and_chunks_add_what_is_shown(tmp_path:
     assert {k: full[k] for k in meta[cid]} == meta[cid]
     assert (full["text"], full["title"], full["url"]) == (
         "Ships sailed from Odesa.", "Grain deal extended", "https://x/1")
+
+
+def test_only_the_passages_an_answer_weighs_need_their_sentence_vectors(tmp_path: Path) -> None:
+    svc = open_service(tmp_path / "i", embedder="hash")
+    svc.ingest_records([*NEWS, article("Bank holds rates", "The bank held rates on Tuesday.",
+                                       url="https://x/held")])
+    question = "When did the bank raise rates?"
+    got = svc.search(question)
+    weighed = svc.composition.passages_considered
+    assert len(got) > weighed
+    # a passage below the ones an answer weighs has no sentence vectors
+    svc.index._write_db().execute("DELETE FROM sentences WHERE chunk_id=?", [got[-1].chunk_id])
+    svc.index._write_db().commit()
+    calls: list[int] = []
+    encode = svc._sentence_vectors.encode
+    svc._sentence_vectors.encode = lambda texts: calls.append(len(texts)) or encode(texts)
+    svc.sentence_embedder = _Counting(calls)
+    assert not svc.ask(question)["abstained"] and calls == []

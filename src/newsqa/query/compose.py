@@ -131,7 +131,7 @@ def compose(
     ``view="timeline"`` instead lists the best sentence of each article in order of publication;
     ``view="outlets"`` lists it per outlet, so a reader can compare how sources report a story.
     """
-    considered = passages if view != "answer" else passages[: cfg.passages_considered]
+    considered = considered_passages(passages, cfg, view)
     q = analyse(question, idf, cfg.focus_weight)
     cands = _candidates(considered, q if cfg.headlines else None)
     if not cands:
@@ -172,6 +172,14 @@ def compose(
         return _cite(lines, cands, considered, evidence, cfg, " ", span)
     lines = _view_lines(ranked, cands, scores, considered, best, cfg, view)
     return _cite(lines, cands, considered, evidence, cfg, "\n")
+
+
+def considered_passages(
+    passages: Sequence[Passage], cfg: ComposeConfig, view: str = "answer"
+) -> Sequence[Passage]:
+    """The passages whose sentences :func:`compose` weighs: the first
+    ``cfg.passages_considered`` for an answer, all of them for a timeline or outlets view."""
+    return passages if view != "answer" else passages[: cfg.passages_considered]
 
 
 def _candidates(
