@@ -44,8 +44,8 @@ from newsqa.eval import contains_answer, normalize  # noqa: E402
 from newsqa.models import Passage  # noqa: E402
 from newsqa.query.compose import (  # noqa: E402
     ComposeConfig,
-    _candidates,
     _stored_vectors,
+    answer_candidates,
     compose,
     key_terms,
 )
@@ -105,7 +105,7 @@ def case(item: dict[str, Any], table: dict[str, np.ndarray], stored: dict[int, n
     passages = [Passage(**p) for p in item["passages"]]
     considered = passages[:n_passages]
     q = analyse(question, item.get("idf"), cfg.focus_weight)
-    cands = _candidates(considered, q)
+    cands = answer_candidates(considered, q)
     if not cands:
         return None
     known = _stored_vectors(cands, considered, stored)

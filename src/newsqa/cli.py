@@ -1,5 +1,6 @@
-"""Command line: ``newsqa ingest|ask|search|stats|delete|serve|eval``. Each command parses its
-arguments, calls the :class:`~newsqa.service.NewsQA` service and formats the result."""
+"""Command line: ``newsqa ingest|ask|search|stats|delete|serve|eval|follow|feeds``. Each
+command parses its arguments, calls the :class:`~newsqa.service.NewsQA` service (the feed
+commands: :mod:`newsqa.feeds.commands`) and formats the result."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from newsqa import __version__
@@ -22,10 +24,12 @@ EXIT_BUSY = 4  # another ingest or delete is writing to the index; try again whe
 EXIT_USAGE = 5  # the request cannot be served as asked (e.g. --generate without a model)
 
 _EXIT_HELP = (
-    "exit status: 0 ok; 1 delete found no such article; 2 the index is missing or was built "
+    "exit status: 0 ok; 1 delete (feeds --remove) found no such article (feed); 2 the index "
+    "is missing or was built "
     "with another model or format; 3 ingest skipped some inputs (each is reported); 4 the index "
     "is busy: another ingest or delete is writing to it (try again when it ends); 5 the request "
-    "cannot be served as asked (--generate without NEWSQA_GENERATOR_URL)"
+    "cannot be served as asked (--generate without NEWSQA_GENERATOR_URL, a bad feed URL); "
+    "follow --once exits 3 when a feed or an item was reported"
 )
 
 
@@ -41,6 +45,13 @@ def _k(value: str) -> int:
     if not 1 <= k <= 50:
         raise argparse.ArgumentTypeError("k must be between 1 and 50")
     return k
+
+
+def _seconds(value: str) -> float:
+    s = float(value)
+    if not 1 <= s <= 7 * 86400:
+        raise argparse.ArgumentTypeError("seconds must be between 1 and 604800 (a week)")
+    return s
 
 
 def _workers(value: str) -> int:
@@ -156,6 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="if the index is empty, ingest PATH first (e.g. corpus/)",
     )
+    p.add_argument(
+        "--follow", nargs="*", metavar="URL", default=None,
+        help="also poll the followed feeds in this process while serving (adding the URLs "
+        "given, if any), as `newsqa follow` does; with --workers 1 only",
+    )
+
+    _add_feed_commands(sub, common)
+    p = sub.add_parser(
+        "train-reader", add_help=False, help="rebuild the reader model from question archives",
+        description="Rebuild the reader (see `newsqa train-reader --help`); needs torch.",
+    )
+    p.add_argument("reader_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     p = sub.add_parser(
         "eval",
@@ -182,6 +205,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     return parser
+
+
+def _add_feed_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "follow", parents=[common], help="poll RSS/Atom/JSON feeds into the index",
+        description="Add the URLs given (and those in --file, one a line) to the index's "
+        "followed feeds, then poll every followed feed whenever it is due, until interrupted "
+        "(--once: poll each once and exit, for cron). Requests are conditional (ETag, "
+        "Last-Modified), rate-limited per host and bounded in time, size and redirects "
+        "(NEWSQA_FEED_* settings). New and changed items are ingested as `ingest` does "
+        "(idempotent by URL, wire copies collapsed); an item without full text has its page "
+        "fetched, where robots.txt allows, and its main text extracted. One line per poll on "
+        "stderr. A stopped poll loses and repeats nothing: the next one goes on.",
+    )
+    p.add_argument("urls", nargs="*", metavar="URL", help="feed URLs to add (http or https)")
+    p.add_argument("--file", action="append", metavar="F",
+                   help="a file of feed URLs, one a line (# starts a comment line); repeatable")
+    p.add_argument("--once", action="store_true", help="poll each followed feed once and exit")
+    p.add_argument(
+        "--interval", type=_seconds, metavar="S",
+        help="seconds between polls of every feed in this run, also stored with the URLs given "
+        "(default: each feed's own; NEWSQA_FEED_INTERVAL, 900, for one added without)",
+    )
+    p.add_argument("--json", action="store_true", help="with --once: the poll results as JSON")
+
+    p = sub.add_parser(
+        "feeds", parents=[common], help="list the followed feeds and their status",
+        description="The index's followed feeds: last poll, outcome and error, items added "
+        "and updated, and whether a follower (follow, serve --follow) is running.",
+    )
+    p.add_argument("--add", action="append", metavar="URL", help="follow this feed too")
+    p.add_argument("--remove", action="append", metavar="URL_OR_ID",
+                   help="stop following this feed (its articles stay)")
+    p.add_argument("--interval", type=_seconds, metavar="S",
+                   help="with --add: seconds between its polls")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _filters(args: argparse.Namespace) -> Filters:
@@ -230,20 +289,11 @@ def _print_passages(passages: list[dict[str, Any]]) -> None:
 
 
 def progress_bar(enabled: bool = True, desc: str = "embedding"):  # type: ignore[no-untyped-def]
-    """A terminal progress bar (with ETA) fed by ingest progress events."""
-    from tqdm import tqdm
+    """Ingest progress on stderr: a redrawn bar (with ETA) on a terminal, else one line per
+    ``NEWSQA_PROGRESS_INTERVAL`` seconds and one at the end (see :mod:`newsqa.progress`)."""
+    from newsqa.progress import ingest_progress
 
-    bar = tqdm(total=0, unit="chunk", desc=desc, disable=not enabled, dynamic_ncols=True)
-
-    def update(ev: Any) -> None:
-        bar.total = max(ev.chunks_total, 1)
-        bar.n = ev.chunks_done
-        bar.set_postfix(articles=ev.articles_read, refresh=False)
-        bar.refresh()
-        if ev.stage == "done":
-            bar.close()
-
-    return update
+    return ingest_progress(enabled, desc)
 
 
 def print_problems(report: dict[str, Any]) -> None:
@@ -261,17 +311,29 @@ def print_problems(report: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``newsqa`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train-reader"]:  # its own parser: --help lists the training options
+        from newsqa.reader.command import main as train_reader
+
+        return train_reader(argv[1:])
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
     settings = get_settings(**({"index": args.index} if args.index else {}))
+    from newsqa.logs import setup
+
+    setup(logging.INFO if args.verbose else logging.WARNING, settings.log_format)
+    if args.command == "feeds":  # the feed list only: no model, no index opened
+        from newsqa.feeds.commands import run_feeds
+
+        return run_feeds(args, Path(settings.index), settings.feed_interval)
+    if args.command == "serve" and args.follow is not None and args.workers > 1:
+        print("error: serve --follow polls in the serving process: use --workers 1, or run "
+              "`newsqa follow` beside the server", file=sys.stderr)
+        return EXIT_USAGE
     from newsqa.index.store import IndexBusyError, IndexMismatchError
     from newsqa.service import NewsQA, RequestError
 
     try:
-        service = NewsQA.open(settings, create=args.command in ("ingest", "serve"))
+        service = NewsQA.open(settings, create=args.command in ("ingest", "serve", "follow"))
     except (IndexMismatchError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INDEX
@@ -348,8 +410,25 @@ def _run(args: argparse.Namespace, service: Any) -> int:
         if args.bootstrap and service.stats()["articles"] == 0:
             logging.getLogger("newsqa").warning("index is empty: ingesting %s", args.bootstrap)
             print_problems(service.ingest(args.bootstrap, progress_bar(True)).to_dict())
-        serve(service, args.host, args.port, args.workers)
+        if args.follow is None:
+            serve(service, args.host, args.port, args.workers)
+            return 0
+        from newsqa.feeds.commands import start_follower, stop_follower
+
+        try:
+            poller, thread = start_follower(service, args.follow)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            serve(service, args.host, args.port, args.workers)
+        finally:
+            stop_follower(poller, thread)
         return 0
+    if args.command == "follow":
+        from newsqa.feeds.commands import run_follow
+
+        return run_follow(args, service)
     if args.command == "eval":
         from newsqa.eval import run_eval_command
 

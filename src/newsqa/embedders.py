@@ -23,7 +23,8 @@ def check_backend(stored: dict[str, Any], embedder: Embedder, path: Path) -> Non
     """Refuse an index whose vectors came from another family of embedding backends.
 
     What counts is the vectors, not the program: torch and onnx-fp32 run the same fp32 weights
-    and agree to a cosine of 0.99999, so either searches and extends an index the other built;
+    and agree to a cosine of at least 0.9999 (0.99998 seen on AVX512, where the kernels
+    sum in another order than on AVX2), so either searches and extends an index the other built;
     int8 vectors (``onnx-int8``) are within ~0.99 of fp32 ones, not equal. Precision within
     torch does not count either: bf16 and fp32 vectors of MiniLM agree to a cosine of at least
     0.9999 on real news (``bench/ingest.py``); ``embed_precision`` records only what built the
@@ -84,7 +85,7 @@ def embed_backends(settings: Settings, built: str) -> tuple[str, str]:
     if settings.embed_backend:
         return settings.embed_backend, settings.embed_backend
     ingest = "torch" if vector_family(built) == "fp32" else built
-    return runtime_backend(built, settings.embed_precision), ingest
+    return runtime_backend(built), ingest
 
 
 def backend_precision(backend: str, precision: str) -> str:

@@ -362,18 +362,19 @@ def format_summary(summary: Mapping[str, Any]) -> str:
 
 def run_eval_command(service: Any, args: argparse.Namespace) -> int:
     """The ``newsqa eval`` command: evaluate, print a table (or JSON), write ``--out``."""
-    from tqdm import tqdm
+    from newsqa.progress import reporter
 
     questions = load_questions(args.questions, args.id_prefix, args.limit)
     answerable = [q for q in questions if is_answerable(q)]
     if not answerable:
         print(f"error: no answerable questions in {args.questions}", file=sys.stderr)
         return 1
-    bar = tqdm(total=len(answerable), unit="q", desc="eval", file=sys.stderr, dynamic_ncols=True)
+    show = reporter("eval", "question")
+    last = [0, len(answerable)]
 
     def tick(done: int, total: int) -> None:
-        bar.n = done
-        bar.refresh()
+        last[:] = [done, total]
+        show(done, total, {}, False)
 
     try:
         summary, rows = evaluate(
@@ -381,7 +382,7 @@ def run_eval_command(service: Any, args: argparse.Namespace) -> int:
             progress=tick, mode="generate" if args.generate else "extractive",
         )
     finally:
-        bar.close()
+        show(last[0], last[1], {}, True)
     config = {
         "questions": str(args.questions),
         "k": args.k,

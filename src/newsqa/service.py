@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -41,6 +42,7 @@ from newsqa.query.compose import (
 from newsqa.query.generate import Event, GenerateConfig, GeneratedAnswer
 from newsqa.query.llm import Generator, GeneratorConfig, GeneratorError
 from newsqa.query.plan import QueryPlan, plan_query
+from newsqa.query.read import ReadConfig, Scorer, read_passages
 from newsqa.query.retrieve import RetrievalConfig, retrieve
 from newsqa.settings import Settings, get_settings
 from newsqa.text import query_terms
@@ -66,6 +68,27 @@ def search_manifest(settings: Settings, stored: dict[str, Any]) -> dict[str, str
         return {"backend": "local"}
     collection = stored.get("milvus_collection") or f"newsqa_{uuid.uuid4().hex[:16]}"
     return {"backend": backend, "milvus_collection": collection}
+
+
+log = logging.getLogger("newsqa")
+
+
+def configured_reader(settings: Settings) -> tuple[Scorer | None, ReadConfig]:
+    """The reader ``settings`` ask for (None when ``NEWSQA_READER=off`` or the package holds
+    none, which is logged) and how answers use it."""
+    read = ReadConfig(passages=settings.reader_passages, rerank=settings.reader_rerank)
+    if settings.reader == "off":
+        return None, read
+    from newsqa.reader.runtime import load_reader, shipped
+
+    if not shipped():
+        log.info("NEWSQA_READER=on but the package holds no reader: sentence scoring is used")
+        return None, read
+    reader = load_reader()
+    below = settings.reader_abstain_below
+    read.abstain_below = reader.info.abstain_below if below is None else below
+    read.rank_penalty = reader.info.rank_penalty
+    return reader, read
 
 
 class NewsQA:
@@ -111,6 +134,7 @@ class NewsQA:
             coverage_penalty=s.coverage_penalty,
             absence_penalty=s.absence_penalty,
         )
+        self.reader, self.read = configured_reader(s)
         self.generator = (
             Generator(GeneratorConfig(
                 s.generator_url, s.generator_model, s.generator_key, s.generator_timeout,
@@ -231,14 +255,19 @@ class NewsQA:
         progress: ProgressFn | None = None,
         ray: str | None = None,
         ray_workers: int | None = None,
+        snapshot: bool = True,
     ) -> IngestReport:
-        """Ingest already-loaded articles (problems among them are reported and skipped)."""
+        """Ingest already-loaded articles (problems among them are reported and skipped).
+
+        ``snapshot=False`` leaves the vector snapshot as it was (the change log keeps the index
+        whole; a feed follower writes the snapshot now and then rather than after every poll).
+        """
         embedder, batch = self.ingest_embedder(), self.settings.ingest_batch_articles
         if ray:
             embedder, batch = self._ray_embedder(ray, ray_workers), RAY_BATCH_ARTICLES
         return Ingestor(
             self.index, embedder, self.spec, batch,
-            sentence_vectors=self.settings.sentence_vectors,
+            sentence_vectors=self.settings.sentence_vectors, snapshot=snapshot,
         ).run(records, progress)
 
     def add_sentence_vectors(
@@ -403,18 +432,11 @@ class NewsQA:
         t1 = time.perf_counter()
         got = self._retrieve(plan, k or self.settings.k, f, qvec)
         timings["retrieve"] = (time.perf_counter() - t1) * 1000
+        t2 = time.perf_counter()
+        composed, got = self._compose(question, plan, qvec, got, view)
+        timings["compose"] = (time.perf_counter() - t2) * 1000
         passages = [p.to_dict() for p in got]
         yield "sources", {"passages": passages}
-        t2 = time.perf_counter()
-        considered = considered_passages(got, self.composition, view)
-        stored = self.index.sentence_vectors([p.chunk_id for p in considered])
-        qvec_answer = self._answer_query_vector(question, plan, qvec, stored, considered)
-        idf = self.index.term_idf(query_terms(question))
-        composed = compose(
-            question, got, self._sentence_vectors.encode, qvec_answer, self.composition, view,
-            idf, stored,
-        )
-        timings["compose"] = (time.perf_counter() - t2) * 1000
         extra: dict[str, Any] = {"mode": "extractive", "note": None, "claims": None}
         if mode == "generate":
             composed = yield from self._generated(question, got, f, composed, extra, timings)
@@ -423,6 +445,24 @@ class NewsQA:
         timings["total"] = (time.perf_counter() - t0) * 1000
         self.answered.set()
         yield "done", {**self._result(question, view, f, composed, passages, timings), **extra}
+
+    def _compose(
+        self, question: str, plan: QueryPlan, qvec: np.ndarray, got: list[Passage], view: str
+    ) -> tuple[Composed, list[Passage]]:
+        """The answer of ``view`` from ``got`` and the passages in the order to show them: read
+        by the reader when it is on (answers; the passages it read reordered by it when
+        ``NEWSQA_READER_RERANK`` is on), else composed from the hand-weighted signals."""
+        if self.reader is not None and view == "answer":
+            reading = read_passages(question, got, self.reader, self.composition, self.read)
+            return reading.composed, reading.reranked(got) if self.read.rerank else got
+        considered = considered_passages(got, self.composition, view)
+        stored = self.index.sentence_vectors([p.chunk_id for p in considered])
+        qvec_answer = self._answer_query_vector(question, plan, qvec, stored, considered)
+        idf = self.index.term_idf(query_terms(question))
+        return compose(
+            question, got, self._sentence_vectors.encode, qvec_answer, self.composition, view,
+            idf, stored,
+        ), got
 
     def _check_mode(self, view: str, mode: str) -> None:
         if view not in VIEWS:

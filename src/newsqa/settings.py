@@ -141,6 +141,24 @@ class Settings(BaseSettings):
         description="Evidence lost when the passages miss the question's words, weighted by "
         "their rarity in the archive (scaled by the share of the question's weight missed)",
     )
+    reader: Literal["on", "off"] = Field(
+        "on",
+        description="on: the reader model shipped in the package (a cross-encoder newsqa trains, "
+        "run by ONNX Runtime) picks the answer's sentences and its calibrated probability decides "
+        "abstention; off: the hand-weighted sentence scoring (abstain_threshold and the penalties)",
+    )
+    reader_passages: int = Field(
+        3, ge=1, le=50, description="Passages whose sentences the reader scores for an answer",
+    )
+    reader_rerank: bool = Field(
+        False, description="Show the passages the reader read in the order of their best "
+        "sentence's score (the rest after them)",
+    )
+    reader_abstain_below: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Abstain when the reader's best probability is under this; unset: the value "
+        "recorded with the shipped reader (chosen on its training years)",
+    )
     answer_max_sentences: int = Field(3, ge=1, le=10)
     answer_max_words: int = Field(80, ge=10, le=400)
     generator_url: str | None = Field(
@@ -175,6 +193,55 @@ class Settings(BaseSettings):
     api_key_reads: bool = Field(False, description="Also require the key for read routes")
     max_upload_bytes: int = Field(20_000_000, description="Largest accepted upload")
     max_question_chars: int = Field(2000)
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines as readable text, or json: one JSON object a line (time, level, "
+        "logger, message, and the request id for a server's request logs)",
+    )
+    progress_interval: float = Field(
+        10.0, gt=0, le=3600,
+        description="Seconds between progress lines when stderr is not a terminal (one line per "
+        "interval and one at the end; a terminal gets a redrawn bar)",
+    )
+    feed_interval: float = Field(
+        900.0, ge=1, le=7 * 86400,
+        description="Seconds between polls of a followed feed, unless the feed was added with "
+        "its own interval",
+    )
+    feed_timeout: float = Field(
+        20.0, gt=0, le=600,
+        description="Seconds one feed, robots.txt or article page request may take in all "
+        "(connect, wait and read); past it the request is reported and the poll goes on",
+    )
+    feed_max_bytes: int = Field(
+        5_000_000, ge=1_000,
+        description="Largest feed or article page body read (after decompression); a larger one "
+        "is reported and skipped",
+    )
+    feed_max_redirects: int = Field(
+        5, ge=0, le=30, description="Redirects followed per request; a loop is reported at once"
+    )
+    feed_host_interval: float = Field(
+        1.0, ge=0, le=600,
+        description="Least seconds between two requests to one host (a longer robots.txt "
+        "Crawl-delay, up to 60 s, wins for article pages)",
+    )
+    feed_batch_items: int = Field(
+        20, ge=1, le=1000,
+        description="New or changed feed items fetched and ingested together; a poll stopped "
+        "midway keeps the batches committed before it",
+    )
+    feed_allow_private: bool = Field(
+        False,
+        description="Let feeds added over HTTP (/api/feeds) reach loopback, link-local and "
+        "private addresses (feeds, their redirects and article pages); feeds given on the "
+        "command line always may",
+    )
+    feed_user_agent: str = Field(
+        "newsqa/0.1 (news archive feed follower)",
+        description="User-Agent of feed and page requests; its first word is the name robots.txt "
+        "rules are matched against",
+    )
 
 
 def get_settings(**overrides: object) -> Settings:

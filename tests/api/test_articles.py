@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from newsqa.api import create_app
+from newsqa.api.app import UPLOAD_PREFIX, UPLOADS_DIR, clean_stale_uploads
 from newsqa.api.schemas import ArticleDetail, ArticlePage, IngestResult
 from newsqa.service import NewsQA
 from tests.api.conftest import KOREA, sse_events
+from tests.support import open_service
 
 GOOD = {
     "title": "Harbour bridge reopens after repairs",
@@ -188,3 +199,90 @@ def test_ingest_counters_in_metrics(fresh: tuple[TestClient, NewsQA]) -> None:
     assert 'newsqa_ingest_articles_total{status="skipped"} 1' in text
     assert 'newsqa_ingest_articles_total{status="unchanged"} 1' in text
     assert "newsqa_ingest_runs_total 2" in text
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash(fresh: tuple[TestClient, NewsQA]) -> None:
+    """Issue 20: json.loads raised RecursionError and the upload answered 500."""
+    client, svc = fresh
+    before = svc.stats()["articles"]
+    deep = b"[" * 20_000 + b"]" * 20_000  # under this fixture's 50,000-byte upload limit
+    headers = {"Content-Type": "application/json"}
+    for url in ("/api/articles", "/api/articles?stream=true"):
+        r = client.post(url, content=deep, headers=headers)
+        assert r.status_code == 400, (url, r.text)
+        assert r.json()["detail"] == "invalid JSON body: nested too deeply"
+    streamed = client.post("/api/articles", content=deep,
+                           headers={**headers, "Accept": "text/event-stream"})
+    assert streamed.status_code == 400 and "nested too deeply" in streamed.json()["detail"]
+    # the same in a file is reported as that file's problem, as before
+    rep = client.post("/api/articles", files={"file": ("deep.json", deep)}).json()
+    assert rep["skipped"] == 1 and "nested too deeply" in rep["problems"][0]["reason"]
+    assert svc.stats()["articles"] == before
+
+
+def test_uploads_are_kept_in_the_index_and_removed_after_ingest(
+    fresh: tuple[TestClient, NewsQA], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, svc = fresh
+    seen: list[Path] = []
+    real_ingest = svc.ingest
+
+    def ingest(paths: list[Path], progress: Any = None) -> Any:
+        seen.extend(paths)
+        assert all(p.exists() for p in paths)
+        return real_ingest(paths, progress)
+
+    monkeypatch.setattr(svc, "ingest", ingest)
+    body = (json.dumps(GOOD) + "\n").encode()
+    assert client.post("/api/articles", files={"file": ("news.jsonl", body)}).status_code == 200
+    [path] = seen
+    assert path.parent.parent == svc.index.path / UPLOADS_DIR
+    assert path.name == "news.jsonl" and not path.parent.exists()
+    assert list((svc.index.path / UPLOADS_DIR).iterdir()) == []
+
+
+HOLD_AN_UPLOAD = """
+import sys, time
+from pathlib import Path
+from newsqa.api.app import upload_folder
+folder, lock = upload_folder(Path(sys.argv[1]))
+(folder / "news.jsonl").write_bytes(b"x" * 100_000)
+print(folder, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_servers_uploads_are_removed_at_the_next_start(tmp_path: Path) -> None:
+    """Issue 20: upload folders of a server killed mid-upload outlived two restarts; the next
+    start removes them, and only them (another process's upload in progress stays)."""
+    index = tmp_path / "index"
+    svc = open_service(index, embedder="hash")
+    try:
+        killed = subprocess.Popen([sys.executable, "-c", HOLD_AN_UPLOAD, str(index)],
+                                  stdout=subprocess.PIPE, text=True)
+        assert killed.stdout is not None
+        left = Path(killed.stdout.readline().strip())
+        live = subprocess.Popen([sys.executable, "-c", HOLD_AN_UPLOAD, str(index)],
+                                stdout=subprocess.PIPE, text=True)
+        assert live.stdout is not None
+        in_use = Path(live.stdout.readline().strip())
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        making = index / UPLOADS_DIR / f"{UPLOAD_PREFIX}making"  # no lock yet: just made
+        making.mkdir()
+        old = index / UPLOADS_DIR / f"{UPLOAD_PREFIX}old"  # no lock, an hour old
+        old.mkdir()
+        os.utime(old, (time.time() - 3600, time.time() - 3600))
+        assert left.is_dir() and (left / "news.jsonl").stat().st_size == 100_000
+        create_app(svc)  # a server starts
+        assert not left.exists() and not old.exists()
+        assert in_use.is_dir() and making.is_dir()
+        live.kill()
+        live.wait()
+        assert clean_stale_uploads(index, grace_s=0) == 2
+        assert list((index / UPLOADS_DIR).iterdir()) == []
+    finally:
+        for proc in (killed, live):
+            proc.kill()
+            proc.wait()
+        svc.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from newsqa.api import create_app
@@ -46,5 +49,45 @@ def test_api_key_reads_protects_reads_but_not_health(tmp_path: Path) -> None:
             assert c.get("/api/articles", headers=auth).status_code == 200
             assert c.get("/api/health").status_code == 200
             assert c.get("/").status_code == 200
+    finally:
+        svc.close()
+
+
+def _keyless_status(c: TestClient, method: str, path: str) -> int:
+    """The status of a request without the key (and with an empty body: the key is checked
+    first)."""
+    url = path.replace("{article_id}", "x").replace("{model_id}", "newsqa")
+    url = re.sub(r"\{\w+\}", "x", url)
+    return c.request(method, url, json=None).status_code
+
+
+@pytest.mark.parametrize("settings", [
+    {}, {"api_key": KEY}, {"api_key": KEY, "api_key_reads": True},
+])
+def test_the_page_says_which_operations_need_the_key(
+    tmp_path: Path, settings: dict[str, Any]
+) -> None:
+    """Issue 20: reads were documented as needing the key, which they do not unless
+    NEWSQA_API_KEY_READS=1; each operation's security now says what the server does."""
+    svc = open_service(tmp_path / "index", embedder="hash", **settings)
+    try:
+        with TestClient(create_app(svc)) as c:
+            spec = c.get("/openapi.json").json()
+            assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer"}
+            seen = 0
+            for path, ops in spec["paths"].items():
+                for method, op in ops.items():
+                    if "security" not in op:
+                        continue
+                    seen += 1
+                    required = {} not in op["security"]
+                    assert {"HTTPBearer": []} in op["security"], (method, path)
+                    refused = _keyless_status(c, method, path) == 401
+                    assert required == refused, (method, path, op["security"])
+            assert seen >= 9
+            reads = spec["paths"]["/api/ask"]["post"]["security"]
+            writes = spec["paths"]["/api/articles"]["post"]["security"]
+            assert (reads == [{"HTTPBearer": []}]) == bool(settings.get("api_key_reads"))
+            assert (writes == [{"HTTPBearer": []}]) == bool(settings.get("api_key"))
     finally:
         svc.close()

@@ -4,6 +4,7 @@ security headers every response carries."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -173,3 +174,50 @@ def test_the_server_log_carries_newsqa_errors() -> None:
     assert config["loggers"]["newsqa"] == {"handlers": ["default"], "level": "INFO",
                                            "propagate": False}
     assert config["handlers"]["default"]["stream"] == "ext://sys.stderr"
+
+
+@pytest.mark.parametrize(("path", "allowed"), [
+    ("/api/articles", "GET, POST"), ("/api/articles/some-id", "GET, DELETE"),
+    ("/api/ask", "POST"), ("/v1/models", "GET"),
+])
+def test_a_method_a_resource_does_not_take_is_405_listing_those_it_does(
+    client: TestClient, path: str, allowed: str
+) -> None:
+    """Issue 20: OPTIONS /api/articles answered 405 with "Allow: GET", though it takes POST."""
+    for method in ("OPTIONS", "PUT", "PATCH"):
+        r = client.request(method, path)
+        assert (r.status_code, r.headers["allow"]) == (405, allowed), (method, path)
+        assert r.json()["detail"] == "Method Not Allowed"
+
+
+def test_the_page_states_the_constraints_the_api_enforces(client: TestClient) -> None:
+    """Issue 20: schema-valid requests were refused (an empty list of articles, an empty
+    ?source=, a message role ""); the page now states those rules."""
+    spec = client.get("/openapi.json").json()
+    post = spec["paths"]["/api/articles"]["post"]["requestBody"]["content"]
+    listed, wrapped = post["application/json"]["schema"]["anyOf"]
+    assert listed["type"] == "array" and listed["minItems"] == 1
+    assert wrapped["properties"]["articles"] == listed
+    assert client.post("/api/articles", json=[]).status_code == 422
+    pattern = post["multipart/form-data"]["encoding"]["file"]["headers"][
+        "Content-Disposition"]["schema"]["pattern"]
+    from newsqa.ingest.load import SUPPORTED_SUFFIXES
+
+    for suffix in SUPPORTED_SUFFIXES:
+        assert re.search(pattern, f'form-data; name="file"; filename="news{suffix}"'), suffix
+    assert not re.search(pattern, 'form-data; name="file"; filename="file.png"')
+    params = {p["name"]: p["schema"] for p in spec["paths"]["/api/articles"]["get"]["parameters"]}
+    source = params["source"]
+    assert source["items"]["minLength"] == 1 and source["maxItems"] == 50
+    assert client.get("/api/articles", params={"source": ""}).status_code == 422
+    assert params["since"]["anyOf"][0]["format"] == "date"
+    schemas = spec["components"]["schemas"]
+    question = schemas["AskRequest"]["properties"]["question"]
+    limit = client.app.state.service.settings.max_question_chars  # type: ignore[attr-defined]
+    assert (question["maxLength"], question["pattern"]) == (limit, r"\S")
+    assert schemas["SearchRequest"]["properties"]["query"]["pattern"] == r"\S"
+    for payload in ({"question": " \n "}, {"question": "why " * limit}):
+        assert client.post("/api/ask", json=payload).status_code == 422
+    # no language model on this server: the page offers the extractive mode only
+    assert schemas["AskRequest"]["properties"]["mode"]["enum"] == ["extractive"]
+    assert client.post("/api/ask", json={"question": "q", "mode": "generate"}).status_code == 422

@@ -183,6 +183,18 @@ def test_generate_without_a_model_is_a_422(client: TestClient) -> None:
     assert client.get("/api/health").json()["generator"] is None
 
 
+def test_the_page_offers_generate_only_where_a_model_is(
+    gen: TestClient, client: TestClient
+) -> None:
+    def modes(c: TestClient, name: str) -> Any:
+        return c.get("/openapi.json").json()["components"]["schemas"][name]["properties"]["mode"]
+
+    assert modes(gen, "AskRequest")["enum"] == ["extractive", "generate"]
+    assert modes(gen, "ChatRequest")["anyOf"][0]["enum"] == ["extractive", "generate"]
+    assert modes(client, "AskRequest")["enum"] == ["extractive"]
+    assert modes(client, "ChatRequest")["anyOf"][0]["enum"] == ["extractive"]
+
+
 def test_openai_endpoint_streams_tokens_and_marks_flagged(gen: TestClient, script: FakeLLM) -> None:
     script.reply = lambda m: (
         "A volcano on Tolva erupted on Friday [1]. Authorities evacuated 9,500 residents [1]."

@@ -53,7 +53,8 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
         ("/api/articles", "get"), ("/api/articles", "post"), ("/api/articles/{article_id}", "get"),
         ("/api/articles/{article_id}", "delete"), ("/api/health", "get"), ("/metrics", "get"),
         ("/v1/chat/completions", "post"), ("/v1/models", "get"), ("/v1/models/{model_id}", "get"),
-        ("/", "get"),
+        ("/", "get"), ("/api/feeds", "get"), ("/api/feeds", "post"),
+        ("/api/feeds/{feed}", "delete"),
     }
     seen = {(p, m) for p, ops in spec["paths"].items() for m in ops}
     assert seen == expected

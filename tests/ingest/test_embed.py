@@ -54,6 +54,20 @@ def test_resolve_precision(
     assert resolve_precision(requested) == expected
 
 
+@pytest.mark.parametrize("native", [True, False])
+@pytest.mark.parametrize("installed", [True, False])
+def test_queries_on_fp32_vectors_run_onnx_whatever_the_cpu(
+    monkeypatch: pytest.MonkeyPatch, native: bool, installed: bool
+) -> None:
+    from newsqa.ingest import onnx_embed
+
+    monkeypatch.setattr(embed, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(onnx_embed, "available", lambda: installed)
+    want = "onnx-fp32" if installed else "torch"
+    assert embed.runtime_backend("torch") == embed.runtime_backend("onnx-fp32") == want
+    assert embed.runtime_backend("onnx-int8") == "onnx-int8"  # int8 vectors: their own backend
+
+
 def test_resolve_precision_rejects_unknown_values() -> None:
     with pytest.raises(ValueError, match="auto, fp32, bf16"):
         resolve_precision("int8")

@@ -162,7 +162,8 @@ STORM_SEGMENT = {"text": "The storm hit the coast on Wednesday [12].", "citation
 
 def _storm_answer(question: str) -> dict[str, object]:
     return {
-        "question": question, "answer": "The storm hit the coast on Wednesday [12]. [1]",
+        # the plain string writes the article's "[12]" as "(12)"; the page renders segments
+        "question": question, "answer": "The storm hit the coast on Wednesday (12). [1]",
         "segments": [STORM_SEGMENT], "abstained": False, "view": "answer", "evidence": 0.9,
         "citations": [STORM_CITATION], "passages": [], "filters": {}, "timings_ms": {"total": 5.0},
     }
@@ -171,7 +172,7 @@ def _storm_answer(question: str) -> dict[str, object]:
 def _storm_events(question: str) -> list[tuple[str, object]]:
     return [
         ("sources", {"passages": []}),
-        ("delta", {"text": "The storm hit the coast on Wednesday [12]. [1]",
+        ("delta", {"text": "The storm hit the coast on Wednesday (12). [1]",
                    "segment": STORM_SEGMENT}),
         ("done", _storm_answer(question)),
     ]
@@ -365,7 +366,7 @@ def test_docs_page_works_under_its_content_security_policy(server: str, browser:
     response = page.goto(server + "/docs")
     assert "script-src 'self' 'sha256-" in response.headers["content-security-policy"]
     page.wait_for_selector(".swagger-ui .opblock-summary-path", timeout=30_000)
-    assert page.locator(".swagger-ui .opblock").count() == 13
+    assert page.locator(".swagger-ui .opblock").count() == 16
     assert "newsqa" in page.inner_text(".swagger-ui .info .title")
     page.goto(server + "/redoc")
     page.wait_for_selector("h1:has-text(\"newsqa\")", timeout=30_000)

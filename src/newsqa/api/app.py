@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import fcntl
 import hashlib
 import hmac
 import json
@@ -21,7 +22,7 @@ import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import IO, Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,9 +40,11 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.routing import Match, Mount
 
 from newsqa import __version__
 from newsqa.api import schemas as s
+from newsqa.api.feeds import install as install_feeds
 from newsqa.api.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from newsqa.api.middleware import (
     CSP,
@@ -70,14 +73,20 @@ DESCRIPTION = """Question answering over a news archive, with cited answers.
 * **Search** passages, **browse**, **add** (JSON or an uploaded file) and **delete** articles.
 * An **OpenAI-compatible** `/v1/chat/completions` lets chat clients get cited answers.
 
-When the server has an API key (`NEWSQA_API_KEY`), writes need `Authorization: Bearer <key>`.
+When the server has an API key (`NEWSQA_API_KEY`), writes need `Authorization: Bearer <key>`;
+reads need it too only when `NEWSQA_API_KEY_READS=1` (each operation's security says which).
 Errors are JSON: `{"detail": "..."}`. A write that meets another process writing to the index
 gets 409 with a `Retry-After` header. Every response carries an `X-Request-ID` header (a client's
 own is kept when it is plain); a 500 says only "internal error" with that id, which the server
 log lists with the details.
 """
 
-bearer = HTTPBearer(auto_error=False, description="The server's NEWSQA_API_KEY")
+KEY_DOC = "The server's NEWSQA_API_KEY"
+bearer = HTTPBearer(auto_error=False, description=KEY_DOC)
+# The same key, for reads: a scheme of its own only so that the OpenAPI page can tell which
+# operations are reads (_document_auth folds it back into HTTPBearer).
+READ_SCHEME = "HTTPBearerRead"
+read_bearer = HTTPBearer(auto_error=False, scheme_name=READ_SCHEME, description=KEY_DOC)
 ERRORS = s.ERRORS
 MAX_OFFSET = 1_000_000_000  # far past any archive, well inside SQLite's integers
 BUSY: dict[int | str, dict[str, Any]] = {409: {
@@ -96,6 +105,7 @@ def get_service(request: Request) -> NewsQA:
 
 Service = Annotated[NewsQA, Depends(get_service)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+ReadCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(read_bearer)]
 
 
 def _check_key(svc: NewsQA, creds: HTTPAuthorizationCredentials | None) -> None:
@@ -114,7 +124,7 @@ def require_write(svc: Service, creds: Credentials) -> None:
     _check_key(svc, creds)
 
 
-def require_read(svc: Service, creds: Credentials) -> None:
+def require_read(svc: Service, creds: ReadCredentials) -> None:
     """Reads need the API key only when ``api_key_reads`` is set."""
     if svc.settings.api_key_reads:
         _check_key(svc, creds)
@@ -199,10 +209,71 @@ def _safe_name(filename: str) -> str:
 
 @dataclass
 class IngestJob:
-    """Ingest work parsed from a request; ``tmp`` holds an uploaded file until it has run."""
+    """Ingest work parsed from a request; ``tmp`` holds an uploaded file until it has run, and
+    ``lock`` (open while it does) marks that folder as in use."""
 
     work: IngestWork
     tmp: Path | None = None
+    lock: IO[bytes] | None = None
+
+    def discard(self) -> None:
+        """Remove the uploaded file's folder and release its lock."""
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.lock is not None:
+            self.lock.close()
+
+
+#: Upload folders live under this folder of the index directory, each with a lock file held
+#: while its upload is in use, so a server that starts can tell (and remove) what a killed one
+#: left behind.
+UPLOADS_DIR = "uploads"
+UPLOAD_PREFIX = "newsqa-upload-"
+_UPLOAD_LOCK = ".lock"
+
+
+def upload_folder(index: Path) -> tuple[Path, IO[bytes]]:
+    """A new folder for one uploaded file under ``index``/uploads, and its lock file, locked
+    (the lock lasts until the file object is closed or the process ends)."""
+    root = index / UPLOADS_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX, dir=root))
+    lock = (tmp / _UPLOAD_LOCK).open("wb")
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file: nobody else holds it
+    return tmp, lock
+
+
+def _upload_in_use(folder: Path, grace_s: float) -> bool:
+    """Whether a live upload (in any process) holds ``folder``'s lock; a folder without a lock
+    file is taken for one being made for ``grace_s`` seconds."""
+    try:
+        fh = (folder / _UPLOAD_LOCK).open("rb")
+    except FileNotFoundError:
+        try:
+            return time.time() - folder.stat().st_mtime < grace_s
+        except FileNotFoundError:
+            return True  # gone already
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
+
+
+def clean_stale_uploads(index: Path, grace_s: float = 60.0) -> int:
+    """Remove the upload folders under ``index`` that no live upload holds (left by a server
+    that was killed while it held them); returns how many were removed. Every server start
+    (each of ``--workers N``) calls it: a folder another process is using stays."""
+    root = index / UPLOADS_DIR
+    if not root.is_dir():
+        return 0
+    removed = 0
+    for folder in root.glob(f"{UPLOAD_PREFIX}*"):
+        if folder.is_dir() and not _upload_in_use(folder, grace_s):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def _save(src: BinaryIO, dest: Path) -> None:
@@ -220,6 +291,8 @@ async def _read_ingest_input(request: Request, svc: NewsQA) -> IngestJob:
             doc = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise HTTPException(400, f"invalid JSON body: {exc}") from None
+        except RecursionError:
+            raise HTTPException(400, "invalid JSON body: nested too deeply") from None
         records = json_records(doc, svc.settings.max_article_bytes)
         return IngestJob(lambda progress: svc.ingest_records(records, progress))
     if ctype != "multipart/form-data":
@@ -241,16 +314,17 @@ async def _read_ingest_input(request: Request, svc: NewsQA) -> IngestJob:
         raise HTTPException(
             415, f"unsupported file type {name!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    tmp = Path(tempfile.mkdtemp(prefix="newsqa-upload-"))
+    tmp, lock = upload_folder(svc.index.path)
     path = tmp / name  # the loaders pick the format by suffix; reports name the file
+    job = IngestJob(lambda progress: svc.ingest([path], progress), tmp, lock)
     try:
         await run_in_threadpool(_save, upload.file, path)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        job.discard()
         raise
     finally:
         await upload.close()
-    return IngestJob(lambda progress: svc.ingest([path], progress), tmp)
+    return job
 
 
 _INGEST_LOCK = threading.Lock()
@@ -264,8 +338,7 @@ def _run_ingest(
         with _INGEST_LOCK:
             d = job.work(progress).to_dict()
     finally:
-        if job.tmp is not None:
-            shutil.rmtree(job.tmp, ignore_errors=True)
+        job.discard()
     if job.tmp is not None:
         prefix = f"{job.tmp}{os.sep}"
         for p in d["problems"]:
@@ -308,6 +381,20 @@ def _ingest_events(
 
 # ---------------------------------------------------------------------------- routes
 router = APIRouter()
+# What POST /api/articles reads as JSON: a non-empty list (or {"articles": [...]}) whose items
+# are articles; an item that is not one is reported in `problems` and skipped, not refused.
+_ARTICLE_ITEMS = {
+    "type": "array", "minItems": 1,
+    "items": {"anyOf": [s.ArticleIn.model_json_schema(), {
+        "description": "Anything else: reported in problems (item[i]) and skipped",
+    }]},
+}
+ARTICLES_BODY = {"anyOf": [_ARTICLE_ITEMS, {
+    "type": "object", "required": ["articles"], "properties": {"articles": _ARTICLE_ITEMS},
+}]}
+UPLOAD_NAME_PATTERN = (
+    r'filename="[^"]*\.(txt|md|html|htm|json|jsonl|jsonl\.gz|xml|rss|atom)"'
+)
 reads = [Depends(require_read)]
 ASK_EXAMPLES = {
     "seed": {"summary": "A question the bundled corpus answers",
@@ -374,9 +461,12 @@ def list_articles(
     svc: Service,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size (at most 100)")] = 20,
-    source: Annotated[list[str] | None, Query(description="Only this outlet (repeatable)")] = None,
-    since: Annotated[str | None, Query(description="YYYY-MM-DD", examples=["2013-01-01"])] = None,
-    until: Annotated[str | None, Query(description="YYYY-MM-DD", examples=["2023-12-31"])] = None,
+    source: Annotated[list[s.Outlet], Query(
+        max_length=50, description="Only this outlet (repeatable, at most 50)")] = [],  # noqa: B006 - FastAPI copies it
+    since: Annotated[s.IsoDate | None, Query(description="YYYY-MM-DD",
+                                             examples=["2013-01-01"])] = None,
+    until: Annotated[s.IsoDate | None, Query(description="YYYY-MM-DD, not before since",
+                                             examples=["2023-12-31"])] = None,
 ) -> dict[str, Any]:
     """A page of article metadata (`total`, `offset`, `limit`, `items`), filterable by outlet and
     publication date."""
@@ -413,16 +503,24 @@ def get_article(article_id: str, svc: Service) -> dict[str, Any]:
                **BUSY, **ERRORS, **SSE_DOC},
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {
-            "schema": {"type": "array", "items": s.ArticleIn.model_json_schema()},
+            "schema": ARTICLES_BODY,
             "example": [s.ArticleIn.model_config["json_schema_extra"]["examples"][0]],  # type: ignore[index]
         },
-        "multipart/form-data": {"schema": {
-            "type": "object", "required": ["file"],
-            "properties": {"file": {
-                "type": "string", "format": "binary",
-                "description": "A .txt/.md/.html/.json/.jsonl/.jsonl.gz/.xml/.rss/.atom file",
-            }},
-        }},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {
+                    "type": "string", "format": "binary",
+                    "description": "A .txt/.md/.html/.json/.jsonl/.jsonl.gz/.xml/.rss/.atom file",
+                }},
+            },
+            "encoding": {"file": {"headers": {"Content-Disposition": {
+                "description": "The file's name picks its format: it ends in one of the "
+                "suffixes above (any other gets 415)",
+                "schema": {"type": "string", "pattern": UPLOAD_NAME_PATTERN,
+                           "example": 'form-data; name="file"; filename="news.jsonl"'},
+            }}}},
+        },
     }}},
 )
 async def add_articles(
@@ -502,6 +600,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         resp = _error(request, exc.status_code, str(exc.detail))
         resp.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            resp.headers["Allow"] = allowed_methods(request, resp.headers.get("Allow", ""))
         return resp
 
     async def busy(request: Request, exc: Exception) -> JSONResponse:
@@ -519,7 +619,95 @@ def _install_error_handlers(app: FastAPI) -> None:
     # any other exception becomes a 500 in RequestContextMiddleware (logged, never shown)
 
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request, given: str = "") -> str:
+    """The ``Allow`` header of a 405: every method some route takes at the request's path
+    (starlette names only the first route's: GET of ``/api/articles``, not its POST), else
+    ``given``."""
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    methods = [
+        m for m in _METHODS
+        if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in routes)
+    ]
+    return ", ".join(methods) or given
+
+
 # ---------------------------------------------------------------------------- docs
+def _document_auth(doc: dict[str, Any], settings: Any) -> None:
+    """Each operation's security as this server asks for it: the key is required for writes
+    when one is configured, and for reads only with ``api_key_reads``; otherwise it is optional
+    (``security: [{}, {"HTTPBearer": []}]``). Reads are told apart by their own scheme, which
+    is folded into ``HTTPBearer`` here."""
+    writes_need_key = bool(settings.api_key)
+    reads_need_key = writes_need_key and settings.api_key_reads
+    for ops in doc.get("paths", {}).values():
+        for op in ops.values():
+            security = op.get("security") if isinstance(op, dict) else None
+            if not security:
+                continue
+            read = any(READ_SCHEME in requirement for requirement in security)
+            op["security"] = [{"HTTPBearer": []}]
+            if not (reads_need_key if read else writes_need_key):
+                op["security"].insert(0, {})
+    schemes = doc.get("components", {}).get("securitySchemes", {})
+    read_scheme = schemes.pop(READ_SCHEME, None)
+    if read_scheme is not None:
+        schemes.setdefault("HTTPBearer", read_scheme)
+
+
+def _drop_generate(node: Any) -> None:
+    """Remove "generate" from the enums under ``node`` (a mode field's schema)."""
+    if isinstance(node, dict):
+        if "generate" in node.get("enum", []):
+            node["enum"] = [v for v in node["enum"] if v != "generate"]
+        for value in node.values():
+            _drop_generate(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_generate(value)
+
+
+def _document_limits(doc: dict[str, Any], service: NewsQA) -> None:
+    """The limits this server's settings set: a question (and each user message of
+    ``/v1/chat/completions``, each a question) is at most ``max_question_chars`` long; without
+    a language model, ``mode`` is extractive only."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    limit = service.settings.max_question_chars
+    question = schemas.get("AskRequest", {}).get("properties", {}).get("question")
+    if question is not None:
+        question["maxLength"] = limit
+    user = schemas.get("UserMessage", {}).get("properties", {}).get("content", {})
+    for option in user.get("anyOf", []):
+        if option.get("type") == "string":
+            option["maxLength"] = min(option.get("maxLength", limit), limit)
+    if service.generator is None:
+        for name in ("AskRequest", "ChatRequest"):
+            mode = schemas.get(name, {}).get("properties", {}).get("mode")
+            if mode is not None:
+                _drop_generate(mode)
+                mode["description"] = "extractive (generate needs a language model server, "\
+                    "which this one has not: NEWSQA_GENERATOR_URL)"
+
+
+def _truthful_openapi(app: FastAPI, service: NewsQA) -> None:
+    """Make ``/openapi.json`` say what this server's settings decide: which operations need
+    the key, how long a question may be, whether ``mode: generate`` is there."""
+    make = app.openapi
+    done: list[dict[str, Any]] = []  # the document made truthful (FastAPI caches it)
+
+    def openapi() -> dict[str, Any]:
+        doc = make()  # FastAPI's, cached (and made again if routes are added)
+        if not done or done[0] is not doc:
+            _document_auth(doc, service.settings)
+            _document_limits(doc, service)
+            done[:] = [doc]
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _docs_assets() -> Path | None:
     """Local Swagger UI / ReDoc files (the ``fastapi-offline`` package), if installed."""
     try:
@@ -586,6 +774,7 @@ def create_app(service: NewsQA) -> FastAPI:
         openapi_tags=[
             {"name": "Questions", "description": "Ask and search"},
             {"name": "Articles", "description": "Browse, add and delete articles"},
+            {"name": "Feeds", "description": "Followed news feeds and their status"},
             {"name": "OpenAI-compatible", "description": "For existing chat clients"},
             {"name": "Operations", "description": "Health and metrics"},
             {"name": "Web", "description": "The chat page"},
@@ -593,14 +782,17 @@ def create_app(service: NewsQA) -> FastAPI:
     )
     app.state.service = service
     app.state.metrics = Metrics()
+    clean_stale_uploads(service.index.path)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestContextMiddleware)  # outermost: it also sees the metrics' 500s
     _install_error_handlers(app)
     app.include_router(router)
     app.include_router(make_router(get_service, check_question, require_read))
+    install_feeds(app, get_service, require_read, require_write)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     if assets:
         _local_docs(app, assets)
+    _truthful_openapi(app, service)
     return app
 
 
@@ -610,7 +802,10 @@ def log_config() -> dict[str, Any]:
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["newsqa"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return config
+    from newsqa.logs import with_format
+    from newsqa.settings import get_settings
+
+    return with_format(config, get_settings().log_format)  # NEWSQA_LOG_FORMAT=json: JSON lines
 
 
 def worker_app() -> FastAPI:

@@ -7,11 +7,14 @@ last byte); ingest counters by :meth:`Metrics.record_ingest`; index gauges are r
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+
+log = logging.getLogger("newsqa.api")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -45,6 +48,13 @@ class Metrics:
         self.latency: dict[tuple[str, str, str], list[float]] = {}  # buckets, then sum, count
         self.ingested: dict[str, int] = defaultdict(int)
         self.ingest_runs = 0
+        #: Functions giving more exposition lines at scrape time (the followed feeds').
+        self.collectors: list[Callable[[], list[str]]] = []
+
+    def add_collector(self, collect: Callable[[], list[str]]) -> None:
+        """Have ``collect()`` add its exposition lines (``# HELP``/``# TYPE`` included) to
+        every scrape; one that fails is left out of that scrape, never failing it."""
+        self.collectors.append(collect)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one finished request and add its duration to the route's histogram."""
@@ -96,7 +106,22 @@ class Metrics:
         for gname, (help_, value) in gauges.items():
             head(gname, "gauge", help_)
             out.append(f"{gname} {_num(value)}")
+        for collect in self.collectors:
+            try:
+                out.extend(collect())
+            except Exception:  # noqa: BLE001 - a scrape never fails for one collector
+                log.warning("a metrics collector failed", exc_info=True)
         return "\n".join(out) + "\n"
+
+
+def family(
+    name: str, kind: str, help_: str, samples: list[tuple[dict[str, str], float]]
+) -> list[str]:
+    """The exposition lines of one metric family: its HELP and TYPE, then one line a sample
+    (labels, value)."""
+    lines = [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
+    lines += [f"{name}{_labels(labels)} {_num(value)}" for labels, value in samples]
+    return lines
 
 
 def _route_of(scope: Scope) -> str:

@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Scope
 
 from newsqa.index.store import IndexBusyError
+from newsqa.logs import REQUEST_ID
 
 log = logging.getLogger("newsqa.api")
 
@@ -94,6 +95,19 @@ class RequestContextMiddleware:
             return
         rid = _incoming_id(scope)
         scope[_SCOPE_KEY] = rid
+        token = REQUEST_ID.set(rid)  # log lines written while serving it carry the id
+        try:
+            await self._serve(scope, receive, send, rid)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+        rid: str,
+    ) -> None:
         started = False
 
         async def wrapped(message: Message) -> None:

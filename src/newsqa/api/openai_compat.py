@@ -16,16 +16,17 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from newsqa.api.middleware import failure, request_id
 from newsqa.api.schemas import (
     ERRORS,
     MODE_DOC,
+    NOT_BLANK,
     SEED_QUESTION,
     CitationOut,
     ClaimsOut,
@@ -34,6 +35,7 @@ from newsqa.api.schemas import (
     Mode,
     View,
 )
+from newsqa.query.compose import unbracket
 from newsqa.service import NewsQA
 
 MODEL_ID = "newsqa"
@@ -41,20 +43,72 @@ GENERATE_ID = "newsqa-generate"
 CREATED = 1_700_000_000
 
 
-class ChatMessage(BaseModel):
-    """One chat message; ``content`` may be a string or a list of text parts."""
+#: Bounds of a request, as /api/ask bounds its history: messages per request, characters of a
+#: message's content (of each part when it is a list) and parts per message. A user message is
+#: a question: its text is also held to ``max_question_chars`` (the OpenAPI page says how much).
+MAX_MESSAGES = 64
+MAX_CONTENT_CHARS = 20_000
+MAX_PARTS = 10
+TEXT_PART = {
+    "type": "object", "required": ["type", "text"],
+    "properties": {"type": {"const": "text"}, "text": {"type": "string", "pattern": NOT_BLANK}},
+}
+
+
+class ContentPart(BaseModel):
+    """One part of a message's content: a ``text`` part is read, others are ignored."""
 
     model_config = ConfigDict(extra="allow")
 
-    role: str
-    content: str | list[dict[str, Any]] | None = None
+    type: str = Field(max_length=100)
+    text: str | None = Field(None, max_length=MAX_CONTENT_CHARS)
+
+
+Content = (
+    Annotated[str, Field(max_length=MAX_CONTENT_CHARS)]
+    | Annotated[list[ContentPart], Field(max_length=MAX_PARTS)]
+)
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    content: Content | None = None
 
     def text(self) -> str:
         """The message's text (text parts joined)."""
         if isinstance(self.content, str):
             return self.content
         parts = self.content or []
-        return "\n".join(str(p.get("text", "")) for p in parts if p.get("type") == "text")
+        return "\n".join(p.text or "" for p in parts if p.type == "text")
+
+
+class UserMessage(_Message):
+    """A user message: a question, so it has text (a string, or at least one text part)."""
+
+    role: Literal["user"]
+    content: (
+        Annotated[str, Field(max_length=MAX_CONTENT_CHARS,
+                             json_schema_extra={"pattern": NOT_BLANK})]
+        | Annotated[list[ContentPart], Field(min_length=1, max_length=MAX_PARTS,
+                                             json_schema_extra={"contains": TEXT_PART})]
+    ) = Field(description="The question's text (at most max_question_chars)")
+
+    @model_validator(mode="after")
+    def _has_text(self) -> UserMessage:
+        if not self.text().strip():
+            raise ValueError("a user message needs text: it is a question")
+        return self
+
+
+class OtherMessage(_Message):
+    """A system, developer, assistant, tool or function message (only assistant messages are
+    read, as the answers of the conversation so far)."""
+
+    role: Literal["system", "developer", "assistant", "tool", "function"]
+
+
+ChatMessage = Annotated[UserMessage | OtherMessage, Field(discriminator="role")]
 
 
 class ChatRequest(FilterFields):
@@ -81,10 +135,27 @@ class ChatRequest(FilterFields):
         MODEL_ID, description='"newsqa-generate" answers with the language model (as mode '
         '"generate"); any other value answers extractively'
     )
-    messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
+    messages: list[ChatMessage] = Field(
+        min_length=1, max_length=MAX_MESSAGES,
+        description=f"At most {MAX_MESSAGES}, one of them from the user: the last user message "
+        "is the question",
+        json_schema_extra={"contains": {
+            "type": "object", "properties": {"role": {"const": "user"}}, "required": ["role"],
+        }},
+    )
+    stream: bool = Field(False, strict=True)
+    n: Literal[1] | None = Field(
+        1, description="Choices to return: only 1 is supported (anything else is a 422)"
+    )
     view: View = Field("answer", description="newsqa extension: answer, timeline or outlets")
     mode: Mode | None = Field(None, description=f"newsqa extension: {MODE_DOC}")
+
+    @field_validator("n", mode="before")
+    @classmethod
+    def _one_choice(cls, value: Any) -> Any:
+        if value is not None and (value != 1 or isinstance(value, bool)):
+            raise ValueError(f"n={value!r} is not supported: newsqa returns one choice (n=1)")
+        return value
 
     def answer_mode(self) -> str:
         """The mode asked for, by the ``mode`` field or else by the model's name."""
@@ -160,12 +231,13 @@ def _tokens(text: str) -> int:
 
 
 def source_list(result: dict[str, Any]) -> str:
-    """The numbered sources (or, when abstaining, the closest articles) as plain text."""
+    """The numbered sources (or, when abstaining, the closest articles) as plain text; a
+    title's own bracketed numbers are written in parentheses, as in the answer."""
     def line(d: dict[str, Any]) -> str:
         parts = [d.get("source") or "unknown outlet", d.get("published_at") or "undated"]
         if d.get("url"):
             parts.append(d["url"])
-        return f"{d['title']} — {', '.join(parts)}"
+        return f"{unbracket(d['title'])} — {', '.join(parts)}"
 
     if result["abstained"]:
         rows = [f"- {line(p)}" for p in result["passages"][:5]]
@@ -265,6 +337,14 @@ def make_router(
     ) -> Any:
         """A cited answer as an OpenAI chat completion."""
         question, history = _question_and_history(req)
+        limit = svc.settings.max_question_chars
+        for turn in history:  # each user message was a question once
+            n = len(turn["content"].strip())
+            if turn["role"] == "user" and n > limit:
+                raise HTTPException(
+                    422, f"a user message is {n} characters long; the limit is {limit} "
+                    "(each user message is a question)"
+                )
         question = check_question(svc, question)
         cid = f"chatcmpl-{uuid.uuid4().hex}"
         if req.stream:

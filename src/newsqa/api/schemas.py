@@ -30,6 +30,8 @@ IsoDate = Annotated[
     Field(json_schema_extra={"format": "date", "examples": ["2023-01-05"]}),
 ]
 Outlet = Annotated[str, Field(min_length=1, max_length=200)]
+#: A text that is not blank, as the OpenAPI page says it (the API checks ``text.strip()``).
+NOT_BLANK = r"\S"
 View = Literal["answer", "timeline", "outlets"]
 Mode = Literal["extractive", "generate"]
 MODE_DOC = (
@@ -94,7 +96,10 @@ class AskRequest(FilterFields):
         },
     )
 
-    question: str = Field(min_length=1, description="The question (at most max_question_chars)")
+    question: str = Field(
+        min_length=1, json_schema_extra={"pattern": NOT_BLANK},
+        description="The question: not blank, at most max_question_chars",
+    )
     view: View = Field(
         "answer",
         description="answer: a few cited sentences; timeline: evidence by publication date; "
@@ -120,7 +125,9 @@ class SearchRequest(FilterFields):
         },
     )
 
-    query: str = Field(min_length=1, description="Free-text query")
+    query: str = Field(
+        min_length=1, json_schema_extra={"pattern": NOT_BLANK}, description="Free-text query"
+    )
 
 
 class PassageOut(BaseModel):

@@ -339,7 +339,16 @@ _TITLE_TAG = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 def _load_html(path: Path, limits: LoadLimits) -> Iterator[Result]:
-    markup = _read_text(path, limits)
+    yield from build_article(
+        html_fields(_read_text(path, limits)), path=str(path), origin=str(path),
+        max_bytes=limits.max_article_bytes,
+    )
+
+
+def html_fields(markup: str) -> Fields:
+    """Canonical fields of an HTML article page: its main text and metadata (title, canonical
+    URL, site name, date, author) extracted with trafilatura, the ``<title>`` and the whole
+    page's text as fallbacks. Raises ``_FileProblem`` for markup nested too deeply to read."""
     doc = trafilatura.bare_extraction(markup, with_metadata=True, include_comments=False)
     meta: dict[str, Any] = {}
     if doc is not None:
@@ -358,7 +367,7 @@ def _load_html(path: Path, limits: LoadLimits) -> Iterator[Result]:
         raise _FileProblem(
             f"HTML nested more than {MAX_HTML_DEPTH} levels deep: its text cannot be read"
         )
-    fields = {
+    return {
         "title": title,
         "text": text,
         "url": meta.get("url"),
@@ -367,9 +376,6 @@ def _load_html(path: Path, limits: LoadLimits) -> Iterator[Result]:
         "authors": meta.get("author"),
         "id": None,
     }
-    yield from build_article(
-        fields, path=str(path), origin=str(path), max_bytes=limits.max_article_bytes
-    )
 
 
 _TAG_EDGE = re.compile(r"<(/?)([A-Za-z][^\s/<>]*)[^<>]*?(/?)>")  # no "<" inside: linear time
@@ -570,20 +576,26 @@ def _load_feed(path: Path, limits: LoadLimits) -> Iterator[Result]:
         return
     feed_source = source_from_url(parsed.feed.get("link"))
     for n, entry in enumerate(parsed.entries, 1):
-        contents = [c for c in entry.get("content", []) if c.get("value")]
-        authors = [a for a in entry.get("authors", []) if a.get("name")] or entry.get("author")
-        fields = {
-            "title": _feed_text(entry.get("title_detail")) or entry.get("title"),
-            "text": _feed_text(contents[0] if contents else entry.get("summary_detail")),
-            "url": entry.get("link"),
-            "source": feed_source,
-            "date": _entry_date(entry) or entry.get("published") or entry.get("updated"),
-            "authors": authors,
-            "id": entry.get("id"),
-        }
         yield from build_article(
-            fields, path=name, origin=f"{name}#{n}", item=n, max_bytes=limits.max_article_bytes
+            feed_entry_fields(entry, feed_source), path=name, origin=f"{name}#{n}", item=n,
+            max_bytes=limits.max_article_bytes,
         )
+
+
+def feed_entry_fields(entry: Mapping[str, Any], feed_source: str | None) -> Fields:
+    """Canonical fields of a feedparser entry (RSS item or Atom entry): its full content when
+    it has one, else its summary, as plain text; ``feed_source`` is the outlet of the feed."""
+    contents = [c for c in entry.get("content", []) if c.get("value")]
+    authors = [a for a in entry.get("authors", []) if a.get("name")] or entry.get("author")
+    return {
+        "title": _feed_text(entry.get("title_detail")) or entry.get("title"),
+        "text": _feed_text(contents[0] if contents else entry.get("summary_detail")),
+        "url": entry.get("link"),
+        "source": feed_source,
+        "date": _entry_date(entry) or entry.get("published") or entry.get("updated"),
+        "authors": authors,
+        "id": entry.get("id"),
+    }
 
 
 def _entry_date(entry: Mapping[str, Any]) -> str | None:

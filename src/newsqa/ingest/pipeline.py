@@ -181,6 +181,7 @@ class Ingestor:
         batch_articles: int = 128,
         window: int = 4000,
         sentence_vectors: bool = True,
+        snapshot: bool = True,
     ) -> None:
         self.index = index
         self.embedder = embedder
@@ -189,6 +190,9 @@ class Ingestor:
         self.window = window
         #: Store each chunk's title and sentence vectors (read in the same forward pass).
         self.sentence_vectors = sentence_vectors
+        #: Write the vector snapshot at the end (a feed follower making many small ingests
+        #: writes it now and then instead: the change log keeps the index whole meanwhile).
+        self.snapshot = snapshot
 
     def run(
         self,
@@ -281,7 +285,8 @@ class Ingestor:
                 # Clusters are decided before the write so they are stored in its transaction.
                 report.wire_copies += assign_clusters(self.index, batch)
                 report.chunks += self.index.write(batch)
-        self.index.save_snapshot()
+        if self.snapshot:
+            self.index.save_snapshot()
         report.seconds = time.perf_counter() - t0
         if progress:
             progress(IngestProgress("done", read, done, total))

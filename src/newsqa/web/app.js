@@ -404,6 +404,38 @@
     }
   }
 
+  function ago(iso) {
+    const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+    if (s < 90) return "just now";
+    if (s < 5400) return `${Math.round(s / 60)} min ago`;
+    if (s < 129600) return `${Math.round(s / 3600)} h ago`;
+    return `${Math.round(s / 86400)} days ago`;
+  }
+
+  async function showFreshness() {
+    // How fresh the archive is: the last successful feed poll, else the newest article's date.
+    try {
+      // No key prompt for this: a server whose reads need one shows it once asked.
+      const headers = state.key ? { Authorization: `Bearer ${state.key}` } : {};
+      const res = await fetch("/api/feeds", { headers });
+      if (!res.ok) return;
+      const st = await res.json();
+      const n = st.feeds.length;
+      let text = st.latest_published ? `newest article ${st.latest_published}` : "";
+      if (n && st.last_success) {
+        text = `updated ${ago(st.last_success)} from ${n} feed${n === 1 ? "" : "s"}`;
+      } else if (n) {
+        text = `following ${n} feed${n === 1 ? "" : "s"}, not polled yet`;
+      }
+      if (n && !st.follower.active) text += " (follower not running)";
+      const box = $("#freshness");
+      box.textContent = text ? `· ${text}` : "";
+      box.title = st.last_success ? `Last successful feed poll: ${st.last_success}` : "";
+    } catch {
+      // informational only
+    }
+  }
+
   async function loadOutlets() {
     try {
       const res = await api("/api/articles?limit=100");
@@ -461,6 +493,8 @@
     $("#filters").addEventListener("input", updateFilterSummary);
     $("#filters").addEventListener("change", updateFilterSummary);
     showIndexSize();
+    showFreshness();
+    setInterval(showFreshness, 60000);
     loadOutlets();
     q.focus();
   });

@@ -1,0 +1,221 @@
+"""HTTP for feeds: bounded GET requests, a per-host rate limit and robots.txt.
+
+Every request has a time limit for the whole of it (``NEWSQA_FEED_TIMEOUT``: connecting,
+waiting and reading, so a server that trickles bytes is cut off too), a body cap counted after
+decompression (``NEWSQA_FEED_MAX_BYTES``), at most ``NEWSQA_FEED_MAX_REDIRECTS`` redirects
+(a loop is reported at its first repeat) and waits its turn behind the previous request to the
+same host (``NEWSQA_FEED_HOST_INTERVAL``). Requests for feeds added over HTTP go through the
+address guard of :mod:`newsqa.feeds.guard`. Failures are :class:`FetchError` with a reason a
+person can act on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.robotparser
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+
+from newsqa.feeds.guard import BlockedAddress, GuardedBackend
+from newsqa.settings import Settings
+
+REDIRECTS = (301, 302, 303, 307, 308)
+ROBOTS_MAX_BYTES = 512_000
+ROBOTS_TTL_S = 3600.0
+ROBOTS_RETRY_S = 300.0  # an unreachable robots.txt is asked again after this
+MAX_CRAWL_DELAY_S = 60.0
+
+
+class FetchError(Exception):
+    """A request that failed; the message says why (timed out, too large, a redirect loop…)."""
+
+
+class Stopped(Exception):
+    """The fetcher was stopped while waiting for its turn."""
+
+
+@dataclass
+class Response:
+    """A finished response: final URL after redirects, status, headers, body (empty for 304)."""
+
+    url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+
+def _guarded_transport() -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport(trust_env=False)
+    pool = getattr(transport, "_pool", None)
+    if not isinstance(pool, httpcore.ConnectionPool) or not hasattr(pool, "_network_backend"):
+        raise RuntimeError("this httpx/httpcore version cannot take the feed address guard")
+    pool._network_backend = GuardedBackend()
+    return transport
+
+
+def host_of(url: str) -> str:
+    """The ``host:port`` a request for ``url`` goes to (the rate limit's key)."""
+    parts = urlsplit(url)
+    return f"{(parts.hostname or '').lower()}:{parts.port or ''}"
+
+
+class Fetcher:
+    """Bounded GETs with a per-host rate limit and a robots.txt cache; thread-safe.
+
+    ``stop`` (an Event) ends waits for a turn early with :class:`Stopped`; ``clock`` and
+    ``sleep`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        stop: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        s = settings
+        self.timeout = s.feed_timeout
+        self.max_bytes = s.feed_max_bytes
+        self.max_redirects = s.feed_max_redirects
+        self.host_interval = s.feed_host_interval
+        self.user_agent = s.feed_user_agent
+        self.robot_name = s.feed_user_agent.split("/")[0].split()[0] or "newsqa"
+        self.stop = stop or threading.Event()
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._clients: dict[bool, httpx.Client] = {}
+        self._next: dict[str, float] = {}
+        self._crawl_delay: dict[str, float] = {}
+        self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser]] = {}
+        #: Requests sent (each redirect hop counts), for tests and logs.
+        self.requests = 0
+
+    def close(self) -> None:
+        """Close the connection pools."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for c in clients:
+            c.close()
+
+    def _client(self, guarded: bool) -> httpx.Client:
+        with self._lock:
+            if guarded not in self._clients:
+                self._clients[guarded] = httpx.Client(
+                    transport=_guarded_transport() if guarded else None,
+                    trust_env=not guarded, follow_redirects=False,
+                    headers={"User-Agent": self.user_agent},
+                )
+            return self._clients[guarded]
+
+    def _wait_turn(self, url: str, pages: bool) -> None:
+        host = host_of(url)
+        with self._lock:
+            now = self.clock()
+            at = max(now, self._next.get(host, 0.0))
+            gap = self.host_interval
+            if pages:
+                gap = max(gap, self._crawl_delay.get(host, 0.0))
+            self._next[host] = at + gap
+        if at > now and self.stop.wait(at - now):
+            raise Stopped()
+        if self.stop.is_set():
+            raise Stopped()
+
+    def get(
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        *,
+        guarded: bool = False,
+        max_bytes: int | None = None,
+        page: bool = False,
+    ) -> Response:
+        """GET ``url``, following redirects; raises FetchError for a failure, Stopped when
+        stopped. ``page``: an article page (robots.txt's Crawl-delay applies to its host)."""
+        limit = max_bytes or self.max_bytes
+        seen = {url}
+        for hop in range(self.max_redirects + 1):
+            self._wait_turn(url, page)
+            resp = self._once(url, headers or {}, guarded, limit)
+            location = resp.headers.get("location")
+            if resp.status not in REDIRECTS or not location:
+                return resp
+            target = urljoin(url, location.strip())
+            if urlsplit(target).scheme.lower() not in ("http", "https"):
+                raise FetchError(f"redirect to a non-HTTP URL: {target[:200]}")
+            if target in seen:
+                raise FetchError(f"redirect loop: {url} redirects back to {target}")
+            if hop == self.max_redirects:
+                raise FetchError(f"more than {self.max_redirects} redirects (last to {target})")
+            seen.add(target)
+            url = target
+        raise AssertionError("unreachable")
+
+    def _once(self, url: str, headers: dict[str, str], guarded: bool, limit: int) -> Response:
+        deadline = self.clock() + self.timeout
+        self.requests += 1
+        try:
+            with self._client(guarded).stream(
+                "GET", url, headers=headers, timeout=httpx.Timeout(self.timeout)
+            ) as r:
+                declared = r.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise FetchError(f"body is {int(declared):,} bytes; the limit is {limit:,}")
+                body = bytearray()
+                if r.status_code not in REDIRECTS and r.status_code != 304:
+                    for block in r.iter_bytes():
+                        body += block
+                        if len(body) > limit:
+                            raise FetchError(f"body is over the {limit:,}-byte limit")
+                        if self.clock() > deadline:
+                            raise FetchError(f"timed out after {self.timeout:g} s (while reading)")
+                return Response(str(r.url), r.status_code, r.headers, bytes(body))
+        except httpx.TimeoutException:
+            raise FetchError(f"timed out after {self.timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, BlockedAddress):
+                raise FetchError(str(cause)) from None
+            raise FetchError(f"{type(exc).__name__}: {exc}") from None
+
+    # ------------------------------------------------------------------ robots.txt
+    def allowed(self, url: str, guarded: bool = False) -> bool:
+        """Whether robots.txt of ``url``'s site lets this user agent fetch it (RFC 9309: no
+        robots.txt or a 4xx allows all; one that cannot be read (5xx, timeout) allows none,
+        and is asked again after a few minutes)."""
+        parts = urlsplit(url)
+        site = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+        now = self.clock()
+        with self._lock:
+            cached = self._robots.get(site)
+        if cached is None or cached[0] <= now:
+            cached = self._read_robots(site, guarded)
+            with self._lock:
+                self._robots[site] = cached
+        return cached[1].can_fetch(self.robot_name, url)
+
+    def _read_robots(
+        self, site: str, guarded: bool
+    ) -> tuple[float, urllib.robotparser.RobotFileParser]:
+        rp = urllib.robotparser.RobotFileParser(site + "/robots.txt")
+        ttl = ROBOTS_TTL_S
+        try:
+            resp = self.get(site + "/robots.txt", guarded=guarded, max_bytes=ROBOTS_MAX_BYTES)
+        except FetchError:
+            resp = None
+        if resp is not None and 200 <= resp.status < 300:
+            rp.parse(resp.body.decode("utf-8", "replace").splitlines())
+            delay = rp.crawl_delay(self.robot_name)
+            if delay:
+                with self._lock:
+                    self._crawl_delay[host_of(site)] = min(float(delay), MAX_CRAWL_DELAY_S)
+        elif resp is not None and 400 <= resp.status < 500:
+            rp.parse([])  # no rules: everything allowed
+        else:
+            rp.parse(["User-agent: *", "Disallow: /"])
+            ttl = ROBOTS_RETRY_S
+        return self.clock() + ttl, rp

@@ -1,0 +1,146 @@
+"""Answers chosen by the reader (:mod:`newsqa.reader`): every candidate sentence of the first
+``passages`` passages is scored by the cross-encoder, the answer leads with the best one, and
+the reader's calibrated probability that it answers is the evidence that decides abstention.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from newsqa.models import Passage
+from newsqa.query.compose import ComposeConfig, Composed, abstention, answer_candidates, cite
+from newsqa.query.sentences import Question, analyse, answer_span
+from newsqa.reader.inputs import Candidate
+from newsqa.text import split_sentences
+
+
+class Scorer(Protocol):
+    """What composition needs of a reader (:class:`newsqa.reader.runtime.Reader`, or a fake)."""
+
+    def logits(self, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
+        """One logit per candidate."""
+        ...
+
+    def probability(self, logit: float) -> float:
+        """The calibrated chance that a candidate with ``logit`` answers."""
+        ...
+
+
+@dataclass
+class ReadConfig:
+    """How the reader is used: passages whose sentences it reads, the probability under which
+    the answer abstains, and the share of the best probability a further sentence needs."""
+
+    passages: int = 3
+    abstain_below: float = 0.5
+    keep_share: float = 0.5
+    rerank: bool = False  # order the passages read by their best sentence's score
+    rank_penalty: float = 0.0  # logit a candidate loses per place of its passage
+
+
+@dataclass
+class Reading:
+    """The reader's answer and, best first, the order of the passages it read by their best
+    candidate's logit (passages without a candidate last, in their retrieval order)."""
+
+    composed: Composed
+    order: list[int]
+
+    def reranked(self, passages: Sequence[Passage]) -> list[Passage]:
+        """``passages`` with the ones read in the reader's order, the rest after them."""
+        seen = set(self.order)
+        return [passages[i] for i in self.order] + [
+            p for i, p in enumerate(passages) if i not in seen]
+
+
+def reader_candidates(
+    passages: Sequence[Passage], q: Question
+) -> tuple[list[tuple[int, int, str]], list[Candidate]]:
+    """Composition's candidates of ``passages`` and what the reader reads of each."""
+    cands = answer_candidates(passages, q)
+    sentences = {pi: split_sentences(passages[pi].text) for pi in {pi for pi, _, _ in cands}}
+    reads = [
+        Candidate(s, passages[pi].title or "", sentences[pi][si - 1] if si > 0 else "")
+        for pi, si, s in cands
+    ]
+    return cands, reads
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
+
+
+def _repeats(a: str, b: str) -> bool:
+    """Whether sentence ``b`` mostly restates ``a`` (a wire copy's lead, a headline)."""
+    wa, wb = _words(a), _words(b)
+    return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) > 0.7
+
+
+def read_answer(
+    question: str,
+    passages: Sequence[Passage],
+    reader: Scorer,
+    cfg: ComposeConfig,
+    read: ReadConfig,
+) -> Composed:
+    """The reader's answer from the first ``read.passages`` of ``passages``, or an abstention
+    when no candidate's probability reaches ``read.abstain_below``."""
+    return read_passages(question, passages, reader, cfg, read).composed
+
+
+def read_passages(
+    question: str,
+    passages: Sequence[Passage],
+    reader: Scorer,
+    cfg: ComposeConfig,
+    read: ReadConfig,
+) -> Reading:
+    """:func:`read_answer` with the order of the passages read (see :class:`Reading`)."""
+    considered = passages[: read.passages]
+    q = analyse(question)
+    cands, reads = reader_candidates(considered, q)
+    if not cands:
+        return Reading(abstention(0.0), list(range(len(considered))))
+    logits = reader.logits(question, reads) - read.rank_penalty * np.array(
+        [pi for pi, _, _ in cands], dtype=np.float32)
+    best_of: dict[int, float] = {}
+    for (pi, _, _), x in zip(cands, logits, strict=True):
+        best_of[pi] = max(best_of.get(pi, -np.inf), float(x))
+    order = sorted(range(len(considered)), key=lambda i: (-best_of.get(i, -np.inf), i))
+    return Reading(_answer(q, considered, cands, logits, reader, cfg, read), order)
+
+
+def _answer(
+    q: Question,
+    considered: Sequence[Passage],
+    cands: list[tuple[int, int, str]],
+    logits: np.ndarray,
+    reader: Scorer,
+    cfg: ComposeConfig,
+    read: ReadConfig,
+) -> Composed:
+    probs = [reader.probability(float(x)) for x in logits]
+    ranked = sorted(range(len(cands)), key=lambda j: -logits[j])
+    best = probs[ranked[0]]
+    if best < read.abstain_below:
+        return abstention(best)
+    chosen: list[int] = []
+    words = 0
+    for j in ranked:
+        if len(chosen) >= cfg.max_sentences or probs[j] < best * read.keep_share:
+            break
+        n_words = len(cands[j][2].split())
+        if chosen and words + n_words > cfg.max_words:
+            continue
+        if any(_repeats(cands[c][2], cands[j][2]) for c in chosen):
+            continue
+        chosen.append(j)
+        words += n_words
+    span = answer_span(q, cands[chosen[0]][2]) if len(cands[chosen[0]][2].split()) <= (
+        cfg.max_words) else None
+    return cite([(j, "") for j in chosen], cands, considered, best, cfg, " ", span)

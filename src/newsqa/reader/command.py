@@ -1,0 +1,133 @@
+"""``newsqa train-reader``: rebuild the reader from archives of questions and articles.
+
+Each folder under ``--data`` holding ``articles.jsonl.gz`` and ``questions.jsonl`` (RealTime QA's
+layout: question, date, answer, ``gold_urls``, ``answerable``) is indexed once (cached under
+``--work``), its questions are asked of that index as of their own dates and their candidate
+lists are labelled (:mod:`newsqa.reader.collect`, cached too), then the reader is trained on them
+(:mod:`newsqa.reader.train`). Questions dated inside ``--exclude`` are never collected, so a
+held-out period cannot leak into training; those inside ``--dev`` choose the epoch and the
+calibration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from newsqa.eval import load_questions
+
+DEFAULT_EXCLUDE = "2023-07-01:2023-12-31"
+DEFAULT_DEV = "2023-05-01:2023-06-30"
+
+
+def _span(text: str) -> tuple[str, str]:
+    lo, _, hi = text.partition(":")
+    if not lo or not hi:
+        raise argparse.ArgumentTypeError(f"expected FROM:TO dates, got {text!r}")
+    return lo, hi
+
+
+def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
+    """The command's arguments."""
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=Path("../shared/data"),
+                    help="folder of archives (subfolders with articles.jsonl.gz + questions.jsonl)")
+    ap.add_argument("--archives", default="realtimeqa-2022,realtimeqa-2023,realtimeqa-2024",
+                    help="comma-separated subfolders of --data to use")
+    ap.add_argument("--work", type=Path, default=Path("bench/.cache/reader"),
+                    help="where the indexes and candidate lists are cached")
+    ap.add_argument("--index", action="append", default=[], metavar="ARCHIVE=DIR",
+                    help="use an existing index for an archive (repeatable)")
+    ap.add_argument("--exclude", type=_span, default=_span(DEFAULT_EXCLUDE),
+                    help=f"question dates never collected (default {DEFAULT_EXCLUDE})")
+    ap.add_argument("--dev", type=_span, default=_span(DEFAULT_DEV),
+                    help=f"question dates kept apart to pick epochs (default {DEFAULT_DEV})")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="where reader.onnx and reader.json go (default: the package's model)")
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--max-steps", type=int, default=None, help="stop after N steps (smoke runs)")
+    ap.add_argument("--limit", type=int, default=None, help="questions per archive (smoke runs)")
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--collect-only", action="store_true",
+                    help="build the indexes and candidate lists, then stop")
+    return ap
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def archive_lists(
+    folder: Path, index_dir: Path, cache: Path, exclude: tuple[str, str], limit: int | None
+) -> list[dict[str, Any]]:
+    """The labelled lists of one archive's questions (built, or read from ``cache``)."""
+    if cache.exists():
+        return list(json.loads(cache.read_text(encoding="utf-8")))
+    from newsqa.reader.collect import collect
+    from newsqa.service import NewsQA
+    from newsqa.settings import get_settings
+
+    svc = NewsQA.open(get_settings(index=str(index_dir)))
+    try:
+        if svc.stats()["articles"] == 0:
+            _log(f"indexing {folder / 'articles.jsonl.gz'} into {index_dir} (once)")
+            from newsqa.cli import progress_bar
+
+            svc.ingest([folder / "articles.jsonl.gz"], progress_bar(desc="indexing"))
+        questions = [q for q in load_questions(folder / "questions.jsonl")
+                     if not exclude[0] <= str(q.get("date", "")) <= exclude[1]]
+        if limit:
+            questions = questions[:limit]
+        _log(f"{folder.name}: collecting {len(questions)} questions' candidates")
+        lists = collect(svc, questions)
+    finally:
+        svc.close()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(lists), encoding="utf-8")
+    return lists
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Collect, train, export; print the curve and where the reader went."""
+    args = parser().parse_args(argv)
+    from newsqa.reader.runtime import MODEL_DIR
+    from newsqa.reader.train import TrainConfig, train
+
+    given = dict(item.split("=", 1) for item in args.index)
+    lists: list[dict[str, Any]] = []
+    for name in [n.strip() for n in args.archives.split(",") if n.strip()]:
+        folder = args.data / name
+        if not (folder / "questions.jsonl").exists():
+            _log(f"skipping {folder}: no questions.jsonl")
+            continue
+        index_dir = Path(given.get(name, args.work / f"index-{name}"))
+        suffix = f"-limit{args.limit}" if args.limit else ""
+        got = archive_lists(folder, index_dir, args.work / f"lists-{name}{suffix}.json",
+                            args.exclude, args.limit)
+        lists += [it for it in got if not args.exclude[0] <= str(it["date"]) <= args.exclude[1]]
+    if args.collect_only:
+        _log(f"{len(lists)} lists cached under {args.work}")
+        return 0
+    in_dev = [args.dev[0] <= str(it["date"]) <= args.dev[1] for it in lists]
+    dev = [it for it, d in zip(lists, in_dev, strict=True) if d]
+    train_lists = [it for it, d in zip(lists, in_dev, strict=True) if not d]
+    with_pos = sum(any(c["label"] == 1 for c in it["candidates"]) for it in train_lists)
+    _log(f"{len(train_lists)} training lists ({with_pos} with a positive), {len(dev)} dev lists")
+    if not train_lists or not dev:
+        print("error: need both training and dev questions", file=sys.stderr)
+        return 2
+    cfg = TrainConfig(layers=args.layers, epochs=args.epochs, max_steps=args.max_steps,
+                      seed=args.seed)
+    out = args.out or MODEL_DIR
+    info = train(train_lists, dev, out, cfg, _log)
+    _log(f"reader (epoch {info['epoch']} of {len(info['curve'])}) -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""The shipped reader run by ONNX Runtime (int8 weights; no torch in the process).
+
+:class:`Reader` scores (question, candidate) pairs: a logit per candidate, higher when the
+candidate states the answer, and :meth:`Reader.probability` turns logits into the calibrated
+chance that a candidate answers (fit on the part of the training years kept apart).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from newsqa.reader.inputs import Candidate, PairTokenizer
+
+#: Where the package keeps the shipped reader: ``reader.onnx`` and ``reader.json``.
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+
+
+class ReaderMissingError(RuntimeError):
+    """The reader's files are not where they were looked for."""
+
+
+@dataclass(frozen=True)
+class ReaderInfo:
+    """What ``reader.json`` records of a reader: its depth, input size, calibration, the
+    probability under which an answer abstains and the logit a candidate loses per place of its
+    passage in the retrieval (all chosen on the lists kept apart)."""
+
+    layers: int
+    max_pieces: int
+    scale: float
+    bias: float
+    abstain_below: float
+    rank_penalty: float
+    raw: dict[str, Any]
+
+
+def read_info(model_dir: Path) -> ReaderInfo:
+    """The ``reader.json`` of ``model_dir``."""
+    path = model_dir / "reader.json"
+    if not path.exists():
+        raise ReaderMissingError(f"no reader at {model_dir} (reader.json missing)")
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    cal = raw.get("calibration", {})
+    return ReaderInfo(
+        int(raw["layers"]), int(raw["max_pieces"]), float(cal.get("scale", 1.0)),
+        float(cal.get("bias", 0.0)), float(raw.get("abstain_below", 0.5)),
+        float(raw.get("rank_penalty", 0.0)), raw,
+    )
+
+
+def tokenizer_path() -> Path:
+    """The word-piece vocabulary of the bundled MiniLM (the reader's base model)."""
+    from newsqa.ingest.embed import default_model_path
+
+    return Path(default_model_path()) / "tokenizer.json"
+
+
+class Reader:
+    """A reader graph loaded once; safe to share between threads (runs take turns)."""
+
+    #: Pairs per forward run; int8 activations are scaled per run, so a pair's score depends
+    #: a little on its batch neighbours; batches keep the padding waste low.
+    batch = 16
+
+    def __init__(self, model_dir: Path = MODEL_DIR, onnx_name: str = "reader.onnx") -> None:
+        import onnxruntime as ort
+
+        self.info = read_info(model_dir)
+        graph = model_dir / onnx_name
+        if not graph.exists():
+            raise ReaderMissingError(f"no reader graph at {graph}")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+        self._tokens = PairTokenizer(tokenizer_path(), self.info.max_pieces)
+        self._lock = threading.Lock()
+
+    def logits(self, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
+        """One logit per candidate (float32; empty for no candidates)."""
+        out = np.zeros(len(candidates), dtype=np.float32)
+        order = sorted(range(len(candidates)), key=lambda i: len(candidates[i].sentence))
+        for start in range(0, len(order), self.batch):
+            idx = order[start:start + self.batch]
+            ids, mask, types = self._tokens.encode(question, [candidates[i] for i in idx])
+            with self._lock:
+                (got,) = self._session.run(
+                    ["logits"],
+                    {"input_ids": ids, "attention_mask": mask, "token_type_ids": types},
+                )
+            out[idx] = np.asarray(got, dtype=np.float32).reshape(-1)
+        return out
+
+    def probability(self, logit: float) -> float:
+        """The calibrated chance that a candidate with ``logit`` answers its question."""
+        z = self.info.scale * float(logit) + self.info.bias
+        return 1.0 / (1.0 + math.exp(-z)) if z > -50 else 0.0
+
+
+@lru_cache(maxsize=2)
+def load_reader(model_dir: str | None = None) -> Reader:
+    """The reader at ``model_dir`` (default: the one shipped in the package), loaded once."""
+    return Reader(Path(model_dir) if model_dir else MODEL_DIR)
+
+
+def shipped() -> bool:
+    """Whether the package holds a reader."""
+    return (MODEL_DIR / "reader.json").exists() and (MODEL_DIR / "reader.onnx").exists()

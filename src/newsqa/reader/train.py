@@ -1,0 +1,381 @@
+"""Train the reader: MiniLM cut to its first ``layers`` layers with a one-unit head, fine-tuned
+as a cross-encoder on labelled candidate lists (:mod:`newsqa.reader.collect`), then exported to
+ONNX and quantized to int8. The only part of newsqa that trains; it imports torch.
+
+Loss per question: listwise (the softmax share of the list that falls on its positives) plus a
+pointwise logistic loss on every candidate, so that a logit also means something across
+questions (a list with no positive, such as an unanswerable question's, teaches "nothing here
+answers"). Epochs are chosen on the ``dev`` lists, and the abstention calibration is fit on them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from newsqa.eval import contains_answer
+from newsqa.reader.inputs import MAX_PIECES, Candidate, PairTokenizer
+from newsqa.reader.runtime import tokenizer_path
+
+#: Passages an answer reads by default (``NEWSQA_READER_PASSAGES``): the epoch and the
+#: calibration are chosen at this depth; dev lists are scored to ``DEV_DEPTH``.
+SERVE_DEPTH = 3
+DEV_DEPTH = 5
+
+
+def shallow(item: dict[str, Any], depth: int = DEV_DEPTH) -> dict[str, Any]:
+    """``item`` with only the candidates of its first ``depth`` passages."""
+    return {**item, "candidates": [c for c in item["candidates"] if c["rank"] < depth]}
+
+
+@dataclass
+class TrainConfig:
+    """Choices of a training run (each recorded in ``reader.json``)."""
+
+    layers: int = 3
+    max_pieces: int = MAX_PIECES
+    epochs: int = 3
+    group: int = 10  # candidates of one question per step: its positives, then negatives
+    negative_group: int = 8  # candidates of a list without a positive
+    negative_share: float = 0.3  # share of the lists without a positive used in an epoch
+    groups_per_step: int = 2
+    lr: float = 5e-5
+    head_lr: float = 1e-3
+    pointwise_weight: float = 0.5
+    warmup: float = 0.1
+    seed: int = 13
+    max_steps: int | None = None  # stop early (tests)
+    other_outlets_positive: bool = True  # another article's sentence holding the answer
+    rank_penalties: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
+    threads: int | None = None
+
+
+def candidates_of(item: dict[str, Any]) -> list[Candidate]:
+    """The :class:`Candidate` of each entry of a collected list."""
+    return [Candidate(c["sentence"], c.get("title", ""), c.get("before", ""))
+            for c in item["candidates"]]
+
+
+def top_hit(item: dict[str, Any], scores: np.ndarray, depth: int | None = None) -> bool:
+    """Whether the best-scored candidate (of the first ``depth`` passages) names the answer."""
+    cands = item["candidates"]
+    idx = [i for i, c in enumerate(cands) if depth is None or c["rank"] < depth]
+    if not idx or not item.get("answer"):
+        return False
+    best = max(idx, key=lambda i: scores[i])
+    return contains_answer(cands[best]["sentence"], item["answer"])
+
+
+class _Model:
+    """The torch cross-encoder (built lazily so importing this module needs no torch)."""
+
+    def __init__(self, layers: int, attention: str = "sdpa") -> None:
+        import torch
+        from transformers import BertModel
+
+        from newsqa.ingest.embed import default_model_path
+
+        bert = BertModel.from_pretrained(
+            default_model_path(), add_pooling_layer=False, attn_implementation=attention)
+        bert.encoder.layer = bert.encoder.layer[:layers]
+        bert.config.num_hidden_layers = layers
+        # The embedding tables stay as MiniLM learnt them: 12 M of its 17 M weights (at 3
+        # layers), most of an optimizer step's cost, and words the few training questions
+        # never show keep their meaning.
+        for param in bert.embeddings.parameters():
+            param.requires_grad = False
+
+        class CrossEncoder(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.bert = bert
+                self.head = torch.nn.Linear(bert.config.hidden_size, 1)
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                states = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                                   token_type_ids=token_type_ids).last_hidden_state
+                return self.head(states[:, 0]).squeeze(-1)
+
+        self.net = CrossEncoder()
+
+
+def has_positive(item: dict[str, Any]) -> bool:
+    """Whether a list holds a candidate labelled as answering."""
+    return any(c["label"] == 1 for c in item["candidates"])
+
+
+def _group(item: dict[str, Any], size: int, rng: random.Random) -> list[int]:
+    """A question's positives and a sample of its negatives, ``size`` in all."""
+    pos = [i for i, c in enumerate(item["candidates"]) if c["label"] == 1]
+    neg = [i for i, c in enumerate(item["candidates"]) if c["label"] == 0]
+    rng.shuffle(pos)
+    pos = pos[: max(1, size // 4)]
+    rng.shuffle(neg)
+    return pos + neg[: size - len(pos)]
+
+
+def score_lists(
+    forward: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    tok: PairTokenizer, items: Sequence[dict[str, Any]], batch: int = 32,
+) -> list[np.ndarray]:
+    """Logits of every candidate of every list, through ``forward``."""
+    out = []
+    for item in items:
+        cands = candidates_of(item)
+        logits = np.zeros(len(cands), dtype=np.float32)
+        for s in range(0, len(cands), batch):
+            ids, mask, types = tok.encode(item["question"], cands[s:s + batch])
+            logits[s:s + batch] = forward(ids, mask, types)
+        out.append(logits)
+    return out
+
+
+def with_rank_penalty(item: dict[str, Any], scores: np.ndarray, penalty: float) -> np.ndarray:
+    """``scores`` less ``penalty`` per place of each candidate's passage in the retrieval."""
+    return scores - penalty * np.array([c["rank"] for c in item["candidates"]], dtype=np.float32)
+
+
+def best_rank_penalty(
+    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray], choices: Sequence[float]
+) -> float:
+    """The penalty per passage rank that gives the best top-1 answer hit at the serving depth
+    (the smallest of equals)."""
+    def hit(p: float) -> float:
+        adjusted = [with_rank_penalty(it, sc, p) for it, sc in zip(items, scores, strict=True)]
+        return dev_report(items, adjusted)[f"top1@{SERVE_DEPTH}"]
+
+    return max(sorted(choices), key=lambda p: (hit(p), -p))
+
+
+def calibrate(items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray]) -> tuple[float, float]:
+    """Platt scaling of each list's best logit against whether that best candidate names the
+    answer: (scale, bias) with P(right) = sigmoid(scale * logit + bias)."""
+    xs, ys = [], []
+    for item, sc in zip(items, scores, strict=True):
+        at = [i for i, c in enumerate(item["candidates"]) if c["rank"] < SERVE_DEPTH]
+        if at:
+            xs.append(float(np.max(sc[at])))
+            ys.append(1.0 if top_hit(item, sc, SERVE_DEPTH) else 0.0)
+    if not xs or len(set(ys)) < 2:
+        return 1.0, 0.0
+    x, y = np.array(xs), np.array(ys)
+    a, b = 1.0, 0.0
+    for _ in range(200):  # Newton's method on the logistic log-likelihood
+        p = 1 / (1 + np.exp(-(a * x + b)))
+        w = np.maximum(p * (1 - p), 1e-6)
+        g = np.array([np.sum((p - y) * x), np.sum(p - y)])
+        h = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]])
+        step = np.linalg.solve(h + 1e-6 * np.eye(2), g)
+        a, b = a - step[0], b - step[1]
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return float(a), float(b)
+
+
+def abstain_threshold(
+    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray], scale: float, bias: float,
+    max_share: float = 0.04,
+) -> float:
+    """The highest calibrated probability under which at most ``max_share`` of the answerable
+    lists' best candidates fall (those answers would abstain)."""
+    best = []
+    for it, sc in zip(items, scores, strict=True):
+        at = [i for i, c in enumerate(it["candidates"]) if c["rank"] < SERVE_DEPTH]
+        if it.get("answer") and at:
+            best.append(1 / (1 + math.exp(-(scale * float(np.max(sc[at])) + bias))))
+    best.sort()
+    if not best:
+        return 0.0
+    return float(best[int(max_share * len(best))])
+
+
+def dev_report(items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray]) -> dict[str, float]:
+    """Top-1 answer hit of the reader on the answerable dev lists, by passage depth."""
+    answerable = [(it, sc) for it, sc in zip(items, scores, strict=True) if it.get("answer")]
+    n = max(len(answerable), 1)
+    return {f"top1@{d or 'all'}": sum(top_hit(it, sc, d) for it, sc in answerable) / n
+            for d in (1, SERVE_DEPTH, DEV_DEPTH)}
+
+
+def train(
+    lists: Sequence[dict[str, Any]], dev: Sequence[dict[str, Any]], out_dir: Path,
+    cfg: TrainConfig, log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train on ``lists``, pick the epoch on ``dev``, write ``reader.onnx`` (int8) and
+    ``reader.json`` into ``out_dir``; returns what ``reader.json`` records."""
+    import torch
+
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    from newsqa.ingest.embed import cpu_has_native_bf16
+
+    bf16 = cpu_has_native_bf16()
+    tok = PairTokenizer(tokenizer_path(), cfg.max_pieces)
+    model = _Model(cfg.layers).net
+    if cfg.other_outlets_positive:
+        lists = [{**it, "candidates": [{**c, "label": abs(c["label"])} for c in it["candidates"]]}
+                 for it in lists]
+    usable = [it for it in lists if any(c["label"] >= 0 for c in it["candidates"])]
+    dev = [shallow(it) for it in dev]
+    per_epoch = sum(has_positive(it) for it in usable) + cfg.negative_share * sum(
+        not has_positive(it) for it in usable)
+    steps_per_epoch = max(1, math.ceil(per_epoch / cfg.groups_per_step))
+    total = steps_per_epoch * cfg.epochs
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    head = list(model.head.parameters())
+    opt = torch.optim.AdamW([
+        {"params": [p for p in model.bert.parameters() if p.requires_grad], "lr": cfg.lr},
+        {"params": head, "lr": cfg.head_lr},
+    ], weight_decay=0.01)
+    warm = max(1, int(cfg.warmup * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)))
+    rng = random.Random(cfg.seed)
+
+    def forward_np(ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            got = model(torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types))
+        return got.float().numpy()
+
+    curve: list[dict[str, Any]] = []
+    best: tuple[float, int, dict[str, Any]] | None = None
+    step = 0
+    started = time.time()
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        order = [i for i, it in enumerate(usable)
+                 if has_positive(it) or rng.random() < cfg.negative_share]
+        rng.shuffle(order)
+        losses = []
+        pairs = 0
+        for s in range(0, len(order), cfg.groups_per_step):
+            if step >= total:
+                break
+            batch_ids, batch_mask, batch_types, labels, groups = [], [], [], [], []
+            for qi in order[s:s + cfg.groups_per_step]:
+                item = usable[qi]
+                pick = _group(item, cfg.group if has_positive(item) else cfg.negative_group, rng)
+                cands = candidates_of(item)
+                ids, mask, types = tok.encode(item["question"], [cands[i] for i in pick])
+                batch_ids.append(ids)
+                batch_mask.append(mask)
+                batch_types.append(types)
+                labels.append([item["candidates"][i]["label"] for i in pick])
+                groups.append(len(pick))
+            width = max(a.shape[1] for a in batch_ids)
+
+            def pad(arrs: list[np.ndarray], w: int = width) -> Any:
+                return torch.from_numpy(np.concatenate(
+                    [np.pad(a, ((0, 0), (0, w - a.shape[1]))) for a in arrs]))
+
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = model(pad(batch_ids), pad(batch_mask), pad(batch_types)).float()
+            y = torch.tensor([v for lab in labels for v in lab], dtype=torch.float32)
+            loss = cfg.pointwise_weight * torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, y)
+            at = 0
+            listwise = []
+            for n in groups:
+                lg, yy = logits[at:at + n], y[at:at + n]
+                at += n
+                if yy.sum() > 0:
+                    listwise.append(torch.logsumexp(lg, 0) - torch.logsumexp(lg[yy > 0], 0))
+            if listwise:
+                loss = loss + torch.stack(listwise).mean()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            pairs += len(y)
+            losses.append(float(loss))
+        model.eval()
+        scores = score_lists(forward_np, tok, dev)
+        report = dev_report(dev, scores)
+        elapsed = time.time() - started
+        row = {"epoch": epoch, "steps": step, "loss": float(np.mean(losses)) if losses else None,
+               "pairs": pairs, "seconds": round(elapsed, 1), **report}
+        curve.append(row)
+        log(json.dumps(row))
+        key = report[f"top1@{SERVE_DEPTH}"]
+        if best is None or key > best[0]:
+            best = (key, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        if step >= total:
+            break
+    assert best is not None
+    model.load_state_dict(best[2])
+    model.eval()
+    scores = score_lists(forward_np, tok, dev)
+    penalty = best_rank_penalty(dev, scores, cfg.rank_penalties)
+    scores = [with_rank_penalty(it, sc, penalty) for it, sc in zip(dev, scores, strict=True)]
+    log(f"rank penalty {penalty}: {json.dumps(dev_report(dev, scores))}")
+    scale, bias = calibrate(dev, scores)
+    below = abstain_threshold(dev, scores, scale, bias)
+    info = {
+        "format": 1, "base": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), first "
+        f"{cfg.layers} layers", "layers": cfg.layers, "max_pieces": cfg.max_pieces,
+        "calibration": {"scale": scale, "bias": bias}, "abstain_below": round(below, 4),
+        "rank_penalty": penalty,
+        "epoch": best[1], "config": asdict(cfg), "curve": curve, "bf16_training": bf16,
+        "train_lists": len(usable), "dev_lists": len(dev),
+        "trained_at": time.strftime("%Y-%m-%d"), "train_seconds": round(time.time() - started),
+    }
+    export(model.state_dict(), cfg.layers, out_dir, tok)
+    from newsqa.reader.probe import probe_pairs
+
+    model.float()
+    info["probe"] = [
+        [float(x) for x in forward_fp32(model, tok, q, cands)] for q, cands in probe_pairs()]
+    (out_dir / "reader.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    return info
+
+
+def forward_fp32(model: Any, tok: PairTokenizer, question: str, cands: list[Candidate]) -> Any:
+    """The torch model's fp32 logits of ``question`` with each candidate."""
+    import torch
+
+    ids, mask, types = tok.encode(question, cands)
+    with torch.inference_mode():
+        return model(torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types)
+                     ).float().numpy()
+
+
+def export(state: dict[str, Any], layers: int, out_dir: Path, tok: PairTokenizer) -> None:
+    """``reader.onnx``: the trained weights ``state`` as an ONNX graph with int8 weights (per
+    channel). Traced with eager attention, which honours the mask for any batch shape."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fp32 = out_dir / "reader.fp32.onnx"
+    ids, mask, types = tok.encode("who won?", [
+        Candidate("The team won the cup on Sunday."),
+        Candidate("It was a long night.", "Cup final", "The final went to penalties.")])
+    axes = {0: "batch", 1: "pieces"}
+    model = _Model(layers, "eager").net
+    model.load_state_dict(state)
+    model.eval()
+    with torch.no_grad():
+        torch.onnx.export(
+            model, (torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types)),
+            str(fp32), input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["logits"], opset_version=17, dynamo=False,
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
+                          "logits": {0: "batch"}},
+        )
+    quantize_dynamic(str(fp32), str(out_dir / "reader.onnx"), per_channel=True,
+                     weight_type=QuantType.QInt8)
+    fp32.unlink()

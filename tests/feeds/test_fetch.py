@@ -1,0 +1,109 @@
+"""Bounded requests against a real server on 127.0.0.1: time, size, redirects, robots.txt, the
+per-host rate limit and the address guard."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from newsqa.feeds.fetch import Fetcher, FetchError
+from newsqa.settings import get_settings
+from tests.feeds.server import FeedServer
+
+
+def fetcher(**settings: object) -> Fetcher:
+    base: dict[str, object] = {"feed_host_interval": 0.0, "feed_timeout": 2.0}
+    return Fetcher(get_settings(**{**base, **settings}))
+
+
+def test_plain_get_and_a_followed_redirect(srv: FeedServer) -> None:
+    srv.set("/feed.xml", "<rss/>")
+    srv.set("/old", status=301, headers={"Location": "/feed.xml"})
+    f = fetcher()
+    resp = f.get(srv.url("/old"))
+    assert resp.status == 200 and resp.body == b"<rss/>" and resp.url == srv.url("/feed.xml")
+    assert srv.headers_of("/feed.xml")[0]["User-Agent"].startswith("newsqa/")
+    f.close()
+
+
+def test_slower_than_the_timeout(srv: FeedServer) -> None:
+    srv.set("/slow", "<rss/>", delay=3.0)
+    f = fetcher(feed_timeout=0.5)
+    t0 = time.monotonic()
+    with pytest.raises(FetchError, match="timed out after 0.5 s"):
+        f.get(srv.url("/slow"))
+    assert time.monotonic() - t0 < 2.5
+    f.close()
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_body_past_the_cap(srv: FeedServer, chunked: bool) -> None:
+    srv.set("/big", b"x" * 300_000, chunked=chunked)
+    f = fetcher(feed_max_bytes=100_000)
+    with pytest.raises(FetchError, match="100,000"):
+        f.get(srv.url("/big"))
+    f.close()
+
+
+def test_redirect_loop_and_too_many_redirects(srv: FeedServer) -> None:
+    srv.set("/a", status=302, headers={"Location": "/b"})
+    srv.set("/b", status=302, headers={"Location": "/a"})
+    for i in range(8):
+        srv.set(f"/r{i}", status=307, headers={"Location": f"/r{i + 1}"})
+    f = fetcher(feed_max_redirects=5)
+    with pytest.raises(FetchError, match="redirect loop"):
+        f.get(srv.url("/a"))
+    assert srv.hits("/a") == 1 and srv.hits("/b") == 1
+    with pytest.raises(FetchError, match="more than 5 redirects"):
+        f.get(srv.url("/r0"))
+    assert srv.hits("/r6") == 0
+    f.close()
+
+
+def test_robots_txt(srv: FeedServer) -> None:
+    srv.set("/robots.txt", "User-agent: *\nDisallow: /private/\n\nUser-agent: newsqa\n"
+            "Disallow: /nobots/\n", content_type="text/plain")
+    f = fetcher()
+    assert f.allowed(srv.url("/news/1"))
+    assert not f.allowed(srv.url("/nobots/1"))  # the group naming this user agent wins
+    assert f.allowed(srv.url("/private/1"))
+    assert srv.hits("/robots.txt") == 1  # cached per site
+    f.close()
+
+
+@pytest.mark.parametrize("status, allowed", [(404, True), (403, True), (503, False)])
+def test_robots_txt_missing_or_failing(srv: FeedServer, status: int, allowed: bool) -> None:
+    srv.set("/robots.txt", "nope", status=status, content_type="text/plain")
+    f = fetcher()
+    assert f.allowed(srv.url("/news/1")) is allowed
+    f.close()
+
+
+def test_per_host_rate_limit(srv: FeedServer) -> None:
+    srv.set("/feed.xml", "<rss/>")
+    f = fetcher(feed_host_interval=0.4)
+    t0 = time.monotonic()
+    for _ in range(3):
+        f.get(srv.url("/feed.xml"))
+    assert time.monotonic() - t0 >= 0.8
+    f.close()
+
+
+def test_guard_refuses_loopback_before_any_request(srv: FeedServer) -> None:
+    srv.set("/feed.xml", "<rss/>")
+    f = fetcher()
+    with pytest.raises(FetchError, match="loopback"):
+        f.get(srv.url("/feed.xml"), guarded=True)
+    assert srv.hits("/feed.xml") == 0
+    assert f.get(srv.url("/feed.xml")).status == 200  # unguarded: a feed of the operator's
+    f.close()
+
+
+def test_guard_refuses_private_addresses_without_connecting() -> None:
+    f = fetcher(feed_timeout=1.0)
+    t0 = time.monotonic()
+    with pytest.raises(FetchError, match="private"):
+        f.get("http://10.255.255.1/feed.xml", guarded=True)  # would hang until the timeout
+    assert time.monotonic() - t0 < 0.5
+    f.close()

@@ -1,0 +1,67 @@
+"""The training command end to end on a tiny archive made here: it indexes the archive, labels
+the candidates of each question asked as of its date, never collects a question of the
+excluded period, trains a few steps and writes a reader that ONNX Runtime loads and runs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from newsqa.reader.command import main  # noqa: E402
+from newsqa.reader.inputs import Candidate  # noqa: E402
+from newsqa.reader.runtime import Reader  # noqa: E402
+
+TEAMS = ["Buffalo Bills", "Kansas City Chiefs", "Dallas Cowboys", "Green Bay Packers"]
+
+
+def _archive(root: Path) -> Path:
+    folder = root / "tiny"
+    folder.mkdir()
+    arts, qs = [], []
+    for i, team in enumerate(TEAMS * 3):
+        month = 1 + i % 12
+        day = f"2023-{month:02d}-10"
+        url = f"https://news.example/{i}"
+        arts.append({"id": f"a{i}", "url": url, "title": f"Match report {i}",
+                     "source": "news.example", "published_at": day,
+                     "text": f"The {team} won the final on Sunday in game {i}. Fans cheered "
+                             f"loudly across the city. Officials praised the organisers."})
+        qs.append({"id": f"q{i}", "date": day, "question": f"Which team won the final in game "
+                   f"{i}?", "choices": TEAMS, "answer": team, "answerable": True,
+                   "gold_urls": [url]})
+    with gzip.open(folder / "articles.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(a) + "\n" for a in arts)
+    (folder / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in qs))
+    return folder
+
+
+def test_train_reader_on_a_tiny_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSQA_EMBEDDER", "hash")
+    folder = _archive(tmp_path)
+    out = tmp_path / "model"
+    code = main(["--data", str(tmp_path), "--archives", folder.name, "--work",
+                 str(tmp_path / "work"), "--exclude", "2023-07-01:2023-09-30", "--dev",
+                 "2023-10-01:2023-12-31", "--layers", "1", "--epochs", "2", "--max-steps", "3",
+                 "--out", str(out)])
+    assert code == 0
+    lists = json.loads((tmp_path / "work" / f"lists-{folder.name}.json").read_text())
+    dates = [it["date"] for it in lists]
+    assert dates and not any("2023-07-01" <= d <= "2023-09-30" for d in dates)
+    labels = [c["label"] for it in lists for c in it["candidates"]]
+    assert 1 in labels and 0 in labels
+    first = next(it for it in lists if it["id"] == "q0")
+    positives = [c["sentence"] for c in first["candidates"] if c["label"] == 1]
+    assert positives == ["The Buffalo Bills won the final on Sunday in game 0."]
+    info = json.loads((out / "reader.json").read_text())
+    assert info["layers"] == 1 and len(info["curve"]) >= 1
+    assert set(info["calibration"]) == {"scale", "bias"} and info["rank_penalty"] >= 0
+    reader = Reader(out)
+    got = reader.logits("Which team won?", [Candidate("The Bills won."), Candidate("Rain fell.")])
+    assert got.shape == (2,) and np.all(np.isfinite(got))
+    assert 0.0 <= reader.probability(float(got[0])) <= 1.0
