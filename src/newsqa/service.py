@@ -81,10 +81,10 @@ def configured_reader(settings: Settings) -> tuple[Scorer | None, ReadConfig]:
         return None, read
     from newsqa.reader.runtime import load_reader, shipped
 
-    if not shipped():
+    if settings.reader_dir is None and not shipped():
         log.info("NEWSQA_READER=on but the package holds no reader: sentence scoring is used")
         return None, read
-    reader = load_reader()
+    reader = load_reader(settings.reader_dir)
     below = settings.reader_abstain_below
     read.abstain_below = reader.info.abstain_below if below is None else below
     read.rank_penalty = reader.info.rank_penalty

@@ -142,10 +142,15 @@ class Settings(BaseSettings):
         "their rarity in the archive (scaled by the share of the question's weight missed)",
     )
     reader: Literal["on", "off"] = Field(
-        "on",
-        description="on: the reader model shipped in the package (a cross-encoder newsqa trains, "
+        "off",
+        description="on: a reader model (a cross-encoder newsqa trains, `newsqa train-reader`, "
         "run by ONNX Runtime) picks the answer's sentences and its calibrated probability decides "
-        "abstention; off: the hand-weighted sentence scoring (abstain_threshold and the penalties)",
+        "abstention; off (the default until a reader beats the composer on held-out questions): "
+        "the hand-weighted sentence scoring (abstain_threshold and the penalties)",
+    )
+    reader_dir: str | None = Field(
+        None, description="Folder of the reader to run (reader.onnx + reader.json, as "
+        "`newsqa train-reader --out` writes them); unset: the one shipped in the package",
     )
     reader_passages: int = Field(
         3, ge=1, le=50, description="Passages whose sentences the reader scores for an answer",

@@ -65,3 +65,21 @@ def test_train_reader_on_a_tiny_archive(tmp_path: Path, monkeypatch: pytest.Monk
     got = reader.logits("Which team won?", [Candidate("The Bills won."), Candidate("Rain fell.")])
     assert got.shape == (2,) and np.all(np.isfinite(got))
     assert 0.0 <= reader.probability(float(got[0])) <= 1.0
+    # the service runs a reader from a folder only when asked
+    from newsqa.service import configured_reader
+    from newsqa.settings import get_settings
+
+    assert configured_reader(get_settings(reader_dir=str(out)))[0] is None  # off by default
+    on, read = configured_reader(get_settings(reader="on", reader_dir=str(out),
+                                              reader_passages=5))
+    assert on is not None and (read.passages, read.abstain_below) == (5, info["abstain_below"])
+    probe = (f"import sys; from newsqa.reader.runtime import load_reader; "
+             f"from newsqa.reader.inputs import Candidate; "
+             f"load_reader({str(out)!r}).logits('Who won?', [Candidate('The Bills won.')]); "
+             f"print([m for m in ('torch', 'transformers') if m in sys.modules])")
+    import subprocess
+    import sys
+
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert ran.stdout.strip().splitlines()[-1] == "[]"  # reading needs no torch
