@@ -74,8 +74,9 @@ log = logging.getLogger("newsqa")
 
 
 def configured_reader(settings: Settings) -> tuple[Scorer | None, ReadConfig]:
-    """The reader ``settings`` ask for (None when ``NEWSQA_READER=off`` or the package holds
-    none, which is logged) and how answers use it."""
+    """The reader ``settings`` ask for: the one in ``NEWSQA_READER_DIR``, else the package's
+    (None when ``NEWSQA_READER=off``, or when neither exists, which is logged), and how answers
+    use it."""
     read = ReadConfig(passages=settings.reader_passages, rerank=settings.reader_rerank)
     if settings.reader == "off":
         return None, read

@@ -6,8 +6,9 @@ answer does, and every candidate sentence composition would weigh in them (headl
 
 - ``1``: a sentence of a gold article that contains the gold answer;
 - ``0``: any other candidate (a hard negative: it was retrieved for the question);
-- ``-1`` (left out of the loss): a sentence of another article that contains the answer, which
-  may state it as well as the gold one does.
+- ``-1``: a sentence of another article that contains the answer, which may state it as well as
+  the gold one does (training counts it as a positive unless
+  ``TrainConfig.other_outlets_positive`` is off, which leaves it out of the loss).
 """
 
 from __future__ import annotations
