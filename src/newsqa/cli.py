@@ -5,8 +5,10 @@ commands: :mod:`newsqa.feeds.commands`) and formats the result."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -22,6 +24,7 @@ EXIT_INDEX = 2  # the index is missing or was built with another model or format
 EXIT_SKIPPED = 3  # ingest: some inputs were reported and skipped
 EXIT_BUSY = 4  # another ingest or delete is writing to the index; try again when it ends
 EXIT_USAGE = 5  # the request cannot be served as asked (e.g. --generate without a model)
+EXIT_STORAGE = 6  # the index directory cannot be created or written (permissions, read-only disk)
 
 _EXIT_HELP = (
     "exit status: 0 ok; 1 delete (feeds --remove) found no such article (feed); 2 the index "
@@ -29,8 +32,30 @@ _EXIT_HELP = (
     "with another model or format; 3 ingest skipped some inputs (each is reported); 4 the index "
     "is busy: another ingest or delete is writing to it (try again when it ends); 5 the request "
     "cannot be served as asked (--generate without NEWSQA_GENERATOR_URL, a bad feed URL); "
+    "6 the index directory cannot be created or written (its owner or a read-only disk); "
     "follow --once exits 3 when a feed or an item was reported"
 )
+
+
+def unwritable(index: Path, exc: OSError) -> str:
+    """The message for an index directory this process may not create or write: what failed,
+    who owns the nearest existing directory and who this process runs as (a container's volume
+    mounted from a directory its user cannot write is the usual cause)."""
+    where = index.absolute()
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        owner = f"owned by uid {where.stat().st_uid}, mode {where.stat().st_mode & 0o777:o}"
+    except OSError:
+        owner = "not readable"
+    me = f"uid {os.getuid()}" if hasattr(os, "getuid") else "this user"
+    reason = "read-only file system" if exc.errno == errno.EROFS else "permission denied"
+    return (
+        f"cannot write the index at {index} ({reason}: {exc.filename or where}); {where} is "
+        f"{owner} and newsqa runs as {me}. Give that user a writable directory (NEWSQA_INDEX "
+        "or --index), or in a container mount a named volume at /data "
+        "(-v newsqa-data:/data) or a directory that user owns"
+    )
 
 
 def _iso(value: str) -> str:
@@ -154,7 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", parents=[common], help="serve the web chat and HTTP API")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--port", type=int, default=None,
+        help="port to listen on (default: NEWSQA_PORT, else 8000)",
+    )
     p.add_argument(
         "--workers", type=_workers, default=1, metavar="N",
         help="serving processes sharing the port, each with the index open and its share of the "
@@ -340,6 +368,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IndexBusyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BUSY
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        print(f"error: {unwritable(Path(settings.index), exc)}", file=sys.stderr)
+        return EXIT_STORAGE
 
     try:
         return _run(args, service)
@@ -406,6 +439,9 @@ def _run(args: argparse.Namespace, service: Any) -> int:
         return _add_sentence_vectors(service, not args.no_progress)
     if args.command == "serve":
         from newsqa.api.app import serve
+
+        if args.port is None:
+            args.port = service.settings.port
 
         if args.bootstrap and service.stats()["articles"] == 0:
             logging.getLogger("newsqa").warning("index is empty: ingesting %s", args.bootstrap)

