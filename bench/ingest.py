@@ -41,13 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.slice import ARTICLES, QUESTIONS, command_line, git_commit, now, require_data  # noqa: E402
 from newsqa.cli import progress_bar  # noqa: E402
+from newsqa.embedding.base import WordPieceEmbedder, default_model_path
+from newsqa.embedding.onnx import OnnxEmbedder, OnnxInt8Embedder  # noqa: E402
+from newsqa.embedding.torch_model import SentenceTransformerEmbedder
 from newsqa.ingest.chunk import embed_text  # noqa: E402
-from newsqa.ingest.embed import (  # noqa: E402
-    SentenceTransformerEmbedder,
-    WordPieceEmbedder,
-    default_model_path,
-)
-from newsqa.ingest.onnx_embed import OnnxEmbedder, OnnxInt8Embedder  # noqa: E402
 from newsqa.service import NewsQA  # noqa: E402
 from newsqa.settings import get_settings  # noqa: E402
 

@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.slice import CACHE  # noqa: E402
+from newsqa.embedding.factory import load_embedder  # noqa: E402
 from newsqa.ingest.chunk import embed_text  # noqa: E402
-from newsqa.ingest.embed import load_embedder  # noqa: E402
 
 
 def chunk_texts(index: Path, n: int) -> list[str]:

@@ -2,7 +2,7 @@
 CPU has it) against ONNX Runtime fp32, each in a fresh process, alternated, on one machine.
 
 Each round starts one process per backend that loads the query embedder the way a serving
-process does (``newsqa.ingest.embed.load_embedder``), embeds ``--questions`` real questions one
+process does (``newsqa.embedding.factory.load_embedder``), embeds ``--questions`` real questions one
 at a time (a query is one text) and reports: cold start (process start to the first vector,
 imports included), query p50/p95 in ms, and peak RSS in MiB. The CPU flags the run saw are
 printed with the table.
@@ -27,7 +27,7 @@ QUESTIONS = REPO.parent / "shared" / "data" / "realtimeqa-2023" / "questions.jso
 PROBE = r"""
 import json, resource, sys, time
 t0 = float(sys.argv[1])
-from newsqa.ingest.embed import load_embedder
+from newsqa.embedding.factory import load_embedder
 questions = json.loads(sys.argv[4])
 emb = load_embedder(None, 64, "model", sys.argv[3], sys.argv[2], None)
 emb.encode([questions[0]])

@@ -6,8 +6,8 @@ alone (it has no torch to make them with)."""
 import sys
 from pathlib import Path
 
-from newsqa.ingest.embed import default_model_path
-from newsqa.ingest.onnx_embed import default_cache_dir, onnx_model
+from newsqa.embedding.base import default_model_path
+from newsqa.embedding.onnx import default_cache_dir, onnx_model
 
 model, cache = Path(default_model_path()), default_cache_dir()
 for precision in sys.argv[1:] or ["int8"]:

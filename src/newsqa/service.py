@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from newsqa import __version__
-from newsqa.embedders import (
+from newsqa.embedding.base import Embedder
+from newsqa.embedding.cache import VectorCache
+from newsqa.embedding.factory import (
     backend_precision,
     check_backend,
     embed_backends,
@@ -28,7 +30,6 @@ from newsqa.embedders import (
 )
 from newsqa.index.store import FORMAT_VERSION, IndexMismatchError, NewsIndex
 from newsqa.ingest.chunk import ChunkSpec, embed_text, sentence_spans
-from newsqa.ingest.embed import Embedder, VectorCache
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from newsqa.models import Article, Filters, LoadProblem, Passage
 from newsqa.query.compose import (

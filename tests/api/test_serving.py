@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from newsqa.ingest.embed import load_embedder
+from newsqa.embedding.factory import load_embedder
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 from tests.support import REPO, running_server

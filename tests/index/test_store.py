@@ -184,7 +184,7 @@ def _chunk_ids(svc) -> list[int]:
 
 
 def test_sentence_vectors_are_stored_with_their_chunks_and_go_with_them(tmp_path: Path) -> None:
-    from newsqa.ingest.embed import HashEmbedder
+    from newsqa.embedding.fake import HashEmbedder
     from newsqa.text import split_sentences
 
     svc = open_service(tmp_path / "i", embedder="hash")
@@ -235,7 +235,7 @@ class _Counting:
     backend = "hash"
 
     def __init__(self, calls: list[int]) -> None:
-        from newsqa.ingest.embed import HashEmbedder
+        from newsqa.embedding.fake import HashEmbedder
 
         self.calls, self.inner = calls, HashEmbedder()
 

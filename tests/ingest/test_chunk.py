@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from newsqa.embedding.factory import load_embedder
+from newsqa.embedding.fake import HashEmbedder
 from newsqa.ingest.chunk import (
     TITLE_CHARS,
     ChunkSpec,
@@ -12,7 +14,6 @@ from newsqa.ingest.chunk import (
     embed_text,
     short_title,
 )
-from newsqa.ingest.embed import HashEmbedder, load_embedder
 from newsqa.text import split_sentences
 from tests.support import ARCHIVE, archive_articles
 

@@ -26,6 +26,9 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="pip install 'newsqa[scale]'")
 
+from newsqa.embedding.base import Embedder  # noqa: E402
+from newsqa.embedding.factory import load_embedder  # noqa: E402
+from newsqa.embedding.fake import HashEmbedder  # noqa: E402
 from newsqa.ingest.chunk import chunk_text, embed_text  # noqa: E402
 from newsqa.ingest.distributed import (  # noqa: E402
     PID_DIR_ENV,
@@ -33,7 +36,6 @@ from newsqa.ingest.distributed import (  # noqa: E402
     connect,
     ray_embedder,
 )
-from newsqa.ingest.embed import Embedder, HashEmbedder, load_embedder  # noqa: E402
 from newsqa.ingest.pipeline import Ingestor, IngestProgress  # noqa: E402
 from newsqa.models import Article  # noqa: E402
 from newsqa.service import NewsQA  # noqa: E402

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from newsqa.embedding.fake import HashEmbedder
 from newsqa.index.store import NewsIndex
-from newsqa.ingest.embed import HashEmbedder
 from newsqa.ingest.pipeline import (
     ITEMS_LISTED,
     PATHS_COUNTED,

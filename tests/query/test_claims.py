@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsqa.ingest.embed import HashEmbedder
+from newsqa.embedding.fake import HashEmbedder
 from newsqa.models import Passage
 from newsqa.query.claims import (
     ClaimChecker,

@@ -2,7 +2,7 @@
 
 The driver (the ``newsqa ingest`` process) still loads, cleans and chunks the articles and
 writes the index; only the forward passes move to Ray. :class:`RayEmbedder` is an
-:class:`~newsqa.ingest.embed.Embedder` whose :meth:`~RayEmbedder.encode` turns its texts into a
+:class:`~newsqa.embedding.base.Embedder` whose :meth:`~RayEmbedder.encode` turns its texts into a
 Ray dataset, embeds it with a pool of worker actors (each loads the model once, with the same
 arguments as the driver's embedder, so the vectors agree with a local ingest) and streams the
 vectors back, put back in input order.
@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.ingest.embed import Embedder, load_embedder
+from newsqa.embedding.base import Embedder
+from newsqa.embedding.factory import load_embedder
 
 log = logging.getLogger("newsqa.distributed")
 
@@ -136,7 +137,7 @@ class _EmbedWorker:
 
 
 class RayEmbedder:
-    """An :class:`~newsqa.ingest.embed.Embedder` whose forward passes run on Ray workers.
+    """An :class:`~newsqa.embedding.base.Embedder` whose forward passes run on Ray workers.
 
     ``base`` is the driver's local embedder of the same model: it gives the name, dimension,
     length limit, backend and precision recorded in the index manifest, and counts word pieces
@@ -272,7 +273,7 @@ def ray_embedder(
 ) -> RayEmbedder:
     """Connect to Ray (:func:`connect`) and wrap ``base`` in a :class:`RayEmbedder` whose
     workers load the model as ``base`` was loaded (the arguments of
-    :func:`~newsqa.ingest.embed.load_embedder`)."""
+    :func:`~newsqa.embedding.factory.load_embedder`)."""
     connect(address, workers)
     return RayEmbedder(
         base,

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from newsqa.embedding.base import Embedder
 from newsqa.index.store import ArticleRow, NewsIndex
 from newsqa.ingest.chunk import ChunkSpec, chunk_text, embed_text, sentence_spans
 from newsqa.ingest.dedupe import assign_clusters
-from newsqa.ingest.embed import Embedder
 from newsqa.models import Article, LoadProblem, LoadWarning
 
 log = logging.getLogger("newsqa.ingest")

@@ -76,9 +76,9 @@ def archive_lists(
     try:
         if svc.stats()["articles"] == 0:
             _log(f"indexing {folder / 'articles.jsonl.gz'} into {index_dir} (once)")
-            from newsqa.cli import progress_bar
+            from newsqa.progress import ingest_progress
 
-            svc.ingest([folder / "articles.jsonl.gz"], progress_bar(desc="indexing"))
+            svc.ingest([folder / "articles.jsonl.gz"], ingest_progress(True, "indexing"))
         questions = [q for q in load_questions(folder / "questions.jsonl")
                      if not exclude[0] <= str(q.get("date", "")) <= exclude[1]]
         if limit:

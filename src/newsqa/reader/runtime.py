@@ -60,7 +60,7 @@ def read_info(model_dir: Path) -> ReaderInfo:
 
 def tokenizer_path() -> Path:
     """The word-piece vocabulary of the bundled MiniLM (the reader's base model)."""
-    from newsqa.ingest.embed import default_model_path
+    from newsqa.embedding.base import default_model_path
 
     return Path(default_model_path()) / "tokenizer.json"
 

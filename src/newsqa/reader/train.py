@@ -81,7 +81,7 @@ class _Model:
         import torch
         from transformers import BertModel
 
-        from newsqa.ingest.embed import default_model_path
+        from newsqa.embedding.base import default_model_path
 
         bert = BertModel.from_pretrained(
             default_model_path(), add_pooling_layer=False, attn_implementation=attention)
@@ -218,7 +218,7 @@ def train(
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    from newsqa.ingest.embed import cpu_has_native_bf16
+    from newsqa.embedding.cpu import cpu_has_native_bf16
 
     bf16 = cpu_has_native_bf16()
     tok = PairTokenizer(tokenizer_path(), cfg.max_pieces)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from newsqa.embedders import backend_precision, embed_backends, index_backend
+from newsqa.embedding.factory import backend_precision, embed_backends, index_backend
 from newsqa.settings import get_settings
 
 pytest.importorskip("onnxruntime")

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from newsqa.embedders import index_backend
+from newsqa.embedding.base import default_model_path
+from newsqa.embedding.factory import index_backend, load_embedder
 from newsqa.index.store import IndexMismatchError
 from newsqa.ingest.chunk import ChunkSpec, chunk_text, embed_text
-from newsqa.ingest.embed import default_model_path, load_embedder
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 from tests.support import ARCHIVE, archive_articles
@@ -21,7 +21,7 @@ from tests.support import ARCHIVE, archive_articles
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from newsqa.ingest.onnx_embed import OnnxEmbedder, OnnxInt8Embedder, int8_model  # noqa: E402
+from newsqa.embedding.onnx import OnnxEmbedder, OnnxInt8Embedder, int8_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")

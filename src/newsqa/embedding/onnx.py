@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.ingest.embed import WordPieceEmbedder, default_model_path, model_name, pool_spans
+from newsqa.embedding.base import WordPieceEmbedder, default_model_path, model_name, pool_spans
 
 log = logging.getLogger("newsqa.embed")
 

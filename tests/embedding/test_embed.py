@@ -13,17 +13,14 @@ import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
+from newsqa.embedding import base, cpu, factory
+from newsqa.embedding.base import default_model_path, length_batches
+from newsqa.embedding.cpu import resolve_precision
+from newsqa.embedding.factory import load_embedder
+from newsqa.embedding.fake import HashEmbedder
+from newsqa.embedding.torch_model import SentenceTransformerEmbedder
 from newsqa.index.store import IndexMismatchError
-from newsqa.ingest import embed
 from newsqa.ingest.chunk import ChunkSpec, chunk_text, embed_text
-from newsqa.ingest.embed import (
-    HashEmbedder,
-    SentenceTransformerEmbedder,
-    default_model_path,
-    length_batches,
-    load_embedder,
-    resolve_precision,
-)
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 from tests.support import ARCHIVE, archive_articles
@@ -33,8 +30,8 @@ from tests.support import ARCHIVE, archive_articles
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path: Path) -> None:
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 amx_tile\n\n")
-    assert embed._cpu_flags(info) == {"fpu", "sse", "avx512f", "avx512_bf16", "amx_tile"}
-    assert embed._cpu_flags(tmp_path / "missing") == set()
+    assert cpu._cpu_flags(info) == {"fpu", "sse", "avx512f", "avx512_bf16", "amx_tile"}
+    assert cpu._cpu_flags(tmp_path / "missing") == set()
 
 
 @pytest.mark.parametrize(
@@ -50,7 +47,7 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path: Path) -> None:
 def test_resolve_precision(
     monkeypatch: pytest.MonkeyPatch, requested: str, native: bool, expected: str
 ) -> None:
-    monkeypatch.setattr(embed, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(cpu, "cpu_has_native_bf16", lambda: native)
     assert resolve_precision(requested) == expected
 
 
@@ -59,13 +56,13 @@ def test_resolve_precision(
 def test_queries_on_fp32_vectors_run_onnx_whatever_the_cpu(
     monkeypatch: pytest.MonkeyPatch, native: bool, installed: bool
 ) -> None:
-    from newsqa.ingest import onnx_embed
+    from newsqa.embedding import onnx as onnx_embedding
 
-    monkeypatch.setattr(embed, "cpu_has_native_bf16", lambda: native)
-    monkeypatch.setattr(onnx_embed, "available", lambda: installed)
+    monkeypatch.setattr(cpu, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(onnx_embedding, "available", lambda: installed)
     want = "onnx-fp32" if installed else "torch"
-    assert embed.runtime_backend("torch") == embed.runtime_backend("onnx-fp32") == want
-    assert embed.runtime_backend("onnx-int8") == "onnx-int8"  # int8 vectors: their own backend
+    assert factory.runtime_backend("torch") == factory.runtime_backend("onnx-fp32") == want
+    assert factory.runtime_backend("onnx-int8") == "onnx-int8"  # int8 vectors: their own backend
 
 
 def test_resolve_precision_rejects_unknown_values() -> None:
@@ -171,9 +168,9 @@ def test_guard_counts_are_the_models_and_their_ids_are_reused(
     counts = [model.count_wordpieces(t) for t in texts]
     assert counts == [len(hf(t, truncation=False)["input_ids"]) for t in texts]
     assert counts[-1] > 256
-    assert all(embed._text_key(t) in model._ids for t in texts)
+    assert all(base._text_key(t) in model._ids for t in texts)
     counted = model.encode(texts)
-    assert not any(embed._text_key(t) in model._ids for t in texts)  # consumed, not kept
+    assert not any(base._text_key(t) in model._ids for t in texts)  # consumed, not kept
     assert np.min(np.sum(counted * model.encode(texts), axis=1)) >= 0.99999
 
 
@@ -234,7 +231,7 @@ def test_concurrent_encode_and_count_match_sequential(
 
 
 def test_vector_cache_returns_the_embedders_vectors_and_computes_each_text_once() -> None:
-    from newsqa.ingest.embed import VectorCache
+    from newsqa.embedding.cache import VectorCache
 
     class Counting(HashEmbedder):
         def __init__(self) -> None:
@@ -264,7 +261,7 @@ def test_vector_cache_returns_the_embedders_vectors_and_computes_each_text_once(
 def test_pool_spans_averages_the_pieces_inside_each_span_and_skips_special_tokens() -> None:
     states = np.array([[9.0, 9.0], [1.0, 0.0], [0.0, 1.0], [3.0, 4.0], [9.0, -9.0]])
     offsets = np.array([[0, 0], [0, 4], [5, 8], [9, 12], [0, 0]])  # [CLS] a b c [SEP]
-    got = embed.pool_spans(states, offsets, [(0, 8), (9, 12), (13, 20), (0, 0)])
+    got = base.pool_spans(states, offsets, [(0, 8), (9, 12), (13, 20), (0, 0)])
     assert np.allclose(got[0], [2 ** -0.5, 2 ** -0.5])  # mean of a and b, unit length
     assert np.allclose(got[1], [0.6, 0.8])
     assert not got[2].any() and not got[3].any()  # no piece inside: zeros

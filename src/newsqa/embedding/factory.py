@@ -1,22 +1,79 @@
-"""Which embedders a service runs for an index: what built its vectors (from its manifest),
-what searches and what extends it, what embeds answer sentences, and the check that refuses
-vectors of another kind."""
+"""The one factory of embedders: which vectors each backend computes, what loads one
+(:func:`load_embedder`), and which embedders a service runs for an index — what built its
+vectors (recorded in its manifest), what searches and what extends it, what embeds answer
+sentences — and the check that refuses vectors of another kind."""
 
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from newsqa.embedding.base import Embedder
+from newsqa.embedding.cpu import resolve_precision
+from newsqa.embedding.fake import HashEmbedder
+from newsqa.embedding.torch_model import SentenceTransformerEmbedder
 from newsqa.index.store import IndexMismatchError
-from newsqa.ingest.embed import (
-    Embedder,
-    load_embedder,
-    resolve_precision,
-    runtime_backend,
-    vector_family,
-)
 from newsqa.settings import Settings
+
+#: Backends whose vectors are interchangeable share a family: torch and onnx-fp32 run the same
+#: fp32 weights (cosine ≥ 0.9999 across CPUs), so an index built by one is searched and extended
+#: by the other; int8 vectors are only within ~0.99 of them, a family of their own.
+FAMILIES = {"torch": "fp32", "onnx-fp32": "fp32", "onnx-int8": "int8", "hash": "hash"}
+BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
+
+
+def vector_family(backend: str) -> str:
+    """Which vectors ``backend`` computes (see :data:`FAMILIES`)."""
+    return FAMILIES.get(backend, backend)
+
+
+def runtime_backend(built: str) -> str:
+    """The backend to run queries with for an index built by ``built``: for fp32 vectors ONNX
+    Runtime fp32 whenever it is installed, torch only where it is missing; otherwise ``built``.
+
+    ONNX fp32 is served even on CPUs where torch computes bf16 natively: measured side by side on
+    an AVX512-BF16 machine (``bench/serving_backend.py``) it embeds a query faster (p50 7.1 ms
+    against 10.9 for torch bf16), starts in 0.4 s against 6.1 and peaks at ~200 MiB against
+    ~720, with no torch in the process. ``NEWSQA_EMBED_BACKEND=torch`` still asks for torch.
+    """
+    if vector_family(built) != "fp32":
+        return built
+    from newsqa.embedding.onnx import available
+
+    return "onnx-fp32" if available() else "torch"
+
+
+@lru_cache(maxsize=4)
+def load_embedder(
+    model_path: str | None = None,
+    batch_size: int = 64,
+    kind: str = "model",
+    precision: str = "auto",
+    backend: str = "torch",
+    cache_dir: str | None = None,
+) -> Embedder:
+    """Load (once per process) the embedder: the model at ``model_path`` (default: the bundled
+    MiniLM) run by ``backend`` — ``torch`` computing in ``precision`` (see
+    :func:`resolve_precision`), ``onnx-fp32`` or ``onnx-int8`` (:mod:`newsqa.embedding.onnx`,
+    the graphs cached under ``cache_dir``) — or with ``kind="hash"`` the model-free
+    :class:`HashEmbedder`."""
+    if kind == "hash":
+        return HashEmbedder()
+    if backend in ("onnx-int8", "onnx-fp32"):
+        from newsqa.embedding.onnx import OnnxEmbedder
+
+        return OnnxEmbedder(
+            model_path, batch_size, Path(cache_dir) if cache_dir else None,
+            backend.removeprefix("onnx-"),
+        )
+    if backend != "torch":
+        raise ValueError(f"unknown embedding backend {backend!r}: {', '.join(BACKENDS)}")
+    return SentenceTransformerEmbedder(model_path, batch_size, precision)
+
+
+
 
 
 def check_backend(stored: dict[str, Any], embedder: Embedder, path: Path) -> None:
@@ -64,7 +121,7 @@ def new_index_backend() -> str:
     where ONNX Runtime is installed (51 chunks/s end to end against ~27 for torch fp32 on 2
     cores, and the same Hit@10 and answer hit on the Jan–Mar slice: docs/benchmarks.md), else
     ``torch``."""
-    from newsqa.ingest.onnx_embed import available
+    from newsqa.embedding.onnx import available
 
     return "onnx-int8" if available() else "torch"
 
@@ -81,7 +138,7 @@ def load(settings: Settings, backend: str, precision: str | None = None) -> Embe
 def embed_backends(settings: Settings, built: str) -> tuple[str, str]:
     """The (query, ingest) embedding backends for an index built by ``built``:
     ``NEWSQA_EMBED_BACKEND`` for both when set; else, for fp32 vectors, ONNX Runtime for queries
-    (:func:`~newsqa.ingest.embed.runtime_backend`) and torch for ingests; else ``built``."""
+    (:func:`~newsqa.embedding.factory.runtime_backend`) and torch for ingests; else ``built``."""
     if settings.embed_backend:
         return settings.embed_backend, settings.embed_backend
     ingest = "torch" if vector_family(built) == "fp32" else built
@@ -100,7 +157,7 @@ def sentence_embedder(settings: Settings, embedder: Embedder) -> Embedder:
     Runtime is installed and ``embedder`` runs the model, else ``embedder`` itself."""
     if settings.compose_embed_backend == "index" or embedder.backend in ("hash", "onnx-int8"):
         return embedder
-    from newsqa.ingest.onnx_embed import available
+    from newsqa.embedding.onnx import available
 
     if not available():
         return embedder

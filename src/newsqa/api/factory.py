@@ -1,0 +1,53 @@
+"""The app factory, :func:`create_app`: one FastAPI app over one :class:`NewsQA` service,
+assembled from the rooms of :mod:`newsqa.api` (middleware, error handlers, the routers in their
+order, the web chat's files and the docs)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from newsqa import __version__
+from newsqa.api.dependencies import check_question, get_service, require_read, require_write
+from newsqa.api.docs import (
+    DESCRIPTION,
+    OPENAPI_TAGS,
+    docs_assets,
+    serve_local_docs,
+    truthful_openapi,
+)
+from newsqa.api.errors import install_error_handlers
+from newsqa.api.feeds import install as install_feeds
+from newsqa.api.metrics import Metrics, MetricsMiddleware
+from newsqa.api.middleware import RequestContextMiddleware
+from newsqa.api.openai_compat import make_router
+from newsqa.api.routes import articles, operations, questions, web
+from newsqa.api.uploads import clean_stale_uploads
+from newsqa.service import NewsQA
+
+
+def create_app(service: NewsQA) -> FastAPI:
+    """The FastAPI app serving ``service``: the API, ``/v1`` (OpenAI), ``/metrics`` and the web
+    chat (``/`` and ``/static``); ``/docs`` documents it (with local assets when the
+    ``fastapi-offline`` package is installed, else FastAPI's CDN-hosted Swagger UI)."""
+    assets = docs_assets()
+    app = FastAPI(
+        title="newsqa", version=__version__, description=DESCRIPTION,
+        docs_url=None if assets else "/docs", redoc_url=None if assets else "/redoc",
+        openapi_tags=OPENAPI_TAGS,
+    )
+    app.state.service = service
+    app.state.metrics = Metrics()
+    clean_stale_uploads(service.index.path)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestContextMiddleware)  # outermost: it also sees the metrics' 500s
+    install_error_handlers(app)
+    for routes in (questions, articles, operations, web):  # this order is the OpenAPI page's
+        app.include_router(routes.router)
+    app.include_router(make_router(get_service, check_question, require_read))
+    install_feeds(app, get_service, require_read, require_write)
+    app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
+    if assets:
+        serve_local_docs(app, assets)
+    truthful_openapi(app, service)
+    return app
