@@ -40,7 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.slice import ARTICLES, QUESTIONS, command_line, git_commit, now, require_data  # noqa: E402
-from newsqa.cli import progress_bar  # noqa: E402
+from newsqa.cli_output import progress_bar  # noqa: E402
 from newsqa.embedding.base import WordPieceEmbedder, default_model_path
 from newsqa.embedding.onnx import OnnxEmbedder, OnnxInt8Embedder  # noqa: E402
 from newsqa.embedding.torch_model import SentenceTransformerEmbedder

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from newsqa.cli import progress_bar
+from newsqa.cli_output import progress_bar
 from newsqa.eval import evaluate, is_answerable, load_questions
 from newsqa.models import Article
 from newsqa.service import NewsQA

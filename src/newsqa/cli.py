@@ -8,7 +8,6 @@ import argparse
 import errno
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -16,6 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from newsqa import __version__
+from newsqa.cli_output import (
+    print_answer,
+    print_passages,
+    print_problems,
+    progress_bar,
+    unwritable,
+)
 from newsqa.models import Filters
 from newsqa.settings import get_settings
 
@@ -35,27 +41,6 @@ _EXIT_HELP = (
     "6 the index directory cannot be created or written (its owner or a read-only disk); "
     "follow --once exits 3 when a feed or an item was reported"
 )
-
-
-def unwritable(index: Path, exc: OSError) -> str:
-    """The message for an index directory this process may not create or write: what failed,
-    who owns the nearest existing directory and who this process runs as (a container's volume
-    mounted from a directory its user cannot write is the usual cause)."""
-    where = index.absolute()
-    while not where.exists() and where != where.parent:
-        where = where.parent
-    try:
-        owner = f"owned by uid {where.stat().st_uid}, mode {where.stat().st_mode & 0o777:o}"
-    except OSError:
-        owner = "not readable"
-    me = f"uid {os.getuid()}" if hasattr(os, "getuid") else "this user"
-    reason = "read-only file system" if exc.errno == errno.EROFS else "permission denied"
-    return (
-        f"cannot write the index at {index} ({reason}: {exc.filename or where}); {where} is "
-        f"{owner} and newsqa runs as {me}. Give that user a writable directory (NEWSQA_INDEX "
-        "or --index), or in a container mount a named volume at /data "
-        "(-v newsqa-data:/data) or a directory that user owns"
-    )
 
 
 def _iso(value: str) -> str:
@@ -275,68 +260,6 @@ def _filters(args: argparse.Namespace) -> Filters:
     return Filters(since=args.since, until=args.until, sources=args.sources, as_of=args.as_of)
 
 
-def _where(item: dict[str, Any]) -> str:
-    return f"{item['source'] or 'unknown outlet'}, {item['published_at'] or 'undated'}"
-
-
-def _print_answer(res: dict[str, Any]) -> None:
-    print(res["answer"])
-    print()
-    if res.get("note"):
-        print(f"Note: {res['note']}\n")
-    claims = res.get("claims")
-    if claims and res.get("mode") == "generate":
-        print(f"Claims: {claims['checked']} checked, {claims['kept']} supported, "
-              f"{claims['flagged']} flagged, {claims['dropped']} dropped\n")
-    if res["abstained"]:
-        print("Closest articles:")
-        seen: set[str] = set()
-        for p in res["passages"]:
-            if p["article_id"] in seen or len(seen) == 5:
-                continue
-            seen.add(p["article_id"])
-            print(f"  - {p['title']} ({_where(p)})")
-            if p["url"]:
-                print(f"    {p['url']}")
-        return
-    print("Sources:")
-    for c in res["citations"]:
-        print(f"  [{c['n']}] {c['title']} — {_where(c)}")
-        if c["url"]:
-            print(f"      {c['url']}")
-        print(f"      “{c['quote']}”")
-
-
-def _print_passages(passages: list[dict[str, Any]]) -> None:
-    for i, p in enumerate(passages, 1):
-        print(f"{i}. {p['title']} — {_where(p)} (score {p['score']:.4f})")
-        if p["url"]:
-            print(f"   {p['url']}")
-        text = p["text"] if len(p["text"]) < 400 else p["text"][:400] + " …"
-        print(f"   {text}")
-
-
-def progress_bar(enabled: bool = True, desc: str = "embedding"):  # type: ignore[no-untyped-def]
-    """Ingest progress on stderr: a redrawn bar (with ETA) on a terminal, else one line per
-    ``NEWSQA_PROGRESS_INTERVAL`` seconds and one at the end (see :mod:`newsqa.progress`)."""
-    from newsqa.progress import ingest_progress
-
-    return ingest_progress(enabled, desc)
-
-
-def print_problems(report: dict[str, Any]) -> None:
-    """The listed problems of an ingest report on stderr, once each, then per file the count of
-    those not listed ("… and 199,980 more problems in news.jsonl")."""
-    for p in report["problems"]:
-        where = f"{p['path']}:{p['line']}" if p["line"] is not None else p["path"]
-        label = "warning" if p.get("kind") == "warning" else "skipped"
-        print(f"{label} {where}: {p['reason']}", file=sys.stderr)
-    for o in report["omitted"]:
-        where = o["path"] if o["path"] is not None else "other files"
-        noun = "problem" if o["count"] == 1 else "problems"
-        print(f"… and {o['count']:,} more {noun} in {where}", file=sys.stderr)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``newsqa`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -411,14 +334,14 @@ def _run(args: argparse.Namespace, service: Any) -> int:
         mode = "generate" if args.generate else "extractive"
         res = service.ask(args.question, k=args.k, filters=_filters(args), view=args.view,
                           mode=mode)
-        print(json.dumps(res, indent=2, ensure_ascii=False)) if args.json else _print_answer(res)
+        print(json.dumps(res, indent=2, ensure_ascii=False)) if args.json else print_answer(res)
         return 0
     if args.command == "search":
         passages = [p.to_dict() for p in service.search(args.query, args.k, _filters(args))]
         if args.json:
             print(json.dumps({"passages": passages}, indent=2, ensure_ascii=False))
         else:
-            _print_passages(passages)
+            print_passages(passages)
         return 0
     if args.command == "stats":
         st = service.stats()

@@ -19,8 +19,7 @@ from fastapi.testclient import TestClient
 from newsqa.api import create_app
 from newsqa.api.app import json_records
 from newsqa.cli import main
-from newsqa.ingest import load as load_module
-from newsqa.ingest.load import SUPPORTED_SUFFIXES, iter_articles
+from newsqa.ingest.load import SUPPORTED_SUFFIXES, iter_articles, reading
 from newsqa.models import Article, LoadProblem, LoadWarning
 from newsqa.service import NewsQA
 from tests.support import open_service
@@ -532,7 +531,7 @@ def test_whole_file_formats_are_read_only_up_to_the_limit(tmp_path: Path) -> Non
 def test_line_reader_across_block_boundaries(
     tmp_path: Path, block: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(load_module, "_BLOCK_BYTES", block)
+    monkeypatch.setattr(reading, "_BLOCK_BYTES", block)
     lines = [json.dumps(record(1)), "", "  ", json.dumps(record(2)) + "\r", "\t",
              "x" * 40, json.dumps(record(3)), "", ""]
     path = tmp_path / "a.jsonl"
