@@ -26,7 +26,7 @@ COPY src/newsqa/__init__.py /tmp/embed/newsqa/
 COPY src/newsqa/embedding /tmp/embed/newsqa/embedding
 COPY docker/prepare_models.py /tmp/embed/
 # int8 serves the image's own index (and answer composition); add fp32 to serve an index of fp32
-# vectors built elsewhere with torch (+87 MB): --build-arg ONNX_GRAPHS="int8 fp32".
+# vectors built elsewhere with torch (+90 MB): --build-arg ONNX_GRAPHS="int8 fp32".
 ARG ONNX_GRAPHS=int8
 RUN PYTHONPATH=/tmp/embed /opt/build/bin/python /tmp/embed/prepare_models.py ${ONNX_GRAPHS}
 
