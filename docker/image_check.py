@@ -2,7 +2,8 @@
 
 ``make image-check`` runs this. It prints one line per step and a JSON summary at the end, and
 exits 0 when every check passed, 1 when one failed, and 0 with a plain ``SKIP:`` line when no
-container engine can run on this machine (``--require`` makes that exit 2).
+container engine can run on this machine or no base image can be had (``--require`` makes that
+exit 2).
 
 What it measures and checks, in order:
   1. the base image: ``--base`` if given, else ``python:3.11-slim`` where it can be pulled, else
@@ -141,20 +142,22 @@ def mounts_for(paths: list[str], conf: Path) -> list[str]:
     return flags
 
 
-def ensure_base(engine: Engine, base: str | None) -> str:
-    """The base image to build on (see the module docstring)."""
+def ensure_base(engine: Engine, base: str | None) -> tuple[str | None, str]:
+    """The base image to build on (see the module docstring), or None and why none can be had
+    here (no registry reachable and no mmdebstrap: this machine cannot build, the image is not
+    at fault)."""
     if base:
-        return base
+        return base, ""
     if engine("image", "exists" if engine.name == "podman" else "inspect", DEBIAN_BASE,
               check=False).returncode == 0:
         log(f"base: {DEBIAN_BASE} (made earlier with mmdebstrap)")
-        return DEBIAN_BASE
+        return DEBIAN_BASE, ""
     if engine("pull", "python:3.11-slim", timeout=300, check=False).returncode == 0:
         log("base: python:3.11-slim (pulled)")
-        return "python:3.11-slim"
+        return "python:3.11-slim", ""
     if not shutil.which("mmdebstrap"):
-        raise SystemExit("[image-check] no base image: python:3.11-slim cannot be pulled and "
-                         "mmdebstrap is not installed (apt-get install mmdebstrap)")
+        return None, ("python:3.11-slim cannot be pulled and mmdebstrap is not installed "
+                      "(apt-get install mmdebstrap)")
     log("base: python:3.11-slim cannot be pulled; making one from Debian bookworm (mmdebstrap)")
     t = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,7 +172,7 @@ def ensure_base(engine: Engine, base: str | None) -> str:
              "bookworm", str(tar)], timeout=1800)
         engine("import", "--change", "CMD [\"python3\"]", str(tar), DEBIAN_BASE)
     log(f"base: {DEBIAN_BASE} made in {time.monotonic() - t:.0f} s")
-    return DEBIAN_BASE
+    return DEBIAN_BASE, ""
 
 
 def copy_context(dest: Path, change: bool) -> None:
@@ -334,7 +337,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if args.require else 0
     log(f"engine: {engine.name}")
     results: dict[str, Any] = {"engine": engine.name, "checks": {}}
-    base = ensure_base(engine, args.base)
+    base, why = ensure_base(engine, args.base)
+    if base is None:
+        print(f"SKIP: no base image can be had here ({why})", flush=True)
+        return 2 if args.require else 0
     results["base"] = base
     conf_text, paths = pip_config()
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,7 +18,8 @@ def unwritable(index: Path, exc: OSError) -> str:
     while not where.exists() and where != where.parent:
         where = where.parent
     try:
-        owner = f"owned by uid {where.stat().st_uid}, mode {where.stat().st_mode & 0o777:o}"
+        st = where.stat()
+        owner = f"owned by uid {st.st_uid}, mode {st.st_mode & 0o777:o}"
     except OSError:
         owner = "not readable"
     me = f"uid {os.getuid()}" if hasattr(os, "getuid") else "this user"

@@ -5,7 +5,6 @@ spans pooled into sentence vectors."""
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import threading
 from collections import OrderedDict
@@ -13,9 +12,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
-
-log = logging.getLogger("newsqa.embed")
-
 
 
 class Embedder(Protocol):
