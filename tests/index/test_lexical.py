@@ -22,7 +22,7 @@ TEXTS = [
 
 def _fts_or(svc, terms: list[str], title_weight: float) -> list[tuple[int, float]]:
     match = " OR ".join(fts_phrase(t) for t in terms)
-    rows = svc.index._db.execute(
+    rows = svc.index.catalogue._db.execute(
         f"SELECT rowid, bm25(chunks_fts, {title_weight}, 1.0) AS s FROM chunks_fts "
         "WHERE chunks_fts MATCH ? ORDER BY s, rowid", [match],
     ).fetchall()
@@ -90,9 +90,10 @@ def test_warming_reads_the_common_words_and_changes_no_ranking(tmp_path) -> None
     svc = open_service(tmp_path / "i", embedder="hash")
     svc.ingest_records([article(t, x) for t, x in TEXTS])
     gen = svc.index.generation
-    assert svc.index._postings.matches("grain", gen) is None
+    postings = svc.index.search.lexicon.postings
+    assert postings.matches("grain", gen) is None
     assert svc.index.warm_lexical(0.5, words=3) == 3
-    assert svc.index._postings.matches("grain", gen) == 3  # in three of the five passages
+    assert postings.matches("grain", gen) == 3  # in three of the five passages
     _same_ranking(svc.index.lexical(["grain", "rates"], 10, 0.5),
                   _fts_or(svc, ["grain", "rates"], 0.5))
     # the service warms after its first answer, and not at all once closed
@@ -141,7 +142,7 @@ def test_a_damaged_or_foreign_postings_file_is_read_anew(tmp_path) -> None:
     # a database rebuilt from scratch to the same generation with other passages
     other = open_service(tmp_path / "b", embedder="hash")
     other.ingest_records([article(t, x) for t, x in TEXTS[:2]])
-    other.index._db.execute("UPDATE meta SET value=? WHERE key='generation'",
+    other.index.catalogue._db.execute("UPDATE meta SET value=? WHERE key='generation'",
                             [str(first.index.generation)])
     (tmp_path / "b" / lexical.POSTINGS_FILE).write_bytes(
         (tmp_path / "a" / lexical.POSTINGS_FILE).read_bytes())

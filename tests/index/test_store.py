@@ -121,7 +121,7 @@ def test_the_vector_codec_can_change_at_any_restart(tmp_path: Path) -> None:
     assert flat_file != fp16_file == snapshot.stat().st_ino
     half.close()
     again = open_service(tmp_path / "idx", embedder="hash", vector_codec="fp16")
-    assert again.index._snapshot_codec == "fp16"
+    assert again.index.search.snapshot_codec == "fp16"
     again.ingest_records([article("Harbour reopens", "The harbour reopened after the storm.")])
     again.close()
     # From an fp16 snapshot, float32 vectors come from the database, exactly.
@@ -180,7 +180,7 @@ def test_lexical_under_a_narrow_filter_looks_past_the_first_matches(tmp_path: Pa
 
 
 def _chunk_ids(svc) -> list[int]:
-    return [r[0] for r in svc.index._db.execute("SELECT id FROM chunks ORDER BY id")]
+    return [r[0] for r in svc.index.catalogue._db.execute("SELECT id FROM chunks ORDER BY id")]
 
 
 def test_sentence_vectors_are_stored_with_their_chunks_and_go_with_them(tmp_path: Path) -> None:
@@ -197,7 +197,7 @@ def test_sentence_vectors_are_stored_with_their_chunks_and_go_with_them(tmp_path
     assert rows.shape == want.shape and np.min(np.sum(rows * want, axis=1)) > 0.99  # int8
     assert svc.delete("https://x/1")
     assert svc.index.sentence_vectors([cid]) == {}
-    assert svc.index._db.execute("SELECT count(*) FROM sentences").fetchone()[0] == 0
+    assert svc.index.catalogue._db.execute("SELECT count(*) FROM sentences").fetchone()[0] == 0
 
 
 def test_an_index_without_sentence_vectors_answers_and_gains_them(tmp_path: Path) -> None:
@@ -268,8 +268,9 @@ def test_only_the_passages_an_answer_weighs_need_their_sentence_vectors(tmp_path
     weighed = svc.composition.passages_considered
     assert len(got) > weighed
     # a passage below the ones an answer weighs has no sentence vectors
-    svc.index._write_db().execute("DELETE FROM sentences WHERE chunk_id=?", [got[-1].chunk_id])
-    svc.index._write_db().commit()
+    wdb = svc.index.catalogue._write_db()
+    wdb.execute("DELETE FROM sentences WHERE chunk_id=?", [got[-1].chunk_id])
+    wdb.commit()
     calls: list[int] = []
     encode = svc._sentence_vectors.encode
     svc._sentence_vectors.encode = lambda texts: calls.append(len(texts)) or encode(texts)

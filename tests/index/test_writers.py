@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import newsqa.index.catalogue.sqlite as sqlite_catalogue
 from newsqa.index.store import FORMAT_VERSION, IndexBusyError, NewsIndex
 from newsqa.models import Filters
 from newsqa.service import NewsQA
@@ -127,7 +128,9 @@ def test_readers_never_write_vector_files(tmp_path: Path) -> None:
     assert file_states(path) == {"vectors.faiss": None, "vectors.gen": None}
 
 
-def test_generation_and_change_log_commit_with_the_change(tmp_path: Path) -> None:
+def test_generation_and_change_log_commit_with_the_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "idx"
     svc = _open(path)
     svc.ingest_records(NEWS)
@@ -145,14 +148,14 @@ def test_generation_and_change_log_commit_with_the_change(tmp_path: Path) -> Non
             )
         )
 
-    original = NewsIndex._delete_rows
+    original = sqlite_catalogue._delete_rows
 
     def delete_rows(conn: sqlite3.Connection, id_or_url: str) -> list[int] | None:
         out = original(conn, id_or_url)
         look()  # inside the transaction: nothing of it shows yet
         return out
 
-    svc.index._delete_rows = delete_rows  # type: ignore[method-assign]
+    monkeypatch.setattr(sqlite_catalogue, "_delete_rows", delete_rows)
     assert svc.delete(NEWS[0].url or "")
     look()
     assert seen == [(before, 3, 0), (before + 1, 2, len(gone))]

@@ -10,19 +10,21 @@ log, so a write that died between the two stores is completed by the next writer
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from newsqa.models import Filters
+from newsqa.index.catalogue.log import LogView
+from newsqa.index.filters import CompiledFilter
 from newsqa.text import lexical_form, stem
 
+if TYPE_CHECKING:
+    from newsqa.index.catalogue.sqlite import SqliteCatalogue
+    from newsqa.index.lexicon import Lexicon
+
 _INSTALL = "Milvus support is not installed: pip install 'newsqa[milvus]'"
-_NOTHING = "id < 0"  # an expression no chunk satisfies: what a filter that matches nothing becomes
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BODY_MAX = 65_535
 
 
@@ -34,36 +36,6 @@ def _client(uri: str, token: str | None) -> Any:
     return MilvusClient(uri=uri, token=token or "")
 
 
-def _literal(value: str) -> str:
-    """A Milvus string literal for any text (quotes and backslashes escaped)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def filter_expression(f: Filters | None, source_keys: Sequence[str] | None) -> str:
-    """The Milvus boolean expression for newsqa's filters ("" when nothing is filtered).
-
-    Undated chunks fail ``since``/``until`` and pass ``as_of`` (as in the local backend); an
-    empty outlet list, or a date that is not ``YYYY-MM-DD``, matches nothing.
-    """
-    if f is None:
-        return ""
-    conds: list[str] = []
-    for value, cond in ((f.since, "published >= {}"), (f.until, "published <= {}")):
-        if value:
-            if not _ISO.match(value):
-                return _NOTHING
-            conds.append(f'(published != "" and {cond.format(_literal(value))})')
-    if f.as_of:
-        if not _ISO.match(f.as_of):
-            return _NOTHING
-        conds.append(f'(published == "" or published <= {_literal(f.as_of)})')
-    if source_keys is not None:
-        if not source_keys:
-            return _NOTHING
-        conds.append(f"source_key in [{', '.join(_literal(k) for k in source_keys)}]")
-    return " and ".join(conds)
-
-
 class MilvusSearch:
     """One Milvus collection holding the index's chunks; the search half of a milvus index
     (a :class:`~newsqa.index.search.SearchBackend`)."""
@@ -71,10 +43,17 @@ class MilvusSearch:
     name = "milvus"
     in_process = False
 
-    def __init__(self, uri: str, collection: str, dim: int, token: str | None = None) -> None:
+    def __init__(
+        self, catalogue: SqliteCatalogue, lexicon: Lexicon, uri: str, collection: str,
+        token: str | None = None,
+    ) -> None:
+        self.catalogue = catalogue
+        #: The catalogue's idf, which query planning and composition weigh words by.
+        self.lexicon = lexicon
         self.uri = uri
         self.collection = collection
-        self.dim = dim
+        self.dim = catalogue.dim
+        self.loaded_generation = -1
         self.client = _client(uri, token)
         if not self.client.has_collection(collection):
             self._create()
@@ -127,25 +106,44 @@ class MilvusSearch:
         for start in range(0, len(ids), 1000):
             self.client.delete(self.collection, ids=ids[start : start + 1000])
 
+    def refresh(self) -> None:
+        """Nothing is held here: the collection is shared; note the catalogue's generation."""
+        self.loaded_generation = self.catalogue.generation()
+
+    @contextmanager
+    def updating(self) -> Iterator[None]:
+        """Nothing to hold current while a write lands."""
+        yield
+
     def written(
-        self, db: Any, added: Sequence[int], vecs: np.ndarray, removed: Sequence[int]
-    ) -> int | None:
+        self, gen: int, added: Sequence[int], vecs: np.ndarray, removed: Sequence[int]
+    ) -> None:
         """Replay the catalogue's change log into the collection (:func:`sync`); the chunks
         are read back from the catalogue, so a replay after a crash needs nothing else."""
-        db.execute("BEGIN")
-        try:
-            return sync(db, self)
-        finally:
-            db.execute("COMMIT")
+        with self.catalogue.writer_view() as view:
+            sync(view, self)
+        self.loaded_generation = gen
+
+    def resume(self) -> None:
+        """Complete a write a killed writer left behind (the caller holds the writer lock)."""
+        with self.catalogue.writer_view() as view:
+            sync(view, self)
+
+    def checkpoint(self) -> None:
+        """Bring the collection up to the log, then prune the log up to there (the caller
+        holds the writer lock)."""
+        with self.catalogue.writer_view() as view:
+            done = sync(view, self)
+        self.catalogue.prune_log(done)
 
     # ------------------------------------------------------------------ reading
     def candidates(
         self, qvec: np.ndarray, terms: Sequence[str], n: int, title_weight: float,
-        f: Filters | None,
+        f: CompiledFilter,
     ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
         """Dense and BM25 top ``n`` under the filters as one Milvus expression (the title
         weight does not apply: title and text are one BM25 field)."""
-        expr = self.expression(f)
+        expr = f.milvus()
         return self.dense(qvec, n, expr), self.lexical(terms, n, expr)
 
     def dense(self, qvec: np.ndarray, n: int, expr: str) -> list[tuple[int, float]]:
@@ -183,7 +181,7 @@ class MilvusSearch:
                 scores[row, col], ids[row, col] = float(h["distance"]), int(h["id"])
         return scores, ids
 
-    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+    def vectors_of(self, ids: Sequence[int]) -> np.ndarray:
         """The stored vectors of these ids, in order; zeros for an id not stored."""
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
         if not ids:
@@ -200,19 +198,14 @@ class MilvusSearch:
         """Seal written rows into indexed segments (searches over unsealed rows are scans)."""
         self.client.flush(self.collection)
 
-    def expression(self, f: Filters | None) -> str:
-        """The filter expression for ``f`` (outlets matched as the catalogue matches them)."""
-        from newsqa.index.store import normalize_source
-
-        keys = None if f is None or f.sources is None else [
-            k for k in map(normalize_source, f.sources) if k
-        ]
-        return filter_expression(f, keys)
-
     def count(self) -> int:
         """Chunks in the collection."""
         res = self.client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(res[0]["count(*)"])
+
+    def held(self) -> int:
+        """Vectors held in this process: none (the collection holds them)."""
+        return 0
 
     def close(self) -> None:
         """Close the connection."""
@@ -228,50 +221,27 @@ def _body(title: str, text: str) -> str:
     return body
 
 
-def _meta(db: Any, key: str, default: int = 0) -> int:
-    row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-    return int(row[0]) if row else default
-
-
-def sync(db: Any, search: MilvusSearch) -> int:
+def sync(view: LogView, search: MilvusSearch) -> int:
     """Bring the collection up to the catalogue's write generation; returns that generation.
 
-    Replays the change log since the last synchronised generation (``meta.milvus_gen``): each
-    chunk touched is upserted from SQLite if it still exists and deleted otherwise, so a replay
-    after a crash is harmless. When the log no longer reaches back that far, every chunk is
-    written again. Call it under the writer lock.
+    Replays the change log since the last synchronised generation (the catalogue's mark
+    ``milvus_gen``): each chunk touched is upserted from the catalogue if it still exists and
+    deleted otherwise, so a replay after a crash is harmless. When the log no longer reaches
+    back that far, every chunk is written again. Call it under the writer lock.
     """
-    gen, done = _meta(db, "generation"), _meta(db, "milvus_gen")
+    gen, done = view.generation(), view.meta("milvus_gen")
     if done >= gen:
         return gen
-    if _meta(db, "log_start") <= done:
-        touched = sorted({int(r[0]) for r in db.execute(
-            "SELECT chunk_id FROM changes WHERE gen>? AND gen<=?", (done, gen))})
+    if view.log_start() <= done:
+        touched = view.touched(done, gen)
     else:
         search.client.delete(search.collection, filter="id >= 0")
-        touched = [int(r[0]) for r in db.execute("SELECT id FROM chunks ORDER BY id")]
+        touched = view.chunk_ids()
     for start in range(0, len(touched), 2000):
         part = touched[start : start + 2000]
-        rows = _catalogue_rows(db, part, search.dim)
+        rows = view.search_rows(part)
         search.upsert(rows)
         search.remove(sorted(set(part) - {r["id"] for r in rows}))
     search.flush()
-    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('milvus_gen', ?)", (str(gen),))
+    view.set_meta("milvus_gen", gen)
     return gen
-
-
-def _catalogue_rows(db: Any, ids: Sequence[int], dim: int) -> list[dict[str, Any]]:
-    marks = ",".join("?" * len(ids))
-    rows = db.execute(
-        "SELECT c.id, c.article_id, c.text, c.vector, a.title, a.published_at, a.source_key, "
-        f"a.cluster_id FROM chunks c JOIN articles a ON a.id=c.article_id WHERE c.id IN ({marks})",
-        list(ids),
-    ).fetchall()
-    return [
-        {
-            "id": int(r[0]), "article_id": r[1], "text": r[2],
-            "vector": np.frombuffer(r[3], dtype=np.float32, count=dim),
-            "title": r[4], "published": r[5], "source_key": r[6], "cluster_id": r[7],
-        }
-        for r in rows
-    ]

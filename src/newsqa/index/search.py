@@ -1,27 +1,29 @@
 """Where an index's chunks are searched: one contract, a backend per value of the manifest's
 ``backend`` key, picked by :func:`make_search`.
 
-``local`` (the default) searches in this process: FAISS over the vectors it holds (brought up
-to date from the change log, snapshotted to ``vectors.faiss``) and FTS5 in the index's SQLite.
-``milvus`` searches a Milvus collection shared by every process (:mod:`newsqa.index.milvus`,
-imported only then). Fusion, the date priors, story clustering and composition sit above this
-contract and do not fork per backend.
+``local`` (the default, :mod:`newsqa.index.local`) searches in this process: FAISS over the
+vectors it holds (brought up to date from the catalogue's change log, snapshotted to
+``vectors.faiss``) and FTS5 in the catalogue. ``milvus`` searches a Milvus collection shared by
+every process (:mod:`newsqa.index.milvus`, imported only then). Each backend owns its data and
+reads the catalogue only through its contract. Fusion, the date priors, story clustering and
+composition sit above this contract and do not fork per backend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 import numpy as np
 
-from newsqa.models import Filters
+from newsqa.index.catalogue.sqlite import SqliteCatalogue
+from newsqa.index.errors import IndexMismatchError
+from newsqa.index.filters import CompiledFilter
+from newsqa.index.lexicon import Lexicon
+from newsqa.index.local import Hits, LocalSearch
 
-if TYPE_CHECKING:
-    from newsqa.index.store import NewsIndex
-
-Hits = list[tuple[int, float]]
+__all__ = ["Hits", "SearchBackend", "make_search"]
 
 
 class SearchBackend(Protocol):
@@ -31,10 +33,37 @@ class SearchBackend(Protocol):
     #: True when this process holds the vectors itself (they catch up from the change log and
     #: are snapshotted by the writer); False when a shared service holds them.
     in_process: bool
+    #: The catalogue generation the backend reflects.
+    loaded_generation: int
+    #: Postings and idf of the catalogue's passages.
+    lexicon: Lexicon
+
+    def refresh(self) -> None:
+        """Catch up with the catalogue's change log (cheap when current)."""
+        ...
+
+    def updating(self) -> AbstractContextManager[None]:
+        """Hold the backend current while a write lands (under the writer lock)."""
+        ...
+
+    def written(
+        self, gen: int, added: Sequence[int], vecs: np.ndarray, removed: Sequence[int]
+    ) -> None:
+        """Take in a write the catalogue committed as generation ``gen``."""
+        ...
+
+    def resume(self) -> None:
+        """Complete a write a killed writer left behind (under the writer lock)."""
+        ...
+
+    def checkpoint(self) -> None:
+        """Persist what the backend holds and prune the change log up to it (under the writer
+        lock)."""
+        ...
 
     def candidates(
         self, qvec: np.ndarray, terms: Sequence[str], n: int, title_weight: float,
-        f: Filters | None,
+        f: CompiledFilter,
     ) -> tuple[Hits, Hits]:
         """Dense and lexical top ``n`` (chunk id, score), best first, under the filters; the
         filters fail closed."""
@@ -44,15 +73,12 @@ class SearchBackend(Protocol):
         """Top ``k`` (cosines, ids) per query row over every chunk; -1 where there is none."""
         ...
 
-    def vectors(self, ids: list[int]) -> np.ndarray:
+    def vectors_of(self, ids: list[int]) -> np.ndarray:
         """The stored vectors of these chunk ids, in order (zeros for one not stored)."""
         ...
 
-    def written(
-        self, db: Any, added: Sequence[int], vecs: np.ndarray, removed: Sequence[int]
-    ) -> int | None:
-        """Take in a write the catalogue ``db`` has committed (under the writer lock); returns
-        the generation the backend now reflects when it tracks one itself."""
+    def held(self) -> int:
+        """Vectors held in this process."""
         ...
 
     def close(self) -> None:
@@ -60,67 +86,19 @@ class SearchBackend(Protocol):
         ...
 
 
-class LocalSearch:
-    """FAISS over this process's copy of the vectors and FTS5 in the index's SQLite."""
-
-    name = "local"
-    in_process = True
-
-    def __init__(self, index: NewsIndex) -> None:
-        self.index = index
-
-    def candidates(
-        self, qvec: np.ndarray, terms: Sequence[str], n: int, title_weight: float,
-        f: Filters | None,
-    ) -> tuple[Hits, Hits]:
-        """Both retrievers restricted to the chunk ids that pass the filters."""
-        allowed = self.index.allowed_chunk_ids(f)
-        if allowed is not None and len(allowed) == 0:
-            return [], []
-        return (
-            self.index.vectors.search(qvec, n, allowed),
-            self.index.lexical(terms, n, title_weight, allowed),
-        )
-
-    def neighbours(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """FAISS's unfiltered top ``k`` per row."""
-        if len(self.index.vectors) == 0:
-            return (np.full((len(queries), k), -1.0, np.float32),
-                    np.full((len(queries), k), -1, np.int64))
-        return self.index.vectors.search_many(queries, k)
-
-    def vectors(self, ids: list[int]) -> np.ndarray:
-        """From the in-memory FAISS copy."""
-        return self.index.vectors.reconstruct(ids)
-
-    def written(
-        self, db: Any, added: Sequence[int], vecs: np.ndarray, removed: Sequence[int]
-    ) -> int | None:
-        """Apply the write to this process's vectors (FTS5 rows were written in its
-        transaction)."""
-        self.index.vectors.apply(
-            np.array(added, dtype=np.int64), vecs, np.array(removed, dtype=np.int64)
-        )
-        return None
-
-    def close(self) -> None:
-        """Nothing to release: the index owns its connections."""
-
-
 def make_search(
-    index: NewsIndex, manifest: dict[str, Any], uri: str | None, token: str | None = None
+    catalogue: SqliteCatalogue, manifest: dict[str, Any], uri: str | None,
+    token: str | None = None, vector_codec: str = "flat",
 ) -> SearchBackend:
     """The backend the manifest's ``backend`` names (``local`` when it names none)."""
     backend = manifest.get("backend", "local")
     if backend == "local":
-        return LocalSearch(index)
+        return LocalSearch(catalogue, vector_codec)
     if backend == "milvus":
         from newsqa.index.milvus import MilvusSearch
 
         return MilvusSearch(
-            uri or str(Path(index.path) / "milvus.db"), str(manifest["milvus_collection"]),
-            int(manifest["dim"]), token,
+            catalogue, Lexicon(catalogue), uri or str(catalogue.path / "milvus.db"),
+            str(manifest["milvus_collection"]), token,
         )
-    from newsqa.index.store import IndexMismatchError
-
-    raise IndexMismatchError(f"index {index.path} names an unknown backend {backend!r}")
+    raise IndexMismatchError(f"index {catalogue.path} names an unknown backend {backend!r}")
