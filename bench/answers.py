@@ -1,19 +1,25 @@
 """Answer composition measured offline, on cached retrieval (the issue-9 tuning loop).
 
 ``--collect`` (needs the full 2023 index, see ``bench/quality.py --build-only``) asks nothing:
-for every answerable question, as of its own date, it stores the top-k passages that the service
-retrieves, embeds every sentence of them once and keeps the sentence vectors the index stored
-with them, if any (``bench/.cache/answers/``). Without
-``--collect`` it composes the answers from that cache with the current composition code and
-settings (``--set NAME=VALUE`` overrides a ComposeConfig field), and prints answer hit, citation
-hit and abstention on January–June (the half settings may be tuned on) and July–December (held
-out), with an abstention curve: answer hit and abstention rate at several thresholds.
+for every answerable question, as of its own date, it runs the product's answer pipeline
+(:class:`newsqa.query.answer.AnswerPipeline`) up to its evidence: the top-k passages retrieved,
+the archive's idf of the question's words and the question's vector as composition compares it;
+it embeds every sentence of the passages once with the service's sentence embedder (as the
+product does where no vector is stored) and keeps the sentence vectors the index stored with
+them, if any (``bench/.cache/answers/``). Without ``--collect`` it composes the answers from
+that cache through the product's composition stage
+(:func:`newsqa.query.evidence.compose_evidence`) with the current code and settings (``--set
+NAME=VALUE`` overrides a ComposeConfig field), and prints answer hit, citation hit and
+abstention on January–June (the half settings may be tuned on) and July–December (held out),
+with an abstention curve: answer hit and abstention rate at several thresholds. A cache
+collected before the question vectors were kept uses the question's vector from the sentence
+table, as it was then.
 
 The figures to report come from ``bench/quality.py`` (end to end, through the service); this is
 the fast loop that finds the settings worth measuring there.
 
-    .venv/bin/python bench/answers.py --collect
-    .venv/bin/python bench/answers.py [--set answer_type_weight=0.2 ...] [--curve]
+    .venv/bin/python -m bench.answers --collect
+    .venv/bin/python -m bench.answers [--set answer_type_weight=0.2 ...] [--curve]
 """
 
 from __future__ import annotations
@@ -21,49 +27,51 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.quality import HELD_OUT_PREFIXES, TUNE_PREFIXES  # noqa: E402
-from bench.slice import CACHE, answerable, require_data, slice_questions  # noqa: E402
-from newsqa.eval import answer_hit, citation_hit  # noqa: E402
-from newsqa.models import Filters, Passage  # noqa: E402
-from newsqa.query.compose import ComposeConfig, compose  # noqa: E402
-from newsqa.service import NewsQA  # noqa: E402
-from newsqa.settings import get_settings  # noqa: E402
-from newsqa.text import query_terms, split_sentences  # noqa: E402
+from bench.quality import HELD_OUT_PREFIXES, TUNE_PREFIXES
+from bench.slice import CACHE, answerable, require_data, slice_questions
+from newsqa.eval import answer_hit, citation_hit
+from newsqa.models import Filters, Passage
+from newsqa.query.compose import ComposeConfig
+from newsqa.query.evidence import Evidence, compose_evidence
+from newsqa.service import NewsQA
+from newsqa.settings import get_settings
+from newsqa.text import split_sentences
 
 OUT = CACHE / "answers"
 THRESHOLDS = (0.0, 0.30, 0.34, 0.36, 0.38, 0.40, 0.42, 0.44)
 
 
 def collect(index: Path, k: int) -> None:
-    """Store each answerable question's passages and the vectors of all their sentences and
-    headlines."""
+    """Store each answerable question's evidence, as the product's pipeline gathers it, and
+    the vectors of all its passages' sentences and headlines."""
     svc = NewsQA.open(get_settings(index=str(index)), create=False)
+    pipeline = svc.pipeline()
     items: list[dict[str, Any]] = []
+    queries: list[np.ndarray] = []
     texts: dict[str, None] = {}
     try:
         for q in answerable(slice_questions(None)):
             f = Filters(as_of=q["date"])
-            plan = svc.plan(q["question"], f, asked_as_of=True)
-            got = svc._retrieve(plan, k, f, svc._embed_query(plan.text))
-            idf = svc.index.term_idf(query_terms(q["question"]))
-            items.append({"q": q, "passages": [p.to_dict() for p in got], "idf": idf})
-            texts.setdefault(q["question"], None)
+            plan = pipeline.plan(q["question"], f, asked_as_of=True)
+            qvec = pipeline.embed_query(plan.text)
+            got = pipeline.retrieve(plan, k, f, qvec)
+            ev = pipeline.evidence(q["question"], plan, qvec, got)
+            items.append({"q": q, "passages": [p.to_dict() for p in got], "idf": dict(ev.idf)})
+            queries.append(ev.query_vector)
             for p in got:
                 if p.title:
                     texts.setdefault(p.title, None)
                 for s in split_sentences(p.text):
                     texts.setdefault(s, None)
         keys = list(texts)
-        vecs = svc.embedder.encode(keys)
+        vecs = svc.sentence_embedder.encode(keys)
         stored = svc.index.sentence_vectors(
             sorted({p["chunk_id"] for it in items for p in it["passages"]}))
     finally:
@@ -72,6 +80,7 @@ def collect(index: Path, k: int) -> None:
     save_stored(stored)
     (OUT / "items.json").write_text(json.dumps(items), encoding="utf-8")
     np.save(OUT / "vectors.npy", vecs)
+    np.save(OUT / "queries.npy", np.vstack(queries).astype(np.float32))
     (OUT / "texts.json").write_text(json.dumps(keys), encoding="utf-8")
     print(f"{len(items)} questions, {len(keys)} sentences -> {OUT}")
 
@@ -97,11 +106,33 @@ def load_stored() -> dict[int, np.ndarray]:
 
 
 def load_cache() -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
-    """The cached questions with passages, and a text -> vector map."""
+    """The cached questions with passages, and a text -> vector map; each item's ``qvec`` is
+    its question's vector as composition compares it (in a cache collected before those were
+    kept: the question's vector in the map)."""
     items = json.loads((OUT / "items.json").read_text(encoding="utf-8"))
     keys = json.loads((OUT / "texts.json").read_text(encoding="utf-8"))
     vecs = np.load(OUT / "vectors.npy")
-    return items, dict(zip(keys, vecs, strict=True))
+    table = dict(zip(keys, vecs, strict=True))
+    queries = np.load(OUT / "queries.npy") if (OUT / "queries.npy").exists() else None
+    for i, item in enumerate(items):
+        item["qvec"] = queries[i] if queries is not None else table[item["q"]["question"]]
+    return items, table
+
+
+def evidence(item: dict[str, Any], stored: dict[int, np.ndarray]) -> Evidence:
+    """A cached question's evidence, as the product's pipeline gathered it (``stored``: the
+    index's sentence vectors by chunk id; composition reads those of the passages it weighs)."""
+    passages = [Passage(**p) for p in item["passages"]]
+    return Evidence(item["q"]["question"], passages, stored, item.get("idf"), item["qvec"])
+
+
+def table_encode(table: dict[str, np.ndarray]) -> Callable[[Sequence[str]], np.ndarray]:
+    """``encode`` answering from the cached sentence vectors."""
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        return np.vstack([table[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+    return encode
 
 
 def score(
@@ -110,19 +141,12 @@ def score(
 ) -> list[dict[str, Any]]:
     """Compose every cached question with ``cfg``; one row per question (abstention off).
     ``stored``: the index's sentence vectors by chunk id, used as the service uses them."""
-
-    def encode(texts: Sequence[str]) -> np.ndarray:
-        return np.vstack([table[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
-
+    encode = table_encode(table)
     rows = []
     open_cfg = replace(cfg, abstain_threshold=float("-inf"))
     for item in items:
         q = item["q"]
-        passages = [Passage(**p) for p in item["passages"]]
-        res = compose(
-            q["question"], passages, encode, table[q["question"]], open_cfg, idf=item.get("idf"),
-            stored=stored,
-        )
+        res = compose_evidence(evidence(item, stored or {}), encode, open_cfg)
         segments = [s.to_dict() for s in res.segments]
         citations = [c.to_dict() for c in res.citations]
         rows.append({

@@ -8,7 +8,8 @@ July–December (held out) it prints:
 * **ceiling**: the share of questions for which some candidate sentence (or answering headline)
   of the first ``--passages`` (3) / 10 passages contains the gold answer: no choice of
   sentences among them can do better;
-* **composition**: the answer hit of :func:`newsqa.query.compose.compose` with the default
+* **composition**: the answer hit of the product's composition stage
+  (:func:`newsqa.query.evidence.compose_evidence`) with the default
   settings, abstention off; and, to show how strict the string match is, the share of answers
   that contain the gold answer's last word ("Bucks" for "Milwaukee Bucks", "Paltrow" for
   "Gwyneth Paltrow");
@@ -19,7 +20,7 @@ July–December (held out) it prints:
   sentences within 80 words, no sentence repeating another. If that does not beat composition
   on the held-out half, reweighting these signals cannot reach the issue's target.
 
-    .venv/bin/python bench/sentence_ceiling.py [--passages 3] [--l2 0.1 1 10]
+    .venv/bin/python -m bench.sentence_ceiling [--passages 3] [--l2 0.1 1 10]
 """
 
 from __future__ import annotations
@@ -29,28 +30,20 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.answers import load_cache, load_stored  # noqa: E402
-from bench.quality import HELD_OUT_PREFIXES, TUNE_PREFIXES  # noqa: E402
-from bench.slice import require_data  # noqa: E402
-from newsqa.eval import contains_answer, normalize  # noqa: E402
-from newsqa.models import Passage  # noqa: E402
-from newsqa.query.compose import (  # noqa: E402
-    ComposeConfig,
-    _stored_vectors,
-    answer_candidates,
-    compose,
-    key_terms,
-)
-from newsqa.query.sentences import Question, analyse, focus, match, new_names  # noqa: E402
-from newsqa.text import STOPWORDS, query_terms, stem  # noqa: E402
+from bench.answers import evidence, load_cache, load_stored, table_encode
+from bench.quality import HELD_OUT_PREFIXES, TUNE_PREFIXES
+from bench.slice import require_data
+from newsqa.eval import contains_answer, normalize
+from newsqa.models import Passage
+from newsqa.query.compose import ComposeConfig, answer_candidates, key_terms, stored_vectors
+from newsqa.query.evidence import compose_evidence
+from newsqa.query.sentences import Question, analyse, focus, match, new_names
+from newsqa.text import STOPWORDS, query_terms, stem
 
 FEATURES = (
     "semantic", "overlap", "phrase", "novelty", "answer_type", "passage_1", "passage_2",
@@ -108,10 +101,10 @@ def case(item: dict[str, Any], table: dict[str, np.ndarray], stored: dict[int, n
     cands = answer_candidates(considered, q)
     if not cands:
         return None
-    known = _stored_vectors(cands, considered, stored)
+    known = stored_vectors(cands, considered, stored)
     vecs = np.vstack([v if v is not None else table[s] for v, (_, _, s) in zip(known, cands,
                                                                              strict=True)])
-    sem = vecs @ table[question]
+    sem = vecs @ item["qvec"]
     texts = [f"{p.title} {p.text}".lower() for p in passages]
     focus_stems = {stem(t) for t in query_terms(focus(question))}
     rows = []
@@ -181,15 +174,11 @@ def composition(items: Sequence[dict[str, Any]], table: dict[str, np.ndarray],
                 stored: dict[int, np.ndarray], cfg: ComposeConfig) -> dict[str, tuple[bool, bool]]:
     """Per question: (answer hit, last-word hit) of the product's composition."""
     open_cfg = replace(cfg, abstain_threshold=float("-inf"))
-
-    def encode(texts: Sequence[str]) -> np.ndarray:
-        return np.vstack([table[t] for t in texts])
-
+    encode = table_encode(table)
     out = {}
     for it in items:
         q = it["q"]
-        res = compose(q["question"], [Passage(**p) for p in it["passages"]], encode,
-                      table[q["question"]], open_cfg, idf=it.get("idf"), stored=stored)
+        res = compose_evidence(evidence(it, stored), encode, open_cfg)
         out[q["id"]] = (contains_answer(res.answer, q["answer"]),
                         last_word_hit(res.answer, q["answer"]))
     return out

@@ -17,13 +17,11 @@ SRC = REPO / "src"
 MAX_LINES = 450
 #: Modules still to split, at their length today.
 TOO_LONG = {
-    "newsqa.service": 579,
-    "newsqa.api.schemas": 453,
 }
 #: Import circles still to break (none left).
 KNOWN_CYCLES: list[set[str]] = []
-#: The API's Segment still mirrors the domain's instead of being derived from it.
-KNOWN_DUPLICATES = {"Segment"}
+#: Classes still declared twice: none (the API's schemas are derived from the domain's records).
+KNOWN_DUPLICATES: set[str] = set()
 
 
 def _modules() -> dict[str, Path]:

@@ -1,9 +1,23 @@
-"""Plain data records that flow through ingest and query."""
+"""Plain data records that flow through ingest and query, and the answer they end in.
+
+A field's ``metadata`` may hold its ``description`` (:func:`doc`): the HTTP API derives its
+response schemas from these records (:mod:`newsqa.api.derive`) and documents the fields by it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+#: How an answer presents its evidence: a few cited sentences, by publication date, per outlet.
+View = Literal["answer", "timeline", "outlets"]
+#: How an answer is made: quoted from the articles, or written by a language model.
+Mode = Literal["extractive", "generate"]
+
+
+def doc(description: str) -> dict[str, str]:
+    """A field's ``metadata`` documenting it (shown in the API's schemas)."""
+    return {"description": description}
 
 
 @dataclass
@@ -54,7 +68,8 @@ class Passage:
     published_at: str | None
     text: str
     score: float
-    also_reported_by: list[str] = field(default_factory=list)
+    also_reported_by: list[str] = field(
+        default_factory=list, metadata=doc("Other outlets that carried the same story"))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form used by the CLI and the HTTP API."""
@@ -63,7 +78,7 @@ class Passage:
 
 @dataclass
 class Citation:
-    """One numbered citation: the article it points to and the quoted passage."""
+    """A numbered citation: the quoted sentence(s) (joined by " … ") and the passage they are in."""
 
     n: int
     article_id: str
@@ -94,11 +109,18 @@ class Segment:
     """
 
     text: str
-    citations: list[int]
-    lead: str = ""
-    span: tuple[int, int] | None = None
-    quotes: list[str] = field(default_factory=list)
-    flag: str = ""
+    citations: list[int] = field(
+        metadata=doc("Numbers (n) of the citations this text rests on"))
+    lead: str = field(
+        default="", metadata=doc('Label shown before the text ("2023-01-05 — cnn.com: ")'))
+    span: tuple[int, int] | None = field(
+        default=None, metadata=doc("[start, end) of the text that answers"))
+    quotes: list[str] = field(default_factory=list, metadata=doc(
+        "Per citation, the passage's verbatim words (or its article's headline) that support "
+        "the text"))
+    flag: str = field(default="", metadata=doc(
+        'Set on a generated sentence the sources do not support ("not supported by the '
+        'sources"); such a segment cites nothing'))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form used by the CLI and the HTTP API."""
@@ -120,3 +142,68 @@ class Filters:
     until: str | None = None
     sources: list[str] | None = None
     as_of: str | None = None
+
+
+@dataclass
+class ClaimStats:
+    """What the claim check did with the generated sentences."""
+
+    checked: int = field(
+        default=0, metadata=doc("Generated sentences checked against their sources"))
+    kept: int = field(default=0, metadata=doc("Supported: shown with their citations"))
+    flagged: int = field(
+        default=0, metadata=doc('Unsupported, shown marked "not supported by the sources"'))
+    dropped: int = field(
+        default=0, metadata=doc("Unsupported, left out (NEWSQA_UNSUPPORTED_CLAIMS=drop)"))
+    withheld: int = field(default=0, metadata=doc(
+        "Passage sentences not shown to the model because they address it "
+        '("ignore the instructions above…")'))
+
+    def to_dict(self) -> dict[str, int]:
+        """JSON form used by the HTTP API and eval."""
+        return dict(vars(self))
+
+
+@dataclass(kw_only=True)
+class Answer:
+    """A cited answer, or an abstention with the closest passages."""
+
+    question: str
+    answer: str = field(metadata=doc(
+        "The answer rendered as one string (segments joined, each followed by its [n] markers); "
+        "render from `segments` instead of parsing it"))
+    segments: list[Segment] = field(
+        default_factory=list, metadata=doc("The answer as data: what to show and what it cites"))
+    abstained: bool = field(metadata=doc("True when no article answers: see passages instead"))
+    view: View = "answer"
+    evidence: float
+    citations: list[Citation]
+    passages: list[Passage]
+    filters: Filters
+    timings_ms: dict[str, float]
+    mode: Mode = field(default="extractive", metadata=doc(
+        "How the answer was made: generate only when the language model's answer is shown "
+        "(else the extractive fallback; see note)"))
+    note: str | None = field(default=None, metadata=doc(
+        "Why a generated answer was not given (model unreachable, too slow, malformed output, "
+        "no supported sentence), or why the model was not asked"))
+    claims: ClaimStats | None = field(default=None, metadata=doc(
+        "With mode=generate: the generated sentences checked and their fate"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form used by the CLI and the HTTP API (the ``done`` event's data)."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "segments": [seg.to_dict() for seg in self.segments],
+            "abstained": self.abstained,
+            "view": self.view,
+            "evidence": self.evidence,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "filters": dict(vars(self.filters)),
+            "timings_ms": dict(self.timings_ms),
+            "mode": self.mode,
+            "note": self.note,
+            "claims": self.claims.to_dict() if self.claims is not None else None,
+        }

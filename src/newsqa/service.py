@@ -5,16 +5,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from collections.abc import Generator as Generator_
-from dataclasses import replace
-from datetime import date
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import Any, cast
 
 from newsqa import __version__
 from newsqa.embedding.base import Embedder
@@ -31,33 +25,20 @@ from newsqa.embedding.factory import (
 from newsqa.index.store import FORMAT_VERSION, IndexMismatchError, NewsIndex
 from newsqa.ingest.chunk import ChunkSpec, embed_text, sentence_spans
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
-from newsqa.models import Article, Filters, LoadProblem, Passage
-from newsqa.query.compose import (
-    VIEWS,
-    ComposeConfig,
-    Composed,
-    compose,
-    considered_passages,
-    render_text,
-)
-from newsqa.query.generate import Event, GenerateConfig, GeneratedAnswer
-from newsqa.query.llm import Generator, GeneratorConfig, GeneratorError
-from newsqa.query.plan import QueryPlan, plan_query
-from newsqa.query.read import ReadConfig, Scorer, read_passages
-from newsqa.query.retrieve import RetrievalConfig, retrieve
+from newsqa.models import Answer, Article, Filters, LoadProblem, Mode, Passage, View
+from newsqa.query.answer import AnswerPipeline, AnswerRequest, RequestError, resolve_filters
+from newsqa.query.compose import ComposeConfig
+from newsqa.query.events import AnswerEvent, DoneEvent, WireEvent
+from newsqa.query.generate import GenerateConfig
+from newsqa.query.llm import Generator, GeneratorConfig
+from newsqa.query.read import ReadConfig, Scorer
+from newsqa.query.retrieve import RetrievalConfig
 from newsqa.settings import Settings, get_settings
-from newsqa.text import query_terms
 
 ProgressFn = Callable[[IngestProgress], None]
-MODES = ("extractive", "generate")
 #: Articles per write when Ray embeds: one Ray Data pass (and one start of its worker actors)
 #: per this many articles, each still written in one transaction.
 RAY_BATCH_ARTICLES = 4000
-
-
-class RequestError(ValueError):
-    """A request the service cannot serve as asked (an unknown view, generation while no
-    language model is configured); the HTTP API answers it with 422."""
 
 
 def search_manifest(settings: Settings, stored: dict[str, Any]) -> dict[str, str]:
@@ -327,56 +308,20 @@ class NewsQA:
         return self.index.delete(id_or_url)
 
     # ------------------------------------------------------------------ query
-    def _filters(self, filters: Filters | None) -> Filters:
-        f = Filters(**vars(filters)) if filters else Filters()
-        if not f.as_of:
-            f.as_of = date.today().isoformat()
-        return f
-
-    def plan(
-        self,
-        question: str,
-        filters: Filters,
-        history: Sequence[Mapping[str, str]] | None = None,
-        asked_as_of: bool = False,
-    ) -> QueryPlan:
-        """How ``question`` will be retrieved (search text, time window, recency weight)."""
-        return plan_query(
-            question,
-            history,
-            date.fromisoformat(filters.as_of or date.today().isoformat()),
-            asked_as_of=asked_as_of,
-            recency_weight=self.retrieval.recency_weight,
-            untimed_share=self.settings.recency_untimed_share,
+    def pipeline(self) -> AnswerPipeline:
+        """The answer pipeline's stages over this service's index, embedders and configs (as
+        they are now: a test may have swapped one)."""
+        return AnswerPipeline(
+            self.index, self.embedder, self.sentence_embedder, self._sentence_vectors.encode,
+            self.retrieval, self.composition, self.settings.recency_untimed_share,
+            self.reader, self.read, self.generator, self.generation,
         )
-
-    def _retrieve(self, plan: QueryPlan, k: int, f: Filters, qvec: np.ndarray) -> list[Passage]:
-        cfg = replace(self.retrieval, recency_weight=plan.recency_weight)
-        return retrieve(self.index, qvec, plan.text, k, f, cfg, plan.window)
-
-    def _embed_query(self, text: str) -> np.ndarray:
-        return self.embedder.encode([text])[0]
-
-    def _answer_query_vector(
-        self, question: str, plan: QueryPlan, qvec: np.ndarray,
-        stored: Mapping[int, np.ndarray], passages: Sequence[Passage],
-    ) -> np.ndarray:
-        """The question as the sentences it is compared with were embedded: the search vector
-        when they agree, or when every passage composition weighs has its sentence vectors
-        stored (no model runs on them, so none runs for the question either); else as the
-        sentence embedder sees it. A follow-up is compared as asked, not as rewritten for
-        search."""
-        if self.sentence_embedder is self.embedder or all(p.chunk_id in stored for p in passages):
-            return self._embed_query(question) if plan.follow_up else qvec
-        return self.sentence_embedder.encode([question if plan.follow_up else plan.text])[0]
 
     def search(
         self, query: str, k: int | None = None, filters: Filters | None = None
     ) -> list[Passage]:
         """Ranked passages for ``query`` (no answer composition)."""
-        f = self._filters(filters)
-        plan = self.plan(query, f, asked_as_of=bool(filters and filters.as_of))
-        return self._retrieve(plan, k or self.settings.k, f, self._embed_query(plan.text))
+        return self.pipeline().search(query, k or self.settings.k, filters)
 
     def ask(
         self,
@@ -388,11 +333,22 @@ class NewsQA:
         mode: str = "extractive",
     ) -> dict[str, Any]:
         """Answer ``question`` with cited sentences, or abstain; see README for the shape."""
-        result: dict[str, Any] = {}
-        for event, data in self.ask_stream(question, k, filters, history, view, mode):
-            if event == "done":
-                result = data
-        return result
+        return self.answer(question, k, filters, history, view, mode).to_dict()
+
+    def answer(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        history: Sequence[Mapping[str, str]] | None = None,
+        view: str = "answer",
+        mode: str = "extractive",
+    ) -> Answer:
+        """:meth:`ask`'s answer as the typed :class:`~newsqa.models.Answer`."""
+        for event in self.answer_events(question, k, filters, history, view, mode):
+            if isinstance(event, DoneEvent):
+                return event.answer
+        raise AssertionError("the answer pipeline ended without an answer")
 
     def ask_stream(
         self,
@@ -402,7 +358,7 @@ class NewsQA:
         history: Sequence[Mapping[str, str]] | None = None,
         view: str = "answer",
         mode: str = "extractive",
-    ) -> Iterator[Event]:
+    ) -> Iterator[WireEvent]:
         """Answer as events: ``sources`` (passages), one ``delta`` per answer segment, ``done``.
 
         ``view`` is ``answer`` (a few cited sentences), ``timeline`` (evidence by publication
@@ -413,128 +369,34 @@ class NewsQA:
         generated one is withdrawn). Raises :class:`RequestError` at once, before any event,
         for a view, mode or generator that is not available.
         """
-        self._check_mode(view, mode)
-        return self._ask_events(question, k, filters, history, view, mode)
+        events = self.answer_events(question, k, filters, history, view, mode)
+        return (event.wire() for event in events)
 
-    def _ask_events(
+    def answer_events(
         self,
         question: str,
-        k: int | None,
-        filters: Filters | None,
-        history: Sequence[Mapping[str, str]] | None,
-        view: str,
-        mode: str,
-    ) -> Iterator[Event]:
-        timings: dict[str, float] = {}
-        t0 = time.perf_counter()
-        f = self._filters(filters)
-        plan = self.plan(question, f, history, asked_as_of=bool(filters and filters.as_of))
-        qvec = self._embed_query(plan.text)
-        timings["embed"] = (time.perf_counter() - t0) * 1000
-        t1 = time.perf_counter()
-        got = self._retrieve(plan, k or self.settings.k, f, qvec)
-        timings["retrieve"] = (time.perf_counter() - t1) * 1000
-        t2 = time.perf_counter()
-        composed, got = self._compose(question, plan, qvec, got, view)
-        timings["compose"] = (time.perf_counter() - t2) * 1000
-        passages = [p.to_dict() for p in got]
-        yield "sources", {"passages": passages}
-        extra: dict[str, Any] = {"mode": "extractive", "note": None, "claims": None}
-        if mode == "generate":
-            composed = yield from self._generated(question, got, f, composed, extra, timings)
-        else:
-            yield from _deltas(composed)
-        timings["total"] = (time.perf_counter() - t0) * 1000
-        self.answered.set()
-        yield "done", {**self._result(question, view, f, composed, passages, timings), **extra}
-
-    def _compose(
-        self, question: str, plan: QueryPlan, qvec: np.ndarray, got: list[Passage], view: str
-    ) -> tuple[Composed, list[Passage]]:
-        """The answer of ``view`` from ``got`` and the passages in the order to show them: read
-        by the reader when it is on (answers; the passages it read reordered by it when
-        ``NEWSQA_READER_RERANK`` is on), else composed from the hand-weighted signals."""
-        if self.reader is not None and view == "answer":
-            reading = read_passages(question, got, self.reader, self.composition, self.read)
-            return reading.composed, reading.reranked(got) if self.read.rerank else got
-        considered = considered_passages(got, self.composition, view)
-        stored = self.index.sentence_vectors([p.chunk_id for p in considered])
-        qvec_answer = self._answer_query_vector(question, plan, qvec, stored, considered)
-        idf = self.index.term_idf(query_terms(question))
-        return compose(
-            question, got, self._sentence_vectors.encode, qvec_answer, self.composition, view,
-            idf, stored,
-        ), got
-
-    def _check_mode(self, view: str, mode: str) -> None:
-        if view not in VIEWS:
-            raise RequestError(f"view must be one of {', '.join(VIEWS)}")
-        if mode not in MODES:
-            raise RequestError(f"mode must be one of {', '.join(MODES)}")
-        if mode == "generate" and self.generator is None:
-            raise RequestError(
-                "mode 'generate' needs a language model server: set NEWSQA_GENERATOR_URL"
-            )
-        if mode == "generate" and view != "answer":
-            raise RequestError("mode 'generate' writes the answer view only")
-
-    def _generated(
-        self,
-        question: str,
-        got: Sequence[Passage],
-        f: Filters,
-        extractive: Composed,
-        extra: dict[str, Any],
-        timings: dict[str, float],
-    ) -> Generator_[Event, None, Composed]:
-        """The model's checked answer, or the extractive one with a note saying why."""
-        if extractive.abstained:
-            extra["note"] = "No passage answers the question, so the language model was not asked."
-            yield from _deltas(extractive)
-            return extractive
-        assert self.generator is not None
-        t = time.perf_counter()
-        gen = GeneratedAnswer(
-            question, got, f.as_of or date.today().isoformat(), self.generator,
-            self.embedder.encode, self.generation,
+        k: int | None = None,
+        filters: Filters | None = None,
+        history: Sequence[Mapping[str, str]] | None = None,
+        view: str = "answer",
+        mode: str = "extractive",
+    ) -> Iterator[AnswerEvent]:
+        """:meth:`ask_stream`'s events, typed (:mod:`newsqa.query.events`); raises
+        :class:`RequestError` at once, as it does."""
+        pipeline = self.pipeline()
+        pipeline.check(view, mode)
+        request = AnswerRequest(
+            question, k or self.settings.k, resolve_filters(filters),
+            asked_as_of=bool(filters and filters.as_of), history=history,
+            view=cast(View, view), mode=cast(Mode, mode),
         )
-        try:
-            yield from gen.run()
-            note = None if gen.composed else "No sentence the language model wrote is supported " \
-                "by the sources; this is the extractive answer."
-        except GeneratorError as exc:
-            note = f"The language model failed ({exc}); this is the extractive answer."
-        timings["generate"] = (time.perf_counter() - t) * 1000
-        extra["claims"] = gen.stats.to_dict()
-        if gen.composed is not None and note is None:
-            extra["mode"] = "generate"
-            return gen.composed
-        extra["note"] = note
-        yield "note", {"text": note}
-        yield from _deltas(extractive)
-        return extractive
+        return self._answered(pipeline.run(request))
 
-    @staticmethod
-    def _result(
-        question: str,
-        view: str,
-        f: Filters,
-        composed: Composed,
-        passages: list[dict[str, Any]],
-        timings: dict[str, float],
-    ) -> dict[str, Any]:
-        return {
-            "question": question,
-            "answer": composed.answer,
-            "segments": [seg.to_dict() for seg in composed.segments],
-            "abstained": composed.abstained,
-            "view": view,
-            "evidence": round(composed.evidence, 4),
-            "citations": [c.to_dict() for c in composed.citations],
-            "passages": passages,
-            "filters": vars(f),
-            "timings_ms": {k_: round(v, 1) for k_, v in timings.items()},
-        }
+    def _answered(self, events: Iterator[AnswerEvent]) -> Iterator[AnswerEvent]:
+        for event in events:
+            if isinstance(event, DoneEvent):
+                self.answered.set()
+            yield event
 
     @property
     def generator_model(self) -> str | None:
@@ -570,10 +432,3 @@ class NewsQA:
             "generator": self.generator_model,
         }
 
-
-def _deltas(composed: Composed) -> Iterator[Event]:
-    """One ``delta`` event per segment, its text rendered with its ``[n]`` markers."""
-    last = len(composed.segments) - 1
-    for i, seg in enumerate(composed.segments):
-        piece = render_text([seg]) + (composed.joiner if i < last else "")
-        yield "delta", {"text": piece, "segment": seg.to_dict()}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from newsqa.models import Article, Filters, LoadProblem
+from newsqa import models
+from newsqa.api.derive import response_model
+from newsqa.models import Article, Filters, LoadProblem, Mode, View
 
 SEED_QUESTION = (
     "What does the Korean government fear about Japan's right of collective self-defense?"
@@ -32,8 +34,6 @@ IsoDate = Annotated[
 Outlet = Annotated[str, Field(min_length=1, max_length=200)]
 #: A text that is not blank, as the OpenAPI page says it (the API checks ``text.strip()``).
 NOT_BLANK = r"\S"
-View = Literal["answer", "timeline", "outlets"]
-Mode = Literal["extractive", "generate"]
 MODE_DOC = (
     "extractive: sentences quoted from the articles; generate: written by the configured "
     "language model (NEWSQA_GENERATOR_URL), every sentence checked against the passage it "
@@ -130,146 +130,68 @@ class SearchRequest(FilterFields):
     )
 
 
-class PassageOut(BaseModel):
-    """A retrieved chunk with its article's metadata."""
+ANSWER_EXAMPLES: list[dict[str, Any]] = [
+    {
+        "question": SEED_QUESTION,
+        "answer": "Under the circumstances, the South Korean government is trying to "
+        "alleviate the concerns of the general public by saying that the right of "
+        "collective self-defense does not cover the Korean peninsula, … [1]",
+        "segments": [{
+            "text": "Under the circumstances, the South Korean government is trying "
+            "to alleviate the concerns of the general public by saying that the "
+            "right of collective self-defense does not cover the Korean peninsula, …",
+            "citations": [1], "lead": "", "span": None,
+            "quotes": ["Under the circumstances, the South Korean government …"],
+        }],
+        "abstained": False,
+        "view": "answer",
+        "evidence": 0.8262,
+        "citations": [
+            {
+                "n": 1, "article_id": "5b8e5935440b59b8", "chunk_id": 2,
+                "url": "https://example.org/korea",
+                "title": "Korea-US Alliance vs. Japan-US Alliance",
+                "source": "example.org", "published_at": "2013-11-30",
+                "quote": "Under the circumstances, the South Korean government …",
+                "passage": "In international politics, … Under the circumstances, …",
+            }
+        ],
+        "passages": [],
+        "filters": {"since": None, "until": None, "sources": None,
+                    "as_of": "2024-05-01"},
+        "timings_ms": {"embed": 6.9, "retrieve": 7.8, "compose": 111.2,
+                       "total": 125.9},
+    }
+]
 
-    chunk_id: int
-    article_id: str
-    url: str | None
-    title: str
-    source: str | None
-    published_at: str | None
-    text: str
-    score: float
-    also_reported_by: list[str] = Field(description="Other outlets that carried the same story")
+SEGMENT_DOC = (
+    'One statement of the answer: text shown as text (a "[12]" in it is article text, never a\n'
+    "citation), the citation numbers it rests on, a view's label to show before it, optionally\n"
+    "the [start, end) character range of ``text`` that answers the question, and the verbatim\n"
+    "words of each cited passage that support it."
+)
 
-
-class CitationOut(BaseModel):
-    """A numbered citation: the quoted sentence(s) (joined by " … ") and the passage they are in."""
-
-    n: int
-    article_id: str
-    chunk_id: int
-    url: str | None
-    title: str
-    source: str | None
-    published_at: str | None
-    quote: str
-    passage: str
-
-
-class Segment(BaseModel):
-    """One statement of the answer: text shown as text (a "[12]" in it is article text, never a
-    citation), the citation numbers it rests on, a view's label to show before it, optionally
-    the [start, end) character range of ``text`` that answers the question, and the verbatim
-    words of each cited passage that support it."""
-
-    text: str
-    citations: list[int] = Field(description="Numbers (n) of the citations this text rests on")
-    lead: str = Field("", description='Label shown before the text ("2023-01-05 — cnn.com: ")')
-    span: list[int] | None = Field(
-        None, min_length=2, max_length=2, description="[start, end) of the text that answers"
+# The answer's records, derived from the domain's (:mod:`newsqa.api.derive`); mypy sees the
+# records themselves, which is what a route returns (in their JSON form).
+if TYPE_CHECKING:
+    PassageOut = models.Passage
+    CitationOut = models.Citation
+    Segment = models.Segment
+    FiltersOut = models.Filters
+    ClaimsOut = models.ClaimStats
+    Answer = models.Answer
+else:
+    PassageOut = response_model(
+        models.Passage, "PassageOut", doc="A retrieved chunk with its article's metadata.",
+        all_required=True,
     )
-    quotes: list[str] = Field(
-        default_factory=list,
-        description="Per citation, the passage's verbatim words (or its article's headline) "
-        "that support the text",
-    )
-    flag: str = Field(
-        "", description='Set on a generated sentence the sources do not support ("not '
-        'supported by the sources"); such a segment cites nothing'
-    )
-
-
-class FiltersOut(BaseModel):
-    """The filters the answer was computed under (``as_of`` defaults to today)."""
-
-    since: str | None = None
-    until: str | None = None
-    sources: list[str] | None = None
-    as_of: str | None = None
-
-
-class ClaimsOut(BaseModel):
-    """What the claim check did with the generated sentences."""
-
-    checked: int = Field(description="Generated sentences checked against their sources")
-    kept: int = Field(description="Supported: shown with their citations")
-    flagged: int = Field(description='Unsupported, shown marked "not supported by the sources"')
-    dropped: int = Field(description="Unsupported, left out (NEWSQA_UNSUPPORTED_CLAIMS=drop)")
-    withheld: int = Field(
-        description="Passage sentences not shown to the model because they address it "
-        '("ignore the instructions above…")'
-    )
-
-
-class Answer(BaseModel):
-    """A cited answer, or an abstention with the closest passages."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "question": SEED_QUESTION,
-                    "answer": "Under the circumstances, the South Korean government is trying to "
-                    "alleviate the concerns of the general public by saying that the right of "
-                    "collective self-defense does not cover the Korean peninsula, … [1]",
-                    "segments": [{
-                        "text": "Under the circumstances, the South Korean government is trying "
-                        "to alleviate the concerns of the general public by saying that the "
-                        "right of collective self-defense does not cover the Korean peninsula, …",
-                        "citations": [1], "lead": "", "span": None,
-                        "quotes": ["Under the circumstances, the South Korean government …"],
-                    }],
-                    "abstained": False,
-                    "view": "answer",
-                    "evidence": 0.8262,
-                    "citations": [
-                        {
-                            "n": 1, "article_id": "5b8e5935440b59b8", "chunk_id": 2,
-                            "url": "https://example.org/korea",
-                            "title": "Korea-US Alliance vs. Japan-US Alliance",
-                            "source": "example.org", "published_at": "2013-11-30",
-                            "quote": "Under the circumstances, the South Korean government …",
-                            "passage": "In international politics, … Under the circumstances, …",
-                        }
-                    ],
-                    "passages": [],
-                    "filters": {"since": None, "until": None, "sources": None,
-                                "as_of": "2024-05-01"},
-                    "timings_ms": {"embed": 6.9, "retrieve": 7.8, "compose": 111.2,
-                                   "total": 125.9},
-                }
-            ]
-        }
-    )
-
-    question: str
-    answer: str = Field(
-        description="The answer rendered as one string (segments joined, each followed by its "
-        "[n] markers); render from `segments` instead of parsing it"
-    )
-    segments: list[Segment] = Field(
-        default_factory=list, description="The answer as data: what to show and what it cites"
-    )
-    abstained: bool = Field(description="True when no article answers: see passages instead")
-    view: View = "answer"
-    evidence: float
-    citations: list[CitationOut]
-    passages: list[PassageOut]
-    filters: FiltersOut
-    timings_ms: dict[str, float]
-    mode: Mode = Field(
-        "extractive", description="How the answer was made: generate only when the language "
-        "model's answer is shown (else the extractive fallback; see note)"
-    )
-    note: str | None = Field(
-        None, description="Why a generated answer was not given (model unreachable, too slow, "
-        "malformed output, no supported sentence), or why the model was not asked"
-    )
-    claims: ClaimsOut | None = Field(
-        None, description="With mode=generate: the generated sentences checked and their fate"
-    )
+    CitationOut = response_model(models.Citation, "CitationOut", all_required=True)
+    Segment = response_model(models.Segment, doc=SEGMENT_DOC)
+    FiltersOut = response_model(models.Filters, "FiltersOut", doc=(
+        "The filters the answer was computed under (``as_of`` defaults to today)."
+    ))
+    ClaimsOut = response_model(models.ClaimStats, "ClaimsOut", all_required=True)
+    Answer = response_model(models.Answer, examples=ANSWER_EXAMPLES)
 
 
 class SearchResponse(BaseModel):

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 
-from newsqa.models import Citation, Passage, Segment
+from newsqa.models import Citation, Passage, Segment, View
 from newsqa.query.prompt import addresses_model
 from newsqa.query.sentences import (
     Question,
@@ -100,7 +101,7 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-VIEWS = ("answer", "timeline", "outlets")
+VIEWS: tuple[str, ...] = get_args(View)
 
 
 def compose(
@@ -142,7 +143,7 @@ def compose(
         cfg.lexical_weight * m.overlap + cfg.phrase_weight * m.phrase - cfg.rank_penalty * pi
         for m, (pi, _, _) in zip(matches, cands, strict=True)
     ]
-    known = _stored_vectors(cands, considered, stored or {})
+    known = stored_vectors(cands, considered, stored or {})
     keep = (list(range(len(cands))) if all(v is not None for v in known)
             else _shortlist(lexical, cands, cfg.semantic_sentences))
     cands = [cands[j] for j in keep]
@@ -218,7 +219,7 @@ def answer_candidates(
     return out
 
 
-def _stored_vectors(
+def stored_vectors(
     cands: Sequence[tuple[int, int, str]],
     passages: Sequence[Passage],
     stored: Mapping[int, np.ndarray],

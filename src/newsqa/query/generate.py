@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Generator as Gen
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
-from newsqa.models import Citation, Passage, Segment
+from newsqa.models import Citation, ClaimStats, Passage, Segment
 from newsqa.query.claims import (
     ClaimCheck,
     ClaimChecker,
@@ -24,6 +24,7 @@ from newsqa.query.claims import (
 )
 from newsqa.query.claims import parse_claim as parse
 from newsqa.query.compose import Composed, abstention, citation, render_text
+from newsqa.query.events import AnswerEvent, ClaimEvent, DeltaEvent, TokenEvent
 from newsqa.query.llm import Generator
 from newsqa.query.prompt import (
     PromptPassage,
@@ -35,8 +36,6 @@ from newsqa.query.prompt import (
 
 FLAG_TEXT = "not supported by the sources"
 
-Event = tuple[str, dict[str, Any]]
-
 
 @dataclass(frozen=True)
 class GenerateConfig:
@@ -46,21 +45,6 @@ class GenerateConfig:
     max_sentences: int = 3
     min_similarity: float = 0.5
     unsupported: Literal["flag", "drop"] = "flag"
-
-
-@dataclass
-class ClaimStats:
-    """How many generated sentences were checked and what became of them."""
-
-    checked: int = 0
-    kept: int = 0
-    flagged: int = 0
-    dropped: int = 0
-    withheld: int = 0
-
-    def to_dict(self) -> dict[str, int]:
-        """JSON form used by the HTTP API and eval."""
-        return dict(vars(self))
 
 
 @dataclass
@@ -79,7 +63,7 @@ class GeneratedAnswer:
     _carry: list[int] = field(default_factory=list)
     _scaffold: str = ""
 
-    def run(self) -> Iterator[Event]:
+    def run(self) -> Iterator[AnswerEvent]:
         """``token`` events as the model writes, a ``claim`` event per finished sentence and a
         ``delta`` for each sentence shown. Raises :class:`~newsqa.query.llm.GeneratorError`."""
         given = prompt_passages(self.passages[: self.cfg.passages])
@@ -93,7 +77,7 @@ class GeneratedAnswer:
         segments: list[Segment] = []
         abstained = False
         for piece in self.generator.stream(messages):
-            yield "token", {"text": piece}
+            yield TokenEvent(piece)
             for raw in stream.feed(piece):
                 abstained |= yield from self._sentence(raw, checker, segments)
             if self._enough(segments):
@@ -113,17 +97,17 @@ class GeneratedAnswer:
 
     def _sentence(
         self, raw: str, checker: ClaimChecker, segments: list[Segment]
-    ) -> Gen[Event, None, bool]:
+    ) -> Gen[AnswerEvent, None, bool]:
         claim = parse(raw)
         if not claim.text:
             # "[2] The bridge opened…": marks that open a line cite the sentences after them
             self._carry = claim.cited
             return False
         if is_abstention(claim.text):
-            yield "claim", {"status": "abstain", "text": claim.text, "reason": ""}
+            yield ClaimEvent("abstain", claim.text, "")
             return True
         if f" {normalise(claim.text)} " in self._scaffold:
-            yield "claim", {"status": "ignored", "text": claim.text, "reason": "repeats the prompt"}
+            yield ClaimEvent("ignored", claim.text, "repeats the prompt")
             return False
         if claim.cited:
             self._carry = []
@@ -133,14 +117,13 @@ class GeneratedAnswer:
         self.stats.checked += 1
         status = self._status(verdict)
         seg = _segment(verdict) if status != "dropped" else None
-        yield "claim", {
-            "status": status, "text": claim.text, "reason": verdict.reason,
-            "rejected": verdict.rejected, "similarity": round(verdict.similarity, 4),
-        }
+        yield ClaimEvent(
+            status, claim.text, verdict.reason, verdict.rejected, round(verdict.similarity, 4)
+        )
         if seg is not None:
             text = (" " if segments else "") + render_text([seg])
             segments.append(seg)
-            yield "delta", {"text": text, "segment": seg.to_dict()}
+            yield DeltaEvent(text, seg)
         return False
 
     def _status(self, verdict: ClaimCheck) -> str:
