@@ -67,13 +67,13 @@ image-check:
 	$(PYTHON) docker/image_check.py
 
 bench-slice: install
-	$(BIN)/python bench/retrieval_slice.py
+	$(BIN)/python -m bench.retrieval_slice
 
 bench-quality: install
-	$(BIN)/python bench/quality.py
+	$(BIN)/python -m bench.quality
 
 bench-latency: install
-	$(BIN)/python bench/latency.py
+	$(BIN)/python -m bench.latency
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,7 @@
 """How well the claim check of generated answers tells supported claims from unsupported ones.
 
 For answerable questions it takes the passages the service retrieved (the cache of
-``bench/answers.py --collect``) and makes claims that cite passage [1]:
+``python -m bench.answers --collect``) and makes claims that cite passage [1]:
 
 * true claims: one of its sentences verbatim; the sentence without its opening phrase or its
   attribution ("…, officials said"); two adjacent sentences merged into one;
@@ -13,7 +13,7 @@ It prints, for January–June (the half the threshold is chosen on) and July–D
 out), the share of each kind the check accepts at several similarity thresholds, with the real
 model. Nothing here is a test; it is the measurement behind ``claim_min_similarity``.
 
-    .venv/bin/python bench/claims.py [--questions 200]
+    .venv/bin/python -m bench.claims [--questions 200]
 """
 
 from __future__ import annotations
@@ -23,21 +23,18 @@ import random
 import re
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.answers import OUT, load_cache  # noqa: E402
-from bench.quality import HELD_OUT_PREFIXES, TUNE_PREFIXES  # noqa: E402
-from newsqa.embedding.factory import load_embedder  # noqa: E402
-from newsqa.models import Passage  # noqa: E402
-from newsqa.query.claims import Claim, ClaimChecker  # noqa: E402
-from newsqa.query.prompt import prompt_passages  # noqa: E402
-from newsqa.settings import get_settings  # noqa: E402
-from newsqa.text import STOPWORDS, split_sentences  # noqa: E402
+from bench.answers import OUT, load_cache
+from bench.quality import HELD_OUT_PREFIXES, TUNE_PREFIXES
+from newsqa.embedding.factory import load_embedder
+from newsqa.models import Passage
+from newsqa.query.claims import Claim, ClaimChecker
+from newsqa.query.prompt import prompt_passages
+from newsqa.settings import get_settings
+from newsqa.text import STOPWORDS, split_sentences
 
 THRESHOLDS = (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 TRUE_KINDS = ("verbatim", "trimmed", "merged")
@@ -157,7 +154,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if not (OUT / "items.json").exists():
-        sys.exit(f"no cache at {OUT}: run bench/answers.py --collect first")
+        sys.exit(f"no cache at {OUT}: run python -m bench.answers --collect first")
     items, vectors = load_cache()
     encode = Encoder(vectors)
     for name, prefixes in (("Jan–Jun (tuning)", TUNE_PREFIXES),

@@ -15,7 +15,7 @@ Everything runs on 127.0.0.1 in a temporary folder, bounded in count and time, a
 itself. ``--embedder hash`` (default) makes ingests fast; ``--embedder model`` runs the same
 drills with the real model (use smaller sizes).
 
-    PYTHONPATH=src .venv/bin/python bench/faults.py [--kills 20] [--embedder hash|model]
+    PYTHONPATH=src .venv/bin/python -m bench.faults [--kills 20] [--embedder hash|model]
         [--kill-articles 600] [--upload-articles 800] [--cli-articles 800] [--json]
 """
 
@@ -27,7 +27,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -38,23 +37,15 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from newsqa.cli import EXIT_BUSY  # noqa: E402
-from newsqa.embedding.base import Embedder  # noqa: E402
-from newsqa.embedding.factory import load_embedder  # noqa: E402
-from newsqa.service import NewsQA  # noqa: E402
-from newsqa.settings import get_settings  # noqa: E402
-from tests.support import (  # noqa: E402
-    REPO,
-    file_states,
-    hash_env,
-    index_counts,
-    newsqa_command,
-    running_server,
-    synthetic_articles,
-    write_jsonl,
-)
+from bench.slice import REPO
+from newsqa.cli import EXIT_BUSY
+from newsqa.embedding.base import Embedder
+from newsqa.embedding.factory import load_embedder
+from newsqa.service import NewsQA
+from newsqa.settings import get_settings
+from newsqa.testing.indexes import file_states, index_counts
+from newsqa.testing.servers import hash_env, newsqa_command, running_server
+from newsqa.testing.synthetic import synthetic_articles, write_jsonl
 
 DEADLINE_S = 1500  # the whole script, whatever the arguments
 

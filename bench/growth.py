@@ -1,4 +1,4 @@
-"""Issue-10 growth benchmark: how ingest rate, query latency and memory grow with the archive.
+"""How ingest rate, query latency and memory grow with the archive.
 
 For each size (default 10,000, 30,000 and every chunk of the full index) it builds an index of
 the oldest articles of the cached full 2023 index up to that many chunks, copying their stored
@@ -6,7 +6,7 @@ chunks and vectors (no re-embedding), then measures on it:
 
 - ingest rate: ``newsqa ingest`` of the same ``--ingest-articles`` held-back articles (the newest
   of the archive, embedded for real), end to end, in chunks/s;
-- query latency: a real ``newsqa serve`` on 127.0.0.1 (``bench/latency.py``'s phases: cold start,
+- query latency: a real ``newsqa serve`` on 127.0.0.1 (``bench.latency``'s phases: cold start,
   sequential ``/api/ask`` and ``/api/search`` over real questions as of their dates);
 - the server's peak resident memory.
 
@@ -14,7 +14,7 @@ It prints a table and writes ``docs/growth.png`` (needs matplotlib: ``pip instal
 without it only the table is printed). Bounded: a fixed number of requests per size, a time limit
 per phase, and the servers it starts are stopped.
 
-    .venv/bin/python bench/growth.py [--sizes 10000 30000 0] [--requests 60]
+    .venv/bin/python -m bench.growth [--sizes 10000 30000 0] [--requests 60]
 """
 
 from __future__ import annotations
@@ -32,16 +32,14 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.latency import cold_start, real_questions
+from bench.slice import CACHE, REPO, command_line, git_commit, now
+from newsqa.index.store import ArticleRow
+from newsqa.service import NewsQA
+from newsqa.settings import get_settings
+from newsqa.testing.servers import newsqa_command
 
-from bench.latency import cold_start, real_questions  # noqa: E402
-from bench.slice import CACHE, command_line, git_commit, now  # noqa: E402
-from newsqa.index.store import ArticleRow  # noqa: E402
-from newsqa.service import NewsQA  # noqa: E402
-from newsqa.settings import get_settings  # noqa: E402
-from tests.support import newsqa_command  # noqa: E402
-
-PNG = Path(__file__).resolve().parents[1] / "docs" / "growth.png"
+PNG = REPO / "docs" / "growth.png"
 
 
 def article_rows(full: Path) -> list[tuple[dict[str, Any], list[tuple[str, bytes]]]]:

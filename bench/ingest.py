@@ -1,4 +1,4 @@
-"""Issue-10 ingest benchmark: end-to-end chunks/s on a fixed 1,000-article slice, against plain
+"""Ingest speed: end-to-end chunks/s on a fixed 1,000-article slice, against plain
 ``SentenceTransformer.encode`` fp32 of the same chunks timed in the same run (the anchor).
 
 The slice is the first ``--articles`` records of
@@ -17,8 +17,8 @@ in the product's precision, and in fp32).
 ``--levers N`` instead times each embedding lever on N chunks of the slice, interleaved and
 repeated, so their effects are comparable on a shared, noisy machine.
 
-    .venv/bin/python bench/ingest.py [--articles 1000] [--questions 100] [--no-anchor]
-    .venv/bin/python bench/ingest.py --levers 1500
+    .venv/bin/python -m bench.ingest [--articles 1000] [--questions 100] [--no-anchor]
+    .venv/bin/python -m bench.ingest --levers 1500
 """
 
 from __future__ import annotations
@@ -37,16 +37,22 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.slice import ARTICLES, QUESTIONS, command_line, git_commit, now, require_data  # noqa: E402
-from newsqa.cli_output import progress_bar  # noqa: E402
+from bench.slice import (
+    ARTICLES,
+    QUESTIONS,
+    REPO,
+    command_line,
+    git_commit,
+    now,
+    require_data,
+)
+from newsqa.cli_output import progress_bar
 from newsqa.embedding.base import WordPieceEmbedder, default_model_path
-from newsqa.embedding.onnx import OnnxEmbedder, OnnxInt8Embedder  # noqa: E402
+from newsqa.embedding.onnx import OnnxEmbedder, OnnxInt8Embedder
 from newsqa.embedding.torch_model import SentenceTransformerEmbedder
-from newsqa.ingest.chunk import embed_text  # noqa: E402
-from newsqa.service import NewsQA  # noqa: E402
-from newsqa.settings import get_settings  # noqa: E402
+from newsqa.ingest.chunk import embed_text
+from newsqa.service import NewsQA
+from newsqa.settings import get_settings
 
 TARGET_RATE = 60.0
 TARGET_ANCHOR_RATIO = 2.5
@@ -130,9 +136,9 @@ def run_peer(src: Path) -> dict[str, Any]:
     if not py.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
         subprocess.run([str(py), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True)
-    script = Path(__file__).resolve().parent / "llamaindex_ingest.py"
-    done = subprocess.run([str(py), str(script), str(src)], check=True, capture_output=True,
-                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    done = subprocess.run([str(py), "-m", "bench.llamaindex_ingest", str(src.resolve())],
+                          cwd=REPO, check=True, capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 

@@ -14,12 +14,12 @@ concurrent requests + 2 no question is asked twice (the server's caches of word 
 sentence vectors then help only as different questions about the same news do); otherwise
 five questions about the bundled corpus.
 
-    .venv/bin/python bench/latency.py [--index DIR] [--requests 40] [--clients 8]
+    .venv/bin/python -m bench.latency [--index DIR] [--requests 40] [--clients 8]
         [--concurrent-requests 80] [--time-limit 60] [--real-questions 200]
         [--url http://127.0.0.1:8000] [--workers N] [--json]
 
-    # issue 10: the full 2023 index
-    .venv/bin/python bench/latency.py --index bench/.cache/full-2023 --real-questions 400 \
+    # the full 2023 index, no question asked twice
+    .venv/bin/python -m bench.latency --index bench/.cache/full-2023 --real-questions 400 \
         --requests 100 --concurrent-requests 160 [--workers 2]
 """
 
@@ -38,9 +38,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.support import REPO, running_server, wait_healthy  # noqa: E402
+from bench.slice import CACHE, REPO
+from bench.slice import QUESTIONS as BENCH_QUESTIONS
+from newsqa.testing.servers import running_server, wait_healthy
 
 QUESTIONS = [
     "What does the Korean government fear about Japan's right of collective self-defense?",
@@ -49,9 +49,6 @@ QUESTIONS = [
     "What does the US government say about Japan's military role?",
     "How does China see Japan's expansion of its military role?",
 ]
-
-
-BENCH_QUESTIONS = REPO.parent / "shared" / "data" / "realtimeqa-2023" / "questions.jsonl"
 
 
 def real_questions(n: int) -> list[dict[str, Any]]:
@@ -246,7 +243,7 @@ def main() -> int:
     """Entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help="measure this running server (127.0.0.1/localhost only)")
-    ap.add_argument("--index", default=str(REPO / "bench" / ".cache" / "latency-index"),
+    ap.add_argument("--index", default=str(CACHE / "latency-index"),
                     help="index for the server this script starts")
     ap.add_argument("--bootstrap", action="append", default=None,
                     help="ingest this path when the index is empty (default: corpus/)")

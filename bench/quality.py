@@ -1,13 +1,13 @@
-"""Issue-4 benchmark: quality on the FULL RealTime QA 2023 archive (7,587 articles).
+"""Retrieval and answer quality on the FULL RealTime QA 2023 archive (7,587 articles).
 
 The archive is ingested once into a cached index (``bench/.cache/full-2023``; embedding takes
 a long while on a laptop CPU: run it in the background). Then every answerable question (636)
 is asked once without an as-of date and once as of its own date. Derived rows (no extra
 questions asked, the same calls filtered by question id): the January–June questions (385, the
 half that settings may be tuned on) and the July–December questions (251, held out), and the
-January–March questions (200) to compare with the slice benchmark.
+January–March questions (200) to compare with the slice benchmark (``bench.retrieval_slice``).
 
-    .venv/bin/python bench/quality.py [--rebuild] [--out-md docs/benchmarks.md] [--limit N]
+    .venv/bin/python -m bench.quality [--rebuild] [--out-md docs/benchmarks.md] [--limit N]
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.slice import (  # noqa: E402
+from bench.slice import (
     CACHE,
     Q1_PREFIXES,
     answerable,
@@ -36,7 +34,7 @@ from bench.slice import (  # noqa: E402
     slice_questions,
     write_json,
 )
-from newsqa.eval import markdown_table, summarize  # noqa: E402
+from newsqa.eval import markdown_table, summarize
 
 #: Question id prefixes of the half that settings may be tuned on, and of the held-out half.
 TUNE_PREFIXES = tuple(f"2023{m:02d}" for m in range(1, 7))

@@ -7,22 +7,19 @@ whole call (actors start and load the model) and the steady rate (from the first
 the last), which is what a long-running ingest sees per worker. Starts and stops its own Ray on
 127.0.0.1.
 
-    .venv/bin/python bench/ray_embed.py [--chunks 600]
+    .venv/bin/python -m bench.ray_embed [--chunks 600]
 """
 
 from __future__ import annotations
 
 import argparse
 import sqlite3
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.slice import CACHE  # noqa: E402
-from newsqa.embedding.factory import load_embedder  # noqa: E402
-from newsqa.ingest.chunk import embed_text  # noqa: E402
+from bench.slice import CACHE
+from newsqa.embedding.factory import load_embedder
+from newsqa.ingest.chunk import embed_text
 
 
 def chunk_texts(index: Path, n: int) -> list[str]:

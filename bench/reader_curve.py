@@ -13,23 +13,20 @@ service's public ``search`` (the passages an answer reads). Then, on those passa
 
 January–June is the half the reader's training years include; July–December is held out.
 
-    .venv/bin/python bench/reader_curve.py [--index bench/.cache/full-2023] [--limit N]
+    .venv/bin/python -m bench.reader_curve [--index bench/.cache/full-2023] [--limit N]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.serving_backend import cpu_flags  # noqa: E402
-from bench.slice import CACHE, QUESTIONS, command_line, git_commit, now  # noqa: E402
-from newsqa.eval import (  # noqa: E402
+from bench.serving_backend import cpu_flags
+from bench.slice import CACHE, QUESTIONS, command_line, git_commit, now
+from newsqa.eval import (
     answer_hit,
     choice_by_evidence,
     citation_hit,
@@ -38,11 +35,11 @@ from newsqa.eval import (  # noqa: E402
     load_questions,
     normalize,
 )
-from newsqa.models import Filters  # noqa: E402
-from newsqa.query.read import ReadConfig, read_passages  # noqa: E402
-from newsqa.reader.runtime import load_reader  # noqa: E402
-from newsqa.service import NewsQA  # noqa: E402
-from newsqa.settings import get_settings  # noqa: E402
+from newsqa.models import Filters
+from newsqa.query.read import ReadConfig, read_passages
+from newsqa.reader.runtime import load_reader
+from newsqa.service import NewsQA
+from newsqa.settings import get_settings
 
 DEPTHS = (1, 2, 3, 5, 10)
 THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)

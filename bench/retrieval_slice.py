@@ -1,11 +1,11 @@
-"""Issue-2 benchmark: retrieval and answer quality on the January–March 2023 slice.
+"""Retrieval and answer quality on the January–March 2023 slice (2,388 articles).
 
 The slice is the questions whose id starts with 202301, 202302 or 202303 (200 answerable) and
 every article gathered for them (their ``result_urls``: 2,388 articles). The slice is ingested
 once into a cached index (``bench/.cache/slice-q1``), then every answerable question is asked
 once with k=10 and no as-of date. Targets: Hit@10 >= 0.78 and MRR@10 >= 0.56.
 
-    .venv/bin/python bench/retrieval_slice.py [--rebuild] [--index DIR] [--out FILE]
+    .venv/bin/python -m bench.retrieval_slice [--rebuild] [--index DIR] [--out FILE]
 
 With ``--milvus-from LOCAL`` the index at ``--index`` is a copy of the local slice index
 ``LOCAL`` whose search backend is Milvus (milvus-lite, a file in the index directory): the
@@ -18,9 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.slice import (  # noqa: E402
+from bench.slice import (
     CACHE,
     Q1_PREFIXES,
     answerable,
@@ -38,9 +36,9 @@ from bench.slice import (  # noqa: E402
     slice_questions,
     write_json,
 )
-from newsqa.eval import format_summary, markdown_table  # noqa: E402
-from newsqa.service import NewsQA  # noqa: E402
-from newsqa.settings import get_settings  # noqa: E402
+from newsqa.eval import format_summary, markdown_table
+from newsqa.service import NewsQA
+from newsqa.settings import get_settings
 
 EXPECTED_ARTICLES = 2388
 EXPECTED_ANSWERABLE = 200

@@ -7,7 +7,7 @@ at a time (a query is one text) and reports: cold start (process start to the fi
 imports included), query p50/p95 in ms, and peak RSS in MiB. The CPU flags the run saw are
 printed with the table.
 
-    .venv/bin/python bench/serving_backend.py [--rounds 3] [--questions 200]
+    .venv/bin/python -m bench.serving_backend [--rounds 3] [--questions 200]
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-QUESTIONS = REPO.parent / "shared" / "data" / "realtimeqa-2023" / "questions.jsonl"
+from newsqa.testing.paths import QUESTIONS
 
 PROBE = r"""
 import json, resource, sys, time

@@ -2,7 +2,8 @@
 (or reuse) cached indexes outside git, run the evaluation with a progress bar, describe the run.
 
 The archive is read straight from ``../shared/data/realtimeqa-2023/`` (never copied into the
-repository); indexes live under ``bench/.cache/`` (git-ignored).
+repository; :mod:`newsqa.testing.paths` says where); indexes live under ``bench/.cache/``
+(git-ignored).
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ from newsqa.eval import evaluate, is_answerable, load_questions
 from newsqa.models import Article
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
+from newsqa.testing.paths import ARCHIVE as ARTICLES
+from newsqa.testing.paths import QUESTIONS
 
+#: The checkout these benchmarks belong to, and their cached indexes (git-ignored).
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "realtimeqa-2023"
-ARTICLES = DATA / "articles.jsonl.gz"
-QUESTIONS = DATA / "questions.jsonl"
 CACHE = REPO / "bench" / ".cache"
 
-#: Question id prefixes of the January–March 2023 slice (issue 2).
+#: Question id prefixes of the January–March 2023 slice.
 Q1_PREFIXES = ("202301", "202302", "202303")
 
 
@@ -144,8 +145,11 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
 
 
 def command_line() -> str:
-    """The command that is running, as it could be typed again."""
-    return " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
+    """The command that is running, as it could be typed again (``python -m bench.<name> …``
+    when it runs as a module, as the benchmarks do)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    argv = ["-m", spec.name, *sys.argv[1:]] if spec is not None else sys.argv
+    return " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *argv])
 
 
 def git_commit() -> str:

@@ -1,111 +1,44 @@
-"""Helpers shared by tests: tiny real indexes built with the real model."""
+"""Fixtures of the tests: tiny real indexes built with the real model, hand-written articles,
+the shared archive's records as articles.
+
+What the benchmarks need too (paths, server starters, synthetic articles, index counts) lives in
+:mod:`newsqa.testing` and is imported here, so tests keep importing it from ``tests.support``.
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
-import random
-import socket
-import sqlite3
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from newsqa.models import Article
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
+from newsqa.testing.indexes import file_states, index_counts
+from newsqa.testing.paths import ARCHIVE, QUESTIONS, REPO, SHARED
+from newsqa.testing.servers import (
+    free_port,
+    hash_env,
+    newsqa_command,
+    running_server,
+    stop,
+    wait_healthy,
+)
+from newsqa.testing.synthetic import synthetic_articles, write_jsonl
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-ARCHIVE = SHARED / "data" / "realtimeqa-2023" / "articles.jsonl.gz"
-QUESTIONS = SHARED / "data" / "realtimeqa-2023" / "questions.jsonl"
+__all__ = [
+    "ARCHIVE", "NEWS", "QUESTIONS", "REPO", "SEED_QUESTION", "SHARED", "archive_articles",
+    "article", "as_article", "file_states", "free_port", "hash_env", "index_counts",
+    "local_server", "newsqa_command", "open_service", "running_server", "stop",
+    "synthetic_articles", "wait_healthy", "write_jsonl",
+]
+
 SEED_QUESTION = (
     "What does the Korean government fear about Japan's right of collective self-defense?"
 )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_healthy(
-    url: str, proc: subprocess.Popen[bytes] | None = None, limit: float = 120.0
-) -> dict[str, Any]:
-    """The ``/api/health`` body once the server at ``url`` answers; fails if ``proc`` exits."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with status {proc.returncode}")
-        try:
-            r = httpx.get(f"{url}/api/health", timeout=2)
-            if r.status_code == 200:
-                return dict(r.json())
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"server at {url} not healthy after {limit:.0f} s")
-
-
-@contextmanager
-def running_server(
-    index: Path,
-    bootstrap: list[str] | None = None,
-    limit: float = 300.0,
-    env: dict[str, str] | None = None,
-    log_path: Path | None = None,
-    serve_args: Sequence[str] = (),
-) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """``newsqa serve`` on a free 127.0.0.1 port: yields (process, base URL) once healthy.
-
-    ``bootstrap`` paths are ingested first when the index is empty; ``env`` replaces the
-    environment (default: this one, offline, without an API key). The server's output goes to
-    ``log_path`` (a temporary file by default) and is shown if it fails to start; ``serve_args``
-    are added to the command (``--workers 2``). The server is
-    stopped (killed if need be) on exit unless the block already ended it.
-    """
-    port = free_port()
-    if env is None:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-        env.pop("NEWSQA_API_KEY", None)
-    cmd = newsqa_command(index, "serve", "--host", "127.0.0.1", "--port", str(port), *serve_args)
-    for path in bootstrap or []:
-        cmd += ["--bootstrap", path]
-    with tempfile.TemporaryDirectory(prefix="newsqa-server-") as tmp:
-        log_file = log_path or Path(tmp) / "server.log"
-        with log_file.open("wb") as log:
-            proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            try:
-                wait_healthy(url, proc, limit)
-            except RuntimeError as e:
-                tail = log_file.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"{e}\n{tail}") from None
-            yield proc, url
-        finally:
-            stop(proc)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """End a child process: terminate, then kill if it is still there after 20 s."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @contextmanager
@@ -119,78 +52,6 @@ def local_server(
     """
     with running_server(index, bootstrap, limit, env) as (_, url):
         yield url
-
-
-def newsqa_command(index: Path, *args: str) -> list[str]:
-    """The ``newsqa`` command line for ``index`` (run with this interpreter)."""
-    return [sys.executable, "-m", "newsqa.cli", "--index", str(index), *args]
-
-
-def hash_env(**settings: str) -> dict[str, str]:
-    """The environment for a subprocess that uses the hash embedder (no model load)."""
-    env = {**os.environ, "NEWSQA_EMBEDDER": "hash", "HF_HUB_OFFLINE": "1"}
-    env.pop("NEWSQA_API_KEY", None)
-    env.update({f"NEWSQA_{k.upper()}": v for k, v in settings.items()})
-    return env
-
-
-_VOCAB = [f"{a}{b}" for a in ("ka", "lo", "mi", "nu", "pe", "ra", "si", "to", "vu", "ze")
-          for b in ("ban", "cor", "dil", "fen", "gor", "hul", "jas", "kin", "lom", "mar",
-                    "nor", "pol", "ris", "sun", "tav", "vel", "wex", "yor", "zan", "bex")]
-
-
-def synthetic_articles(n: int, start: int = 0, words: int = 320, seed: int = 0) -> list[dict]:
-    """``n`` distinct made-up articles (JSON records) of a few chunks each, numbered from
-    ``start``; the same arguments give the same articles."""
-    out = []
-    for i in range(start, start + n):
-        rng = random.Random(seed * 1_000_003 + i)
-        sentences = []
-        for _ in range(words // 16):
-            sentences.append(" ".join(rng.choice(_VOCAB) for _ in range(15)).capitalize() + ".")
-        out.append({
-            "url": f"https://drill{seed}.example.com/{i}",
-            "title": f"Drill story {i}",
-            "text": f"Drill story number {i}. " + " ".join(sentences),
-            "source": f"outlet{i % 5}.example.com",
-            "published_at": f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}",
-        })
-    return out
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    """Write records one JSON object a line."""
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
-
-
-def index_counts(index: Path) -> tuple[int, int, int]:
-    """(articles, chunks, lexical rows) of the index at ``index``, read directly from SQLite."""
-    if not (index / "news.sqlite").exists():
-        return (0, 0, 0)
-    db = sqlite3.connect(index / "news.sqlite")
-    try:
-        return (
-            db.execute("SELECT count(*) FROM articles").fetchone()[0],
-            db.execute("SELECT count(*) FROM chunks").fetchone()[0],
-            db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0],
-        )
-    except sqlite3.OperationalError:  # created a moment ago: tables not there yet
-        return (0, 0, 0)
-    finally:
-        db.close()
-
-
-def file_states(index: Path, names: tuple[str, ...] = ("vectors.faiss", "vectors.gen")) -> dict:
-    """(size, mtime in ns) of the named index files, None for a missing one."""
-    out: dict[str, tuple[int, int] | None] = {}
-    for name in names:
-        try:
-            st = (index / name).stat()
-            out[name] = (st.st_size, st.st_mtime_ns)
-        except FileNotFoundError:
-            out[name] = None
-    return out
 
 
 def open_service(index_dir: Path, **settings: Any) -> NewsQA:

@@ -1,4 +1,4 @@
-"""What the issue-4 retrieval targets can reach on this archive: gold ages and candidate recall.
+"""How far retrieval can reach on this archive: gold-article ages and candidate recall by depth.
 
 For each answerable question, asked as of its own date, it reports
 
@@ -10,7 +10,7 @@ For each answerable question, asked as of its own date, it reports
   of these retrievers can reach;
 * with ``--rows`` (an eval ``--out`` file asked as of the question date), the Hit@10 reached.
 
-    .venv/bin/python bench/ceiling.py [--index bench/.cache/full-2023] [--rows RESULTS.json]
+    .venv/bin/python -m bench.ceiling [--index bench/.cache/full-2023] [--rows RESULTS.json]
 """
 
 from __future__ import annotations
@@ -24,14 +24,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.slice import CACHE, answerable, read_archive, require_data, slice_questions  # noqa: E402
-from newsqa.eval import passage_hit_ranks  # noqa: E402
-from newsqa.models import Filters  # noqa: E402
-from newsqa.service import NewsQA  # noqa: E402
-from newsqa.settings import get_settings  # noqa: E402
-from newsqa.text import query_terms  # noqa: E402
+from bench.slice import CACHE, answerable, read_archive, require_data, slice_questions
+from newsqa.eval import passage_hit_ranks
+from newsqa.models import Filters
+from newsqa.service import NewsQA
+from newsqa.settings import get_settings
+from newsqa.text import query_terms
 
 DEPTHS = (10, 50, 100, 400)
 BUCKETS = ("0-7 days", "8-60 days", "over 60 days", "all after the question")

@@ -1,0 +1,108 @@
+"""``newsqa`` as a child process: its command line, its environment, and ``newsqa serve`` on a
+free 127.0.0.1 port, waited for until healthy and stopped at the end."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from newsqa.testing.paths import REPO
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(
+    url: str, proc: subprocess.Popen[bytes] | None = None, limit: float = 120.0
+) -> dict[str, Any]:
+    """The ``/api/health`` body once the server at ``url`` answers; fails if ``proc`` exits."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode}")
+        try:
+            r = httpx.get(f"{url}/api/health", timeout=2)
+            if r.status_code == 200:
+                return dict(r.json())
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server at {url} not healthy after {limit:.0f} s")
+
+
+@contextmanager
+def running_server(
+    index: Path,
+    bootstrap: list[str] | None = None,
+    limit: float = 300.0,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+    serve_args: Sequence[str] = (),
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``newsqa serve`` on a free 127.0.0.1 port: yields (process, base URL) once healthy.
+
+    ``bootstrap`` paths are ingested first when the index is empty; ``env`` replaces the
+    environment (default: this one, offline, without an API key). The server's output goes to
+    ``log_path`` (a temporary file by default) and is shown if it fails to start; ``serve_args``
+    are added to the command (``--workers 2``). The server is
+    stopped (killed if need be) on exit unless the block already ended it.
+    """
+    port = free_port()
+    if env is None:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        env.pop("NEWSQA_API_KEY", None)
+    cmd = newsqa_command(index, "serve", "--host", "127.0.0.1", "--port", str(port), *serve_args)
+    for path in bootstrap or []:
+        cmd += ["--bootstrap", path]
+    with tempfile.TemporaryDirectory(prefix="newsqa-server-") as tmp:
+        log_file = log_path or Path(tmp) / "server.log"
+        with log_file.open("wb") as log:
+            proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            try:
+                wait_healthy(url, proc, limit)
+            except RuntimeError as e:
+                tail = log_file.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{e}\n{tail}") from None
+            yield proc, url
+        finally:
+            stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """End a child process: terminate, then kill if it is still there after 20 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def newsqa_command(index: Path, *args: str) -> list[str]:
+    """The ``newsqa`` command line for ``index`` (run with this interpreter)."""
+    return [sys.executable, "-m", "newsqa.cli", "--index", str(index), *args]
+
+
+def hash_env(**settings: str) -> dict[str, str]:
+    """The environment for a subprocess that uses the hash embedder (no model load)."""
+    env = {**os.environ, "NEWSQA_EMBEDDER": "hash", "HF_HUB_OFFLINE": "1"}
+    env.pop("NEWSQA_API_KEY", None)
+    env.update({f"NEWSQA_{k.upper()}": v for k, v in settings.items()})
+    return env
