@@ -19,10 +19,9 @@ from tests.support import REPO
 BENCH = REPO / "bench"
 #: Modules that hold helpers for the others and have no command line of their own.
 HELPERS = {"slice"}
-#: Changed in another worktree of the redesign (issue 21), their ``sys.path`` line included;
-#: exempt until that change is merged, then this entry must go (an exempt module that no longer
-#: breaks the rule fails the test, so the list only shrinks).
-EXEMPT = {"answers", "sentence_ceiling"}
+#: Modules exempt from the rule: none left (an exempt module that no longer breaks the rule
+#: fails the test, so the list only shrinks).
+EXEMPT: set[str] = set()
 
 
 def _bench_modules() -> list[str]:
