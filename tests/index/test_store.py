@@ -11,31 +11,20 @@ import pytest
 
 from newsqa.index.store import IndexMismatchError, NewsIndex
 from newsqa.models import Filters
+from newsqa.testing.indexes import index_counts
 from tests.support import NEWS, article, open_service
-
-
-def _counts(index_dir: Path) -> tuple[int, int, int]:
-    db = sqlite3.connect(index_dir / "news.sqlite")
-    try:
-        return (
-            db.execute("SELECT count(*) FROM articles").fetchone()[0],
-            db.execute("SELECT count(*) FROM chunks").fetchone()[0],
-            db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0],
-        )
-    finally:
-        db.close()
 
 
 def test_reingest_is_idempotent_and_changes_replace(tmp_path: Path) -> None:
     svc = open_service(tmp_path / "idx", embedder="hash")
     first = svc.ingest_records(NEWS)
     assert (first.added, first.updated, first.unchanged) == (3, 0, 0)
-    n_articles, n_chunks, n_fts = _counts(tmp_path / "idx")
+    n_articles, n_chunks, n_fts = index_counts(tmp_path / "idx")
     assert n_articles == 3 and n_chunks == n_fts == len(svc.index.vectors)
 
     again = svc.ingest_records(NEWS)
     assert (again.added, again.updated, again.unchanged) == (0, 0, 3)
-    assert _counts(tmp_path / "idx") == (n_articles, n_chunks, n_fts)
+    assert index_counts(tmp_path / "idx") == (n_articles, n_chunks, n_fts)
 
     changed = article(
         NEWS[1].title,
@@ -48,8 +37,8 @@ def test_reingest_is_idempotent_and_changes_replace(tmp_path: Path) -> None:
     assert (rep.added, rep.updated) == (0, 1)
     a = svc.article(NEWS[1].url or "")
     assert a is not None and "held rates steady" in a["text"] and a["published_at"] == "2023-03-22"
-    assert _counts(tmp_path / "idx")[0] == 3
-    assert len(svc.index.vectors) == _counts(tmp_path / "idx")[1]
+    assert index_counts(tmp_path / "idx")[0] == 3
+    assert len(svc.index.vectors) == index_counts(tmp_path / "idx")[1]
     # The old text is gone from the lexical and the vector side alike.
     hits = svc.search("eighth increase in a year inflation cooled 6.4 percent", k=5)
     assert len(hits) == 3 and all("eighth increase" not in p.text for p in hits)
@@ -71,7 +60,7 @@ def test_delete_removes_article_chunks_lexical_rows_and_vectors(tmp_path: Path) 
     assert svc.delete(volcano.url or "")
     assert not svc.delete(volcano.url or "")
     assert svc.article(volcano.url or "") is None
-    n_articles, n_chunks, n_fts = _counts(tmp_path / "idx")
+    n_articles, n_chunks, n_fts = index_counts(tmp_path / "idx")
     assert n_articles == 2 and n_chunks == n_fts == len(svc.index.vectors)
     hits = svc.search("Tolva volcano eruption", k=5)
     assert sorted(p.url or "" for p in hits) == sorted(a.url or "" for a in NEWS[:2])
@@ -94,7 +83,7 @@ def test_stale_vector_file_is_rebuilt_from_the_database(tmp_path: Path) -> None:
     svc.ingest_records(NEWS[:1])
     stale = (tmp_path / "idx" / "vectors.faiss").read_bytes()
     svc.ingest_records(NEWS[1:])
-    n_chunks = _counts(tmp_path / "idx")[1]
+    n_chunks = index_counts(tmp_path / "idx")[1]
     svc.close()
     # Simulate a crash between the database commit and the vector file write.
     (tmp_path / "idx" / "vectors.faiss").write_bytes(stale)
@@ -146,7 +135,7 @@ def test_term_idf_counts_passages_as_the_lexical_index_matches(tmp_path: Path) -
         article("Rates hold", "The bank held rates.", url="https://x/2"),
         article("Storm", "A storm hit the coast.", url="https://x/3"),
     ])
-    n = _counts(tmp_path / "idx")[1]
+    n = index_counts(tmp_path / "idx")[1]
     assert n == 3  # one passage per article
     idf = svc.index.term_idf(["rates", "raising", "storm", "zebra", 'odd"quote', "AND"])
     def bm25_idf(df: int) -> float:
