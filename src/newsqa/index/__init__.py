@@ -1,4 +1,5 @@
-"""The on-disk index: SQLite (articles, chunks, FTS5) plus FAISS (chunk vectors)."""
+"""The index: a catalogue (articles, chunks, vectors, change log) and a search backend that
+owns its data (local FAISS + BM25, or Milvus), behind the :class:`NewsIndex` facade."""
 
 from newsqa.index.store import IndexBusyError, IndexMismatchError, NewsIndex
 
