@@ -34,7 +34,7 @@ FROM ${BASE}
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
     XDG_CACHE_HOME=/opt/newsqa-cache PATH=/opt/venv/bin:$PATH \
-    NEWSQA_INDEX=/data/index NEWSQA_PORT=8000
+    NEWSQA_INDEX__PATH=/data/index
 RUN useradd --create-home --uid 10001 newsqa && mkdir /data && chown newsqa /data
 # Dependencies first (a layer that only changes with constraints.txt or the list), then the graphs,
 # then the source: a source-only change rebuilds only the last layers.
@@ -58,7 +58,8 @@ WORKDIR /home/newsqa
 RUN newsqa --index /data/index ingest --no-progress /app/corpus
 VOLUME /data
 
-# NEWSQA_PORT moves both the server and the healthcheck; NEWSQA_API_KEY requires a key for writes.
+# NEWSQA_API__PORT (8000) moves both the server and the healthcheck; NEWSQA_API__KEY requires a key
+# for writes.
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "/opt/newsqa-healthcheck.py"]

@@ -51,7 +51,7 @@ THRESHOLDS = (0.0, 0.30, 0.34, 0.36, 0.38, 0.40, 0.42, 0.44)
 def collect(index: Path, k: int) -> None:
     """Store each answerable question's evidence, as the product's pipeline gathers it, and
     the vectors of all its passages' sentences and headlines."""
-    svc = NewsQA.open(get_settings(index=str(index)), create=False)
+    svc = NewsQA.open(get_settings(index__path=str(index)), create=False)
     pipeline = svc.pipeline()
     items: list[dict[str, Any]] = []
     queries: list[np.ndarray] = []
@@ -217,13 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.collect:
         collect(args.index, args.k)
         return 0
-    s = get_settings()
-    cfg = ComposeConfig(
-        max_sentences=s.answer_max_sentences, max_words=s.answer_max_words,
-        abstain_threshold=s.abstain_threshold, coverage_penalty=s.coverage_penalty,
-        absence_penalty=s.absence_penalty,
-    )
-    cfg = replace(cfg, **parse_overrides(args.set))
+    cfg = replace(get_settings().composition, **parse_overrides(args.set))
     items, table = load_cache()
     stored = {} if args.no_stored else load_stored()
     report(score(items, table, cfg, stored), cfg, args.curve)

@@ -50,7 +50,7 @@ class Encoder:
 
     def __init__(self, table: dict[str, np.ndarray]) -> None:
         s = get_settings()
-        self.model = load_embedder(s.model_path, s.embed_batch_size)
+        self.model = load_embedder(s.embedding.model_path, s.embedding.batch_size)
         self.memo = dict(table)
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:

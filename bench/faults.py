@@ -58,7 +58,7 @@ def inspect(index: Path, embedder: Embedder, embedder_name: str) -> dict[str, An
     """Open the index as a reader would: do its counts agree, and did opening write a file?"""
     before = file_states(index)
     t0 = time.perf_counter()
-    settings = get_settings(index=str(index), embedder=embedder_name)
+    settings = get_settings(index__path=str(index), embedding__embedder=embedder_name)
     try:
         svc = NewsQA.open(settings, create=False, embedder=embedder)
     except Exception as exc:  # noqa: BLE001 - reported as a failure to open
@@ -82,7 +82,8 @@ def inspect(index: Path, embedder: Embedder, embedder_name: str) -> dict[str, An
 
 
 def _create(index: Path, embedder: Embedder, embedder_name: str) -> None:
-    NewsQA.open(get_settings(index=str(index), embedder=embedder_name), embedder=embedder).close()
+    NewsQA.open(get_settings(index__path=str(index), embedding__embedder=embedder_name),
+                embedder=embedder).close()
 
 
 # ---------------------------------------------------------------------------- 1. kill -9
@@ -514,9 +515,12 @@ def main() -> None:
     timer.daemon = True
     timer.start()
 
-    env = hash_env(ingest_batch_articles=str(args.batch_articles), embedder=args.embedder)
-    settings = get_settings(embedder=args.embedder)
-    embedder = load_embedder(settings.model_path, settings.embed_batch_size, args.embedder)
+    env = hash_env(ingest__batch_articles=str(args.batch_articles),
+                   embedding__embedder=args.embedder)
+    settings = get_settings(embedding__embedder=args.embedder)
+    embedder = load_embedder(
+        settings.embedding.model_path, settings.embedding.batch_size, args.embedder
+    )
     rng = random.Random(args.seed)
     out: dict[str, Any] = {"embedder": args.embedder, "args": vars(args)}
     t0 = time.perf_counter()

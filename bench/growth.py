@@ -61,7 +61,8 @@ def build(dest: Path, rows: list[tuple[dict[str, Any], list[tuple[str, bytes]]]]
           full: Path) -> int:
     """An index at ``dest`` holding ``rows`` with their stored vectors; its chunk count."""
     manifest = json.loads((full / "manifest.json").read_text())
-    svc = NewsQA.open(get_settings(index=str(dest), embed_backend=manifest.get("embed_backend")))
+    svc = NewsQA.open(get_settings(index__path=str(dest),
+                                   embedding__backend=manifest.get("embed_backend")))
     total = 0
     try:
         with svc.index.writer():

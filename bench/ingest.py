@@ -148,7 +148,7 @@ def run_end_to_end(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     n = write_slice(args.articles, src)
     index_dir = work / "index"
     t0 = time.perf_counter()
-    svc = NewsQA.open(get_settings(index=str(index_dir), embed_backend=args.backend))
+    svc = NewsQA.open(get_settings(index__path=str(index_dir), embedding__backend=args.backend))
     load_s = time.perf_counter() - t0
     emb = svc.embedder
     print(f"slice: first {n} articles; embedder {emb.name} backend={emb.backend} "
@@ -229,7 +229,8 @@ def run_levers(args: argparse.Namespace, work: Path) -> list[tuple[str, float]]:
     e32_onnx = OnnxEmbedder(precision="fp32")
     autocast_only = SentenceTransformerEmbedder(precision="fp32")
     autocast_only.precision = "bf16"  # autocast on, weights left in fp32 (cast on every pass)
-    spec = ChunkSpec(get_settings().chunk_tokens, get_settings().chunk_overlap, 256)
+    ingest = get_settings().ingest
+    spec = ChunkSpec(ingest.chunk_tokens, ingest.chunk_overlap, 256)
     texts: list[str] = []
     with gzip.open(src, "rt", encoding="utf-8") as fh:
         for line in fh:

@@ -5,7 +5,7 @@ service's public ``search`` (the passages an answer reads). Then, on those passa
 
 - **depth curve**: the reader reads the first 1, 2, 3, 5 or 10 passages' sentences; answer hit,
   citation hit and abstention on the answerable questions of each half, and the reader's time
-  per question (p50/p95 ms), against today's composer (``NEWSQA_READER=off``) on the same
+  per question (p50/p95 ms), against today's composer (``NEWSQA_READER__MODE=off``) on the same
   passages;
 - **abstention curve** at the configured depth: for thresholds on the reader's calibrated
   probability, the share of answerable questions that abstain (and answer hit) against the
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     questions = load_questions(QUESTIONS)[: args.limit] if args.limit else load_questions(
         QUESTIONS)
-    svc = NewsQA.open(get_settings(index=str(args.index), reader="off"), create=False)
+    svc = NewsQA.open(get_settings(index__path=str(args.index), reader__mode="off"), create=False)
     reader = load_reader(args.reader)
     cfg = svc.composition
     below = reader.info.abstain_below

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     require_data()
     questions = answerable(slice_questions())
     published = {a["url"]: a.get("published_at") or "" for a in read_archive()}
-    svc = NewsQA.open(get_settings(index=str(args.index)))
+    svc = NewsQA.open(get_settings(index__path=str(args.index)))
     hits: dict[str, bool] = {}
     if args.rows:
         rows_out = json.loads(args.rows.read_text())["rows"]

@@ -59,7 +59,7 @@ def derive(full: Path, dest: Path, urls: set[str]) -> None:
         gone = [r[0] for r in db.execute("SELECT id, url FROM articles") if r[1] not in urls]
     finally:
         db.close()
-    svc = NewsQA.open(get_settings(index=str(dest)), create=False)
+    svc = NewsQA.open(get_settings(index__path=str(dest)), create=False)
     try:
         with svc.index.writer():
             for aid in gone:
@@ -84,7 +84,7 @@ def to_milvus(local: Path, dest: Path) -> None:
     manifest.update(backend="milvus", milvus_collection=f"newsqa_{uuid.uuid4().hex[:16]}")
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     t0 = time.perf_counter()
-    NewsQA.open(get_settings(index=str(dest)), create=False).close()  # writes the collection
+    NewsQA.open(get_settings(index__path=str(dest)), create=False).close()  # writes the collection
     print(f"{dest}: Milvus collection written from {local} in {time.perf_counter() - t0:.0f} s",
           file=sys.stderr)
 

@@ -88,11 +88,12 @@ def open_index(index_dir: Path, records: Sequence[dict[str, Any]], rebuild: bool
     stored are skipped as unchanged). The caller closes the service.
     """
     index_dir = Path(index_dir)
-    settings = get_settings(index=str(index_dir))
+    settings = get_settings(index__path=str(index_dir))
     manifest = index_dir / "manifest.json"
     if not rebuild and manifest.exists():
         stored = json.loads(manifest.read_text())
-        wanted = {"chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap}
+        wanted = {"chunk_tokens": settings.ingest.chunk_tokens,
+                  "chunk_overlap": settings.ingest.chunk_overlap}
         stale = {k: stored.get(k) for k, v in wanted.items() if stored.get(k) != v}
         if stale:
             print(f"index {index_dir} was built with {stale}, settings now say {wanted}: "

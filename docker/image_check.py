@@ -13,7 +13,7 @@ What it measures and checks, in order:
   3. a source-only change (one comment line in ``src/newsqa/cli.py`` of a copy of the context)
      rebuilt: its seconds;
   4. a container on a loopback port with a named volume at /data: health (and the image's own
-     HEALTHCHECK command, which follows ``NEWSQA_PORT``), the seed question answered with a
+     HEALTHCHECK command, which follows ``NEWSQA_API__PORT``), the seed question answered with a
      citation, an upload (with the API key) that is then searchable;
   5. the container removed and a new one started on the same volume: the upload is still there;
   6. an empty root-owned directory bind-mounted at /data: the server exits with status 6 and a
@@ -229,7 +229,7 @@ def start(engine: Engine, name: str, port: int, data: list[str]) -> None:
     """Start the image as container ``name`` on 127.0.0.1:``port`` with ``data`` mounts."""
     engine("rm", "-f", name, check=False)
     engine("run", "-d", "--name", name, *engine.run_flags, "--network", "host",
-           "-e", f"NEWSQA_PORT={port}", "-e", f"NEWSQA_API_KEY={KEY}", *data, IMAGE,
+           "-e", f"NEWSQA_API__PORT={port}", "-e", f"NEWSQA_API__KEY={KEY}", *data, IMAGE,
            "serve", "--host", "127.0.0.1", "--bootstrap", "/app/corpus")
 
 
@@ -288,7 +288,7 @@ def smoke(engine: Engine, results: dict[str, Any]) -> None:
         start(engine, name, port, ["-v", f"{volume}:/data"])
         results["start_s"] = round(wait_healthy(engine, name, port), 2)
         health = engine("exec", name, "python", "/opt/newsqa-healthcheck.py", check=False)
-        check(results, "healthcheck command on NEWSQA_PORT", health.returncode == 0,
+        check(results, "healthcheck command on NEWSQA_API__PORT", health.returncode == 0,
               f"port {port}, exit {health.returncode}")
         body = ask(port, SEED_Q)
         quotes = " ".join(c.get("quote", "") for c in body.get("citations", []))
@@ -315,7 +315,7 @@ def smoke(engine: Engine, results: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as bad:
         os.chmod(bad, 0o755)  # owned by this (root) user: uid 10001 cannot write it
         p = engine("run", "--rm", *engine.run_flags, "--network", "host",
-                   "-e", f"NEWSQA_PORT={free_port()}", "-v", f"{bad}:/data", IMAGE,
+                   "-e", f"NEWSQA_API__PORT={free_port()}", "-v", f"{bad}:/data", IMAGE,
                    check=False, timeout=120)
         out = (p.stdout + p.stderr).strip()
         check(results, "unwritable /data: exit 6, a message, no traceback",

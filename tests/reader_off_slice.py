@@ -1,4 +1,4 @@
-"""The fixed slice on which ``NEWSQA_READER=off`` must give the answers of the composer as it
+"""The fixed slice on which ``NEWSQA_READER__MODE=off`` must give the answers of the composer as it
 was before the reader (``tests/data/reader_off_answers.json``, recorded from commit 7e0c65d with
 the model-free hash embedder, so the record holds on every CPU).
 
@@ -32,7 +32,8 @@ def answers(index_dir: Path, **settings: Any) -> list[dict[str, Any]]:
 
     qs = slice_questions()
     gold = {u for q in qs for u in q["gold_urls"]}
-    svc = NewsQA.open(get_settings(index=str(index_dir), embedder="hash", **settings))
+    svc = NewsQA.open(get_settings(index__path=str(index_dir), embedding__embedder="hash",
+                                   **settings))
     try:
         svc.ingest([REPO / "corpus"])
         svc.ingest_records([as_article(d) for d in archive_articles() if d["url"] in gold])

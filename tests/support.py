@@ -56,7 +56,7 @@ def local_server(
 
 def open_service(index_dir: Path, **settings: Any) -> NewsQA:
     """A real service (real model, SQLite, FAISS) on a fresh index directory."""
-    return NewsQA.open(get_settings(index=str(index_dir), **settings))
+    return NewsQA.open(get_settings(index__path=str(index_dir), **settings))
 
 
 def article(title: str, text: str, **kw: Any) -> Article:

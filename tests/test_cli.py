@@ -18,7 +18,7 @@ from tests.support import REPO, SEED_QUESTION
 @pytest.fixture(autouse=True)
 def hash_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI is tested for its logic: the model-free embedder keeps it exact and fast."""
-    monkeypatch.setenv("NEWSQA_EMBEDDER", "hash")
+    monkeypatch.setenv("NEWSQA_EMBEDDING__EMBEDDER", "hash")
 
 
 def build_index(root: Path) -> Path:
@@ -47,7 +47,7 @@ def build_index(root: Path) -> Path:
 def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A shared index that no test changes."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NEWSQA_EMBEDDER", "hash")
+        mp.setenv("NEWSQA_EMBEDDING__EMBEDDER", "hash")
         return build_index(tmp_path_factory.mktemp("cli"))
 
 
@@ -132,7 +132,7 @@ def test_busy_index_is_one_line_and_exit_status_4(
     from newsqa.cli import EXIT_BUSY
     from newsqa.index.store import NewsIndex
 
-    monkeypatch.setenv("NEWSQA_EMBEDDER", "hash")
+    monkeypatch.setenv("NEWSQA_EMBEDDING__EMBEDDER", "hash")
     path = tmp_path / "idx"
     assert main(["--index", str(path), "ingest", str(REPO / "corpus"), "--no-progress"]) == 0
     article_id = NewsIndex.open(path, _manifest(path)).list_articles()[1][0]["id"]
@@ -161,9 +161,9 @@ def test_ask_and_eval_generate_through_a_model_server(
         "A winter storm hit the coast on Monday [1]. It cut power to 90,000 homes [1]."
     ))
     assert main(["--index", str(index_dir), "ask", "--generate", "Did a storm hit?"]) == 5
-    assert "NEWSQA_GENERATOR_URL" in capsys.readouterr().err
+    assert "NEWSQA_GENERATOR__URL" in capsys.readouterr().err
     with fake_llm_server(script) as url:
-        monkeypatch.setenv("NEWSQA_GENERATOR_URL", url)
+        monkeypatch.setenv("NEWSQA_GENERATOR__URL", url)
         assert main(["--index", str(index_dir), "ask", "--generate", "What hit the coast?"]) == 0
         out = capsys.readouterr().out
         assert "A winter storm hit the coast on Monday. [1]" in out
@@ -186,10 +186,10 @@ def test_ask_and_eval_generate_through_a_model_server(
 def test_sentences_adds_the_vectors_an_index_lacks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("NEWSQA_SENTENCE_VECTORS", "false")
+    monkeypatch.setenv("NEWSQA_EMBEDDING__SENTENCE_VECTORS", "false")
     idx = build_index(tmp_path)
     capsys.readouterr()
-    monkeypatch.delenv("NEWSQA_SENTENCE_VECTORS")
+    monkeypatch.delenv("NEWSQA_EMBEDDING__SENTENCE_VECTORS")
     assert main(["--index", str(idx), "sentences", "--no-progress"]) == 0
     chunks = json.loads(_stats(idx, capsys))["chunks"]
     assert main(["--index", str(idx), "sentences", "--no-progress"]) == 0
@@ -269,13 +269,14 @@ def test_permission_error_opening_the_index_is_exit_6(
 def test_serve_port_defaults_to_newsqa_port(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`serve` without --port listens on NEWSQA_PORT (the image's healthcheck asks that port)."""
+    """`serve` without --port listens on NEWSQA_API__PORT (the image's healthcheck asks that
+    port)."""
     import newsqa.api.app as app
 
     seen: list[int] = []
     monkeypatch.setattr(app, "serve", lambda _svc, _host, port, _workers: seen.append(port))
-    monkeypatch.setenv("NEWSQA_PORT", "8765")
-    monkeypatch.setenv("NEWSQA_INDEX", str(tmp_path / "index"))
+    monkeypatch.setenv("NEWSQA_API__PORT", "8765")
+    monkeypatch.setenv("NEWSQA_INDEX__PATH", str(tmp_path / "index"))
     assert main(["serve"]) == 0
     assert seen == [8765]
     assert main(["serve", "--port", "9001"]) == 0

@@ -65,8 +65,8 @@ def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory, llm_url: str) -> Iterator[NewsQA]:
     service = open_service(
-        tmp_path_factory.mktemp("llm") / "index", generator_url=llm_url,
-        generator_timeout=120, generator_max_tokens=120,
+        tmp_path_factory.mktemp("llm") / "index", generator__url=llm_url,
+        generator__timeout_s=120, generator__max_tokens=120,
     )
     service.ingest([REPO / "corpus"])
     service.ingest_records(list(NEWS))

@@ -1,4 +1,4 @@
-"""Log lines: readable text by default, one JSON object a line with NEWSQA_LOG_FORMAT=json."""
+"""Log lines: readable text by default, one JSON object a line with NEWSQA_LOG__FORMAT=json."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_uvicorn_config_in_json() -> None:
 
 
 def test_server_log_lines_carry_the_request_id(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "index", embedder="hash")
+    svc = open_service(tmp_path / "index", embedding__embedder="hash")
     app = create_app(svc)
 
     @app.get("/boom")

@@ -25,7 +25,7 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> NewsQA:
 @pytest.fixture(scope="module")
 def hashed(tmp_path_factory: pytest.TempPathFactory) -> NewsQA:
     """The same articles behind the model-free embedder: for tests about logic, not relevance."""
-    s = open_service(tmp_path_factory.mktemp("service-hash") / "idx", embedder="hash")
+    s = open_service(tmp_path_factory.mktemp("service-hash") / "idx", embedding__embedder="hash")
     s.ingest([REPO / "corpus"])
     s.ingest_records(NEWS)
     return s
@@ -107,7 +107,7 @@ def test_a_self_contained_question_is_not_glued_to_the_previous_one(hashed: News
 
 
 def test_bracketed_numbers_in_an_article_never_break_an_answer(tmp_path: Path) -> None:
-    s = open_service(tmp_path / "idx", embedder="hash")
+    s = open_service(tmp_path / "idx", embedding__embedder="hash")
     s.ingest_records([article(
         "Council votes on harbour bridge",
         "The council approved the harbour bridge on Wednesday [12]. Work starts in May [3][4].",
@@ -133,7 +133,7 @@ def test_ingest_reports_and_skips_broken_files(tmp_path: Path) -> None:
             f"Good story {i}\n\nCity council meets about item {i}."
         )
     (folder / "broken.json").write_text("{not json")
-    s = open_service(tmp_path / "idx", embedder="hash")
+    s = open_service(tmp_path / "idx", embedding__embedder="hash")
     rep = s.ingest([folder])
     assert rep.added == 5 and rep.skipped == 1
     assert rep.problems[0].path.endswith("broken.json")

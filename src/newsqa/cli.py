@@ -11,7 +11,6 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from newsqa import __version__
@@ -37,7 +36,7 @@ _EXIT_HELP = (
     "is missing or was built "
     "with another model or format; 3 ingest skipped some inputs (each is reported); 4 the index "
     "is busy: another ingest or delete is writing to it (try again when it ends); 5 the request "
-    "cannot be served as asked (--generate without NEWSQA_GENERATOR_URL, a bad feed URL); "
+    "cannot be served as asked (--generate without NEWSQA_GENERATOR__URL, a bad feed URL); "
     "6 the index directory cannot be created or written (its owner or a read-only disk); "
     "follow --once exits 3 when a feed or an item was reported"
 )
@@ -99,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EXIT_HELP,
     )
     parser.add_argument("--version", action="version", version=f"newsqa {__version__}")
-    index_help = "index directory (env NEWSQA_INDEX, default indexes/default)"
+    index_help = "index directory (env NEWSQA_INDEX__PATH, default indexes/default)"
     parser.add_argument("--index", default=None, help=index_help)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     # --index is accepted before or after the command; the later one wins.
@@ -136,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--generate", action="store_true",
-        help="have the language model at NEWSQA_GENERATOR_URL write the answer; every "
+        help="have the language model at NEWSQA_GENERATOR__URL write the answer; every "
         "sentence is checked against the passage it cites (unsupported ones are flagged)",
     )
     _add_filters(p)
@@ -156,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="store sentence vectors for the chunks of an index made without them",
         description="Answers compare every sentence of their passages with the question using "
         "vectors stored at ingest. An index made before them (or with "
-        "NEWSQA_SENTENCE_VECTORS=false) answers by embedding a shortlist per question; this "
+        "NEWSQA_EMBEDDING__SENTENCE_VECTORS=false) answers by embedding a shortlist per "
+        "question; this "
         "adds the vectors, newest chunks first (about 35 minutes for a year of news, 94,290 "
         "chunks, on 2 cores). It can be stopped and run again: it goes on where it stopped.",
     )
@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument(
         "--port", type=int, default=None,
-        help="port to listen on (default: NEWSQA_PORT, else 8000)",
+        help="port to listen on (default: NEWSQA_API__PORT, else 8000)",
     )
     p.add_argument(
         "--workers", type=_workers, default=1, metavar="N",
@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write per-question rows and the summary to this JSON file")
     p.add_argument(
         "--generate", action="store_true",
-        help="answer with the language model (NEWSQA_GENERATOR_URL) and report the shares of "
+        help="answer with the language model (NEWSQA_GENERATOR__URL) and report the shares of "
         "claims supported, flagged and dropped",
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -227,7 +227,7 @@ def _add_feed_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "followed feeds, then poll every followed feed whenever it is due, until interrupted "
         "(--once: poll each once and exit, for cron). Requests are conditional (ETag, "
         "Last-Modified), rate-limited per host and bounded in time, size and redirects "
-        "(NEWSQA_FEED_* settings). New and changed items are ingested as `ingest` does "
+        "(NEWSQA_FEEDS__* settings). New and changed items are ingested as `ingest` does "
         "(idempotent by URL, wire copies collapsed); an item without full text has its page "
         "fetched, where robots.txt allows, and its main text extracted. One line per poll on "
         "stderr. A stopped poll loses and repeats nothing: the next one goes on.",
@@ -239,7 +239,7 @@ def _add_feed_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--interval", type=_seconds, metavar="S",
         help="seconds between polls of every feed in this run, also stored with the URLs given "
-        "(default: each feed's own; NEWSQA_FEED_INTERVAL, 900, for one added without)",
+        "(default: each feed's own; NEWSQA_FEEDS__INTERVAL, 900, for one added without)",
     )
     p.add_argument("--json", action="store_true", help="with --once: the poll results as JSON")
 
@@ -268,14 +268,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return train_reader(argv[1:])
     args = build_parser().parse_args(argv)
-    settings = get_settings(**({"index": args.index} if args.index else {}))
+    settings = get_settings(**({"index__path": args.index} if args.index else {}))
     from newsqa.logs import setup
 
-    setup(logging.INFO if args.verbose else logging.WARNING, settings.log_format)
+    setup(logging.INFO if args.verbose else logging.WARNING, settings.log.format)
     if args.command == "feeds":  # the feed list only: no model, no index opened
         from newsqa.feeds.commands import run_feeds
 
-        return run_feeds(args, Path(settings.index), settings.feed_interval)
+        return run_feeds(args, settings.index.path, settings.feeds.interval)
     if args.command == "serve" and args.follow is not None and args.workers > 1:
         print("error: serve --follow polls in the serving process: use --workers 1, or run "
               "`newsqa follow` beside the server", file=sys.stderr)
@@ -294,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise
-        print(f"error: {unwritable(Path(settings.index), exc)}", file=sys.stderr)
+        print(f"error: {unwritable(settings.index.path, exc)}", file=sys.stderr)
         return EXIT_STORAGE
 
     try:
@@ -364,7 +364,7 @@ def _run(args: argparse.Namespace, service: Any) -> int:
         from newsqa.api.app import serve
 
         if args.port is None:
-            args.port = service.settings.port
+            args.port = service.settings.api.port
 
         if args.bootstrap and service.stats()["articles"] == 0:
             logging.getLogger("newsqa").warning("index is empty: ingesting %s", args.bootstrap)

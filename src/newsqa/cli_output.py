@@ -26,7 +26,7 @@ def unwritable(index: Path, exc: OSError) -> str:
     reason = "read-only file system" if exc.errno == errno.EROFS else "permission denied"
     return (
         f"cannot write the index at {index} ({reason}: {exc.filename or where}); {where} is "
-        f"{owner} and newsqa runs as {me}. Give that user a writable directory (NEWSQA_INDEX "
+        f"{owner} and newsqa runs as {me}. Give that user a writable directory (NEWSQA_INDEX__PATH "
         "or --index), or in a container mount a named volume at /data "
         "(-v newsqa-data:/data) or a directory that user owns"
     )
@@ -78,7 +78,7 @@ def print_passages(passages: list[dict[str, Any]]) -> None:
 
 def progress_bar(enabled: bool = True, desc: str = "embedding"):  # type: ignore[no-untyped-def]
     """Ingest progress on stderr: a redrawn bar (with ETA) on a terminal, else one line per
-    ``NEWSQA_PROGRESS_INTERVAL`` seconds and one at the end (see :mod:`newsqa.progress`)."""
+    ``NEWSQA_LOG__PROGRESS_INTERVAL`` seconds and one at the end (see :mod:`newsqa.progress`)."""
     from newsqa.progress import ingest_progress
 
     return ingest_progress(enabled, desc)

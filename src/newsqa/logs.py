@@ -1,5 +1,5 @@
 """Log lines for people and for machines: readable text by default, or one JSON object a line
-with ``NEWSQA_LOG_FORMAT=json`` (time, level, logger, message, the request id while a request is
+with ``NEWSQA_LOG__FORMAT=json`` (time, level, logger, message, the request id while a request is
 served, the exception's traceback when there is one).
 
 The HTTP middleware sets :data:`REQUEST_ID` for the duration of each request, so any log line

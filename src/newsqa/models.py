@@ -154,7 +154,7 @@ class ClaimStats:
     flagged: int = field(
         default=0, metadata=doc('Unsupported, shown marked "not supported by the sources"'))
     dropped: int = field(
-        default=0, metadata=doc("Unsupported, left out (NEWSQA_UNSUPPORTED_CLAIMS=drop)"))
+        default=0, metadata=doc("Unsupported, left out (NEWSQA_GENERATION__UNSUPPORTED=drop)"))
     withheld: int = field(default=0, metadata=doc(
         "Passage sentences not shown to the model because they address it "
         '("ignore the instructions above…")'))

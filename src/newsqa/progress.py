@@ -2,8 +2,8 @@
 
 On a terminal a tqdm bar (with ETA) is redrawn in place. Anywhere else (a pipe, a file, a
 container's log) a redraw would leave a ``\\r`` update per step, so :class:`LineProgress` writes one
-line per interval (``NEWSQA_PROGRESS_INTERVAL``, 10 s) and one at the end: counts, rate and ETA,
-as text or, with ``NEWSQA_LOG_FORMAT=json``, as a JSON object.
+line per interval (``NEWSQA_LOG__PROGRESS_INTERVAL``, 10 s) and one at the end: counts, rate
+and ETA, as text or, with ``NEWSQA_LOG__FORMAT=json``, as a JSON object.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def reporter(
 ) -> Tick:
     """A progress ``tick``: a tqdm bar when ``stream`` (stderr) is a terminal, else a
     :class:`LineProgress`; a no-op when not ``enabled``. ``interval`` and ``fmt`` default to the
-    settings ``progress_interval`` and ``log_format``."""
+    settings ``log.progress_interval`` and ``log.format``."""
     if not enabled:
         return lambda done, total, extra, finished: None
     out = stream if stream is not None else sys.stderr
@@ -128,8 +128,8 @@ def reporter(
         from newsqa.settings import get_settings
 
         s = get_settings()
-        interval = s.progress_interval if interval is None else interval
-        fmt = s.log_format if fmt is None else fmt
+        interval = s.log.progress_interval if interval is None else interval
+        fmt = s.log.format if fmt is None else fmt
     return LineProgress(desc, unit, out, interval, fmt)
 
 

@@ -27,12 +27,9 @@ from newsqa.ingest.chunk import ChunkSpec, embed_text, sentence_spans
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from newsqa.models import Answer, Article, Filters, LoadProblem, Mode, Passage, View
 from newsqa.query.answer import AnswerPipeline, AnswerRequest, RequestError, resolve_filters
-from newsqa.query.compose import ComposeConfig
 from newsqa.query.events import AnswerEvent, DoneEvent, WireEvent
-from newsqa.query.generate import GenerateConfig
-from newsqa.query.llm import Generator, GeneratorConfig
+from newsqa.query.llm import Generator
 from newsqa.query.read import ReadConfig, Scorer
-from newsqa.query.retrieve import RetrievalConfig
 from newsqa.settings import Settings, get_settings
 
 ProgressFn = Callable[[IngestProgress], None]
@@ -43,9 +40,9 @@ RAY_BATCH_ARTICLES = 4000
 
 def search_manifest(settings: Settings, stored: dict[str, Any]) -> dict[str, str]:
     """The manifest keys of the search backend: ``backend`` (that of the ``stored`` manifest
-    unless ``NEWSQA_BACKEND`` says otherwise, ``local`` for a new index) and, for ``milvus``,
+    unless ``NEWSQA_INDEX__BACKEND`` says otherwise, ``local`` for a new index) and, for ``milvus``,
     the name of the collection this index owns."""
-    backend = settings.backend or stored.get("backend") or "local"
+    backend = settings.index.backend or stored.get("backend") or "local"
     if backend == "local":
         return {"backend": "local"}
     collection = stored.get("milvus_collection") or f"newsqa_{uuid.uuid4().hex[:16]}"
@@ -56,19 +53,22 @@ log = logging.getLogger("newsqa")
 
 
 def configured_reader(settings: Settings) -> tuple[Scorer | None, ReadConfig]:
-    """The reader ``settings`` ask for: the one in ``NEWSQA_READER_DIR``, else the package's
-    (None when ``NEWSQA_READER=off``, or when neither exists, which is logged), and how answers
-    use it."""
-    read = ReadConfig(passages=settings.reader_passages, rerank=settings.reader_rerank)
-    if settings.reader == "off":
+    """The reader ``settings`` ask for: the one in ``NEWSQA_READER__DIR``, else the package's
+    (None when ``NEWSQA_READER__MODE=off``, or when neither exists, which is logged), and how
+    answers use it."""
+    rs = settings.reader
+    read = ReadConfig(passages=rs.passages, rerank=rs.rerank)
+    if rs.mode == "off":
         return None, read
     from newsqa.reader.runtime import load_reader, shipped
 
-    if settings.reader_dir is None and not shipped():
-        log.info("NEWSQA_READER=on but the package holds no reader: sentence scoring is used")
+    if rs.dir is None and not shipped():
+        log.info(
+            "NEWSQA_READER__MODE=on but the package holds no reader: sentence scoring is used"
+        )
         return None, read
-    reader = load_reader(settings.reader_dir)
-    below = settings.reader_abstain_below
+    reader = load_reader(rs.dir)
+    below = rs.abstain_below
     read.abstain_below = reader.info.abstain_below if below is None else below
     read.rank_penalty = reader.info.rank_penalty
     return reader, read
@@ -99,36 +99,11 @@ class NewsQA:
         self.spec = ChunkSpec(
             int(m["chunk_tokens"]), int(m["chunk_overlap"]), int(m["max_wordpieces"])
         )
-        s = settings
-        self.retrieval = RetrievalConfig(
-            candidates=s.candidates,
-            rrf_k=s.rrf_k,
-            lexical_weight=s.lexical_weight,
-            title_weight=s.title_weight,
-            recency_weight=s.recency_weight,
-            recency_half_life_days=s.recency_half_life_days,
-            window_weight=s.window_weight,
-            lead_weight=s.lead_weight,
-        )
-        self.composition = ComposeConfig(
-            max_sentences=s.answer_max_sentences,
-            max_words=s.answer_max_words,
-            abstain_threshold=s.abstain_threshold,
-            coverage_penalty=s.coverage_penalty,
-            absence_penalty=s.absence_penalty,
-        )
-        self.reader, self.read = configured_reader(s)
-        self.generator = (
-            Generator(GeneratorConfig(
-                s.generator_url, s.generator_model, s.generator_key, s.generator_timeout,
-                s.generator_max_tokens,
-            ))
-            if s.generator_url else None
-        )
-        self.generation = GenerateConfig(
-            s.generator_passages, s.answer_max_sentences, s.claim_min_similarity,
-            s.unsupported_claims,
-        )
+        self.retrieval = settings.retrieval
+        self.composition = settings.composition
+        self.reader, self.read = configured_reader(settings)
+        self.generator = Generator(settings.generator) if settings.generator.url else None
+        self.generation = settings.generation
 
     @classmethod
     def open(
@@ -138,12 +113,11 @@ class NewsQA:
         create: bool = True,
         embedder: Embedder | None = None,
     ) -> NewsQA:
-        """Open (or create) the index named by ``settings.index`` with the configured model."""
+        """Open (or create) the index named by ``settings.index.path`` with the configured model."""
         settings = settings or get_settings()
-        stored = stored_manifest(Path(settings.index))
-        query_backend, ingest_backend = embed_backends(
-            settings, index_backend(Path(settings.index), stored)
-        )
+        path = settings.index.path
+        stored = stored_manifest(path)
+        query_backend, ingest_backend = embed_backends(settings, index_backend(path, stored))
         given = embedder
         embedder = embedder or load(settings, query_backend)
         if given is not None or embedder.backend == "hash":
@@ -153,21 +127,21 @@ class NewsQA:
             "dim": embedder.dim,
             "embed_backend": ingest_backend,
             "embed_precision": embedder.precision if ingest_backend == embedder.backend
-            else backend_precision(ingest_backend, settings.embed_precision),
+            else backend_precision(ingest_backend, settings.embedding.precision),
             "tokenizer": "cl100k_base",
-            "chunk_tokens": settings.chunk_tokens,
-            "chunk_overlap": settings.chunk_overlap,
+            "chunk_tokens": settings.ingest.chunk_tokens,
+            "chunk_overlap": settings.ingest.chunk_overlap,
             "max_wordpieces": embedder.max_seq_length,
             "format_version": FORMAT_VERSION,
             "newsqa_version": __version__,
             **search_manifest(settings, stored),
         }
         index = NewsIndex.open(
-            Path(settings.index), manifest, create=create, search_uri=settings.milvus_uri,
-            search_token=settings.milvus_token, vector_codec=settings.vector_codec,
+            path, manifest, create=create, search_uri=settings.milvus.uri,
+            search_token=settings.milvus.token, vector_codec=settings.index.vector_codec,
         )
         try:
-            check_backend(index.manifest, embedder, Path(settings.index))
+            check_backend(index.manifest, embedder, path)
         except IndexMismatchError:
             index.close()
             raise
@@ -225,7 +199,7 @@ class NewsQA:
         """
         from newsqa.ingest.load import iter_articles
 
-        s = self.settings
+        s = self.settings.ingest
         records = iter_articles(
             paths, s.max_article_bytes,
             max_file_bytes=s.max_file_bytes, max_line_bytes=s.max_line_bytes,
@@ -245,12 +219,12 @@ class NewsQA:
         ``snapshot=False`` leaves the vector snapshot as it was (the change log keeps the index
         whole; a feed follower writes the snapshot now and then rather than after every poll).
         """
-        embedder, batch = self.ingest_embedder(), self.settings.ingest_batch_articles
+        embedder, batch = self.ingest_embedder(), self.settings.ingest.batch_articles
         if ray:
             embedder, batch = self._ray_embedder(ray, ray_workers), RAY_BATCH_ARTICLES
         return Ingestor(
             self.index, embedder, self.spec, batch,
-            sentence_vectors=self.settings.sentence_vectors, snapshot=snapshot,
+            sentence_vectors=self.settings.embedding.sentence_vectors, snapshot=snapshot,
         ).run(records, progress)
 
     def add_sentence_vectors(
@@ -292,11 +266,11 @@ class NewsQA:
     def _ray_embedder(self, address: str, workers: int | None) -> Embedder:
         from newsqa.ingest.distributed import ray_embedder
 
-        s = self.settings
+        s = self.settings.embedding
         base = self.ingest_embedder()
         return ray_embedder(
-            base, address, workers, s.model_path, s.embed_batch_size,
-            s.embed_precision, base.backend,
+            base, address, workers, s.model_path, s.batch_size,
+            s.precision, base.backend,
             str(s.cache_dir) if s.cache_dir else None,
         )
 
@@ -313,7 +287,7 @@ class NewsQA:
         they are now: a test may have swapped one)."""
         return AnswerPipeline(
             self.index, self.embedder, self.sentence_embedder, self._sentence_vectors.encode,
-            self.retrieval, self.composition, self.settings.recency_untimed_share,
+            self.retrieval, self.composition, self.retrieval.recency_untimed_share,
             self.reader, self.read, self.generator, self.generation,
         )
 
@@ -321,7 +295,7 @@ class NewsQA:
         self, query: str, k: int | None = None, filters: Filters | None = None
     ) -> list[Passage]:
         """Ranked passages for ``query`` (no answer composition)."""
-        return self.pipeline().search(query, k or self.settings.k, filters)
+        return self.pipeline().search(query, k or self.retrieval.k, filters)
 
     def ask(
         self,
@@ -386,7 +360,7 @@ class NewsQA:
         pipeline = self.pipeline()
         pipeline.check(view, mode)
         request = AnswerRequest(
-            question, k or self.settings.k, resolve_filters(filters),
+            question, k or self.retrieval.k, resolve_filters(filters),
             asked_as_of=bool(filters and filters.as_of), history=history,
             view=cast(View, view), mode=cast(Mode, mode),
         )
@@ -401,7 +375,7 @@ class NewsQA:
     @property
     def generator_model(self) -> str | None:
         """The configured language model's name, None when generated answers are off."""
-        return self.settings.generator_model if self.generator else None
+        return self.settings.generator.model if self.generator else None
 
     # ------------------------------------------------------------------ browse
     def article(self, id_or_url: str) -> dict[str, Any] | None:

@@ -47,7 +47,7 @@ def _build(index: Path, **settings: object) -> NewsQA:
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewsQA]:
     """A read-only hash-embedder service: the bundled corpus plus a few hand-written articles."""
-    svc = _build(tmp_path_factory.mktemp("api-index"), embedder="hash")
+    svc = _build(tmp_path_factory.mktemp("api-index"), embedding__embedder="hash")
     yield svc
     svc.close()
 
@@ -71,7 +71,7 @@ def client(service: NewsQA) -> Iterator[TestClient]:
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[tuple[TestClient, NewsQA]]:
     """A client over a service of its own, for tests that add or delete articles."""
-    svc = open_service(tmp_path / "index", max_upload_bytes=50_000, embedder="hash")
+    svc = open_service(tmp_path / "index", api__max_upload_bytes=50_000, embedding__embedder="hash")
     svc.ingest_records(list(NEWS))
     with TestClient(create_app(svc)) as c:
         yield c, svc
@@ -81,7 +81,7 @@ def fresh(tmp_path: Path) -> Iterator[tuple[TestClient, NewsQA]]:
 @pytest.fixture
 def keyed(tmp_path: Path) -> Iterator[TestClient]:
     """A client over a service that has an API key (reads stay open)."""
-    svc = open_service(tmp_path / "index", api_key=KEY, embedder="hash")
+    svc = open_service(tmp_path / "index", api__key=KEY, embedding__embedder="hash")
     svc.ingest_records(list(NEWS[:1]))
     with TestClient(create_app(svc)) as c:
         yield c

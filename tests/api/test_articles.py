@@ -256,7 +256,7 @@ def test_a_killed_servers_uploads_are_removed_at_the_next_start(tmp_path: Path) 
     """Issue 20: upload folders of a server killed mid-upload outlived two restarts; the next
     start removes them, and only them (another process's upload in progress stays)."""
     index = tmp_path / "index"
-    svc = open_service(index, embedder="hash")
+    svc = open_service(index, embedding__embedder="hash")
     try:
         killed = subprocess.Popen([sys.executable, "-c", HOLD_AN_UPLOAD, str(index)],
                                   stdout=subprocess.PIPE, text=True)

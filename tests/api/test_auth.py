@@ -38,7 +38,8 @@ def test_reads_stay_open_by_default(keyed: TestClient) -> None:
 
 
 def test_api_key_reads_protects_reads_but_not_health(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "index", api_key=KEY, api_key_reads=True, embedder="hash")
+    svc = open_service(tmp_path / "index", api__key=KEY, api__key_reads=True,
+                       embedding__embedder="hash")
     try:
         with TestClient(create_app(svc)) as c:
             assert c.get("/api/articles").status_code == 401
@@ -62,14 +63,14 @@ def _keyless_status(c: TestClient, method: str, path: str) -> int:
 
 
 @pytest.mark.parametrize("settings", [
-    {}, {"api_key": KEY}, {"api_key": KEY, "api_key_reads": True},
+    {}, {"api__key": KEY}, {"api__key": KEY, "api__key_reads": True},
 ])
 def test_the_page_says_which_operations_need_the_key(
     tmp_path: Path, settings: dict[str, Any]
 ) -> None:
     """Issue 20: reads were documented as needing the key, which they do not unless
-    NEWSQA_API_KEY_READS=1; each operation's security now says what the server does."""
-    svc = open_service(tmp_path / "index", embedder="hash", **settings)
+    NEWSQA_API__KEY_READS=1; each operation's security now says what the server does."""
+    svc = open_service(tmp_path / "index", embedding__embedder="hash", **settings)
     try:
         with TestClient(create_app(svc)) as c:
             spec = c.get("/openapi.json").json()
@@ -87,7 +88,7 @@ def test_the_page_says_which_operations_need_the_key(
             assert seen >= 9
             reads = spec["paths"]["/api/ask"]["post"]["security"]
             writes = spec["paths"]["/api/articles"]["post"]["security"]
-            assert (reads == [{"HTTPBearer": []}]) == bool(settings.get("api_key_reads"))
-            assert (writes == [{"HTTPBearer": []}]) == bool(settings.get("api_key"))
+            assert (reads == [{"HTTPBearer": []}]) == bool(settings.get("api__key_reads"))
+            assert (writes == [{"HTTPBearer": []}]) == bool(settings.get("api__key"))
     finally:
         svc.close()

@@ -213,7 +213,7 @@ def test_the_page_states_the_constraints_the_api_enforces(client: TestClient) ->
     assert params["since"]["anyOf"][0]["format"] == "date"
     schemas = spec["components"]["schemas"]
     question = schemas["AskRequest"]["properties"]["question"]
-    limit = client.app.state.service.settings.max_question_chars  # type: ignore[attr-defined]
+    limit = client.app.state.service.settings.api.max_question_chars  # type: ignore[attr-defined]
     assert (question["maxLength"], question["pattern"]) == (limit, r"\S")
     assert schemas["SearchRequest"]["properties"]["query"]["pattern"] == r"\S"
     for payload in ({"question": " \n "}, {"question": "why " * limit}):

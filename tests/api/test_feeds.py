@@ -27,7 +27,8 @@ def srv() -> Iterator[FeedServer]:
 
 
 def client_for(tmp_path: Path, **settings: object) -> tuple[TestClient, NewsQA]:
-    svc = open_service(tmp_path / "index", embedder="hash", feed_host_interval=0.0, **settings)
+    svc = open_service(tmp_path / "index", embedding__embedder="hash", feeds__host_interval=0.0,
+                       **settings)
     return TestClient(create_app(svc)), svc
 
 
@@ -37,7 +38,7 @@ def test_a_private_address_is_refused_with_422(tmp_path: Path, srv: FeedServer) 
         for url in (srv.url("/feed.xml"), "http://localhost:9/rss", "http://169.254.169.254/"):
             r = client.post("/api/feeds", json={"url": url})
             assert r.status_code == 422, r.text
-            assert "NEWSQA_FEED_ALLOW_PRIVATE" in r.json()["detail"]
+            assert "NEWSQA_FEEDS__ALLOW_PRIVATE" in r.json()["detail"]
         for url in ("ftp://example.com/feed", "http:///feed", "http://example.com:99999/"):
             r = client.post("/api/feeds", json={"url": url})
             assert r.status_code == 422 and "http:// or https:// URL" in r.json()["detail"], url
@@ -49,7 +50,7 @@ def test_a_private_address_is_refused_with_422(tmp_path: Path, srv: FeedServer) 
 def test_add_list_poll_metrics_remove(tmp_path: Path, srv: FeedServer) -> None:
     srv.set("/feed.xml", rss([{"title": f"Story {i}", "link": srv.url(f"/news/{i}"),
                                "content": words(200, i)} for i in range(2)]))
-    client, svc = client_for(tmp_path, feed_allow_private=True)
+    client, svc = client_for(tmp_path, feeds__allow_private=True)
     url = srv.url("/feed.xml")
     with client:
         r = client.post("/api/feeds", json={"url": url, "interval": 120})
@@ -83,7 +84,7 @@ def test_add_list_poll_metrics_remove(tmp_path: Path, srv: FeedServer) -> None:
 
 
 def test_writes_need_the_key(tmp_path: Path) -> None:
-    client, svc = client_for(tmp_path, api_key=KEY, feed_allow_private=True)
+    client, svc = client_for(tmp_path, api__key=KEY, feeds__allow_private=True)
     auth = {"Authorization": f"Bearer {KEY}"}
     body = {"url": "http://127.0.0.1:9/feed.xml"}
     with client:
@@ -99,7 +100,7 @@ def test_writes_need_the_key(tmp_path: Path) -> None:
 def test_serve_follow_keeps_the_archive_current(tmp_path: Path, srv: FeedServer) -> None:
     srv.set("/feed.xml", rss([{"title": "First", "link": srv.url("/news/1"),
                                "content": words(200, 1)}]), etag='"v1"')
-    env = hash_env(feed_host_interval="0", feed_allow_private="true")
+    env = hash_env(feeds__host_interval="0", feeds__allow_private="true")
     with running_server(tmp_path / "idx", env=env, serve_args=["--follow", srv.url("/feed.xml")],
                         limit=120) as (_, url):
         listed = _wait(url, lambda d: d["feeds"] and d["feeds"][0]["items_added"] == 1)

@@ -55,7 +55,7 @@ def _rule_no_schema_states(context: Any, failure: Any, case: schemathesis.Case,
     refused = isinstance(failure, RejectedPositiveData) and response.status_code == 422
     return not (refused and (
         ("is after until" in response.text and _breaks_date_order(case))
-        or (case.path == "/api/feeds" and "NEWSQA_FEED_ALLOW_PRIVATE" in response.text)
+        or (case.path == "/api/feeds" and "NEWSQA_FEEDS__ALLOW_PRIVATE" in response.text)
     ))
 
 
@@ -103,9 +103,9 @@ def _report(found: Found) -> str:
 @pytest.fixture(scope="module", params=["reads open", "reads keyed"])
 def fuzzed(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NewsQA, FastAPI]]:
-    """A keyed server, with reads open (the default) or keyed (``NEWSQA_API_KEY_READS=1``)."""
-    svc = _build(tmp_path_factory.mktemp("fuzz"), embedder="hash", api_key=KEY,
-                 api_key_reads=request.param == "reads keyed")
+    """A keyed server, with reads open (the default) or keyed (``NEWSQA_API__KEY_READS=1``)."""
+    svc = _build(tmp_path_factory.mktemp("fuzz"), embedding__embedder="hash", api__key=KEY,
+                 api__key_reads=request.param == "reads keyed")
     yield svc, create_app(svc)
     svc.close()
 
@@ -127,7 +127,7 @@ def test_every_operation_keeps_its_documented_contract(fuzzed: tuple[NewsQA, Fas
 def test_the_fuzzing_finds_a_page_that_says_reads_need_the_key(tmp_path: Path) -> None:
     """The fuzzing can fail: the page of 7e0c65d (reads "need" the key, which they do not) is
     caught, as schemathesis caught it then."""
-    svc = open_service(tmp_path / "index", embedder="hash", api_key=KEY)
+    svc = open_service(tmp_path / "index", embedding__embedder="hash", api__key=KEY)
     app = create_app(svc)
     make = app.openapi
 

@@ -41,7 +41,8 @@ def _reset(script: FakeLLM) -> None:
 
 
 def _service(index: Path, url: str, **settings: Any) -> NewsQA:
-    svc = open_service(index, embedder="hash", generator_url=url, generator_timeout=3,
+    svc = open_service(index, embedding__embedder="hash", generator__url=url,
+                       generator__timeout_s=3,
                        **settings)
     svc.ingest_records([*NEWS, INJECTED])
     return svc
@@ -93,7 +94,7 @@ def test_drop_policy_leaves_unsupported_claims_out(
         "A volcano on Tolva erupted on Friday [1]. Authorities evacuated 9,500 residents [1]."
     )
     with fake_llm_server(script) as url:
-        svc = _service(tmp_path / "index", url, unsupported_claims="drop")
+        svc = _service(tmp_path / "index", url, generation__unsupported="drop")
         out = svc.ask(TOLVA, mode="generate")
         svc.close()
     assert out["claims"]["dropped"] == 1 and len(out["segments"]) == 1
@@ -177,7 +178,7 @@ def test_generator_failure_gives_the_extractive_answer_with_a_note(
 
 def test_generate_without_a_model_is_a_422(client: TestClient) -> None:
     r = client.post("/api/ask", json={"question": TOLVA, "mode": "generate"})
-    assert r.status_code == 422 and "NEWSQA_GENERATOR_URL" in r.json()["detail"]
+    assert r.status_code == 422 and "NEWSQA_GENERATOR__URL" in r.json()["detail"]
     r = client.post("/api/ask/stream", json={"question": TOLVA, "mode": "generate"})
     assert r.status_code == 422
     assert client.get("/api/health").json()["generator"] is None

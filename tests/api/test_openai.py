@@ -126,7 +126,7 @@ def test_chat_requests_are_bounded_like_ask(client: TestClient) -> None:
     long_part = [{"type": "text", "text": "x" * (MAX_CONTENT_CHARS + 1)}]
     assert _chat(client, [{"role": "user", "content": long_part}]).status_code == 422
     # every user message is a question: held to max_question_chars, as /api/ask's question
-    limit = client.app.state.service.settings.max_question_chars  # type: ignore[attr-defined]
+    limit = client.app.state.service.settings.api.max_question_chars  # type: ignore[attr-defined]
     long_question = {"role": "user", "content": "why " * limit}
     r = _chat(client, [long_question, turn, question])
     assert r.status_code == 422 and f"the limit is {limit}" in r.json()["detail"]
@@ -167,6 +167,6 @@ def test_the_page_documents_the_chat_bounds(client: TestClient) -> None:
     assert sorted([*roles, "user"]) == sorted(
         ["system", "developer", "user", "assistant", "tool", "function"])
     user = schemas["UserMessage"]["properties"]["content"]["anyOf"]
-    limit = client.app.state.service.settings.max_question_chars  # type: ignore[attr-defined]
+    limit = client.app.state.service.settings.api.max_question_chars  # type: ignore[attr-defined]
     assert user[0] == {"type": "string", "maxLength": limit, "pattern": r"\S"}
     assert user[1]["maxItems"] == MAX_PARTS

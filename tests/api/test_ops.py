@@ -18,7 +18,7 @@ def test_health(client: TestClient, service: NewsQA) -> None:
     assert h.status == "ok" and h.version == __version__
     stats = service.stats()
     assert (h.articles, h.chunks) == (4, stats["chunks"]) and stats["chunks"] > 4
-    assert h.model == "newsqa/hash-embedder" and h.index == str(service.settings.index)
+    assert h.model == "newsqa/hash-embedder" and h.index == str(service.settings.index.path)
 
 
 def test_metrics_count_requests_per_route_and_status(fresh: tuple[TestClient, NewsQA]) -> None:

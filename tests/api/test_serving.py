@@ -28,7 +28,7 @@ from fastapi.testclient import TestClient
 from newsqa.api.app import create_app
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
-svc = NewsQA.open(get_settings(index=sys.argv[1]), create=False)
+svc = NewsQA.open(get_settings(index__path=sys.argv[1]), create=False)
 r = TestClient(create_app(svc)).post("/api/ask", json={"question": sys.argv[2]}).json()
 heavy = [m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules]
 print(json.dumps({"abstained": r["abstained"], "heavy": heavy,
@@ -44,7 +44,8 @@ def test_a_serving_process_runs_the_model_without_torch(
     tmp_path: Path, built: str | None, served: list[str]
 ) -> None:
     index = tmp_path / "i"
-    svc = NewsQA.open(get_settings(index=str(index), embed_backend=built))  # makes ONNX files
+    svc = NewsQA.open(get_settings(index__path=str(index),
+                                   embedding__backend=built))  # makes ONNX files
     svc.ingest([REPO / "corpus"])
     svc.close()
     assert json.loads((index / "manifest.json").read_text())["embed_backend"] == (
@@ -67,8 +68,8 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_serve_with_two_workers_answers_from_both(tmp_path: Path) -> None:
-    env = {**os.environ, "NEWSQA_EMBEDDER": "hash", "HF_HUB_OFFLINE": "1"}
-    env.pop("NEWSQA_API_KEY", None)
+    env = {**os.environ, "NEWSQA_EMBEDDING__EMBEDDER": "hash", "HF_HUB_OFFLINE": "1"}
+    env.pop("NEWSQA_API__KEY", None)
     with running_server(tmp_path / "i", [str(REPO / "corpus")], env=env,
                         serve_args=["--workers", "2"]) as (proc, url):
         def ask(_: int) -> tuple[int, bool]:

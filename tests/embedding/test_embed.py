@@ -88,7 +88,7 @@ def test_length_batches_keep_a_text_longer_than_the_budget_alone() -> None:
 
 # ---------------------------------------------------------------------- manifest
 def test_manifest_records_backend_and_precision(tmp_path: Path) -> None:
-    svc = NewsQA.open(get_settings(index=str(tmp_path / "i")), embedder=HashEmbedder())
+    svc = NewsQA.open(get_settings(index__path=str(tmp_path / "i")), embedder=HashEmbedder())
     svc.close()
     stored = json.loads((tmp_path / "i" / "manifest.json").read_text())
     assert (stored["embed_backend"], stored["embed_precision"]) == ("hash", "fp32")
@@ -96,7 +96,7 @@ def test_manifest_records_backend_and_precision(tmp_path: Path) -> None:
 
 def _hash_index_manifest(tmp_path: Path) -> tuple[Any, Path, dict[str, Any]]:
     """Settings of a fresh hash-embedder index, its manifest's path and stored contents."""
-    settings = get_settings(index=str(tmp_path / "i"))
+    settings = get_settings(index__path=str(tmp_path / "i"))
     NewsQA.open(settings, embedder=HashEmbedder()).close()
     mpath = tmp_path / "i" / "manifest.json"
     return settings, mpath, json.loads(mpath.read_text())

@@ -14,11 +14,11 @@ pytest.importorskip("onnxruntime")
 
 
 def test_query_and_ingest_backends_follow_the_vectors_of_the_index(tmp_path: Path) -> None:
-    s = get_settings(index=str(tmp_path / "i"), embed_precision="fp32")
+    s = get_settings(index__path=str(tmp_path / "i"), embedding__precision="fp32")
     assert embed_backends(s, "torch") == ("onnx-fp32", "torch")  # same vectors, no torch serving
     assert embed_backends(s, "onnx-fp32") == ("onnx-fp32", "torch")
     assert embed_backends(s, "onnx-int8") == ("onnx-int8", "onnx-int8")
-    forced = get_settings(index=str(tmp_path / "i"), embed_backend="torch")
+    forced = get_settings(index__path=str(tmp_path / "i"), embedding__backend="torch")
     assert embed_backends(forced, "onnx-fp32") == ("torch", "torch")
 
 

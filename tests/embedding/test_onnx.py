@@ -64,8 +64,8 @@ def test_vectors_are_close_to_fp32_on_real_news(int8: OnnxInt8Embedder) -> None:
 def test_an_index_it_builds_records_it_and_refuses_torch(
     int8: OnnxInt8Embedder, cache: Path, tmp_path: Path
 ) -> None:
-    settings = get_settings(index=str(tmp_path / "i"), embed_backend="onnx-int8",
-                            cache_dir=str(cache))
+    settings = get_settings(index__path=str(tmp_path / "i"), embedding__backend="onnx-int8",
+                            embedding__cache_dir=str(cache))
     svc = NewsQA.open(settings)
     svc.ingest([Path(__file__).resolve().parents[2] / "corpus"])
     assert not svc.ask("What does Korea fear about Japan's collective self-defense?")["abstained"]
@@ -74,11 +74,12 @@ def test_an_index_it_builds_records_it_and_refuses_torch(
     assert (stored["embed_backend"], stored["embed_precision"]) == ("onnx-int8", "int8")
     # unset, the backend follows the index
     assert index_backend(tmp_path / "i") == "onnx-int8"
-    reopened = NewsQA.open(get_settings(index=str(tmp_path / "i"), cache_dir=str(cache)))
+    reopened = NewsQA.open(get_settings(index__path=str(tmp_path / "i"),
+                                        embedding__cache_dir=str(cache)))
     assert reopened.embedder.backend == "onnx-int8"
     reopened.close()
     with pytest.raises(IndexMismatchError, match="'onnx-int8' embedding backend.*uses 'torch'"):
-        NewsQA.open(get_settings(index=str(tmp_path / "i"), embed_backend="torch"))
+        NewsQA.open(get_settings(index__path=str(tmp_path / "i"), embedding__backend="torch"))
 
 
 def _news_texts() -> list[str]:
@@ -104,18 +105,21 @@ def test_torch_and_onnx_fp32_open_each_others_index(cache: Path, tmp_path: Path)
     corpus = Path(__file__).resolve().parents[2] / "corpus"
     for built, then in (("torch", "onnx-fp32"), ("onnx-fp32", "torch")):
         path = tmp_path / built
-        svc = NewsQA.open(get_settings(index=str(path), embed_backend=built, cache_dir=str(cache)))
+        svc = NewsQA.open(get_settings(index__path=str(path), embedding__backend=built,
+                                       embedding__cache_dir=str(cache)))
         svc.ingest([corpus])
         svc.close()
-        other = NewsQA.open(get_settings(index=str(path), embed_backend=then, cache_dir=str(cache)))
+        other = NewsQA.open(get_settings(index__path=str(path), embedding__backend=then,
+                                         embedding__cache_dir=str(cache)))
         assert other.embedder.backend == then
         assert not other.ask("What does Korea fear about Japan's collective self-defense?")[
             "abstained"]
         other.close()
         assert json.loads((path / "manifest.json").read_text())["embed_backend"] == built
     with pytest.raises(IndexMismatchError, match="'onnx-fp32' embedding backend.*'onnx-int8'"):
-        NewsQA.open(get_settings(index=str(tmp_path / "onnx-fp32"), embed_backend="onnx-int8",
-                                 cache_dir=str(cache)))
+        NewsQA.open(get_settings(index__path=str(tmp_path / "onnx-fp32"),
+                                 embedding__backend="onnx-int8",
+                                 embedding__cache_dir=str(cache)))
 
 
 def test_onnx_sentence_vectors_are_torchs(int8: OnnxInt8Embedder, cache: Path) -> None:

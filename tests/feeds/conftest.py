@@ -14,7 +14,7 @@ from tests.feeds.server import FeedServer
 from tests.support import open_service
 
 Followed = tuple[NewsQA, FeedStore, Poller]
-FAST = {"embedder": "hash", "feed_host_interval": 0.0, "feed_timeout": 2.0}
+FAST = {"embedding__embedder": "hash", "feeds__host_interval": 0.0, "feeds__timeout": 2.0}
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from tests.support import hash_env, newsqa_command
 @pytest.fixture(autouse=True)
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
     """The model-free embedder and no per-host wait."""
-    monkeypatch.setenv("NEWSQA_EMBEDDER", "hash")
-    monkeypatch.setenv("NEWSQA_FEED_HOST_INTERVAL", "0")
+    monkeypatch.setenv("NEWSQA_EMBEDDING__EMBEDDER", "hash")
+    monkeypatch.setenv("NEWSQA_FEEDS__HOST_INTERVAL", "0")
 
 
 def feed(srv: FeedServer, n: int, path: str = "/feed.xml", delay: float = 0.0) -> str:
@@ -76,7 +76,7 @@ def test_follow_reports_bad_input(
 
 
 def test_json_logs(srv: FeedServer, tmp_path: Path) -> None:
-    env = hash_env(log_format="json", feed_host_interval="0")
+    env = hash_env(log__format="json", feeds__host_interval="0")
     proc = subprocess.run(
         newsqa_command(tmp_path / "idx", "follow", srv.url("/missing.xml"), "--once"),
         env=env, capture_output=True, text=True, timeout=120,
@@ -111,7 +111,7 @@ def test_sigkill_during_polls_then_a_restart_gives_the_articles_of_a_clean_run(
 ) -> None:
     n = 24
     url = feed(srv, n, delay=0.05)
-    env = hash_env(feed_host_interval="0", feed_batch_items="3")
+    env = hash_env(feeds__host_interval="0", feeds__batch_items="3")
 
     def pages() -> int:
         return sum(1 for p, _ in srv.requests if p.startswith("/news/"))

@@ -13,7 +13,7 @@ from tests.feeds.server import FeedServer
 
 
 def fetcher(**settings: object) -> Fetcher:
-    base: dict[str, object] = {"feed_host_interval": 0.0, "feed_timeout": 2.0}
+    base: dict[str, object] = {"feeds__host_interval": 0.0, "feeds__timeout": 2.0}
     return Fetcher(get_settings(**{**base, **settings}))
 
 
@@ -29,7 +29,7 @@ def test_plain_get_and_a_followed_redirect(srv: FeedServer) -> None:
 
 def test_slower_than_the_timeout(srv: FeedServer) -> None:
     srv.set("/slow", "<rss/>", delay=3.0)
-    f = fetcher(feed_timeout=0.5)
+    f = fetcher(feeds__timeout=0.5)
     t0 = time.monotonic()
     with pytest.raises(FetchError, match="timed out after 0.5 s"):
         f.get(srv.url("/slow"))
@@ -40,7 +40,7 @@ def test_slower_than_the_timeout(srv: FeedServer) -> None:
 @pytest.mark.parametrize("chunked", [False, True])
 def test_body_past_the_cap(srv: FeedServer, chunked: bool) -> None:
     srv.set("/big", b"x" * 300_000, chunked=chunked)
-    f = fetcher(feed_max_bytes=100_000)
+    f = fetcher(feeds__max_bytes=100_000)
     with pytest.raises(FetchError, match="100,000"):
         f.get(srv.url("/big"))
     f.close()
@@ -51,7 +51,7 @@ def test_redirect_loop_and_too_many_redirects(srv: FeedServer) -> None:
     srv.set("/b", status=302, headers={"Location": "/a"})
     for i in range(8):
         srv.set(f"/r{i}", status=307, headers={"Location": f"/r{i + 1}"})
-    f = fetcher(feed_max_redirects=5)
+    f = fetcher(feeds__max_redirects=5)
     with pytest.raises(FetchError, match="redirect loop"):
         f.get(srv.url("/a"))
     assert srv.hits("/a") == 1 and srv.hits("/b") == 1
@@ -82,7 +82,7 @@ def test_robots_txt_missing_or_failing(srv: FeedServer, status: int, allowed: bo
 
 def test_per_host_rate_limit(srv: FeedServer) -> None:
     srv.set("/feed.xml", "<rss/>")
-    f = fetcher(feed_host_interval=0.4)
+    f = fetcher(feeds__host_interval=0.4)
     t0 = time.monotonic()
     for _ in range(3):
         f.get(srv.url("/feed.xml"))
@@ -101,7 +101,7 @@ def test_guard_refuses_loopback_before_any_request(srv: FeedServer) -> None:
 
 
 def test_guard_refuses_private_addresses_without_connecting() -> None:
-    f = fetcher(feed_timeout=1.0)
+    f = fetcher(feeds__timeout=1.0)
     t0 = time.monotonic()
     with pytest.raises(FetchError, match="private"):
         f.get("http://10.255.255.1/feed.xml", guarded=True)  # would hang until the timeout

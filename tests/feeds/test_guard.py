@@ -29,7 +29,7 @@ def test_public_addresses(address: str) -> None:
     "https://169.254.169.254/latest/meta-data/", "http://10.0.0.7/feed",
 ])
 def test_check_public_refuses_this_machine_and_private_networks(url: str) -> None:
-    with pytest.raises(FeedURLError, match="NEWSQA_FEED_ALLOW_PRIVATE"):
+    with pytest.raises(FeedURLError, match="NEWSQA_FEEDS__ALLOW_PRIVATE"):
         check_public(url)
 
 

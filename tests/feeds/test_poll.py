@@ -115,7 +115,7 @@ def test_a_slow_server_is_cut_off(srv: FeedServer, follow: Follow) -> None:
     srv.set("/slow.xml", rss(items(srv, 1)), delay=3.0)
     srv.set("/feed.xml", rss(items(srv, 1, start=1, teaser=True)))
     srv.set("/news/1", page("Story 1", words(250, 1)), content_type="text/html", delay=3.0)
-    svc, store, poller = follow(srv.url("/slow.xml"), srv.url("/feed.xml"), feed_timeout=0.5)
+    svc, store, poller = follow(srv.url("/slow.xml"), srv.url("/feed.xml"), feeds__timeout=0.5)
     slow, teased = poller.poll_all()
     assert slow.status == "error" and "timed out after 0.5 s" in (slow.error or "")
     # A slow article page leaves its item pending (reported), tried again at the next poll.
@@ -133,7 +133,7 @@ def test_a_body_past_the_cap_is_refused(srv: FeedServer, follow: Follow) -> None
     srv.set("/streamed.xml", huge, chunked=True)
     srv.set("/feed.xml", rss(items(srv, 1, start=3)))
     _, _, poller = follow(srv.url("/huge.xml"), srv.url("/streamed.xml"), srv.url("/feed.xml"),
-                          feed_max_bytes=50_000)
+                          feeds__max_bytes=50_000)
     declared, streamed, ok = poller.poll_all()
     assert declared.status == "error" and "the limit is 50,000" in (declared.error or "")
     assert streamed.status == "error" and "over the 50,000-byte limit" in (streamed.error or "")
@@ -181,7 +181,7 @@ def test_feeds_added_over_http_may_not_reach_this_machine(
     assert ip.status == "error" and "loopback" in (ip.error or "")
     assert name.status == "error" and "resolves to a loopback address" in (name.error or "")
     assert srv.hits("/feed.xml") == 0
-    _, _, allowed = follow(srv.url("/feed.xml"), added_by="api", feed_allow_private=True)
+    _, _, allowed = follow(srv.url("/feed.xml"), added_by="api", feeds__allow_private=True)
     assert allowed.poll_all()[0].added == 1
 
 
@@ -189,7 +189,7 @@ def test_a_poll_that_dies_after_a_commit_loses_and_repeats_nothing(
     srv: FeedServer, follow: Follow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     srv.set("/feed.xml", rss(items(srv, 3) + items(srv, 4, start=3, teaser=True)), etag='"v1"')
-    svc, store, poller = follow(srv.url("/feed.xml"), feed_batch_items=2)
+    svc, store, poller = follow(srv.url("/feed.xml"), feeds__batch_items=2)
     real = svc.ingest_records
     calls = 0
 

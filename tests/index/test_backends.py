@@ -28,7 +28,8 @@ def _needs(backend: str) -> None:
 def svc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NewsQA]:
     """A service on a fresh index of the given backend (hash embedder: exact and fast)."""
     _needs(request.param)
-    service = open_service(tmp_path / "index", embedder="hash", backend=request.param)
+    service = open_service(tmp_path / "index", embedding__embedder="hash",
+                           index__backend=request.param)
     yield service
     service.close()
 
@@ -101,7 +102,7 @@ def test_filters_restrict_and_fail_closed(svc: NewsQA) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_seed_answer_with_the_real_model(tmp_path: Path, backend: str) -> None:
     _needs(backend)
-    svc = open_service(tmp_path / "index", backend=backend)
+    svc = open_service(tmp_path / "index", index__backend=backend)
     try:
         svc.ingest([REPO / "corpus"])
         res = svc.ask(SEED_QUESTION)
@@ -114,11 +115,11 @@ def test_seed_answer_with_the_real_model(tmp_path: Path, backend: str) -> None:
 
 def test_an_index_keeps_its_backend(tmp_path: Path) -> None:
     _needs("milvus")
-    svc = open_service(tmp_path / "index", embedder="hash")
+    svc = open_service(tmp_path / "index", embedding__embedder="hash")
     svc.ingest_records(list(NEWS[:1]))
     svc.close()
     with pytest.raises(IndexMismatchError, match="NEWSQA_BACKEND"):
-        open_service(tmp_path / "index", embedder="hash", backend="milvus")
+        open_service(tmp_path / "index", embedding__embedder="hash", index__backend="milvus")
 
 
 def test_milvus_write_cut_short_is_completed_by_the_next_open(
@@ -129,7 +130,7 @@ def test_milvus_write_cut_short_is_completed_by_the_next_open(
     _needs("milvus")
     from newsqa.index.milvus import MilvusSearch
 
-    svc = open_service(tmp_path / "index", embedder="hash", backend="milvus")
+    svc = open_service(tmp_path / "index", embedding__embedder="hash", index__backend="milvus")
     svc.ingest_records(list(NEWS[:1]))
     real = MilvusSearch.upsert
 
@@ -144,7 +145,7 @@ def test_milvus_write_cut_short_is_completed_by_the_next_open(
     assert svc.index.search.count() < svc.stats()["chunks"]  # Milvus did not get it
     svc.close()
     monkeypatch.setattr(MilvusSearch, "upsert", real)
-    again = open_service(tmp_path / "index", embedder="hash")
+    again = open_service(tmp_path / "index", embedding__embedder="hash")
     try:
         assert isinstance(again.index.search, MilvusSearch)
         assert again.index.search.count() == again.stats()["chunks"]
@@ -163,4 +164,4 @@ def test_milvus_missing_says_how_to_install(
 
     monkeypatch.setitem(sys.modules, "pymilvus", None)  # as if not installed
     with pytest.raises(RuntimeError, match=r"pip install 'newsqa\[milvus\]'"):
-        open_service(tmp_path / "index", embedder="hash", backend="milvus")
+        open_service(tmp_path / "index", embedding__embedder="hash", index__backend="milvus")

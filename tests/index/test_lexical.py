@@ -36,7 +36,7 @@ def _same_ranking(got: list[tuple[int, float]], want: list[tuple[int, float]]) -
 
 
 def test_summed_postings_rank_as_fts5_ranks_an_or_query(tmp_path) -> None:
-    svc = open_service(tmp_path / "i", embedder="hash")
+    svc = open_service(tmp_path / "i", embedding__embedder="hash")
     svc.ingest_records([article(t, x, published_at=f"2023-0{i + 1}-10")
                         for i, (t, x) in enumerate(TEXTS)])
     for terms in (["grain", "deal"], ["ukraine", "grain", "rates"], ["extended", "zzz"]):
@@ -52,7 +52,7 @@ def test_summed_postings_rank_as_fts5_ranks_an_or_query(tmp_path) -> None:
 
 
 def test_a_write_refreshes_the_postings_and_the_idf(tmp_path) -> None:
-    svc = open_service(tmp_path / "i", embedder="hash")
+    svc = open_service(tmp_path / "i", embedding__embedder="hash")
     svc.ingest_records([article(t, x) for t, x in TEXTS[:2]])
     assert svc.index.lexical(["counteroffensive"], 5) == []
     idf = svc.index.term_idf(["grain"])["grain"]
@@ -87,7 +87,7 @@ def test_top_bm25_sums_and_filters(base: int) -> None:
 
 
 def test_warming_reads_the_common_words_and_changes_no_ranking(tmp_path) -> None:
-    svc = open_service(tmp_path / "i", embedder="hash")
+    svc = open_service(tmp_path / "i", embedding__embedder="hash")
     svc.ingest_records([article(t, x) for t, x in TEXTS])
     gen = svc.index.generation
     postings = svc.index.search.lexicon.postings
@@ -107,7 +107,7 @@ def test_warming_reads_the_common_words_and_changes_no_ranking(tmp_path) -> None
 def test_common_words_postings_are_kept_for_the_next_start_and_only_for_that_state(
     tmp_path, monkeypatch
 ) -> None:
-    svc = open_service(tmp_path / "i", embedder="hash")
+    svc = open_service(tmp_path / "i", embedding__embedder="hash")
     svc.ingest_records([article(t, x) for t, x in TEXTS])
     assert svc.index.warm_lexical(0.5) > 0
     assert (tmp_path / "i" / lexical.POSTINGS_FILE).exists()
@@ -118,7 +118,7 @@ def test_common_words_postings_are_kept_for_the_next_start_and_only_for_that_sta
     reads: list[str] = []
     real = lexical.read_postings
     monkeypatch.setattr(lexical, "read_postings", lambda q, t, w: reads.append(t) or real(q, t, w))
-    again = open_service(tmp_path / "i", embedder="hash")
+    again = open_service(tmp_path / "i", embedding__embedder="hash")
     assert again.index.warm_lexical(0.5) > 0 and reads == []
     _same_ranking(again.index.lexical(["grain", "deal"], 10, 0.5),
                   _fts_or(again, ["grain", "deal"], 0.5))
@@ -136,11 +136,11 @@ def test_common_words_postings_are_kept_for_the_next_start_and_only_for_that_sta
 
 
 def test_a_damaged_or_foreign_postings_file_is_read_anew(tmp_path) -> None:
-    first = open_service(tmp_path / "a", embedder="hash")
+    first = open_service(tmp_path / "a", embedding__embedder="hash")
     first.ingest_records([article(t, x) for t, x in TEXTS])
     first.index.warm_lexical(0.5)
     # a database rebuilt from scratch to the same generation with other passages
-    other = open_service(tmp_path / "b", embedder="hash")
+    other = open_service(tmp_path / "b", embedding__embedder="hash")
     other.ingest_records([article(t, x) for t, x in TEXTS[:2]])
     other.index.catalogue._db.execute("UPDATE meta SET value=? WHERE key='generation'",
                             [str(first.index.generation)])
@@ -181,7 +181,7 @@ def test_a_server_warms_again_once_the_archive_has_changed(tmp_path) -> None:
     import threading
     import time
 
-    svc = open_service(tmp_path / "i", embedder="hash")
+    svc = open_service(tmp_path / "i", embedding__embedder="hash")
     svc.ingest_records([article(t, x) for t, x in TEXTS[:3]])
     svc.answered.set()
     thread = threading.Thread(target=svc.keep_warm, args=(0.05,), daemon=True)
@@ -204,7 +204,7 @@ def test_processes_warming_at_once_read_the_postings_once(tmp_path, monkeypatch)
 
     from newsqa.index.store import NewsIndex
 
-    svc = open_service(tmp_path / "i", embedder="hash")
+    svc = open_service(tmp_path / "i", embedding__embedder="hash")
     svc.ingest_records([article(t, x) for t, x in TEXTS])
     # another opening of the same directory: its own connections and lock file handle, as a
     # second serving process has

@@ -16,7 +16,7 @@ from tests.support import NEWS, article, open_service
 
 
 def test_reingest_is_idempotent_and_changes_replace(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "idx", embedder="hash")
+    svc = open_service(tmp_path / "idx", embedding__embedder="hash")
     first = svc.ingest_records(NEWS)
     assert (first.added, first.updated, first.unchanged) == (3, 0, 0)
     n_articles, n_chunks, n_fts = index_counts(tmp_path / "idx")
@@ -45,7 +45,7 @@ def test_reingest_is_idempotent_and_changes_replace(tmp_path: Path) -> None:
 
 
 def test_same_content_without_url_is_not_duplicated(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "idx", embedder="hash")
+    svc = open_service(tmp_path / "idx", embedding__embedder="hash")
     doc = article("Local council approves new library", "The council voted 7-2 to build a library.")
     svc.ingest_records([doc])
     rep = svc.ingest_records([article(doc.title, doc.text, origin="elsewhere")])
@@ -53,7 +53,7 @@ def test_same_content_without_url_is_not_duplicated(tmp_path: Path) -> None:
 
 
 def test_delete_removes_article_chunks_lexical_rows_and_vectors(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "idx", embedder="hash")
+    svc = open_service(tmp_path / "idx", embedding__embedder="hash")
     svc.ingest_records(NEWS)
     volcano = NEWS[2]
     assert [p.url for p in svc.search("Tolva volcano eruption", k=1)] == [volcano.url]
@@ -66,12 +66,12 @@ def test_delete_removes_article_chunks_lexical_rows_and_vectors(tmp_path: Path) 
     assert sorted(p.url or "" for p in hits) == sorted(a.url or "" for a in NEWS[:2])
     # The saved FAISS file agrees after reopening.
     svc.close()
-    again = open_service(tmp_path / "idx", embedder="hash")
+    again = open_service(tmp_path / "idx", embedding__embedder="hash")
     assert len(again.index.vectors) == n_chunks
 
 
 def test_opening_with_another_model_fails_clearly(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "idx", embedder="hash")
+    svc = open_service(tmp_path / "idx", embedding__embedder="hash")
     manifest = dict(svc.index.manifest, model="some/other-model")
     svc.close()
     with pytest.raises(IndexMismatchError, match="model"):
@@ -79,7 +79,7 @@ def test_opening_with_another_model_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_stale_vector_file_is_rebuilt_from_the_database(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "idx", embedder="hash")
+    svc = open_service(tmp_path / "idx", embedding__embedder="hash")
     svc.ingest_records(NEWS[:1])
     stale = (tmp_path / "idx" / "vectors.faiss").read_bytes()
     svc.ingest_records(NEWS[1:])
@@ -87,18 +87,18 @@ def test_stale_vector_file_is_rebuilt_from_the_database(tmp_path: Path) -> None:
     svc.close()
     # Simulate a crash between the database commit and the vector file write.
     (tmp_path / "idx" / "vectors.faiss").write_bytes(stale)
-    again = open_service(tmp_path / "idx", embedder="hash")
+    again = open_service(tmp_path / "idx", embedding__embedder="hash")
     assert len(again.index.vectors) == n_chunks
     assert [p.url for p in again.search("Tolva volcano", k=1)] == [NEWS[2].url]
 
 
 def test_the_vector_codec_can_change_at_any_restart(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "idx", embedder="hash", vector_codec="flat")
+    svc = open_service(tmp_path / "idx", embedding__embedder="hash", index__vector_codec="flat")
     svc.ingest_records(NEWS)
     ids = sorted(p.chunk_id for p in svc.search("volcano bank rates", k=10))
     exact = svc.index.vectors.reconstruct(ids)
     svc.close()
-    half = open_service(tmp_path / "idx", embedder="hash", vector_codec="fp16")
+    half = open_service(tmp_path / "idx", embedding__embedder="hash", index__vector_codec="fp16")
     assert half.index.vectors._store.codec == "fp16"  # converted from the flat snapshot
     assert np.allclose(half.index.vectors.reconstruct(ids), exact, atol=1e-3)
     assert [p.url for p in half.search("Tolva volcano", k=1)] == [NEWS[2].url]
@@ -109,12 +109,12 @@ def test_the_vector_codec_can_change_at_any_restart(tmp_path: Path) -> None:
     half.index.save_snapshot()  # now current in this codec: left as it is
     assert flat_file != fp16_file == snapshot.stat().st_ino
     half.close()
-    again = open_service(tmp_path / "idx", embedder="hash", vector_codec="fp16")
+    again = open_service(tmp_path / "idx", embedding__embedder="hash", index__vector_codec="fp16")
     assert again.index.search.snapshot_codec == "fp16"
     again.ingest_records([article("Harbour reopens", "The harbour reopened after the storm.")])
     again.close()
     # From an fp16 snapshot, float32 vectors come from the database, exactly.
-    flat = open_service(tmp_path / "idx", embedder="hash", vector_codec="flat")
+    flat = open_service(tmp_path / "idx", embedding__embedder="hash", index__vector_codec="flat")
     assert flat.index.vectors._store.codec == "flat"
     assert np.array_equal(flat.index.vectors.reconstruct(ids), exact)
 
@@ -122,14 +122,14 @@ def test_the_vector_codec_can_change_at_any_restart(tmp_path: Path) -> None:
 def test_second_concurrent_ingest_is_refused(tmp_path: Path) -> None:
     from newsqa.index.store import IndexBusyError
 
-    svc = open_service(tmp_path / "idx", embedder="hash")
+    svc = open_service(tmp_path / "idx", embedding__embedder="hash")
     with svc.index.writer(), pytest.raises(IndexBusyError, match="is busy"):
         svc.ingest_records(NEWS)
     assert svc.ingest_records(NEWS).added == 3  # the lock is released afterwards
 
 
 def test_term_idf_counts_passages_as_the_lexical_index_matches(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "idx", embedder="hash")
+    svc = open_service(tmp_path / "idx", embedding__embedder="hash")
     svc.ingest_records([
         article("Rates rise", "The bank raised rates.", url="https://x/1"),
         article("Rates hold", "The bank held rates.", url="https://x/2"),
@@ -151,7 +151,7 @@ def test_term_idf_counts_passages_as_the_lexical_index_matches(tmp_path: Path) -
 
 
 def test_lexical_under_a_narrow_filter_looks_past_the_first_matches(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "idx", embedder="hash")
+    svc = open_service(tmp_path / "idx", embedding__embedder="hash")
     # 40 passages say "storm" three times and rank above the one that says it once
     loud = [article(f"Storm {i}", f"Storm storm storm hit town {i}.", url=f"https://x/{i}",
                     published_at="2023-02-01") for i in range(40)]
@@ -176,7 +176,7 @@ def test_sentence_vectors_are_stored_with_their_chunks_and_go_with_them(tmp_path
     from newsqa.embedding.fake import HashEmbedder
     from newsqa.text import split_sentences
 
-    svc = open_service(tmp_path / "i", embedder="hash")
+    svc = open_service(tmp_path / "i", embedding__embedder="hash")
     svc.ingest_records([article("Grain deal extended", "Ships sailed from Odesa. The deal was "
                                 "extended for sixty days.", url="https://x/1")])
     (cid,) = _chunk_ids(svc)
@@ -190,7 +190,8 @@ def test_sentence_vectors_are_stored_with_their_chunks_and_go_with_them(tmp_path
 
 
 def test_an_index_without_sentence_vectors_answers_and_gains_them(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "i", embedder="hash", sentence_vectors=False)
+    svc = open_service(tmp_path / "i", embedding__embedder="hash",
+                       embedding__sentence_vectors=False)
     svc.ingest_records(NEWS)
     ids = _chunk_ids(svc)
     assert svc.index.chunks_without_sentences(100)[0] == len(ids) > 2
@@ -199,7 +200,8 @@ def test_an_index_without_sentence_vectors_answers_and_gains_them(tmp_path: Path
     db = sqlite3.connect(tmp_path / "i" / "news.sqlite")
     db.execute("DROP TABLE sentences")
     db.close()
-    svc = open_service(tmp_path / "i", embedder="hash", sentence_vectors=False)
+    svc = open_service(tmp_path / "i", embedding__embedder="hash",
+                       embedding__sentence_vectors=False)
     assert svc.index.sentence_vectors(ids) == {}
     assert svc.index.chunks_without_sentences(100)[0] == len(ids)
     question = "When did the bank raise rates?"
@@ -234,7 +236,7 @@ class _Counting:
 
 
 def test_chunk_meta_is_what_ranking_reads_and_chunks_add_what_is_shown(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "i", embedder="hash")
+    svc = open_service(tmp_path / "i", embedding__embedder="hash")
     svc.ingest_records([article("Grain deal extended", "Ships sailed from Odesa.", url="https://x/1",
                                 source="Wire", published_at="2023-03-18")])
     (cid,) = _chunk_ids(svc)
@@ -249,7 +251,7 @@ def test_chunk_meta_is_what_ranking_reads_and_chunks_add_what_is_shown(tmp_path:
 
 
 def test_only_the_passages_an_answer_weighs_need_their_sentence_vectors(tmp_path: Path) -> None:
-    svc = open_service(tmp_path / "i", embedder="hash")
+    svc = open_service(tmp_path / "i", embedding__embedder="hash")
     svc.ingest_records([*NEWS, article("Bank holds rates", "The bank held rates on Tuesday.",
                                        url="https://x/held")])
     question = "When did the bank raise rates?"

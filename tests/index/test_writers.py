@@ -34,7 +34,7 @@ from tests.support import (
 
 
 def _open(path: Path) -> NewsQA:
-    return open_service(path, embedder="hash")
+    return open_service(path, embedding__embedder="hash")
 
 
 def _dense_ids(svc: NewsQA, text: str, k: int = 50) -> set[int]:
@@ -272,7 +272,7 @@ def test_kill_9_during_cli_ingest_leaves_a_consistent_index(tmp_path: Path) -> N
     TOTAL = 1200  # noqa: N806
     path = tmp_path / "idx"
     src = write_jsonl(tmp_path / "news.jsonl", synthetic_articles(TOTAL))
-    env = hash_env(ingest_batch_articles="8")
+    env = hash_env(ingest__batch_articles="8")
     cmd = newsqa_command(path, "ingest", str(src), "--no-progress")
     rng = random.Random(9)
     killed = 0

@@ -309,8 +309,8 @@ def test_cli_ingest_with_ray_writes_through_the_configured_backend(
     from tests.support import NEWS, write_jsonl
 
     backend = "milvus" if importlib.util.find_spec("pymilvus") else "local"
-    monkeypatch.setenv("NEWSQA_EMBEDDER", "hash")
-    monkeypatch.setenv("NEWSQA_BACKEND", backend)
+    monkeypatch.setenv("NEWSQA_EMBEDDING__EMBEDDER", "hash")
+    monkeypatch.setenv("NEWSQA_INDEX__BACKEND", backend)
     src = write_jsonl(tmp_path / "news.jsonl", [
         {"title": a.title, "text": a.text, "url": a.url, "source": a.source,
          "published_at": a.published_at} for a in NEWS
@@ -320,7 +320,7 @@ def test_cli_ingest_with_ray_writes_through_the_configured_backend(
         assert main(["--index", index, "ingest", str(src), "--ray", "auto", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["added"] == 3
-    svc = open_service(tmp_path / "index", embedder="hash")
+    svc = open_service(tmp_path / "index", embedding__embedder="hash")
     try:
         assert svc.index.manifest["backend"] == backend
         assert svc.search("Tolva volcano", 1)[0].title.startswith("Volcano")

@@ -619,7 +619,7 @@ def test_json_body_and_files_build_articles_by_the_same_rules(tmp_path: Path) ->
 
 @pytest.fixture
 def hash_service(tmp_path: Path) -> Iterator[NewsQA]:
-    svc = open_service(tmp_path / "index", embedder="hash")
+    svc = open_service(tmp_path / "index", embedding__embedder="hash")
     yield svc
     svc.close()
 
@@ -669,7 +669,7 @@ def test_200000_tiny_bad_lines_make_a_readable_report_printed_once(
 ) -> None:
     path = tmp_path / "many.jsonl"
     path.write_bytes(b"[]\n" * 200_000 + good_line(1))
-    monkeypatch.setenv("NEWSQA_EMBEDDER", "hash")
+    monkeypatch.setenv("NEWSQA_EMBEDDING__EMBEDDER", "hash")
     t0 = time.perf_counter()
     with caplog.at_level(logging.INFO, logger="newsqa"):
         code = main(["--index", str(tmp_path / "idx"), "ingest", str(path), "--no-progress"])
@@ -722,8 +722,8 @@ def test_uploaded_gzip_bomb_is_reported_and_the_server_stays_up(hash_service: Ne
 def test_limits_are_settings_passed_down_to_the_loaders(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("NEWSQA_MAX_FILE_BYTES", "50000")
-    svc = open_service(tmp_path / "index", embedder="hash", max_line_bytes=1000)
+    monkeypatch.setenv("NEWSQA_INGEST__MAX_FILE_BYTES", "50000")
+    svc = open_service(tmp_path / "index", embedding__embedder="hash", ingest__max_line_bytes=1000)
     try:
         lines = tmp_path / "lines.jsonl"
         lines.write_bytes(good_line(1) + json.dumps(record(2, text="word " * 400)).encode())

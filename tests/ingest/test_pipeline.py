@@ -68,7 +68,7 @@ WIRE = (
 
 
 def _open(path: Path) -> NewsQA:
-    return open_service(path, embedder="hash")
+    return open_service(path, embedding__embedder="hash")
 
 
 def test_same_url_twice_in_one_input_the_later_wins_and_the_earlier_is_reported(

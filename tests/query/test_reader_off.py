@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(not ARCHIVE.exists(), reason="shared archive not
 
 def test_reader_off_gives_the_recorded_answers(tmp_path: Path) -> None:
     want = json.loads((REPO / "tests" / "data" / "reader_off_answers.json").read_text())
-    got = answers(tmp_path / "i", reader="off")
+    got = answers(tmp_path / "i", reader__mode="off")
     assert [g["id"] for g in got] == [w["id"] for w in want]
     for g, w in zip(got, want, strict=True):
         assert g == w, g["id"]

@@ -42,7 +42,7 @@ def _archive(root: Path) -> Path:
 
 
 def test_train_reader_on_a_tiny_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWSQA_EMBEDDER", "hash")
+    monkeypatch.setenv("NEWSQA_EMBEDDING__EMBEDDER", "hash")
     folder = _archive(tmp_path)
     out = tmp_path / "model"
     code = main(["--data", str(tmp_path), "--archives", folder.name, "--work",
@@ -69,9 +69,9 @@ def test_train_reader_on_a_tiny_archive(tmp_path: Path, monkeypatch: pytest.Monk
     from newsqa.service import configured_reader
     from newsqa.settings import get_settings
 
-    assert configured_reader(get_settings(reader_dir=str(out)))[0] is None  # off by default
-    on, read = configured_reader(get_settings(reader="on", reader_dir=str(out),
-                                              reader_passages=5))
+    assert configured_reader(get_settings(reader__dir=str(out)))[0] is None  # off by default
+    on, read = configured_reader(get_settings(reader__mode="on", reader__dir=str(out),
+                                              reader__passages=5))
     assert on is not None and (read.passages, read.abstain_below) == (5, info["abstain_below"])
     probe = (f"import sys; from newsqa.reader.runtime import load_reader; "
              f"from newsqa.reader.inputs import Candidate; "

@@ -410,9 +410,9 @@ def test_generated_answer_with_a_flagged_sentence(browser: object, tmp_path: Pat
 
     script = FakeLLM(reply=reply, piece_delay_s=0.02)
     with fake_llm_server(script) as llm:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "NEWSQA_EMBEDDER": "hash",
-               "NEWSQA_GENERATOR_URL": llm, "NEWSQA_GENERATOR_MODEL": "fake-7b"}
-        env.pop("NEWSQA_API_KEY", None)
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "NEWSQA_EMBEDDING__EMBEDDER": "hash",
+               "NEWSQA_GENERATOR__URL": llm, "NEWSQA_GENERATOR__MODEL": "fake-7b"}
+        env.pop("NEWSQA_API__KEY", None)
         with local_server(tmp_path / "index", [str(REPO / "corpus")], 120, env) as url:
             page = browser.new_page()  # type: ignore[attr-defined]
             errors = _console_watch(page)

@@ -1,7 +1,7 @@
 """What routes depend on: the service object, the API key check for reads and writes, and the
 question check shared by ``/api/ask`` and ``/v1/chat/completions``.
 
-The key is one bearer token (``NEWSQA_API_KEY``); reads are declared with a security scheme of
+The key is one bearer token (``NEWSQA_API__KEY``); reads are declared with a security scheme of
 their own (:data:`READ_SCHEME`) only so that :mod:`newsqa.api.docs` can tell them apart in the
 OpenAPI document, where it folds that scheme back into ``HTTPBearer``.
 """
@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from newsqa.service import NewsQA
 
-KEY_DOC = "The server's NEWSQA_API_KEY"
+KEY_DOC = "The server's NEWSQA_API__KEY"
 bearer = HTTPBearer(auto_error=False, description=KEY_DOC)
 # The same key, for reads: a scheme of its own only so that the OpenAPI page can tell which
 # operations are reads (docs.document_auth folds it back into HTTPBearer).
@@ -36,7 +36,7 @@ ReadCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(read_be
 
 
 def _check_key(svc: NewsQA, creds: HTTPAuthorizationCredentials | None) -> None:
-    key = svc.settings.api_key
+    key = svc.settings.api.key
     token = creds.credentials if creds else ""
     if key and not hmac.compare_digest(token.encode(), key.encode()):
         raise HTTPException(
@@ -53,7 +53,7 @@ def require_write(svc: Service, creds: Credentials) -> None:
 
 def require_read(svc: Service, creds: ReadCredentials) -> None:
     """Reads need the API key only when ``api_key_reads`` is set."""
-    if svc.settings.api_key_reads:
+    if svc.settings.api.key_reads:
         _check_key(svc, creds)
 
 
@@ -67,7 +67,7 @@ def check_question(svc: NewsQA, question: str) -> str:
     q = question.strip()
     if not q:
         raise HTTPException(422, "question must not be empty")
-    limit = svc.settings.max_question_chars
+    limit = svc.settings.api.max_question_chars
     if len(q) > limit:
         raise HTTPException(422, f"question is {len(q)} characters long; the limit is {limit}")
     return q

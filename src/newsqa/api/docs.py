@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from newsqa.api.dependencies import READ_SCHEME
 from newsqa.api.middleware import CSP
 from newsqa.service import NewsQA
+from newsqa.settings.sections import ApiSettings
 
 DESCRIPTION = """Question answering over a news archive, with cited answers.
 
@@ -28,8 +29,8 @@ DESCRIPTION = """Question answering over a news archive, with cited answers.
 * **Search** passages, **browse**, **add** (JSON or an uploaded file) and **delete** articles.
 * An **OpenAI-compatible** `/v1/chat/completions` lets chat clients get cited answers.
 
-When the server has an API key (`NEWSQA_API_KEY`), writes need `Authorization: Bearer <key>`;
-reads need it too only when `NEWSQA_API_KEY_READS=1` (each operation's security says which).
+When the server has an API key (`NEWSQA_API__KEY`), writes need `Authorization: Bearer <key>`;
+reads need it too only when `NEWSQA_API__KEY_READS=1` (each operation's security says which).
 Errors are JSON: `{"detail": "..."}`. A write that meets another process writing to the index
 gets 409 with a `Retry-After` header. Every response carries an `X-Request-ID` header (a client's
 own is kept when it is plain); a 500 says only "internal error" with that id, which the server
@@ -45,13 +46,13 @@ OPENAPI_TAGS = [
 ]
 
 
-def _document_auth(doc: dict[str, Any], settings: Any) -> None:
+def _document_auth(doc: dict[str, Any], settings: ApiSettings) -> None:
     """Each operation's security as this server asks for it: the key is required for writes
-    when one is configured, and for reads only with ``api_key_reads``; otherwise it is optional
+    when one is configured, and for reads only with ``key_reads``; otherwise it is optional
     (``security: [{}, {"HTTPBearer": []}]``). Reads are told apart by their own scheme, which
     is folded into ``HTTPBearer`` here."""
-    writes_need_key = bool(settings.api_key)
-    reads_need_key = writes_need_key and settings.api_key_reads
+    writes_need_key = bool(settings.key)
+    reads_need_key = writes_need_key and settings.key_reads
     for ops in doc.get("paths", {}).values():
         for op in ops.values():
             security = op.get("security") if isinstance(op, dict) else None
@@ -84,7 +85,7 @@ def _document_limits(doc: dict[str, Any], service: NewsQA) -> None:
     ``/v1/chat/completions``, each a question) is at most ``max_question_chars`` long; without
     a language model, ``mode`` is extractive only."""
     schemas = doc.get("components", {}).get("schemas", {})
-    limit = service.settings.max_question_chars
+    limit = service.settings.api.max_question_chars
     question = schemas.get("AskRequest", {}).get("properties", {}).get("question")
     if question is not None:
         question["maxLength"] = limit
@@ -98,7 +99,7 @@ def _document_limits(doc: dict[str, Any], service: NewsQA) -> None:
             if mode is not None:
                 _drop_generate(mode)
                 mode["description"] = "extractive (generate needs a language model server, "\
-                    "which this one has not: NEWSQA_GENERATOR_URL)"
+                    "which this one has not: NEWSQA_GENERATOR__URL)"
 
 
 def truthful_openapi(app: FastAPI, service: NewsQA) -> None:
@@ -110,7 +111,7 @@ def truthful_openapi(app: FastAPI, service: NewsQA) -> None:
     def openapi() -> dict[str, Any]:
         doc = make()  # FastAPI's, cached (and made again if routes are added)
         if not done or done[0] is not doc:
-            _document_auth(doc, service.settings)
+            _document_auth(doc, service.settings.api)
             _document_limits(doc, service)
             done[:] = [doc]
         return doc

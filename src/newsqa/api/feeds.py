@@ -4,7 +4,7 @@
 running, and how fresh the archive is; ``POST`` (a URL, optionally an interval) and ``DELETE``
 are writes and need the API key when one is set. A URL given here goes through the address
 guard (:mod:`newsqa.feeds.guard`): one on a loopback, link-local or private address is refused
-with 422 unless ``NEWSQA_FEED_ALLOW_PRIVATE`` is set. Polling is done by ``serve --follow`` (or
+with 422 unless ``NEWSQA_FEEDS__ALLOW_PRIVATE`` is set. Polling is done by ``serve --follow`` (or
 a separate ``newsqa follow``), which picks up a feed added here within seconds. :func:`install`
 also adds the feeds' series to ``/metrics``.
 """
@@ -53,7 +53,7 @@ class FeedIn(BaseModel):
     )
     interval: float | None = Field(
         None, ge=1, le=7 * 86400, strict=True,
-        description="Seconds between polls (default NEWSQA_FEED_INTERVAL, 900)",
+        description="Seconds between polls (default NEWSQA_FEEDS__INTERVAL, 900)",
     )
 
 
@@ -130,7 +130,7 @@ def make_router(
     ) -> dict[str, Any]:
         """Every followed feed: last poll, last success, last status and error, items added
         and updated; whether a follower is polling them; the archive's newest date."""
-        return feeds_status(store_of(app, svc), svc.settings.feed_interval, svc.stats())
+        return feeds_status(store_of(app, svc), svc.settings.feeds.interval, svc.stats())
 
     @router.post("/api/feeds", response_model=FeedOut, status_code=201, dependencies=writes,
                  summary="Follow a feed",
@@ -145,14 +145,14 @@ def make_router(
         loopback, link-local or private address (unless the server allows them)."""
         try:
             url = check_url(body.url)
-            if not svc.settings.feed_allow_private:
+            if not svc.settings.feeds.allow_private:
                 check_public(url)
         except FeedURLError as exc:
             raise HTTPException(422, str(exc)) from None
         feed, new = store_of(app, svc).add(url, "api", body.interval)
         if not new:
             response.status_code = 200
-        return feed.to_dict(svc.settings.feed_interval)
+        return feed.to_dict(svc.settings.feeds.interval)
 
     @router.delete("/api/feeds/{feed:path}", response_model=FeedDeleted, dependencies=writes,
                    summary="Stop following a feed", responses={**not_found, **s.ERRORS})

@@ -337,7 +337,7 @@ def make_router(
     ) -> Any:
         """A cited answer as an OpenAI chat completion."""
         question, history = _question_and_history(req)
-        limit = svc.settings.max_question_chars
+        limit = svc.settings.api.max_question_chars
         for turn in history:  # each user message was a question once
             n = len(turn["content"].strip())
             if turn["role"] == "user" and n > limit:

@@ -36,7 +36,7 @@ Outlet = Annotated[str, Field(min_length=1, max_length=200)]
 NOT_BLANK = r"\S"
 MODE_DOC = (
     "extractive: sentences quoted from the articles; generate: written by the configured "
-    "language model (NEWSQA_GENERATOR_URL), every sentence checked against the passage it "
+    "language model (NEWSQA_GENERATOR__URL), every sentence checked against the passage it "
     "cites (422 when no model is configured)"
 )
 

@@ -35,12 +35,13 @@ def log_config() -> dict[str, Any]:
     from newsqa.logs import with_format
     from newsqa.settings import get_settings
 
-    return with_format(config, get_settings().log_format)  # NEWSQA_LOG_FORMAT=json: JSON lines
+    return with_format(config, get_settings().log.format)  # NEWSQA_LOG__FORMAT=json: JSON lines
 
 
 def worker_app() -> FastAPI:
     """The app of one of several serving processes (uvicorn's factory): each opens the index
-    that the ``NEWSQA_*`` settings name (``newsqa serve --workers N`` sets ``NEWSQA_INDEX``)."""
+    that the ``NEWSQA_*`` settings name (``newsqa serve --workers N`` sets
+    ``NEWSQA_INDEX__PATH``)."""
     from newsqa.settings import get_settings
 
     service = NewsQA.open(get_settings(), create=False)
@@ -58,9 +59,9 @@ def worker_environment(
     index: str | Path, workers: int, environ: Mapping[str, str]
 ) -> dict[str, str]:
     """The variables ``workers`` worker processes need on top of ``environ``: the index to open
-    (``NEWSQA_INDEX``, absolute) and, unless ``environ`` sets it, each worker's share of the
+    (``NEWSQA_INDEX__PATH``, absolute) and, unless ``environ`` sets it, each worker's share of the
     cores for the model (``OMP_NUM_THREADS``), so that they do not oversubscribe them."""
-    env = {"NEWSQA_INDEX": str(Path(index).resolve())}
+    env = {"NEWSQA_INDEX__PATH": str(Path(index).resolve())}
     if "OMP_NUM_THREADS" not in environ:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     return env
@@ -100,7 +101,7 @@ def serve(service: NewsQA, host: str = "127.0.0.1", port: int = 8000, workers: i
         start_warming(service)
         uvicorn.run(create_app(service), **common)
         return
-    env = worker_environment(service.settings.index, workers, os.environ)
+    env = worker_environment(service.settings.index.path, workers, os.environ)
     service.close()
     release_models()
     with _environment(env):

@@ -185,7 +185,7 @@ def _save(src: BinaryIO, dest: Path) -> None:
 
 async def read_ingest_input(request: Request, svc: NewsQA) -> IngestJob:
     """Parse a JSON list of articles or a multipart file upload into ingest work."""
-    limit = svc.settings.max_upload_bytes
+    limit = svc.settings.api.max_upload_bytes
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
         raw = b"".join([c async for c in _limited_body(request, limit)])
@@ -195,7 +195,7 @@ async def read_ingest_input(request: Request, svc: NewsQA) -> IngestJob:
             raise HTTPException(400, f"invalid JSON body: {exc}") from None
         except RecursionError:
             raise HTTPException(400, "invalid JSON body: nested too deeply") from None
-        records = json_records(doc, svc.settings.max_article_bytes)
+        records = json_records(doc, svc.settings.ingest.max_article_bytes)
         return IngestJob(lambda progress: svc.ingest_records(records, progress))
     if ctype != "multipart/form-data":
         raise HTTPException(

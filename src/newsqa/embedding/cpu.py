@@ -11,7 +11,8 @@ from typing import Any
 
 log = logging.getLogger("newsqa.embed")
 
-#: Values of ``NEWSQA_EMBED_PRECISION``: ``auto`` is bf16 where the CPU has native bf16, else fp32.
+#: Values of ``NEWSQA_EMBEDDING__PRECISION``: ``auto`` is bf16 where the CPU has native bf16,
+#: else fp32.
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -41,7 +42,7 @@ def cpu_has_native_bf16() -> bool:
 
 
 def resolve_precision(requested: str) -> str:
-    """``fp32`` or ``bf16`` for a ``NEWSQA_EMBED_PRECISION`` value (``auto`` asks the CPU).
+    """``fp32`` or ``bf16`` for a ``NEWSQA_EMBEDDING__PRECISION`` value (``auto`` asks the CPU).
 
     bf16 and fp32 vectors of one model are interchangeable: over 2,000 chunks of real news their
     cosine was at least 0.9999 (``bench/ingest.py --agreement``), so an index built in one

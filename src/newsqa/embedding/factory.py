@@ -36,7 +36,7 @@ def runtime_backend(built: str) -> str:
     ONNX fp32 is served even on CPUs where torch computes bf16 natively: measured side by side on
     an AVX512-BF16 machine (``bench/serving_backend.py``) it embeds a query faster (p50 7.1 ms
     against 10.9 for torch bf16), starts in 0.4 s against 6.1 and peaks at ~200 MiB against
-    ~720, with no torch in the process. ``NEWSQA_EMBED_BACKEND=torch`` still asks for torch.
+    ~720, with no torch in the process. ``NEWSQA_EMBEDDING__BACKEND=torch`` still asks for torch.
     """
     if vector_family(built) != "fp32":
         return built
@@ -117,7 +117,7 @@ def index_backend(path: Path, stored: dict[str, Any] | None = None) -> str:
 
 
 def new_index_backend() -> str:
-    """What embeds a new index unless ``NEWSQA_EMBED_BACKEND`` says otherwise: ``onnx-int8``
+    """What embeds a new index unless ``NEWSQA_EMBEDDING__BACKEND`` says otherwise: ``onnx-int8``
     where ONNX Runtime is installed (51 chunks/s end to end against ~27 for torch fp32 on 2
     cores, and the same Hit@10 and answer hit on the Jan–Mar slice: docs/benchmarks.md), else
     ``torch``."""
@@ -128,19 +128,20 @@ def new_index_backend() -> str:
 
 def load(settings: Settings, backend: str, precision: str | None = None) -> Embedder:
     """The embedder of ``backend`` with the model and options ``settings`` name."""
+    e = settings.embedding
     return load_embedder(
-        settings.model_path, settings.embed_batch_size, settings.embedder,
-        precision or settings.embed_precision, backend,
-        str(settings.cache_dir) if settings.cache_dir else None,
+        e.model_path, e.batch_size, e.embedder, precision or e.precision, backend,
+        str(e.cache_dir) if e.cache_dir else None,
     )
 
 
 def embed_backends(settings: Settings, built: str) -> tuple[str, str]:
     """The (query, ingest) embedding backends for an index built by ``built``:
-    ``NEWSQA_EMBED_BACKEND`` for both when set; else, for fp32 vectors, ONNX Runtime for queries
-    (:func:`~newsqa.embedding.factory.runtime_backend`) and torch for ingests; else ``built``."""
-    if settings.embed_backend:
-        return settings.embed_backend, settings.embed_backend
+    ``NEWSQA_EMBEDDING__BACKEND`` for both when set; else, for fp32 vectors, ONNX Runtime for
+    queries (:func:`~newsqa.embedding.factory.runtime_backend`) and torch for ingests; else
+    ``built``."""
+    if settings.embedding.backend:
+        return settings.embedding.backend, settings.embedding.backend
     ingest = "torch" if vector_family(built) == "fp32" else built
     return runtime_backend(built), ingest
 
@@ -153,9 +154,9 @@ def backend_precision(backend: str, precision: str) -> str:
 
 
 def sentence_embedder(settings: Settings, embedder: Embedder) -> Embedder:
-    """The embedder of answer sentences: int8 ONNX (``NEWSQA_COMPOSE_EMBED_BACKEND``) where ONNX
-    Runtime is installed and ``embedder`` runs the model, else ``embedder`` itself."""
-    if settings.compose_embed_backend == "index" or embedder.backend in ("hash", "onnx-int8"):
+    """The embedder of answer sentences: int8 ONNX (``NEWSQA_EMBEDDING__COMPOSE_BACKEND``) where
+    ONNX Runtime is installed and ``embedder`` runs the model, else ``embedder`` itself."""
+    if settings.embedding.compose_backend == "index" or embedder.backend in ("hash", "onnx-int8"):
         return embedder
     from newsqa.embedding.onnx import available
 

@@ -1,4 +1,5 @@
-"""The model-free embedder for tests about logic and for fault drills (``NEWSQA_EMBEDDER=hash``)."""
+"""The model-free embedder for tests about logic and for fault drills
+(``NEWSQA_EMBEDDING__EMBEDDER=hash``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ class HashEmbedder:
     Each lower-cased word adds +1 or -1 (by a CRC of the word) to one of ``dim`` buckets, and the
     sum is normalised, so texts that share words have a positive cosine and identical texts a
     cosine of 1. Tests that are about logic rather than relevance, and fault drills, use it so
-    their results are exact and need no model load (``NEWSQA_EMBEDDER=hash``).
+    their results are exact and need no model load (``NEWSQA_EMBEDDING__EMBEDDER=hash``).
     """
 
     name = "newsqa/hash-embedder"

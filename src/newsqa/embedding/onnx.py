@@ -35,7 +35,7 @@ BACKEND = "onnx-int8"
 BACKEND_FP32 = "onnx-fp32"
 _MISSING = (
     "the onnx embedding backends need onnxruntime and onnx: pip install onnxruntime onnx "
-    "(or set NEWSQA_EMBED_BACKEND=torch)"
+    "(or set NEWSQA_EMBEDDING__BACKEND=torch)"
 )
 
 

@@ -4,7 +4,7 @@ Speed on CPU comes from four things, each measured by ``bench/ingest.py``:
 
 - **bf16** where the CPU computes it natively (AVX512-BF16 or AMX): the linear layers' weights
   are stored in bfloat16 and the forward pass runs under ``torch.autocast``; elsewhere fp32
-  (``NEWSQA_EMBED_PRECISION=auto|fp32|bf16``);
+  (``NEWSQA_EMBEDDING__PRECISION=auto|fp32|bf16``);
 - **length-bucketed batches**: texts are sorted by their word-piece count and cut into batches of a
   bounded number of padded tokens, so little compute goes to padding and large batches of long
   texts do not spill the CPU caches;

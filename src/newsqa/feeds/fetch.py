@@ -1,10 +1,10 @@
 """HTTP for feeds: bounded GET requests, a per-host rate limit and robots.txt.
 
-Every request has a time limit for the whole of it (``NEWSQA_FEED_TIMEOUT``: connecting,
+Every request has a time limit for the whole of it (``NEWSQA_FEEDS__TIMEOUT``: connecting,
 waiting and reading, so a server that trickles bytes is cut off too), a body cap counted after
-decompression (``NEWSQA_FEED_MAX_BYTES``), at most ``NEWSQA_FEED_MAX_REDIRECTS`` redirects
+decompression (``NEWSQA_FEEDS__MAX_BYTES``), at most ``NEWSQA_FEEDS__MAX_REDIRECTS`` redirects
 (a loop is reported at its first repeat) and waits its turn behind the previous request to the
-same host (``NEWSQA_FEED_HOST_INTERVAL``). Requests for feeds added over HTTP go through the
+same host (``NEWSQA_FEEDS__HOST_INTERVAL``). Requests for feeds added over HTTP go through the
 address guard of :mod:`newsqa.feeds.guard`. Failures are :class:`FetchError` with a reason a
 person can act on.
 """
@@ -77,13 +77,13 @@ class Fetcher:
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        s = settings
-        self.timeout = s.feed_timeout
-        self.max_bytes = s.feed_max_bytes
-        self.max_redirects = s.feed_max_redirects
-        self.host_interval = s.feed_host_interval
-        self.user_agent = s.feed_user_agent
-        self.robot_name = s.feed_user_agent.split("/")[0].split()[0] or "newsqa"
+        s = settings.feeds
+        self.timeout = s.timeout
+        self.max_bytes = s.max_bytes
+        self.max_redirects = s.max_redirects
+        self.host_interval = s.host_interval
+        self.user_agent = s.user_agent
+        self.robot_name = s.user_agent.split("/")[0].split()[0] or "newsqa"
         self.stop = stop or threading.Event()
         self.clock = clock
         self._lock = threading.Lock()

@@ -1,5 +1,5 @@
 """Where a feed request may connect: feed URLs given over HTTP must not reach this machine or
-its private network (server-side request forgery) unless ``NEWSQA_FEED_ALLOW_PRIVATE`` says so.
+its private network (server-side request forgery) unless ``NEWSQA_FEEDS__ALLOW_PRIVATE`` says so.
 
 A URL naming such an address (or ``localhost``) is refused when it is added
 (:func:`check_public`). The check that counts is made when each TCP connection is opened
@@ -85,7 +85,7 @@ def first_allowed(host: str, addresses: Iterable[IPAddress]) -> IPAddress:
         if why:
             raise BlockedAddress(
                 f"{host} resolves to a {why} address ({ip}); feeds added over HTTP may not "
-                "reach it unless NEWSQA_FEED_ALLOW_PRIVATE=true"
+                "reach it unless NEWSQA_FEEDS__ALLOW_PRIVATE=true"
             )
     if not addresses:
         raise BlockedAddress(f"{host} resolves to no address")
@@ -100,7 +100,7 @@ def check_public(url: str) -> None:
     if host == "localhost" or host.endswith(".localhost"):
         raise FeedURLError(
             f"{host} is this machine (loopback); feeds added over HTTP may not reach it "
-            "unless NEWSQA_FEED_ALLOW_PRIVATE=true"
+            "unless NEWSQA_FEEDS__ALLOW_PRIVATE=true"
         )
     try:
         ip = ipaddress.ip_address(host.strip("[]"))

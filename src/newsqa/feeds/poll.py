@@ -3,7 +3,7 @@
 A poll of one feed: a conditional GET (the ETag and Last-Modified of its last complete poll;
 a 304 ends it there, with no parsing and no write), the document's items compared with those
 already ingested (by key and fingerprint), then the new and changed ones in batches of
-``NEWSQA_FEED_BATCH_ITEMS``: an item without full text has its article page fetched (when
+``NEWSQA_FEEDS__BATCH_ITEMS``: an item without full text has its article page fetched (when
 robots.txt allows) and its main text extracted, and the batch goes through the service's ingest
 (the writer lock, idempotent by URL and id, wire copies collapsed). Only after a batch is
 committed are its items recorded in the feed store, and only after every item of the document
@@ -116,7 +116,7 @@ class Poller:
     ) -> None:
         self.service = service
         self.settings = service.settings
-        self.store = store or FeedStore(self.settings.index)
+        self.store = store or FeedStore(self.settings.index.path)
         self._own_store = store is None
         self.interval = interval
         self.stop = stop or threading.Event()
@@ -136,7 +136,7 @@ class Poller:
 
     def interval_of(self, feed: Feed) -> float:
         """Seconds between polls of ``feed``."""
-        return float(self.interval or feed.interval or self.settings.feed_interval)
+        return float(self.interval or feed.interval or self.settings.feeds.interval)
 
     # ------------------------------------------------------------------ loop
     def poll_all(self, urls: Sequence[str] | None = None) -> list[PollResult]:
@@ -196,7 +196,7 @@ class Poller:
     def poll(self, feed: Feed) -> PollResult:
         """Poll ``feed`` once; never raises for a network, feed or item problem."""
         t0 = time.perf_counter()
-        guarded = feed.added_by == "api" and not self.settings.feed_allow_private
+        guarded = feed.added_by == "api" and not self.settings.feeds.allow_private
         result = PollResult(feed.url, "ok")
         try:
             self._poll(feed, guarded, result)
@@ -239,7 +239,7 @@ class Poller:
         seen = self.store.seen(feed.url)
         todo = [it for it in parsed.items if seen.get(it.key) != it.fingerprint]
         result.items, result.new_items = len(parsed.items), len(todo)
-        for batch in _batched(todo, self.settings.feed_batch_items):
+        for batch in _batched(todo, self.settings.feeds.batch_items):
             self._ingest_batch(feed, batch, guarded, result)
             if self._following:
                 self.store.beat(self.who)
@@ -319,7 +319,7 @@ class Poller:
                 fields = _merge(fields, page)
         return list(build_article(
             fields, path=feed.url, origin=self._origin(feed, item),
-            max_bytes=self.settings.max_article_bytes,
+            max_bytes=self.settings.ingest.max_article_bytes,
         ))
 
     def _page(self, url: str, guarded: bool, result: PollResult) -> dict[str, Any] | None:

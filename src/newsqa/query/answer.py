@@ -102,7 +102,7 @@ class AnswerPipeline:
             raise RequestError(f"mode must be one of {', '.join(MODES)}")
         if mode == "generate" and self.generator is None:
             raise RequestError(
-                "mode 'generate' needs a language model server: set NEWSQA_GENERATOR_URL"
+                "mode 'generate' needs a language model server: set NEWSQA_GENERATOR__URL"
             )
         if mode == "generate" and view != "answer":
             raise RequestError("mode 'generate' writes the answer view only")
@@ -171,7 +171,7 @@ class AnswerPipeline:
     ) -> tuple[Composed, list[Passage]]:
         """The answer of ``view`` from ``passages`` and the passages in the order to show them:
         read by the reader when it is on (answers; the passages it read reordered by it when
-        ``NEWSQA_READER_RERANK`` is on), else composed from the hand-weighted signals."""
+        ``NEWSQA_READER__RERANK`` is on), else composed from the hand-weighted signals."""
         if self.reader is not None and view == "answer":
             reading = read_passages(question, passages, self.reader, self.composition, self.read)
             return reading.composed, reading.reranked(passages) if self.read.rerank else passages

@@ -11,6 +11,7 @@ from typing import get_args
 import numpy as np
 
 from newsqa.models import Citation, Passage, Segment, View
+from newsqa.query.config import ComposeConfig
 from newsqa.query.prompt import addresses_model
 from newsqa.query.sentences import (
     Question,
@@ -23,29 +24,6 @@ from newsqa.query.sentences import (
 from newsqa.text import STOPWORDS, split_sentences
 
 ABSTAIN_TEXT = "The archive has no article that answers this."
-
-
-@dataclass
-class ComposeConfig:
-    """Knobs of answer composition."""
-
-    max_sentences: int = 3
-    max_words: int = 80
-    passages_considered: int = 3
-    semantic_sentences: int = 9
-    abstain_threshold: float = 0.30
-    semantic_weight: float = 0.6
-    lexical_weight: float = 0.4
-    phrase_weight: float = 0.1
-    focus_weight: float = 2.0
-    novelty_weight: float = 0.2
-    answer_type_weight: float = 0.3
-    rank_penalty: float = 0.02
-    keep_ratio: float = 0.5
-    coverage_penalty: float = 0.05
-    absence_penalty: float = 0.1
-    headlines: bool = True
-    redundant_cosine: float = 0.9  # a sentence this close in meaning to a chosen one repeats it
 
 
 @dataclass

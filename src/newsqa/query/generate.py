@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Generator as Gen
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from newsqa.models import Citation, ClaimStats, Passage, Segment
 from newsqa.query.claims import (
@@ -24,6 +23,7 @@ from newsqa.query.claims import (
 )
 from newsqa.query.claims import parse_claim as parse
 from newsqa.query.compose import Composed, abstention, citation, render_text
+from newsqa.query.config import GenerateConfig
 from newsqa.query.events import AnswerEvent, ClaimEvent, DeltaEvent, TokenEvent
 from newsqa.query.llm import Generator
 from newsqa.query.prompt import (
@@ -35,16 +35,6 @@ from newsqa.query.prompt import (
 )
 
 FLAG_TEXT = "not supported by the sources"
-
-
-@dataclass(frozen=True)
-class GenerateConfig:
-    """How generated answers are made and checked."""
-
-    passages: int = 5
-    max_sentences: int = 3
-    min_similarity: float = 0.5
-    unsupported: Literal["flag", "drop"] = "flag"
 
 
 @dataclass

@@ -6,27 +6,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from newsqa.query.config import GeneratorConfig
 
 
 class GeneratorError(Exception):
     """The language model did not answer: unreachable, too slow, an HTTP error or output that is
     not an OpenAI chat completion stream. The message says which, without secrets."""
-
-
-@dataclass(frozen=True)
-class GeneratorConfig:
-    """Where the model server is and how long to wait for it."""
-
-    url: str
-    model: str = "default"
-    key: str | None = None
-    timeout_s: float = 30.0
-    max_tokens: int = 256
-    temperature: float = 0.0
 
 
 def completions_url(base: str) -> str:
@@ -65,7 +54,7 @@ class Generator:
         try:
             with httpx.Client(timeout=timeout, transport=self._transport) as client:
                 with client.stream(
-                    "POST", completions_url(cfg.url), json=body, headers=headers
+                    "POST", completions_url(cfg.url or ""), json=body, headers=headers
                 ) as resp:
                     if resp.status_code != 200:
                         raise GeneratorError(f"the model server answered HTTP {resp.status_code}")

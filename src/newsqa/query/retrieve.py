@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 
 from newsqa.index.store import NewsIndex
 from newsqa.models import Filters, Passage
+from newsqa.query.config import RetrievalConfig
 from newsqa.query.fuse import rrf
 from newsqa.query.timeexpr import TimeWindow
 from newsqa.text import query_terms
-
-
-@dataclass
-class RetrievalConfig:
-    """Knobs of retrieval: the first eight come from settings, the rest are fixed."""
-
-    candidates: int
-    rrf_k: int
-    lexical_weight: float
-    title_weight: float
-    recency_weight: float
-    recency_half_life_days: float
-    window_weight: float
-    lead_weight: float
-    dense_weight: float = 1.0
-    window_slack_days: int = 3
-    duplicate_cosine: float = 0.95
-    per_article: int = 3
-    one_per_story: bool = True
 
 
 def _days_between(a: str | None, b: str | None) -> float | None:

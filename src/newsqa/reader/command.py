@@ -72,7 +72,7 @@ def archive_lists(
     from newsqa.service import NewsQA
     from newsqa.settings import get_settings
 
-    svc = NewsQA.open(get_settings(index=str(index_dir)))
+    svc = NewsQA.open(get_settings(index__path=str(index_dir)))
     try:
         if svc.stats()["articles"] == 0:
             _log(f"indexing {folder / 'articles.jsonl.gz'} into {index_dir} (once)")

@@ -25,7 +25,7 @@ from newsqa.eval import contains_answer
 from newsqa.reader.inputs import MAX_PIECES, Candidate, PairTokenizer
 from newsqa.reader.runtime import tokenizer_path
 
-#: Passages an answer reads by default (``NEWSQA_READER_PASSAGES``): the epoch and the
+#: Passages an answer reads by default (``NEWSQA_READER__PASSAGES``): the epoch and the
 #: calibration are chosen at this depth; dev lists are scored to ``DEV_DEPTH``.
 SERVE_DEPTH = 3
 DEV_DEPTH = 5

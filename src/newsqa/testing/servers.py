@@ -64,7 +64,8 @@ def running_server(
     port = free_port()
     if env is None:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-        env.pop("NEWSQA_API_KEY", None)
+        for name in ("NEWSQA_API__KEY", "NEWSQA_API_KEY"):
+            env.pop(name, None)
     cmd = newsqa_command(index, "serve", "--host", "127.0.0.1", "--port", str(port), *serve_args)
     for path in bootstrap or []:
         cmd += ["--bootstrap", path]
@@ -102,7 +103,8 @@ def newsqa_command(index: Path, *args: str) -> list[str]:
 
 def hash_env(**settings: str) -> dict[str, str]:
     """The environment for a subprocess that uses the hash embedder (no model load)."""
-    env = {**os.environ, "NEWSQA_EMBEDDER": "hash", "HF_HUB_OFFLINE": "1"}
-    env.pop("NEWSQA_API_KEY", None)
+    env = {**os.environ, "NEWSQA_EMBEDDING__EMBEDDER": "hash", "HF_HUB_OFFLINE": "1"}
+    for name in ("NEWSQA_API__KEY", "NEWSQA_API_KEY"):
+        env.pop(name, None)
     env.update({f"NEWSQA_{k.upper()}": v for k, v in settings.items()})
     return env

@@ -23,7 +23,8 @@ Fields = dict[str, Any]
 
 @dataclass(frozen=True)
 class LoadLimits:
-    """Bounds on what one input may cost (settings ``NEWSQA_MAX_ARTICLE_BYTES`` and so on)."""
+    """Bounds on what one input may cost (settings ``NEWSQA_INGEST__MAX_ARTICLE_BYTES`` and so
+    on)."""
 
     max_article_bytes: int = 1_000_000
     """Article text longer than this (UTF-8 bytes) is truncated with a warning; <= 0: no limit."""

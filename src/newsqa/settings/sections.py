@@ -1,0 +1,212 @@
+"""The settings sections that are not a query component's config: where the index is, what
+embeds, how ingest cuts and bounds its inputs, the reader, the HTTP API, logs and feeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class IndexSettings(BaseModel):
+    """The index directory and the search backend over it."""
+
+    path: Path = Field(Path("indexes/default"), description="Index directory")
+    backend: Literal["local", "milvus"] | None = Field(
+        None,
+        description="Where chunks are searched: local (SQLite FTS5 + FAISS in the index "
+        "directory) or milvus (a Milvus collection: NEWSQA_MILVUS__URI; needs the milvus "
+        "extra). Unset: the backend the index was built with, local for a new one",
+    )
+    vector_codec: Literal["flat", "fp16"] = Field(
+        "fp16",
+        description="How a process holds the vectors it searches (backend=local): fp16 (half "
+        "the memory of flat and a faster scan, the same Hit@10 and MRR@10 on the benchmark) or "
+        "flat (float32). The database keeps float32 vectors either way, so this can change at "
+        "any restart",
+    )
+
+
+class MilvusSettings(BaseModel):
+    """The Milvus server of an index whose backend is milvus."""
+
+    uri: str | None = Field(
+        None,
+        description="Milvus to use with backend=milvus: a local file served by milvus-lite "
+        "(default: milvus.db in the index directory) or a cluster's http://host:19530",
+    )
+    token: str | None = Field(None, description="Milvus token (user:password or key)")
+
+
+class EmbeddingSettings(BaseModel):
+    """The embedding model and what runs it, for passages, questions and answer sentences."""
+
+    model_path: str | None = Field(
+        None, description="Sentence-transformers model directory (default: the bundled MiniLM)"
+    )
+    embedder: Literal["model", "hash"] = Field(
+        "model",
+        description="model: the sentence-transformers model; hash: a deterministic word-hashing "
+        "embedder without relevance, for tests and fault drills",
+    )
+    backend: Literal["torch", "onnx-fp32", "onnx-int8"] | None = Field(
+        None,
+        description="What runs the embedding model: torch (fp32/bf16), onnx-fp32 (ONNX Runtime, "
+        "the same vectors as torch fp32, faster, no torch in a serving process) or onnx-int8 "
+        "(int8 weights, vectors of their own: 51 chunks/s end to end against ~27 for torch "
+        "fp32 on 2 cores without bf16). "
+        "Unset: onnx-int8 for a new index (torch without ONNX Runtime); for an index of fp32 "
+        "vectors torch to add passages and onnx-fp32 to search (torch where bf16 is native); "
+        "else the backend that built the index",
+    )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="Precision of the embedding model: auto is bf16 where the CPU computes it "
+        "natively (AVX512-BF16/AMX), else fp32; bf16 and fp32 vectors agree to a cosine of 0.9999",
+    )
+    batch_size: int = Field(
+        64, ge=1, le=1024,
+        description="Most texts per forward pass (batches are also capped by padded word pieces)",
+    )
+    compose_backend: Literal["onnx-int8", "index"] = Field(
+        "onnx-int8",
+        description="What embeds the candidate sentences of an answer (and the question they are "
+        "compared with) where the index stored no sentence vectors for them: onnx-int8 (about "
+        "2x faster than fp32, the same answers on the benchmark, bench/answers.py) or index "
+        "(the index's own embedder). Falls back to the index's embedder where ONNX Runtime is "
+        "missing",
+    )
+    sentence_vectors: bool = Field(
+        True,
+        description="Store each chunk's title and sentence vectors at ingest, read in the "
+        "passage's context by the forward pass that embeds the chunk (about 4 KB a chunk), so "
+        "an answer compares every sentence of its passages with the question without running "
+        "the model on them; off: answers embed their shortlisted sentences per question",
+    )
+    cache_dir: Path | None = Field(
+        None, description="Where derived model files (the int8 ONNX graph) are kept; default "
+        "~/.cache/newsqa",
+    )
+
+
+class IngestSettings(BaseModel):
+    """How articles are cut into chunks, the bounds on what one input may cost, and writes."""
+
+    chunk_tokens: int = Field(180, ge=32, le=240, description="Target chunk size in cl100k tokens")
+    chunk_overlap: int = Field(20, ge=0, le=120, description="Token overlap between chunks")
+    max_article_bytes: int = Field(1_000_000, ge=1_000, description="Longer texts are truncated")
+    max_file_bytes: int = Field(
+        1 << 30, ge=1_000,
+        description="Bytes read from one input file, counted after decompression; reading stops "
+        "with a reported problem past it (a gzip bomb is stopped by this, not by memory)",
+    )
+    max_line_bytes: int = Field(
+        8 << 20, ge=1_000,
+        description="Longest .jsonl line; a longer one is reported and skipped without being "
+        "held in memory",
+    )
+    batch_articles: int = Field(128, ge=1, description="Articles per atomic write")
+
+
+class ReaderSettings(BaseModel):
+    """The trained reader model that may pick an answer's sentences instead of the composer."""
+
+    mode: Literal["on", "off"] = Field(
+        "off",
+        description="on: a reader model (a cross-encoder newsqa trains, `newsqa train-reader`, "
+        "run by ONNX Runtime) picks the answer's sentences and its calibrated probability decides "
+        "abstention; off (the default until a reader beats the composer on held-out questions): "
+        "the hand-weighted sentence scoring (abstain_threshold and the penalties)",
+    )
+    dir: str | None = Field(
+        None, description="Folder of the reader to run (reader.onnx + reader.json, as "
+        "`newsqa train-reader --out` writes them); unset: the one shipped in the package",
+    )
+    passages: int = Field(
+        3, ge=1, le=50, description="Passages whose sentences the reader scores for an answer",
+    )
+    rerank: bool = Field(
+        False, description="Show the passages the reader read in the order of their best "
+        "sentence's score (the rest after them)",
+    )
+    abstain_below: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Abstain when the reader's best probability is under this; unset: the value "
+        "recorded with the shipped reader (chosen on its training years)",
+    )
+
+
+class ApiSettings(BaseModel):
+    """The HTTP API: its key, port and the limits on what a request may send."""
+
+    key: str | None = Field(None, description="Bearer token for write routes")
+    key_reads: bool = Field(False, description="Also require the key for read routes")
+    port: int = Field(
+        8000, ge=1, le=65535,
+        description="Port `newsqa serve` listens on when --port is not given (the container "
+        "image's healthcheck asks this port too)",
+    )
+    max_upload_bytes: int = Field(20_000_000, description="Largest accepted upload")
+    max_question_chars: int = Field(
+        2000, description="Longest question (and user message of a chat) accepted"
+    )
+
+
+class LogSettings(BaseModel):
+    """How log lines and progress are written."""
+
+    format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines as readable text, or json: one JSON object a line (time, level, "
+        "logger, message, and the request id for a server's request logs)",
+    )
+    progress_interval: float = Field(
+        10.0, gt=0, le=3600,
+        description="Seconds between progress lines when stderr is not a terminal (one line per "
+        "interval and one at the end; a terminal gets a redrawn bar)",
+    )
+
+
+class FeedSettings(BaseModel):
+    """Following RSS/Atom feeds: how often, how far and how politely."""
+
+    interval: float = Field(
+        900.0, ge=1, le=7 * 86400,
+        description="Seconds between polls of a followed feed, unless the feed was added with "
+        "its own interval",
+    )
+    timeout: float = Field(
+        20.0, gt=0, le=600,
+        description="Seconds one feed, robots.txt or article page request may take in all "
+        "(connect, wait and read); past it the request is reported and the poll goes on",
+    )
+    max_bytes: int = Field(
+        5_000_000, ge=1_000,
+        description="Largest feed or article page body read (after decompression); a larger one "
+        "is reported and skipped",
+    )
+    max_redirects: int = Field(
+        5, ge=0, le=30, description="Redirects followed per request; a loop is reported at once"
+    )
+    host_interval: float = Field(
+        1.0, ge=0, le=600,
+        description="Least seconds between two requests to one host (a longer robots.txt "
+        "Crawl-delay, up to 60 s, wins for article pages)",
+    )
+    batch_items: int = Field(
+        20, ge=1, le=1000,
+        description="New or changed feed items fetched and ingested together; a poll stopped "
+        "midway keeps the batches committed before it",
+    )
+    allow_private: bool = Field(
+        False,
+        description="Let feeds added over HTTP (/api/feeds) reach loopback, link-local and "
+        "private addresses (feeds, their redirects and article pages); feeds given on the "
+        "command line always may",
+    )
+    user_agent: str = Field(
+        "newsqa/0.1 (news archive feed follower)",
+        description="User-Agent of feed and page requests; its first word is the name robots.txt "
+        "rules are matched against",
+    )
