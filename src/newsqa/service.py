@@ -22,6 +22,7 @@ from newsqa.embedding.factory import (
     sentence_embedder,
     stored_manifest,
 )
+from newsqa.index.catalogue import stored_manifest as catalogue_manifest
 from newsqa.index.store import FORMAT_VERSION, IndexMismatchError, NewsIndex
 from newsqa.ingest.chunk import ChunkSpec, embed_text, sentence_spans
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
@@ -140,7 +141,8 @@ class NewsQA:
     ) -> NewsQA:
         """Open (or create) the index named by ``settings.index`` with the configured model."""
         settings = settings or get_settings()
-        stored = stored_manifest(Path(settings.index))
+        shared = catalogue_manifest(settings.catalog_url)
+        stored = stored_manifest(Path(settings.index)) if shared is None else shared
         query_backend, ingest_backend = embed_backends(
             settings, index_backend(Path(settings.index), stored)
         )
@@ -165,6 +167,7 @@ class NewsQA:
         index = NewsIndex.open(
             Path(settings.index), manifest, create=create, search_uri=settings.milvus_uri,
             search_token=settings.milvus_token, vector_codec=settings.vector_codec,
+            catalog_url=settings.catalog_url,
         )
         try:
             check_backend(index.manifest, embedder, Path(settings.index))

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         "(default: milvus.db in the index directory) or a cluster's http://host:19530",
     )
     milvus_token: str | None = Field(None, description="Milvus token (user:password or key)")
+    catalog_url: str | None = Field(
+        None,
+        description="Where the catalogue (articles, chunks, change log, writer lock) lives: "
+        "unset for news.sqlite in the index directory, or a PostgreSQL URL "
+        "(postgresql://user:pw@host:5432/db?schema=newsqa; needs the postgres extra)",
+    )
     cache_dir: Path | None = Field(
         None, description="Where derived model files (the int8 ONNX graph) are kept; default "
         "~/.cache/newsqa",
