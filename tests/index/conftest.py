@@ -15,7 +15,7 @@ from newsqa.testing.servers import postgres_bin, postgres_server
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """The URL of the session's PostgreSQL server (its ``postgres`` database)."""
-    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'newsqa[postgres]'")
+    pytest.importorskip("psycopg", reason="psycopg missing: pip install 'newsqa[postgres]'")
     pytest.importorskip("psycopg_pool", reason="pip install 'newsqa[postgres]'")
     if postgres_bin() is None:
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql): initdb not found")
