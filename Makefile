@@ -8,7 +8,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install install-llm install-scale run demo test test-fast test-llm lint bench-slice bench-quality bench-latency clean constraints image image-check
+.PHONY: install install-llm install-scale install-postgres run demo test test-fast test-llm lint bench-slice bench-quality bench-latency clean constraints image image-check
 
 install: $(BIN)/newsqa
 
@@ -28,6 +28,11 @@ install-llm: install
 # Optional: Milvus (pymilvus + milvus-lite) and Ray, for scale-out and its tests.
 install-scale: install
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,scale]'
+
+# Optional: the catalogue in PostgreSQL (psycopg 3 + its pool), for NEWSQA_INDEX__CATALOG_URL and its
+# tests (which start their own server from Debian's postgresql package).
+install-postgres: install
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,postgres]'
 
 # Serve the chat page, the API and /docs; the first start builds the index of corpus/.
 run: install
@@ -51,9 +56,9 @@ lint: install
 	$(BIN)/ruff check src tests bench docker
 	$(BIN)/mypy
 
-# Re-pin constraints.txt to what is installed now (after `make install install-scale` and a green
-# `make test`).
-constraints: install-scale
+# Re-pin constraints.txt to what is installed now (after `make install install-scale
+# install-postgres` and a green `make test`).
+constraints: install-scale install-postgres
 	{ sed -n '1,3p' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^newsqa' \
 	  | sed -E 's/\+[a-z0-9.]+$$//'; } > constraints.txt.new && mv constraints.txt.new constraints.txt
 

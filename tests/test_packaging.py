@@ -36,15 +36,18 @@ def test_runtime_requirements_cover_every_serving_dependency() -> None:
 
 
 def test_constraints_pin_every_dependency_exactly() -> None:
-    """Every direct dependency (and the dev and scale extras) has one == pin in constraints.txt."""
+    """Every direct dependency (and the dev, scale and postgres extras) has one == pin in
+    constraints.txt, the postgres extra's pins the same as there."""
     text = (REPO / "constraints.txt").read_text().splitlines()
     pins = [x for x in text if x.strip() and not x.startswith("#")]
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[A-Za-z0-9_.\-]+", p) for p in pins), [
         p for p in pins if "==" not in p]
     pinned = {_name(p) for p in pins}
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["dev"] + \
-        project["optional-dependencies"]["scale"]
+    extras = project["optional-dependencies"]
+    wanted = project["dependencies"] + extras["dev"] + extras["scale"] + extras["postgres"]
     missing = {_name(d) for d in wanted} - pinned
     assert not missing, f"not pinned in constraints.txt (run `make constraints`): {missing}"
+    for dep in extras["postgres"]:
+        assert re.sub(r"\[.*?\]", "", dep) in pins, dep
     assert "torch==2.13.0" in pins

@@ -22,6 +22,7 @@ from newsqa.embedding.factory import (
     sentence_embedder,
     stored_manifest,
 )
+from newsqa.index.catalogue import stored_manifest as catalogue_manifest
 from newsqa.index.store import FORMAT_VERSION, IndexMismatchError, NewsIndex
 from newsqa.ingest.chunk import ChunkSpec, embed_text, sentence_spans
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
@@ -116,7 +117,8 @@ class NewsQA:
         """Open (or create) the index named by ``settings.index.path`` with the configured model."""
         settings = settings or get_settings()
         path = settings.index.path
-        stored = stored_manifest(path)
+        shared = catalogue_manifest(settings.index.catalog_url)
+        stored = stored_manifest(path) if shared is None else shared
         query_backend, ingest_backend = embed_backends(settings, index_backend(path, stored))
         given = embedder
         embedder = embedder or load(settings, query_backend)
@@ -139,6 +141,7 @@ class NewsQA:
         index = NewsIndex.open(
             path, manifest, create=create, search_uri=settings.milvus.uri,
             search_token=settings.milvus.token, vector_codec=settings.index.vector_codec,
+            catalog_url=settings.index.catalog_url,
         )
         try:
             check_backend(index.manifest, embedder, path)

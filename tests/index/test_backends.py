@@ -1,5 +1,7 @@
-"""One contract for every search backend: the same tests run on ``local`` (SQLite FTS5 +
-FAISS) and ``milvus`` (a Milvus collection served by milvus-lite from a local file)."""
+"""One contract for every search backend and catalogue: the same tests run on ``local`` (FTS5
+or its postings in PostgreSQL + FAISS) and ``milvus`` (a Milvus collection served by
+milvus-lite from a local file), each over a ``sqlite`` and a ``postgres`` catalogue (a server
+the session starts, a schema per test)."""
 
 from __future__ import annotations
 
@@ -24,12 +26,19 @@ def _needs(backend: str) -> None:
         pytest.importorskip("milvus_lite", reason="pip install 'newsqa[milvus]'")
 
 
-@pytest.fixture(params=BACKENDS)
+CATALOGUES = ["sqlite", "postgres"]
+
+
+@pytest.fixture(params=[(c, b) for c in CATALOGUES for b in BACKENDS],
+                ids=lambda p: "+".join(p))
 def svc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NewsQA]:
-    """A service on a fresh index of the given backend (hash embedder: exact and fast)."""
-    _needs(request.param)
+    """A service on a fresh index of the given catalogue and backend (hash embedder: exact
+    and fast)."""
+    catalogue, backend = request.param
+    _needs(backend)
+    url = request.getfixturevalue("catalog_url") if catalogue == "postgres" else None
     service = open_service(tmp_path / "index", embedding__embedder="hash",
-                           index__backend=request.param)
+                           index__backend=backend, index__catalog_url=url)
     yield service
     service.close()
 

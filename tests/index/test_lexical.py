@@ -66,11 +66,11 @@ def test_a_write_refreshes_the_postings_and_the_idf(tmp_path) -> None:
 def test_the_cache_stays_within_its_budget() -> None:
     cache = PostingsCache(budget_bytes=1600)  # 100 postings of 16 bytes
 
-    def query(sql: str, args):
-        return [(i, -1.0) for i in range(50)]
+    def read(term: str, title_weight: float):
+        return np.arange(50, dtype=np.int64), np.ones(50)
 
     for word in ("a1", "b2", "c3", "d4"):
-        cache.postings(query, word, 1.0, generation=1)
+        cache.postings(read, word, 1.0, generation=1)
     assert cache._bytes <= 1600 and cache.matches("d4", 1) == 50
     assert cache.matches("a1", 1) is None  # the least recently used went first
     assert cache.matches("d4", 2) is None  # another generation knows nothing
@@ -160,12 +160,12 @@ def test_a_damaged_or_foreign_postings_file_is_read_anew(tmp_path) -> None:
 def test_frozen_postings_stay_within_their_budget() -> None:
     lists = {"a": 30, "b": 50, "c": 10}
 
-    def query(sql: str, args):
-        return [(i, -1.0) for i in range(lists[args[0].strip('"')])]
+    def read(term: str, title_weight: float):
+        return np.arange(lists[term], dtype=np.int64), np.ones(lists[term])
 
-    frozen = lexical.FrozenPostings.read(query, ["a", "b", "c"], 1.0, (1, 1.0, 90), 8 * 60)
+    frozen = lexical.FrozenPostings.read(read, ["a", "b", "c"], 1.0, (1, 1.0, 90), 8 * 60)
     assert frozen is not None and list(frozen.spans) == ["a"] and frozen.nbytes <= 8 * 60
-    assert lexical.FrozenPostings.read(query, ["a"], 1.0, (1, 1.0, 90), 10**6,
+    assert lexical.FrozenPostings.read(read, ["a"], 1.0, (1, 1.0, 90), 10**6,
                                        stop=_set_event()) is None
 
 

@@ -9,3 +9,7 @@ class IndexMismatchError(RuntimeError):
 
 class IndexBusyError(RuntimeError):
     """Another ingest or delete is writing to this index (in this or another process)."""
+
+
+class CatalogueUnavailableError(RuntimeError):
+    """The catalogue's server (PostgreSQL) cannot be reached or went away."""

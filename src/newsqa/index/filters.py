@@ -65,22 +65,24 @@ class CompiledFilter:
         """Whether "as of" is the only filter (it restricts nothing after the newest article)."""
         return bool(self.as_of) and not (self.since or self.until or self.source_keys is not None)
 
-    def sql(self, alias: str = "a") -> tuple[str, list[Any]]:
-        """SQL conditions over the articles table ``alias`` and their arguments."""
+    def sql(self, alias: str = "a", mark: str = "?") -> tuple[str, list[Any]]:
+        """SQL conditions over the articles table ``alias`` and their arguments, with the
+        driver's placeholder ``mark`` (``?`` for sqlite3, ``%s`` for psycopg)."""
         conds: list[str] = []
         args: list[Any] = []
         if self.since:
-            conds.append(f"{alias}.published_at >= ?")
+            conds.append(f"{alias}.published_at >= {mark}")
             args.append(self.since)
         if self.until:
-            conds.append(f"{alias}.published_at <= ?")
+            conds.append(f"{alias}.published_at <= {mark}")
             args.append(self.until)
         if self.as_of:
-            conds.append(f"({alias}.published_at IS NULL OR {alias}.published_at <= ?)")
+            conds.append(f"({alias}.published_at IS NULL OR {alias}.published_at <= {mark})")
             args.append(self.as_of)
         if self.source_keys is not None:
             keys = self.source_keys
-            conds.append(f"{alias}.source_key IN ({','.join('?' * len(keys))})" if keys else "0")
+            conds.append(f"{alias}.source_key IN ({','.join([mark] * len(keys))})" if keys
+                         else "1=0")
             args.extend(keys)
         return (" AND ".join(conds) or "1=1"), args
 

@@ -24,9 +24,10 @@ import threading
 import zipfile
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -37,6 +38,29 @@ POSTINGS_FILE = "postings.npz"
 
 #: ``(sql, args) -> rows``: runs a read query on the index's database.
 Query = Callable[[str, Sequence[object]], list[tuple]]
+#: ``(term, title_weight) -> (ids, scores)``: one word's postings (ascending passage ids and
+#: their one-word BM25 scores, higher is better), from whatever catalogue holds them.
+Reader = Callable[[str, float], tuple[np.ndarray, np.ndarray]]
+
+
+class LexicalView(Protocol):
+    """One consistent state of a catalogue's lexical index, as :func:`freeze` reads it."""
+
+    def generation(self) -> int:
+        """The write generation of this state."""
+        ...
+
+    def chunk_count(self) -> int:
+        """Passages in this state."""
+        ...
+
+    def postings(self, term: str, title_weight: float) -> tuple[np.ndarray, np.ndarray]:
+        """One word's postings in this state (a :data:`Reader`)."""
+        ...
+
+    def recent_texts(self, sample: int) -> Iterable[str]:
+        """The texts of the newest ``sample`` passages."""
+        ...
 
 
 def fts_phrase(term: str) -> str:
@@ -88,11 +112,11 @@ class FrozenPostings:
 
     @classmethod
     def read(
-        cls, query: Query, words: Iterable[str], title_weight: float, stamp: Stamp,
+        cls, read: Reader, words: Iterable[str], title_weight: float, stamp: Stamp,
         budget_bytes: int, stop: threading.Event | None = None,
     ) -> FrozenPostings | None:
-        """The postings of ``words`` (most wanted first) from FTS5 until ``budget_bytes`` is
-        spent; None when ``stop`` is set meanwhile."""
+        """The postings of ``words`` (most wanted first) through ``read`` until
+        ``budget_bytes`` is spent; None when ``stop`` is set meanwhile."""
         ids: list[np.ndarray] = []
         scores: list[np.ndarray] = []
         spans: dict[str, tuple[int, int]] = {}
@@ -100,7 +124,7 @@ class FrozenPostings:
         for word in words:
             if stop is not None and stop.is_set():
                 return None
-            i, s = read_postings(query, word, title_weight)
+            i, s = read(word, title_weight)
             if (start + len(i)) * 8 > budget_bytes:
                 break
             spans[word] = (start, len(i))
@@ -189,9 +213,10 @@ class PostingsCache:
         return count
 
     def postings(
-        self, query: Query, term: str, title_weight: float, generation: int
+        self, read: Reader, term: str, title_weight: float, generation: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Passage ids (ascending) and their one-word BM25 scores (higher is better)."""
+        """Passage ids (ascending) and their one-word BM25 scores (higher is better), through
+        ``read`` when not cached."""
         key = (term, float(title_weight))
         with self._lock:
             if generation != self._generation:
@@ -203,7 +228,7 @@ class PostingsCache:
                 if key in self._items:
                     self._items.move_to_end(key)
                 return hit
-        ids, scores = read_postings(query, term, title_weight)
+        ids, scores = read(term, title_weight)
         with self._lock:
             if generation == self._generation and key not in self._items:
                 self._items[key] = (ids, scores)
@@ -256,51 +281,40 @@ def _mask(allowed: np.ndarray, size: int) -> np.ndarray:
     return mask
 
 
-def common_words(db: sqlite3.Connection, sample: int, limit: int | None) -> list[str]:
-    """Content words of the newest ``sample`` passages held by two or more of them, most
-    common first (at most ``limit``): the words whose postings cost most to read."""
+def common_words(texts: Iterable[str], limit: int | None) -> list[str]:
+    """Content words of ``texts`` held by two or more of them, most common first (at most
+    ``limit``): the words whose postings cost most to read."""
     counts: Counter[str] = Counter()
-    for (text,) in db.execute("SELECT text FROM chunks ORDER BY id DESC LIMIT ?", [sample]):
+    for text in texts:
         counts.update(set(query_terms(text)))
     return [w for w, c in counts.most_common(limit) if c >= 2]
 
 
 def freeze(
-    db: sqlite3.Connection, directory: Path, title_weight: float, words: int | None,
-    sample: int, budget_bytes: int, stop: threading.Event | None,
+    view: AbstractContextManager[LexicalView], directory: Path, title_weight: float,
+    words: int | None, sample: int, budget_bytes: int, stop: threading.Event | None,
 ) -> FrozenPostings | None:
-    """The frozen postings of the index in ``directory`` as ``db`` sees it: loaded from its
-    :data:`POSTINGS_FILE` when that was written for this state, else read in one read
-    transaction (a consistent state while writers go on) and written there for the next start,
-    best effort. One process builds at a time; one that waited then loads what was built.
-    None when ``stop`` was set."""
+    """The frozen postings of the index in ``directory`` in the state ``view`` opens: loaded
+    from its :data:`POSTINGS_FILE` when that was written for this state, else read in that one
+    read transaction (a consistent state while writers go on) and written there for the next
+    start, best effort. One process builds at a time; one that waited then loads what was
+    built. None when ``stop`` was set."""
     path = directory / POSTINGS_FILE
-    with _builder_lock(directory):
-        db.execute("BEGIN")
+    with _builder_lock(directory), view as state:
+        stamp: Stamp = (state.generation(), float(title_weight), state.chunk_count())
+        frozen = FrozenPostings.load(path)
+        if frozen is not None and frozen.stamp == stamp:
+            return frozen
+        frozen = FrozenPostings.read(
+            state.postings, common_words(state.recent_texts(sample), words), title_weight,
+            stamp, budget_bytes, stop,
+        )
+    if frozen is not None:
         try:
-            stamp: Stamp = (
-                int(db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]),
-                float(title_weight),
-                int(db.execute("SELECT count(*) FROM chunks").fetchone()[0]),
-            )
-            frozen = FrozenPostings.load(path)
-            if frozen is not None and frozen.stamp == stamp:
-                return frozen
-
-            def query(sql: str, args: Sequence[object]) -> list[tuple]:
-                return db.execute(sql, list(args)).fetchall()
-
-            frozen = FrozenPostings.read(
-                query, common_words(db, sample, words), title_weight, stamp, budget_bytes, stop
-            )
-        finally:
-            db.execute("COMMIT")
-        if frozen is not None:
-            try:
-                frozen.save(path)
-            except OSError:  # a read-only index: the postings still serve this process
-                pass
-        return frozen
+            frozen.save(path)
+        except OSError:  # a read-only index: the postings still serve this process
+            pass
+    return frozen
 
 
 @contextmanager

@@ -1,24 +1,24 @@
-"""The lexical half of the local search backend over the catalogue's FTS5 table: BM25 top
-``n`` from cached postings (:mod:`newsqa.index.lexical`), the common words' postings made
-resident, and each word's idf, which query planning and composition weigh words by."""
+"""The lexical half of the local search backend over the catalogue's lexical index (FTS5 for
+SQLite, a postings table scored as FTS5 scores for PostgreSQL): BM25 top ``n`` from cached
+postings (:mod:`newsqa.index.lexical`), the common words' postings made resident, and each
+word's idf, which query planning and composition weigh words by."""
 
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 from collections.abc import Sequence
 
 import numpy as np
 
-from newsqa.index.catalogue.sqlite import SqliteCatalogue
-from newsqa.index.lexical import PostingsCache, freeze, fts_phrase, top_bm25
+from newsqa.index.catalogue.base import Catalogue
+from newsqa.index.lexical import PostingsCache, freeze, top_bm25
 
 
 class Lexicon:
     """Postings and idf of one catalogue's passages; safe across threads."""
 
-    def __init__(self, catalogue: SqliteCatalogue) -> None:
+    def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         self.postings = PostingsCache()
         self._lock = threading.Lock()
@@ -41,7 +41,7 @@ class Lexicon:
         if not terms:
             return []
         gen = self.catalogue.generation()
-        read = self.catalogue.read
+        read = self.catalogue.postings
         parts = [self.postings.postings(read, t, title_weight, gen) for t in terms]
         return top_bm25(parts, n, allowed)
 
@@ -51,13 +51,10 @@ class Lexicon:
     ) -> int:
         """Make the BM25 postings of the archive's common words resident (see
         :meth:`newsqa.index.store.NewsIndex.warm_lexical`); returns the words resident."""
-        db = self.catalogue.connect()
-        try:
-            frozen = freeze(
-                db, self.catalogue.path, title_weight, words, sample, budget_bytes, stop
-            )
-        finally:
-            db.close()
+        frozen = freeze(
+            self.catalogue.lexical_view(), self.catalogue.path, title_weight, words, sample,
+            budget_bytes, stop,
+        )
         if frozen is None:
             return 0
         self.postings.install(frozen)
@@ -76,11 +73,11 @@ class Lexicon:
         Cached per term until the index changes by a tenth of its passages.
         """
         with self._lock:
-            top = self.catalogue.one("SELECT max(id) FROM chunks") or 0
+            top = self.catalogue.top_chunk_id()
             if abs(top - self._idf_basis) > max(self._idf_basis, 1) * 0.1:
                 self._idf.clear()
                 self._idf_basis = top
-                self._idf_n = self.catalogue.one("SELECT count(*) FROM chunks")
+                self._idf_n = self.catalogue.chunk_count()
             n = self._idf_n
             gen = self.catalogue.generation()
             for t in terms:
@@ -92,13 +89,7 @@ class Lexicon:
             return {t: self._idf[t] for t in terms}
 
     def _matches(self, term: str, gen: int) -> int:
-        """Passages containing ``term``: from the cached postings, else counted by FTS5."""
+        """Passages containing ``term``: from the cached postings, else counted by the
+        catalogue."""
         df = self.postings.matches(term, gen)
-        if df is not None:
-            return df
-        try:
-            return int(self.catalogue.one(
-                "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [fts_phrase(term)]
-            ))
-        except sqlite3.OperationalError:  # a term FTS5 cannot parse matches nothing
-            return 0
+        return df if df is not None else self.catalogue.term_matches(term)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from newsqa.index.catalogue.base import Catalogue
 from newsqa.index.catalogue.log import LogView
 from newsqa.index.catalogue.schema import write_atomic
-from newsqa.index.catalogue.sqlite import SqliteCatalogue
 from newsqa.index.filters import CompiledFilter
 from newsqa.index.lexicon import Lexicon
 from newsqa.index.vectors import FaissStore, GuardedStore
@@ -45,7 +45,7 @@ class LocalSearch:
     name = "local"
     in_process = True
 
-    def __init__(self, catalogue: SqliteCatalogue, vector_codec: str = "flat") -> None:
+    def __init__(self, catalogue: Catalogue, vector_codec: str = "flat") -> None:
         self.catalogue = catalogue
         self.path = catalogue.path
         self.dim = catalogue.dim

@@ -1,13 +1,14 @@
 """The writer lock of an index: one ingest, upload or delete at a time, across the threads of
-a process (a mutex) and across processes (a file lock on ``ingest.lock``). It never waits:
-a second writer gets :class:`~newsqa.index.errors.IndexBusyError` at once."""
+a process (a mutex) and across processes (the catalogue's own lock: a file lock on
+``ingest.lock`` for SQLite, an advisory lock for PostgreSQL). It never waits: a second writer
+gets :class:`~newsqa.index.errors.IndexBusyError` at once."""
 
 from __future__ import annotations
 
 import fcntl
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from newsqa.index.errors import IndexBusyError
@@ -30,11 +31,17 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-class WriterLock:
-    """The writer lock of the index directory ``path``, re-entrant for the thread holding it."""
+#: A cross-process lock: entering it holds the lock or raises IndexBusyError at once.
+CrossLock = Callable[[], AbstractContextManager[None]]
 
-    def __init__(self, path: Path) -> None:
+
+class WriterLock:
+    """The writer lock of the index ``path``, re-entrant for the thread holding it; ``cross``
+    is the lock between processes (default: :func:`file_lock` on the directory)."""
+
+    def __init__(self, path: Path, cross: CrossLock | None = None) -> None:
         self.path = path
+        self._cross: CrossLock = cross or (lambda: file_lock(path))
         self._mutex = threading.Lock()
         self._holder: int | None = None
 
@@ -52,7 +59,7 @@ class WriterLock:
                 "writing to it; try again when it ends"
             )
         try:
-            with file_lock(self.path):
+            with self._cross():
                 self._holder = threading.get_ident()
                 try:
                     yield

@@ -21,7 +21,7 @@ from newsqa.index.filters import CompiledFilter
 from newsqa.text import lexical_form, stem
 
 if TYPE_CHECKING:
-    from newsqa.index.catalogue.sqlite import SqliteCatalogue
+    from newsqa.index.catalogue.base import Catalogue
     from newsqa.index.lexicon import Lexicon
 
 _INSTALL = "Milvus support is not installed: pip install 'newsqa[milvus]'"
@@ -44,7 +44,7 @@ class MilvusSearch:
     in_process = False
 
     def __init__(
-        self, catalogue: SqliteCatalogue, lexicon: Lexicon, uri: str, collection: str,
+        self, catalogue: Catalogue, lexicon: Lexicon, uri: str, collection: str,
         token: str | None = None,
     ) -> None:
         self.catalogue = catalogue

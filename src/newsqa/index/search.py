@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from newsqa.index.catalogue.sqlite import SqliteCatalogue
+from newsqa.index.catalogue.base import Catalogue
 from newsqa.index.errors import IndexMismatchError
 from newsqa.index.filters import CompiledFilter
 from newsqa.index.lexicon import Lexicon
@@ -87,7 +87,7 @@ class SearchBackend(Protocol):
 
 
 def make_search(
-    catalogue: SqliteCatalogue, manifest: dict[str, Any], uri: str | None,
+    catalogue: Catalogue, manifest: dict[str, Any], uri: str | None,
     token: str | None = None, vector_codec: str = "flat",
 ) -> SearchBackend:
     """The backend the manifest's ``backend`` names (``local`` when it names none)."""

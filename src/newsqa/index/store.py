@@ -1,7 +1,8 @@
 """One directory = one index: a catalogue (:mod:`newsqa.index.catalogue`: ``news.sqlite`` and
-``manifest.json``), a search backend (:mod:`newsqa.index.search`: ``local`` holds a FAISS copy
-and snapshots it to ``vectors.faiss`` + ``vectors.gen``; ``milvus`` a shared collection) and the
-writer lock (:mod:`newsqa.index.lock`). :class:`NewsIndex` is the facade the service uses.
+``manifest.json``, or a schema of a PostgreSQL database), a search backend
+(:mod:`newsqa.index.search`: ``local`` holds a FAISS copy and snapshots it to
+``vectors.faiss`` + ``vectors.gen``; ``milvus`` a shared collection) and the writer lock
+(:mod:`newsqa.index.lock`). :class:`NewsIndex` is the facade the service uses.
 
 One writer at a time: every change (ingest, upload, delete) holds the writer lock and is one
 catalogue transaction that bumps the write generation and logs the chunk ids it added and
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.index.catalogue import FORMAT_VERSION, SqliteCatalogue, open_manifest
+from newsqa.index.catalogue import FORMAT_VERSION, make_catalogue, open_manifest
 from newsqa.index.errors import IndexBusyError, IndexMismatchError
 from newsqa.index.filters import CompiledFilter, normalize_source
 from newsqa.index.local import LocalSearch
@@ -47,13 +48,16 @@ class NewsIndex:
         search_uri: str | None = None,
         search_token: str | None = None,
         vector_codec: str = "flat",
+        catalog_url: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.manifest = manifest
         self.dim = int(manifest["dim"])
         self.vector_codec = vector_codec
-        self.catalogue = SqliteCatalogue(self.path, self.dim)
-        self.lock = WriterLock(self.path)
+        #: Where articles, chunks and the change log live: ``news.sqlite`` in the directory
+        #: (``catalog_url`` None) or the PostgreSQL schema ``catalog_url`` names.
+        self.catalogue = make_catalogue(self.path, self.dim, catalog_url)
+        self.lock = WriterLock(self.path, self.catalogue.cross_lock)
         #: Where chunks are searched: the manifest's ``backend`` (``local`` by default).
         self.search: SearchBackend = make_search(
             self.catalogue, manifest, search_uri, search_token, vector_codec
@@ -70,8 +74,15 @@ class NewsIndex:
         search_uri: str | None = None,
         search_token: str | None = None,
         vector_codec: str = "flat",
+        catalog_url: str | None = None,
     ) -> NewsIndex:
         """Open the index at ``path``; create it with ``manifest`` if missing and ``create``.
+
+        ``catalog_url`` (``postgresql://user:pw@host/db?schema=name``) keeps the catalogue
+        and the manifest in that PostgreSQL schema (``newsqa`` by default) instead of
+        ``news.sqlite``; the directory then holds only caches a process can rebuild, and the
+        writer lock is an advisory lock of that database. The stored manifest says
+        ``catalog: postgres``.
 
         The manifest's ``backend`` (``local`` or ``milvus``) picks where chunks are searched;
         ``search_uri`` is the Milvus URI (default: ``milvus.db`` in the index directory) and
@@ -83,8 +94,8 @@ class NewsIndex:
         writer lock), and FileNotFoundError when it is missing.
         """
         path = Path(path)
-        stored = open_manifest(path, manifest, create)
-        index = cls(path, stored, search_uri, search_token, vector_codec)
+        stored = open_manifest(path, manifest, create, catalog_url)
+        index = cls(path, stored, search_uri, search_token, vector_codec, catalog_url)
         index.sync_search()
         return index
 

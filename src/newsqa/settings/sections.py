@@ -26,6 +26,12 @@ class IndexSettings(BaseModel):
         "flat (float32). The database keeps float32 vectors either way, so this can change at "
         "any restart",
     )
+    catalog_url: str | None = Field(
+        None,
+        description="Where the catalogue (articles, chunks, change log, writer lock) lives: "
+        "unset for news.sqlite in the index directory, or a PostgreSQL URL "
+        "(postgresql://user:pw@host:5432/db?schema=newsqa; needs the postgres extra)",
+    )
 
 
 class MilvusSettings(BaseModel):

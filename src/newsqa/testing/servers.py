@@ -1,15 +1,18 @@
 """``newsqa`` as a child process: its command line, its environment, and ``newsqa serve`` on a
-free 127.0.0.1 port, waited for until healthy and stopped at the end."""
+free 127.0.0.1 port, waited for until healthy and stopped at the end; and a PostgreSQL server
+of its own (Debian's ``initdb`` + ``pg_ctl`` in a temporary directory) for the catalogue."""
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -108,3 +111,64 @@ def hash_env(**settings: str) -> dict[str, str]:
         env.pop(name, None)
     env.update({f"NEWSQA_{k.upper()}": v for k, v in settings.items()})
     return env
+
+
+def postgres_bin() -> Path | None:
+    """The directory of PostgreSQL's server programs (Debian's newest, else ``initdb`` on
+    PATH); None when PostgreSQL is not installed."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                   key=lambda p: int(Path(p).parent.parent.name))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+#: Server settings for tests: no fsync (a test's database is thrown away).
+FAST_POSTGRES = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+@contextmanager
+def postgres_server(settings: Mapping[str, str] = FAST_POSTGRES) -> Iterator[str]:
+    """A PostgreSQL server of its own on a free 127.0.0.1 port for the duration of the block:
+    yields the URL of its ``postgres`` database (user ``postgres``, no password). The cluster
+    lives in a temporary directory, removed at the end; as root, the server runs as
+    ``nobody`` (PostgreSQL refuses to run as root), which owns that directory. RuntimeError
+    when PostgreSQL is not installed or does not start."""
+    bindir = postgres_bin()
+    if bindir is None:
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+    as_user: list[str] = []
+    tmp = Path(tempfile.mkdtemp(prefix="newsqa-pg-"))
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "nobody", "--"] if shutil.which("runuser") else [
+            "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        shutil.chown(tmp, "nobody")
+    data, port = tmp / "data", free_port()
+    options = " ".join(
+        [f"-p {port}", "-c listen_addresses=127.0.0.1", f"-c unix_socket_directories={tmp}"]
+        + [f"-c {k}={v}" for k, v in settings.items()]
+    )
+    try:
+        made = subprocess.run(
+            [*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+             "-E", "UTF8", "--locale=C", "--no-sync"],
+            capture_output=True,
+        )
+        if made.returncode != 0:
+            raise RuntimeError(f"initdb failed: {made.stderr.decode(errors='replace')[-2000:]}")
+        started = subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l",
+             str(tmp / "server.log"), "-w", "-t", "60", "start"],
+            capture_output=True,
+        )
+        if started.returncode != 0:
+            log = (tmp / "server.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"PostgreSQL did not start: {started.stderr.decode()}\n{log}")
+        try:
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast",
+                            "-w", "stop"], capture_output=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

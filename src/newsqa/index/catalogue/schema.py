@@ -10,14 +10,13 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from newsqa.index.errors import IndexMismatchError
+from newsqa.index.catalogue.base import check_manifest, check_search_backend
 from newsqa.index.filters import normalize_source
 from newsqa.index.lock import file_lock
 
 log = logging.getLogger("newsqa.index")
 
 FORMAT_VERSION = 2  # 2: change log, normalised source key
-_IDENTITY_KEYS = ("model", "dim", "tokenizer")
 
 #: Each chunk's title and sentence vectors (:mod:`newsqa.index.sentvec`), where ingest made them.
 SENTENCES_TABLE = """CREATE TABLE IF NOT EXISTS sentences (
@@ -127,22 +126,6 @@ def _migrate_v1(path: Path, stored: dict[str, Any]) -> dict[str, Any]:
     return upgraded
 
 
-def _check_identity(path: Path, stored: dict[str, Any], manifest: dict[str, Any]) -> None:
-    for key in _IDENTITY_KEYS:
-        if stored.get(key) != manifest.get(key):
-            raise IndexMismatchError(
-                f"index {path} was built with {key}={stored.get(key)!r}, but this "
-                f"configuration uses {key}={manifest.get(key)!r}; re-ingest into a new "
-                "index directory or use the matching model"
-            )
-    version = stored.get("format_version")
-    if version not in (1, FORMAT_VERSION):
-        raise IndexMismatchError(
-            f"index {path} has format_version={version!r}; this newsqa reads formats 1 and "
-            f"{FORMAT_VERSION}; re-ingest into a new index directory or use the matching newsqa"
-        )
-
-
 def open_manifest(path: Path, manifest: dict[str, Any], create: bool) -> dict[str, Any]:
     """The stored manifest of the index at ``path``, after creating the index from
     ``manifest`` (when missing and ``create``) or upgrading it from format 1 (under the writer
@@ -157,16 +140,11 @@ def open_manifest(path: Path, manifest: dict[str, Any], create: bool) -> dict[st
             if not mpath.exists():
                 _create(path, manifest)
     stored: dict[str, Any] = json.loads(mpath.read_text())
-    _check_identity(path, stored, manifest)
+    check_manifest(str(path), stored, manifest, (1, FORMAT_VERSION))
     if stored.get("format_version") != FORMAT_VERSION:
         with file_lock(path):
             stored = json.loads(mpath.read_text())
             if stored.get("format_version") != FORMAT_VERSION:
                 stored = _migrate_v1(path, stored)
-    if stored.get("backend", "local") != manifest.get("backend", "local"):
-        raise IndexMismatchError(
-            f"index {path} searches with the {stored.get('backend', 'local')!r} backend, but "
-            f"this configuration uses {manifest.get('backend', 'local')!r}; re-ingest into a "
-            "new index directory or set NEWSQA_BACKEND to match"
-        )
+    check_search_backend(str(path), stored, manifest)
     return stored

@@ -13,21 +13,24 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from newsqa.index import sentvec
+from newsqa.index import lexical, sentvec
+from newsqa.index.catalogue.fts import FtsView, term_matches
 from newsqa.index.catalogue.log import ADD, REMOVE, LogView, meta_int
 from newsqa.index.catalogue.schema import SENTENCES_TABLE, connect
 from newsqa.index.filters import CompiledFilter, normalize_source
+from newsqa.index.lock import file_lock
 from newsqa.index.rows import ArticleRow
 
 
 class SqliteCatalogue:
-    """The catalogue of the index directory ``path``; safe across threads."""
+    """The catalogue of the index directory ``path`` (a
+    :class:`~newsqa.index.catalogue.base.Catalogue`); safe across threads."""
 
     name = "sqlite"
 
@@ -57,6 +60,32 @@ class SqliteCatalogue:
         """Write counter; bumps in every write transaction."""
         with self._lock:
             return meta_int(self._db, "generation")
+
+    def cross_lock(self) -> AbstractContextManager[None]:
+        """The writer lock between processes: ``ingest.lock`` in the index directory."""
+        return file_lock(self.path)
+
+    # ------------------------------------------------------------------ the lexical index
+    def postings(self, term: str, title_weight: float) -> tuple[np.ndarray, np.ndarray]:
+        """One word's passage ids and one-word BM25 scores, from FTS5."""
+        return lexical.read_postings(self.read, term, title_weight)
+
+    def term_matches(self, term: str) -> int:
+        """Passages containing ``term``, counted by FTS5."""
+        with self._lock:
+            return term_matches(self._db, term)
+
+    def top_chunk_id(self) -> int:
+        """The highest chunk id stored (0: none)."""
+        return int(self.one("SELECT max(id) FROM chunks") or 0)
+
+    def chunk_count(self) -> int:
+        """Chunks stored."""
+        return int(self.one("SELECT count(*) FROM chunks"))
+
+    def lexical_view(self) -> FtsView:
+        """One read transaction over FTS5 through a connection of its own."""
+        return FtsView(self.connect())
 
     # ------------------------------------------------------------------ the log, for backends
     @contextmanager
