@@ -300,21 +300,22 @@ def freeze(
     start, best effort. One process builds at a time; one that waited then loads what was
     built. None when ``stop`` was set."""
     path = directory / POSTINGS_FILE
-    with _builder_lock(directory), view as state:
-        stamp: Stamp = (state.generation(), float(title_weight), state.chunk_count())
-        frozen = FrozenPostings.load(path)
-        if frozen is not None and frozen.stamp == stamp:
-            return frozen
-        frozen = FrozenPostings.read(
-            state.postings, common_words(state.recent_texts(sample), words), title_weight,
-            stamp, budget_bytes, stop,
-        )
-    if frozen is not None:
-        try:
-            frozen.save(path)
-        except OSError:  # a read-only index: the postings still serve this process
-            pass
-    return frozen
+    with _builder_lock(directory):  # held until saved, so a waiting process loads the file
+        with view as state:
+            stamp: Stamp = (state.generation(), float(title_weight), state.chunk_count())
+            frozen = FrozenPostings.load(path)
+            if frozen is not None and frozen.stamp == stamp:
+                return frozen
+            frozen = FrozenPostings.read(
+                state.postings, common_words(state.recent_texts(sample), words), title_weight,
+                stamp, budget_bytes, stop,
+            )
+        if frozen is not None:
+            try:
+                frozen.save(path)
+            except OSError:  # a read-only index: the postings still serve this process
+                pass
+        return frozen
 
 
 @contextmanager
