@@ -30,6 +30,7 @@ EXIT_SKIPPED = 3  # ingest: some inputs were reported and skipped
 EXIT_BUSY = 4  # another ingest or delete is writing to the index; try again when it ends
 EXIT_USAGE = 5  # the request cannot be served as asked (e.g. --generate without a model)
 EXIT_STORAGE = 6  # the index directory cannot be created or written (permissions, read-only disk)
+EXIT_UNAVAILABLE = 7  # the catalogue's server (NEWSQA_CATALOG_URL) cannot be reached
 
 _EXIT_HELP = (
     "exit status: 0 ok; 1 delete (feeds --remove) found no such article (feed); 2 the index "
@@ -38,6 +39,7 @@ _EXIT_HELP = (
     "is busy: another ingest or delete is writing to it (try again when it ends); 5 the request "
     "cannot be served as asked (--generate without NEWSQA_GENERATOR__URL, a bad feed URL); "
     "6 the index directory cannot be created or written (its owner or a read-only disk); "
+    "7 the catalogue's PostgreSQL server cannot be reached; "
     "follow --once exits 3 when a feed or an item was reported"
 )
 
@@ -244,6 +246,14 @@ def _add_feed_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="with --once: the poll results as JSON")
 
     p = sub.add_parser(
+        "migrate", parents=[common], help="copy this SQLite index into a PostgreSQL catalogue",
+        description="Copy the index (articles, chunks, vectors) into the catalogue at --to and "
+        "the search backend configured; verifies the counts; running it again is harmless.",
+    )
+    p.add_argument("--to", required=True, metavar="URL", help="postgresql://...?schema=NAME")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser(
         "feeds", parents=[common], help="list the followed feeds and their status",
         description="The index's followed feeds: last poll, outcome and error, items added "
         "and updated, and whether a follower (follow, serve --follow) is running.",
@@ -276,10 +286,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from newsqa.feeds.commands import run_feeds
 
         return run_feeds(args, settings.index.path, settings.feeds.interval)
+    if args.command == "migrate":  # reads the SQLite index itself
+        from newsqa.cli_output import run_migrate
+
+        return run_migrate(args, settings)
     if args.command == "serve" and args.follow is not None and args.workers > 1:
         print("error: serve --follow polls in the serving process: use --workers 1, or run "
               "`newsqa follow` beside the server", file=sys.stderr)
         return EXIT_USAGE
+    from newsqa.index.errors import CatalogueUnavailableError
     from newsqa.index.store import IndexBusyError, IndexMismatchError
     from newsqa.service import NewsQA, RequestError
 
@@ -288,6 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (IndexMismatchError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INDEX
+    except CatalogueUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except IndexBusyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BUSY

@@ -3,7 +3,8 @@
 Every error is JSON, ``{"detail": "..."}`` (see :func:`newsqa.api.middleware.error_body`): a
 refused request body is a 422 listing each field's problem, an :class:`HTTPException` keeps its
 status and headers (a 405 names every method the path takes), another process writing to the
-index is a 409 with ``Retry-After``, and a request the service refuses
+index is a 409 with ``Retry-After``, a catalogue server that cannot be reached a 503 with
+``Retry-After``, and a request the service refuses
 (:class:`~newsqa.service.RequestError`) is a 422. Any other exception becomes a 500 in
 :class:`~newsqa.api.middleware.RequestContextMiddleware` (logged, never shown).
 """
@@ -20,6 +21,7 @@ from starlette.routing import Match, Mount
 
 from newsqa.api import schemas as s
 from newsqa.api.middleware import RETRY_AFTER_S, error_body
+from newsqa.index.errors import CatalogueUnavailableError
 from newsqa.index.store import IndexBusyError
 from newsqa.service import RequestError
 
@@ -70,6 +72,12 @@ async def _busy(request: Request, exc: Exception) -> JSONResponse:
     return resp
 
 
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    resp = _error(request, 503, str(exc))
+    resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return resp
+
+
 async def _refused(request: Request, exc: Exception) -> JSONResponse:
     return _error(request, 422, str(exc))
 
@@ -79,6 +87,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IndexBusyError, _busy)
+    app.add_exception_handler(CatalogueUnavailableError, _unavailable)
     app.add_exception_handler(RequestError, _refused)
     # any other exception becomes a 500 in RequestContextMiddleware (logged, never shown)
 

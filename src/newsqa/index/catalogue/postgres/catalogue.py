@@ -32,6 +32,9 @@ from newsqa.index.filters import CompiledFilter
 from newsqa.index.rows import ArticleRow
 
 M = "%s"
+#: Generations of the change log kept past a checkpoint, for the nodes that share the
+#: catalogue: one behind by fewer writes catches up from the log (a few bytes per chunk).
+LOG_KEEP = 10_000
 
 
 class PgLexicalView:
@@ -163,8 +166,16 @@ class PostgresCatalogue:
             yield LogView(conn, self.dim, M)
 
     def prune_log(self, upto: int) -> None:
-        """Forget the changes up to generation ``upto`` (every backend reflects them)."""
+        """Forget the changes up to generation ``upto`` less the last :data:`LOG_KEEP`: the
+        writer's backend reflects them, but other nodes' copies may not yet, and they catch
+        up by the log rather than by reading every vector again."""
+        upto -= LOG_KEEP
+        if upto <= 0:
+            return
         with self._conn() as conn, conn.transaction():
+            start = meta_int(conn, "log_start", mark=M)
+            if upto <= start:
+                return
             conn.execute("DELETE FROM changes WHERE gen<=%s", [upto])
             conn.execute("UPDATE meta SET value=%s WHERE key='log_start'", [str(upto)])
 

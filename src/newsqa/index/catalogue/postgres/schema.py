@@ -93,8 +93,8 @@ def open_manifest(
     if (path / "manifest.json").exists():
         raise IndexMismatchError(
             f"index {path} keeps its catalogue in SQLite (news.sqlite), but "
-            f"NEWSQA_INDEX__CATALOG_URL names {url.shown}: unset it, or use another index "
-            "directory"
+            f"NEWSQA_INDEX__CATALOG_URL names {url.shown}: copy it there with `newsqa migrate "
+            "--to URL`, or use another index directory"
         )
     conn = connect(url)
     try:
