@@ -1,6 +1,7 @@
 """Query nodes that share nothing on disk: ``newsqa migrate`` copies a SQLite index into a
 PostgreSQL catalogue (again: harmlessly), and two ``newsqa serve`` processes, each on its own
-empty index directory, serve one archive: what is uploaded to one is answered by the other."""
+empty index directory, serve one archive: what is uploaded to one is answered by the other,
+with the local backend and with a Milvus server they share (milvus-lite's own gRPC server)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,35 @@ def test_two_servers_on_empty_directories_serve_one_archive(
     for node in ("a", "b"):
         names = {p.name for p in (tmp_path / node).iterdir()}
         assert not names & {"news.sqlite", "manifest.json", "ingest.lock"}, names
+
+
+def test_two_servers_share_one_milvus_server_and_one_catalogue(
+    tmp_path: Path, catalog_url: str
+) -> None:
+    """postgres + milvus across nodes: milvus-lite's own gRPC server stands in for a Milvus
+    server that several processes share."""
+    pytest.importorskip("pymilvus", reason="pip install 'newsqa[milvus]'")
+    pytest.importorskip("milvus_lite", reason="pip install 'newsqa[milvus]'")
+    from newsqa.testing.servers import milvus_server
+
+    doc = {"title": NEWS[2].title, "text": NEWS[2].text, "url": NEWS[2].url,
+           "source": NEWS[2].source, "published_at": NEWS[2].published_at}
+    with milvus_server() as milvus:
+        env = {**hash_env(index__catalog_url=catalog_url, index__backend="milvus",
+                          milvus__uri=milvus), "PYTHONPATH": str(REPO / "src")}
+        with running_server(tmp_path / "a", env=env) as (_, a), \
+                running_server(tmp_path / "b", env=env) as (_, b):
+            r = httpx.post(f"{a}/api/articles", json=[doc], timeout=60)
+            assert r.status_code == 200 and r.json()["added"] == 1, r.text
+            found = httpx.post(f"{b}/api/search", json={"query": "Tolva volcano", "k": 3},
+                               timeout=60).json()
+            assert [p["title"] for p in found["passages"]][:1] == [NEWS[2].title]
+            gone = httpx.delete(f"{b}/api/articles/{found['passages'][0]['article_id']}",
+                                timeout=60)
+            assert gone.status_code == 200, gone.text
+            again = httpx.post(f"{a}/api/search", json={"query": "Tolva volcano", "k": 3},
+                               timeout=60).json()
+            assert again["passages"] == []
+    for node in ("a", "b"):  # the shared server held the collection, not a file of a node's
+        names = {p.name for p in (tmp_path / node).iterdir()}
+        assert not names & {"milvus.db", "news.sqlite", "manifest.json"}, names

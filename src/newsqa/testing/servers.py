@@ -172,3 +172,31 @@ def postgres_server(settings: Mapping[str, str] = FAST_POSTGRES) -> Iterator[str
                             "-w", "stop"], capture_output=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def milvus_server(limit: float = 60.0) -> Iterator[str]:
+    """milvus-lite's own gRPC server on a free 127.0.0.1 port, with its data in a temporary
+    directory, for the duration of the block: yields its URI (``http://127.0.0.1:PORT``), which
+    several processes can share as they would a Milvus server. RuntimeError when milvus-lite is
+    not installed or does not start within ``limit`` seconds."""
+    exe = Path(sys.executable).with_name("milvus-lite")
+    if not exe.exists():
+        raise RuntimeError("milvus-lite is not installed (pip install 'newsqa[milvus]')")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="newsqa-milvus-") as tmp:
+        log = Path(tmp) / "server.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [str(exe), "server", "--data-dir", str(Path(tmp) / "data"), "--host",
+                 "127.0.0.1", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
+            )
+        try:
+            deadline = time.monotonic() + limit
+            while b"listening" not in log.read_bytes():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"milvus-lite server did not start: {log.read_text()}")
+                time.sleep(0.1)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop(proc)
