@@ -56,10 +56,9 @@ def test_an_unreachable_catalogue_is_exit_7(tmp_path: Path) -> None:
     assert b"cannot be reached" in done.stderr
 
 
-def test_two_servers_on_empty_directories_serve_one_archive(
-    tmp_path: Path, catalog_url: str
-) -> None:
-    env = {**hash_env(index__catalog_url=catalog_url), "PYTHONPATH": str(REPO / "src")}
+def _two_nodes_serve_one_archive(tmp_path: Path, env: dict[str, str], private: set[str]) -> None:
+    """Two servers on empty directories: an upload to one is found by the other, a delete
+    through the other is gone from the first, and neither keeps any of ``private`` on disk."""
     doc = {"title": NEWS[2].title, "text": NEWS[2].text, "url": NEWS[2].url,
            "source": NEWS[2].source, "published_at": NEWS[2].published_at}
     with running_server(tmp_path / "a", env=env) as (_, a), \
@@ -75,10 +74,17 @@ def test_two_servers_on_empty_directories_serve_one_archive(
         again = httpx.post(f"{a}/api/search", json={"query": "Tolva volcano", "k": 3},
                            timeout=60).json()
         assert again["passages"] == []
-    # neither node wrote a catalogue of its own: only caches it can rebuild
     for node in ("a", "b"):
         names = {p.name for p in (tmp_path / node).iterdir()}
-        assert not names & {"news.sqlite", "manifest.json", "ingest.lock"}, names
+        assert not names & private, names
+
+
+def test_two_servers_on_empty_directories_serve_one_archive(
+    tmp_path: Path, catalog_url: str
+) -> None:
+    env = {**hash_env(index__catalog_url=catalog_url), "PYTHONPATH": str(REPO / "src")}
+    # neither node writes a catalogue of its own: only caches it can rebuild
+    _two_nodes_serve_one_archive(tmp_path, env, {"news.sqlite", "manifest.json", "ingest.lock"})
 
 
 def test_two_servers_share_one_milvus_server_and_one_catalogue(
@@ -90,24 +96,9 @@ def test_two_servers_share_one_milvus_server_and_one_catalogue(
     pytest.importorskip("milvus_lite", reason="pip install 'newsqa[milvus]'")
     from newsqa.testing.servers import milvus_server
 
-    doc = {"title": NEWS[2].title, "text": NEWS[2].text, "url": NEWS[2].url,
-           "source": NEWS[2].source, "published_at": NEWS[2].published_at}
     with milvus_server() as milvus:
         env = {**hash_env(index__catalog_url=catalog_url, index__backend="milvus",
                           milvus__uri=milvus), "PYTHONPATH": str(REPO / "src")}
-        with running_server(tmp_path / "a", env=env) as (_, a), \
-                running_server(tmp_path / "b", env=env) as (_, b):
-            r = httpx.post(f"{a}/api/articles", json=[doc], timeout=60)
-            assert r.status_code == 200 and r.json()["added"] == 1, r.text
-            found = httpx.post(f"{b}/api/search", json={"query": "Tolva volcano", "k": 3},
-                               timeout=60).json()
-            assert [p["title"] for p in found["passages"]][:1] == [NEWS[2].title]
-            gone = httpx.delete(f"{b}/api/articles/{found['passages'][0]['article_id']}",
-                                timeout=60)
-            assert gone.status_code == 200, gone.text
-            again = httpx.post(f"{a}/api/search", json={"query": "Tolva volcano", "k": 3},
-                               timeout=60).json()
-            assert again["passages"] == []
-    for node in ("a", "b"):  # the shared server held the collection, not a file of a node's
-        names = {p.name for p in (tmp_path / node).iterdir()}
-        assert not names & {"milvus.db", "news.sqlite", "manifest.json"}, names
+        # the shared server holds the collection, not a file of a node's
+        _two_nodes_serve_one_archive(
+            tmp_path, env, {"milvus.db", "news.sqlite", "manifest.json", "ingest.lock"})

@@ -169,3 +169,20 @@ def check_search_backend(where: str, stored: dict[str, Any], manifest: dict[str,
             f"this configuration uses {manifest.get('backend', 'local')!r}; re-ingest into a "
             "new index directory or set NEWSQA_BACKEND to match"
         )
+
+
+#: Every chunk id with its article's publication date and outlet key, the columns a filter
+#: mask is computed over (:meth:`Catalogue.filter_columns`), in the same SQL for both databases.
+FILTER_COLUMNS_SQL = (
+    "SELECT c.id, coalesce(a.published_at, ''), coalesce(a.source_key, '') "
+    "FROM chunks c JOIN articles a ON a.id=c.article_id ORDER BY c.id"
+)
+
+
+def filter_arrays(rows: Sequence[Sequence[Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of :data:`FILTER_COLUMNS_SQL` as arrays: chunk ids, dates (bytes, b"" when
+    undated) and outlet keys."""
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    dates = np.array([r[1].encode() for r in rows], dtype=bytes)
+    sources = np.array([r[2] for r in rows], dtype=object)
+    return ids, dates, sources

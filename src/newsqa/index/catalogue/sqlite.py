@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from newsqa.index import lexical, sentvec
+from newsqa.index.catalogue.base import FILTER_COLUMNS_SQL, filter_arrays
 from newsqa.index.catalogue.fts import FtsView, term_matches
 from newsqa.index.catalogue.log import ADD, REMOVE, LogView, meta_int
 from newsqa.index.catalogue.schema import SENTENCES_TABLE, connect
@@ -229,14 +230,8 @@ class SqliteCatalogue:
         b"" when undated) and outlet key: what a filter mask is computed over."""
         with self._lock:
             gen = meta_int(self._db, "generation")
-            rows = self._db.execute(
-                "SELECT c.id, coalesce(a.published_at, ''), coalesce(a.source_key, '') "
-                "FROM chunks c JOIN articles a ON a.id=c.article_id ORDER BY c.id"
-            ).fetchall()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        dates = np.array([r[1].encode() for r in rows], dtype=bytes)
-        sources = np.array([r[2] for r in rows], dtype=object)
-        return gen, ids, dates, sources
+            rows = self._db.execute(FILTER_COLUMNS_SQL).fetchall()
+        return (gen, *filter_arrays(rows))
 
     def sentence_vectors(self, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The title and sentence vectors stored with each of these chunks (rows: title, then

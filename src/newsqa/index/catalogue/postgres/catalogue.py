@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from newsqa.index import sentvec
-from newsqa.index.catalogue.base import Catalogue
+from newsqa.index.catalogue.base import FILTER_COLUMNS_SQL, Catalogue, filter_arrays
 from newsqa.index.catalogue.log import LogView, meta_int
 from newsqa.index.catalogue.postgres import writes
 from newsqa.index.catalogue.postgres.bm25 import Tokenizer, read_postings
@@ -275,14 +275,8 @@ class PostgresCatalogue:
         b"" when undated) and outlet key: what a filter mask is computed over."""
         with self.snapshot() as conn:
             gen = meta_int(conn, "generation", mark=M)
-            rows = conn.execute(
-                "SELECT c.id, coalesce(a.published_at, ''), coalesce(a.source_key, '') "
-                "FROM chunks c JOIN articles a ON a.id=c.article_id ORDER BY c.id"
-            ).fetchall()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        dates = np.array([r[1].encode() for r in rows], dtype=bytes)
-        sources = np.array([r[2] for r in rows], dtype=object)
-        return gen, ids, dates, sources
+            rows = conn.execute(FILTER_COLUMNS_SQL).fetchall()
+        return (gen, *filter_arrays(rows))
 
     def sentence_vectors(self, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The title and sentence vectors stored with each of these chunks, by chunk id."""
