@@ -30,7 +30,7 @@ EXIT_SKIPPED = 3  # ingest: some inputs were reported and skipped
 EXIT_BUSY = 4  # another ingest or delete is writing to the index; try again when it ends
 EXIT_USAGE = 5  # the request cannot be served as asked (e.g. --generate without a model)
 EXIT_STORAGE = 6  # the index directory cannot be created or written (permissions, read-only disk)
-EXIT_UNAVAILABLE = 7  # the catalogue's server (NEWSQA_CATALOG_URL) cannot be reached
+EXIT_UNAVAILABLE = 7  # the catalogue's server (NEWSQA_INDEX__CATALOG_URL) cannot be reached
 
 _EXIT_HELP = (
     "exit status: 0 ok; 1 delete (feeds --remove) found no such article (feed); 2 the index "

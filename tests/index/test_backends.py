@@ -127,7 +127,7 @@ def test_an_index_keeps_its_backend(tmp_path: Path) -> None:
     svc = open_service(tmp_path / "index", embedding__embedder="hash")
     svc.ingest_records(list(NEWS[:1]))
     svc.close()
-    with pytest.raises(IndexMismatchError, match="NEWSQA_BACKEND"):
+    with pytest.raises(IndexMismatchError, match="NEWSQA_INDEX__BACKEND"):
         open_service(tmp_path / "index", embedding__embedder="hash", index__backend="milvus")
 
 

@@ -167,7 +167,7 @@ def check_search_backend(where: str, stored: dict[str, Any], manifest: dict[str,
         raise IndexMismatchError(
             f"index {where} searches with the {stored.get('backend', 'local')!r} backend, but "
             f"this configuration uses {manifest.get('backend', 'local')!r}; re-ingest into a "
-            "new index directory or set NEWSQA_BACKEND to match"
+            "new index directory or set NEWSQA_INDEX__BACKEND to match"
         )
 
 
