@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +37,14 @@ from newsqa.eval import (
     normalize,
 )
 from newsqa.models import Filters
+from newsqa.query.answer import resolve_filters
 from newsqa.query.read import ReadConfig, read_passages
 from newsqa.reader.runtime import load_reader
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 
 DEPTHS = (1, 2, 3, 5, 10)
-THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
+THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
 HALVES = (("Jan–Jun", ("2023-01", "2023-06")), ("Jul–Dec (held out)", ("2023-07", "2023-12")))
 
 
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     svc = NewsQA.open(get_settings(index__path=str(args.index), reader__mode="off"), create=False)
     reader = load_reader(args.reader)
     cfg = svc.composition
+    pipe = svc.pipeline()
+    info = reader.info
     below = reader.info.abstain_below
     per_depth: dict[Any, list[dict[str, Any]]] = {d: [] for d in (*DEPTHS, "off")}
     times: dict[Any, list[float]] = {d: [] for d in per_depth}
@@ -92,13 +96,18 @@ def main(argv: list[str] | None = None) -> int:
     ranking: list[dict[str, Any]] = []
     try:
         for q in questions:
-            f = Filters(as_of=q["date"])
-            got = svc.search(q["question"], 10, f)
+            f = resolve_filters(Filters(as_of=q["date"]))
+            plan = pipe.plan(q["question"], f, asked_as_of=True)
+            qvec = pipe.embed_query(plan.text)
+            got = pipe.retrieve(plan, 10, f, qvec)
             answerable = is_answerable(q)
             for d in DEPTHS:
                 t = time.perf_counter()
-                reading = read_passages(q["question"], got, reader, cfg, ReadConfig(
-                    d, 0.0, rank_penalty=reader.info.rank_penalty))
+                fusion = pipe.scored(q["question"], plan, qvec, got, d)
+                reading = read_passages(q["question"], got, reader, replace(
+                    cfg, passages_considered=d), ReadConfig(
+                    d, 0.0, rank_penalty=info.rank_penalty, composer_weight=info.composer_weight,
+                    evidence_weight=info.evidence_weight), fusion)
                 times[d].append((time.perf_counter() - t) * 1000)
                 ans = reading.composed
                 if d == 10 and answerable:
@@ -121,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         svc.close()
     print(f"command: {command_line()}\ncommit {git_commit()}, {now()}; CPU flags: {cpu_flags()}; "
-          f"reader {reader.info.layers} layers; abstain_below {below}\n")
+          f"reader {info.layers} layers, composer weight {info.composer_weight}, evidence weight "
+          f"{info.evidence_weight:.3f}; abstain_below {below}\n")
     print("| composer | depth (passages) | half | answerable | answer hit | citation hit | "
           "abstains | ms p50 | ms p95 |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
@@ -152,9 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| half | threshold | answerable abstain | answer hit | unanswerable abstain |")
     print("|---|---:|---:|---:|---:|")
     for half, _ in HALVES:
-        rows = [(q, p, h) for q, p, h in probs if half_of(q) == half]
-        ans = [(p, h) for q, p, h in rows if is_answerable(q)]
-        una = [p for q, p, _ in rows if not is_answerable(q)]
+        got_half = [(q, p, h) for q, p, h in probs if half_of(q) == half]
+        ans = [(p, h) for q, p, h in got_half if is_answerable(q)]
+        una = [p for q, p, _ in got_half if not is_answerable(q)]
         for t in THRESHOLDS:
             print(f"| {half} | {t:.2f} | {sum(p < t for p, _ in ans) / max(len(ans), 1):.3f} | "
                   f"{sum(h and p >= t for p, h in ans) / max(len(ans), 1):.3f} | "

@@ -72,6 +72,8 @@ def configured_reader(settings: Settings) -> tuple[Scorer | None, ReadConfig]:
     below = rs.abstain_below
     read.abstain_below = reader.info.abstain_below if below is None else below
     read.rank_penalty = reader.info.rank_penalty
+    read.composer_weight = reader.info.composer_weight
+    read.evidence_weight = reader.info.evidence_weight
     return reader, read
 
 

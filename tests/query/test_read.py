@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from newsqa.models import Passage
-from newsqa.query.compose import ComposeConfig
+from newsqa.query.compose import ComposeConfig, Scored, answer_candidates
 from newsqa.query.read import ReadConfig, read_answer, reader_candidates
 from newsqa.query.sentences import analyse
 from newsqa.reader.inputs import Candidate, candidate_text
@@ -97,3 +97,35 @@ def test_reranking_orders_the_passages_read_by_their_best_sentence() -> None:
     assert reading.order == [1, 2, 0]
     extra = _p(4, "An unread passage about the league's finances and its new television deal.")
     assert [p.chunk_id for p in reading.reranked([*PASSAGES, extra])] == [1, 2, 0, 4]
+
+
+def _scored(question: str, composer: dict[str, float], evidence: float) -> Scored:
+    """The composer's view of PASSAGES with exact scores: ``composer`` maps a word to the score
+    of the sentences holding it (others 0)."""
+    q = analyse(question)
+    cands = answer_candidates(PASSAGES, q)
+    scores = [next((v for w, v in composer.items() if w in s), 0.0) for _, _, s in cands]
+    return Scored(q, cands, scores, np.zeros((len(cands), 1)), max(scores), evidence)
+
+
+def test_the_composer_score_is_fused_into_the_logit() -> None:
+    question = "Which team won the final?"
+    scored = _scored(question, {"Ticket": 1.0}, 0.0)
+    alone = read_answer(question, PASSAGES, Fake([], ["Bills"]), ComposeConfig(),
+                        ReadConfig(abstain_below=0.0), scored)
+    assert alone.segments[0].text.startswith("The Buffalo Bills")  # weight 0: the reader decides
+    fused = read_answer(question, PASSAGES, Fake([], ["Bills"]), ComposeConfig(),
+                        ReadConfig(abstain_below=0.0, composer_weight=6.0), scored)
+    assert fused.segments[0].text.startswith("Ticket prices rose")  # -4 + 6 * 1 > 1 + 0
+    assert fused.evidence == 1 / (1 + math.exp(-2.0))
+
+
+def test_the_composer_evidence_moves_abstention() -> None:
+    question = "Which team won the final?"
+    read = ReadConfig(abstain_below=0.5, evidence_weight=2.0)
+    weak = read_answer(question, PASSAGES, Fake([], ["Bills"]), ComposeConfig(), read,
+                       _scored(question, {}, -1.0))
+    assert weak.abstained and weak.evidence == 1 / (1 + math.exp(1.0))  # 1 + 2 * -1
+    strong = read_answer(question, PASSAGES, Fake([], ["Bills"]), ComposeConfig(), read,
+                         _scored(question, {}, 0.5))
+    assert not strong.abstained and strong.evidence == 1 / (1 + math.exp(-2.0))

@@ -61,6 +61,8 @@ def test_train_reader_on_a_tiny_archive(tmp_path: Path, monkeypatch: pytest.Monk
     info = json.loads((out / "reader.json").read_text())
     assert info["layers"] == 1 and len(info["curve"]) >= 1
     assert set(info["calibration"]) == {"scale", "bias"} and info["rank_penalty"] >= 0
+    assert set(info["fusion"]) == {"composer_weight", "evidence_weight", "offset"}
+    assert all("composer" in c for it in lists for c in it["candidates"])
     reader = Reader(out)
     got = reader.logits("Which team won?", [Candidate("The Bills won."), Candidate("Rain fell.")])
     assert got.shape == (2,) and np.all(np.isfinite(got))

@@ -21,7 +21,14 @@ from newsqa.embedding.base import Embedder
 from newsqa.index.store import NewsIndex
 from newsqa.models import Answer, ClaimStats, Filters, Mode, Passage, View
 from newsqa.query.claims import Encode
-from newsqa.query.compose import VIEWS, ComposeConfig, Composed, considered_passages
+from newsqa.query.compose import (
+    VIEWS,
+    ComposeConfig,
+    Composed,
+    Scored,
+    considered_passages,
+    score_candidates,
+)
 from newsqa.query.events import AnswerEvent, DoneEvent, NoteEvent, SourcesEvent, deltas
 from newsqa.query.evidence import Evidence, compose_evidence
 from newsqa.query.generate import GenerateConfig, GeneratedAnswer
@@ -143,10 +150,12 @@ class AnswerPipeline:
         qvec: np.ndarray,
         passages: list[Passage],
         view: str = "answer",
+        cfg: ComposeConfig | None = None,
     ) -> Evidence:
         """What composition weighs ``passages`` with: the stored sentence vectors of those it
-        considers, the archive's idf of the question's words and the question's vector."""
-        considered = considered_passages(passages, self.composition, view)
+        considers (under ``cfg``, default the pipeline's), the archive's idf of the question's
+        words and the question's vector."""
+        considered = considered_passages(passages, cfg or self.composition, view)
         stored = self.index.sentence_vectors([p.chunk_id for p in considered])
         qvec_answer = self.answer_query_vector(question, plan, qvec, stored, considered)
         idf = self.index.term_idf(query_terms(question))
@@ -165,6 +174,17 @@ class AnswerPipeline:
             return self.embed_query(question) if plan.follow_up else qvec
         return self.sentence_embedder.encode([question if plan.follow_up else plan.text])[0]
 
+    def scored(
+        self, question: str, plan: QueryPlan, qvec: np.ndarray, passages: Sequence[Passage],
+        depth: int, every: bool = False,
+    ) -> Scored | None:
+        """The composer's scores of the candidate sentences of the first ``depth`` passages
+        (what the reader's logits are fused with; ``every``: all of them, not a shortlist)."""
+        cfg = replace(self.composition, passages_considered=depth)
+        e = self.evidence(question, plan, qvec, list(passages), "answer", cfg)
+        return score_candidates(question, passages[:depth], self.sentence_encode,
+                                e.query_vector, cfg, e.idf, e.stored, every)
+
     def compose(
         self, question: str, plan: QueryPlan, qvec: np.ndarray, passages: list[Passage],
         view: str,
@@ -173,7 +193,9 @@ class AnswerPipeline:
         read by the reader when it is on (answers; the passages it read reordered by it when
         ``NEWSQA_READER__RERANK`` is on), else composed from the hand-weighted signals."""
         if self.reader is not None and view == "answer":
-            reading = read_passages(question, passages, self.reader, self.composition, self.read)
+            cfg = replace(self.composition, passages_considered=self.read.passages)
+            scored = self.scored(question, plan, qvec, passages, self.read.passages)
+            reading = read_passages(question, passages, self.reader, cfg, self.read, scored)
             return reading.composed, reading.reranked(passages) if self.read.rerank else passages
         evidence = self.evidence(question, plan, qvec, passages, view)
         return compose_evidence(evidence, self.sentence_encode, self.composition, view), passages

@@ -112,17 +112,62 @@ def compose(
     ``view="outlets"`` lists it per outlet, so a reader can compare how sources report a story.
     """
     considered = considered_passages(passages, cfg, view)
+    got = score_candidates(question, considered, encode, qvec, cfg, idf, stored)
+    if got is None:
+        return abstention(0.0)
+    if got.evidence < cfg.abstain_threshold:
+        return abstention(got.evidence)
+    q, cands, scores, svecs, best, evidence = (
+        got.question, got.cands, got.scores, got.svecs, got.best, got.evidence)
+    ranked = sorted(range(len(cands)), key=lambda j: -scores[j])
+    if view == "answer":
+        chosen = _select(ranked, cands, scores, svecs, best, cfg)
+        lines = [(j, "") for j in chosen]
+        span = answer_span(q, _trim(cands[chosen[0]][2], cfg.max_words))
+        return cite(lines, cands, considered, evidence, cfg, " ", span)
+    lines = _view_lines(ranked, cands, scores, considered, best, cfg, view)
+    return cite(lines, cands, considered, evidence, cfg, "\n")
+
+
+@dataclass
+class Scored:
+    """The composer's view of the candidate sentences of some passages: each candidate (passage
+    index, position, sentence), its score (meaning, words and phrases in common, passage rank,
+    answer type and novelty), its vector, the best relevance score (before answer type and
+    novelty) and the evidence that decides abstention."""
+
+    question: Question
+    cands: list[tuple[int, int, str]]
+    scores: list[float]
+    svecs: np.ndarray
+    best: float
+    evidence: float
+
+
+def score_candidates(
+    question: str,
+    considered: Sequence[Passage],
+    encode: Callable[[Sequence[str]], np.ndarray],
+    qvec: np.ndarray,
+    cfg: ComposeConfig,
+    idf: Mapping[str, float] | None = None,
+    stored: Mapping[int, np.ndarray] | None = None,
+    every: bool = False,
+) -> Scored | None:
+    """Score every candidate sentence of ``considered`` as :func:`compose` does (None: there
+    is no candidate). Without a stored vector for each, only a shortlist is scored, unless
+    ``every`` (those without one are embedded)."""
     q = analyse(question, idf, cfg.focus_weight)
     cands = answer_candidates(considered, q if cfg.headlines else None)
     if not cands:
-        return abstention(0.0)
+        return None
     matches = [match(q, s) for _, _, s in cands]
     lexical = [
         cfg.lexical_weight * m.overlap + cfg.phrase_weight * m.phrase - cfg.rank_penalty * pi
         for m, (pi, _, _) in zip(matches, cands, strict=True)
     ]
     known = stored_vectors(cands, considered, stored or {})
-    keep = (list(range(len(cands))) if all(v is not None for v in known)
+    keep = (list(range(len(cands))) if every or all(v is not None for v in known)
             else _shortlist(lexical, cands, cfg.semantic_sentences))
     cands = [cands[j] for j in keep]
     matches = [matches[j] for j in keep]
@@ -137,21 +182,12 @@ def compose(
         - cfg.coverage_penalty * (1.0 - coverage(question, considered))
         - cfg.absence_penalty * absent_share(q, [f"{p.title} {p.text}" for p in considered])
     )
-    if evidence < cfg.abstain_threshold:
-        return abstention(evidence)
     # The answer type decides between relevant sentences; it is not evidence by itself.
     scores = [
         sc + cfg.answer_type_weight * m.fit + cfg.novelty_weight * m.novelty
         for sc, m in zip(scores, matches, strict=True)
     ]
-    ranked = sorted(range(len(cands)), key=lambda j: -scores[j])
-    if view == "answer":
-        chosen = _select(ranked, cands, scores, svecs, best, cfg)
-        lines = [(j, "") for j in chosen]
-        span = answer_span(q, _trim(cands[chosen[0]][2], cfg.max_words))
-        return cite(lines, cands, considered, evidence, cfg, " ", span)
-    lines = _view_lines(ranked, cands, scores, considered, best, cfg, view)
-    return cite(lines, cands, considered, evidence, cfg, "\n")
+    return Scored(q, cands, scores, svecs, best, evidence)
 
 
 def considered_passages(

@@ -1,6 +1,8 @@
 """Answers chosen by the reader (:mod:`newsqa.reader`): every candidate sentence of the first
-``passages`` passages is scored by the cross-encoder, the answer leads with the best one, and
-the reader's calibrated probability that it answers is the evidence that decides abstention.
+``passages`` passages is scored by the cross-encoder, its logit fused with the composer's score
+of the same sentence (:func:`newsqa.query.compose.score_candidates`, weights fit on the training
+years), the answer leads with the best one, and the calibrated probability that it answers (the
+composer's evidence weighing in) decides abstention.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from typing import Protocol
 import numpy as np
 
 from newsqa.models import Passage
-from newsqa.query.compose import ComposeConfig, Composed, abstention, answer_candidates, cite
+from newsqa.query.compose import (
+    ComposeConfig,
+    Composed,
+    Scored,
+    abstention,
+    answer_candidates,
+    cite,
+)
 from newsqa.query.sentences import Question, analyse, answer_span
 from newsqa.reader.inputs import Candidate
 from newsqa.text import split_sentences
@@ -41,6 +50,8 @@ class ReadConfig:
     keep_share: float = 0.5
     rerank: bool = False  # order the passages read by their best sentence's score
     rank_penalty: float = 0.0  # logit a candidate loses per place of its passage
+    composer_weight: float = 0.0  # weight of the composer's score of a candidate in its logit
+    evidence_weight: float = 0.0  # weight of the composer's evidence in the calibrated logit
 
 
 @dataclass
@@ -59,10 +70,13 @@ class Reading:
 
 
 def reader_candidates(
-    passages: Sequence[Passage], q: Question
+    passages: Sequence[Passage], q: Question,
+    cands: list[tuple[int, int, str]] | None = None,
 ) -> tuple[list[tuple[int, int, str]], list[Candidate]]:
-    """Composition's candidates of ``passages`` and what the reader reads of each."""
-    cands = answer_candidates(passages, q)
+    """Composition's candidates of ``passages`` (or ``cands``, already found) and what the
+    reader reads of each."""
+    if cands is None:
+        cands = answer_candidates(passages, q)
     sentences = {pi: split_sentences(passages[pi].text) for pi in {pi for pi, _, _ in cands}}
     reads = [
         Candidate(s, passages[pi].title or "", sentences[pi][si - 1] if si > 0 else "")
@@ -87,10 +101,11 @@ def read_answer(
     reader: Scorer,
     cfg: ComposeConfig,
     read: ReadConfig,
+    scored: Scored | None = None,
 ) -> Composed:
     """The reader's answer from the first ``read.passages`` of ``passages``, or an abstention
     when no candidate's probability reaches ``read.abstain_below``."""
-    return read_passages(question, passages, reader, cfg, read).composed
+    return read_passages(question, passages, reader, cfg, read, scored).composed
 
 
 def read_passages(
@@ -99,20 +114,34 @@ def read_passages(
     reader: Scorer,
     cfg: ComposeConfig,
     read: ReadConfig,
+    scored: Scored | None = None,
 ) -> Reading:
-    """:func:`read_answer` with the order of the passages read (see :class:`Reading`)."""
+    """:func:`read_answer` with the order of the passages read (see :class:`Reading`).
+
+    ``scored``: the composer's scores of the candidates of the passages read; its candidates are
+    the ones read, and its scores and evidence are fused in. Without it the reader reads every
+    candidate alone."""
     considered = passages[: read.passages]
-    q = analyse(question)
-    cands, reads = reader_candidates(considered, q)
+    if scored is not None:
+        q, cands, composer, evidence = scored.question, scored.cands, scored.scores, scored.evidence
+        _, reads = reader_candidates(considered, q, cands)
+    else:
+        q = analyse(question)
+        cands, reads = reader_candidates(considered, q)
+        composer, evidence = [0.0] * len(cands), 0.0
     if not cands:
         return Reading(abstention(0.0), list(range(len(considered))))
-    logits = reader.logits(question, reads) - read.rank_penalty * np.array(
-        [pi for pi, _, _ in cands], dtype=np.float32)
+    logits = (
+        reader.logits(question, reads)
+        + read.composer_weight * np.array(composer, dtype=np.float32)
+        - read.rank_penalty * np.array([pi for pi, _, _ in cands], dtype=np.float32)
+    )
     best_of: dict[int, float] = {}
     for (pi, _, _), x in zip(cands, logits, strict=True):
         best_of[pi] = max(best_of.get(pi, -np.inf), float(x))
     order = sorted(range(len(considered)), key=lambda i: (-best_of.get(i, -np.inf), i))
-    return Reading(_answer(q, considered, cands, logits, reader, cfg, read), order)
+    shift = read.evidence_weight * evidence
+    return Reading(_answer(q, considered, cands, logits, shift, reader, cfg, read), order)
 
 
 def _answer(
@@ -120,11 +149,12 @@ def _answer(
     considered: Sequence[Passage],
     cands: list[tuple[int, int, str]],
     logits: np.ndarray,
+    shift: float,
     reader: Scorer,
     cfg: ComposeConfig,
     read: ReadConfig,
 ) -> Composed:
-    probs = [reader.probability(float(x)) for x in logits]
+    probs = [reader.probability(float(x) + shift) for x in logits]
     ranked = sorted(range(len(cands)), key=lambda j: -logits[j])
     best = probs[ranked[0]]
     if best < read.abstain_below:

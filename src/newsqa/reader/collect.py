@@ -9,6 +9,9 @@ answer does, and every candidate sentence composition would weigh in them (headl
 - ``-1``: a sentence of another article that contains the answer, which may state it as well as
   the gold one does (training counts it as a positive unless
   ``TrainConfig.other_outlets_positive`` is off, which leaves it out of the loss).
+
+Each candidate also carries the composer's score of it (``composer``) and each list the
+composer's evidence by depth, so that the reader's fusion with them is fit on the same lists.
 """
 
 from __future__ import annotations
@@ -18,32 +21,45 @@ from typing import Any
 
 from newsqa.eval import contains_answer
 from newsqa.models import Filters
-from newsqa.query.compose import answer_candidates
-from newsqa.query.sentences import analyse
-from newsqa.text import query_terms, split_sentences
+from newsqa.query.answer import resolve_filters
+from newsqa.text import split_sentences
 
 #: Passages per question whose candidates are collected (composition weighs the first few).
 DEPTH = 10
+#: Depths at which the composer's evidence (what decides its abstention) is recorded.
+EVIDENCE_DEPTHS = (1, 2, 3, 5, 10)
 
 
 def question_list(svc: Any, q: Mapping[str, Any], depth: int = DEPTH) -> dict[str, Any]:
-    """The labelled candidate list of one question (a JSON-ready dict)."""
-    passages = svc.search(q["question"], depth, Filters(as_of=q.get("date")))
-    idf = svc.index.term_idf(query_terms(q["question"]))
+    """The labelled candidate list of one question (a JSON-ready dict): each candidate with
+    the composer's score of it, and the composer's evidence at each of ``EVIDENCE_DEPTHS``."""
+    pipe = svc.pipeline()
+    question = q["question"]
+    f = resolve_filters(Filters(as_of=q.get("date")))
+    plan = pipe.plan(question, f, asked_as_of=True)
+    qvec = pipe.embed_query(plan.text)
+    passages = pipe.retrieve(plan, depth, f, qvec)
     gold = set(q.get("gold_urls") or [])
     answer = q.get("answer") if q.get("answerable", True) else None
-    items = []
-    for pi, si, sentence in answer_candidates(passages, analyse(q["question"], idf)):
-        p = passages[pi]
-        before = split_sentences(p.text)[si - 1] if si > 0 else ""
-        label = 0
-        if answer and contains_answer(sentence, answer):
-            label = 1 if p.url in gold else -1
-        items.append({"sentence": sentence, "title": p.title or "", "before": before,
-                      "rank": pi, "pos": si, "url": p.url, "label": label})
-    return {"id": q.get("id"), "date": q.get("date"), "question": q["question"],
+    items: list[dict[str, Any]] = []
+    evidence: dict[str, float] = {}
+    for d in [x for x in EVIDENCE_DEPTHS if x <= depth] or [depth]:
+        scored = pipe.scored(question, plan, qvec, passages, d, every=True)
+        evidence[str(d)] = round(scored.evidence, 5) if scored is not None else 0.0
+        if d != depth or scored is None:
+            continue
+        for (pi, si, sentence), score in zip(scored.cands, scored.scores, strict=True):
+            p = passages[pi]
+            before = split_sentences(p.text)[si - 1] if si > 0 else ""
+            label = 0
+            if answer and contains_answer(sentence, answer):
+                label = 1 if p.url in gold else -1
+            items.append({"sentence": sentence, "title": p.title or "", "before": before,
+                          "rank": pi, "pos": si, "url": p.url, "label": label,
+                          "composer": round(float(score), 5)})
+    return {"id": q.get("id"), "date": q.get("date"), "question": question,
             "answer": answer, "answerable": bool(q.get("answerable", True)),
-            "gold_urls": sorted(gold), "candidates": items}
+            "gold_urls": sorted(gold), "evidence": evidence, "candidates": items}
 
 
 def collect(

@@ -21,7 +21,7 @@ from typing import Any
 from newsqa.eval import load_questions
 
 DEFAULT_EXCLUDE = "2023-07-01:2023-12-31"
-DEFAULT_DEV = "2023-05-01:2023-06-30"
+DEFAULT_DEV = "2023-05-01:2023-06-30,2024-11-01:2024-12-31"
 
 
 def _span(text: str) -> tuple[str, str]:
@@ -29,6 +29,15 @@ def _span(text: str) -> tuple[str, str]:
     if not lo or not hi:
         raise argparse.ArgumentTypeError(f"expected FROM:TO dates, got {text!r}")
     return lo, hi
+
+
+def _spans(text: str) -> list[tuple[str, str]]:
+    return [_span(part.strip()) for part in text.split(",") if part.strip()]
+
+
+def in_spans(day: str, spans: list[tuple[str, str]]) -> bool:
+    """Whether the ISO date ``day`` falls inside one of ``spans`` (inclusive)."""
+    return any(lo <= day <= hi for lo, hi in spans)
 
 
 def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
@@ -44,11 +53,15 @@ def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
                     help="use an existing index for an archive (repeatable)")
     ap.add_argument("--exclude", type=_span, default=_span(DEFAULT_EXCLUDE),
                     help=f"question dates never collected (default {DEFAULT_EXCLUDE})")
-    ap.add_argument("--dev", type=_span, default=_span(DEFAULT_DEV),
-                    help=f"question dates kept apart to pick epochs (default {DEFAULT_DEV})")
+    ap.add_argument("--dev", type=_spans, default=_spans(DEFAULT_DEV),
+                    help="question dates kept apart to pick epochs and settings, FROM:TO[,FROM:TO]"
+                    f" (default {DEFAULT_DEV})")
     ap.add_argument("--out", type=Path, default=None,
                     help="where reader.onnx and reader.json go (default: the package's model)")
     ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--offset", action=argparse.BooleanOptionalAction, default=True,
+                    help="train on top of the composer's score of each candidate (its weight fit "
+                    "on the training lists), so the model learns what the composer misses")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--max-steps", type=int, default=None, help="stop after N steps (smoke runs)")
     ap.add_argument("--limit", type=int, default=None, help="questions per archive (smoke runs)")
@@ -113,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.collect_only:
         _log(f"{len(lists)} lists cached under {args.work}")
         return 0
-    in_dev = [args.dev[0] <= str(it["date"]) <= args.dev[1] for it in lists]
+    in_dev = [in_spans(str(it["date"]), args.dev) for it in lists]
     dev = [it for it, d in zip(lists, in_dev, strict=True) if d]
     train_lists = [it for it, d in zip(lists, in_dev, strict=True) if not d]
     with_pos = sum(any(c["label"] == 1 for c in it["candidates"]) for it in train_lists)
@@ -121,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     if not train_lists or not dev:
         print("error: need both training and dev questions", file=sys.stderr)
         return 2
-    cfg = TrainConfig(layers=args.layers, epochs=args.epochs, max_steps=args.max_steps,
-                      seed=args.seed)
+    cfg = TrainConfig(layers=args.layers, epochs=args.epochs, offset=args.offset,
+                      max_steps=args.max_steps, seed=args.seed)
     out = args.out or MODEL_DIR
     info = train(train_lists, dev, out, cfg, _log)
     _log(f"reader (epoch {info['epoch']} of {len(info['curve'])}) -> {out}")

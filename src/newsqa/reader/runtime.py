@@ -32,8 +32,9 @@ class ReaderMissingError(RuntimeError):
 @dataclass(frozen=True)
 class ReaderInfo:
     """What ``reader.json`` records of a reader: its depth, input size, calibration, the
-    probability under which an answer abstains and the logit a candidate loses per place of its
-    passage in the retrieval (all chosen on the lists kept apart)."""
+    probability under which an answer abstains, the logit a candidate loses per place of its
+    passage in the retrieval, and the weights of the composer's score of a candidate and of its
+    evidence in the fused logit (all chosen on the lists kept apart)."""
 
     layers: int
     max_pieces: int
@@ -42,6 +43,8 @@ class ReaderInfo:
     abstain_below: float
     rank_penalty: float
     raw: dict[str, Any]
+    composer_weight: float = 0.0
+    evidence_weight: float = 0.0
 
 
 def read_info(model_dir: Path) -> ReaderInfo:
@@ -55,6 +58,8 @@ def read_info(model_dir: Path) -> ReaderInfo:
         int(raw["layers"]), int(raw["max_pieces"]), float(cal.get("scale", 1.0)),
         float(cal.get("bias", 0.0)), float(raw.get("abstain_below", 0.5)),
         float(raw.get("rank_penalty", 0.0)), raw,
+        float(raw.get("fusion", {}).get("composer_weight", 0.0)),
+        float(raw.get("fusion", {}).get("evidence_weight", 0.0)),
     )
 
 

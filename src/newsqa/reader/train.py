@@ -55,6 +55,11 @@ class TrainConfig:
     max_steps: int | None = None  # stop early (tests)
     other_outlets_positive: bool = True  # another article's sentence holding the answer
     rank_penalties: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
+    composer_weights: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0)
+    # The composer's score of each candidate, times the weight that best explains the
+    # training lists alone, is added to the model's logit while it trains, so the model learns
+    # what the composer misses (off: it learns from nothing and is fused only afterwards).
+    offset: bool = True
     threads: int | None = None
 
 
@@ -143,55 +148,104 @@ def with_rank_penalty(item: dict[str, Any], scores: np.ndarray, penalty: float) 
     return scores - penalty * np.array([c["rank"] for c in item["candidates"]], dtype=np.float32)
 
 
-def best_rank_penalty(
-    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray], choices: Sequence[float]
-) -> float:
-    """The penalty per passage rank that gives the best top-1 answer hit at the serving depth
-    (the smallest of equals)."""
-    def hit(p: float) -> float:
-        adjusted = [with_rank_penalty(it, sc, p) for it, sc in zip(items, scores, strict=True)]
-        return dev_report(items, adjusted)[f"top1@{SERVE_DEPTH}"]
-
-    return max(sorted(choices), key=lambda p: (hit(p), -p))
+def composer_scores(item: dict[str, Any]) -> np.ndarray:
+    """The composer's score of each candidate of a list (0 where the list has none)."""
+    return np.array([c.get("composer", 0.0) for c in item["candidates"]], dtype=np.float32)
 
 
-def calibrate(items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray]) -> tuple[float, float]:
-    """Platt scaling of each list's best logit against whether that best candidate names the
-    answer: (scale, bias) with P(right) = sigmoid(scale * logit + bias)."""
-    xs, ys = [], []
+def fused(
+    items: Sequence[dict[str, Any]], logits: Sequence[np.ndarray], weight: float, penalty: float
+) -> list[np.ndarray]:
+    """Each list's logits with ``weight`` times the composer's scores added and ``penalty``
+    per passage place taken off."""
+    return [with_rank_penalty(it, lg + weight * composer_scores(it), penalty)
+            for it, lg in zip(items, logits, strict=True)]
+
+
+def fit_offset(items: Sequence[dict[str, Any]], choices: Sequence[float]) -> float:
+    """The weight of the composer's score that best explains the positives of ``items`` alone
+    (the highest mean listwise log-likelihood; 0 when no list has a positive)."""
+    def likelihood(w: float) -> float:
+        total = 0.0
+        for it in items:
+            y = np.array([c["label"] > 0 for c in it["candidates"]])
+            if not y.any():
+                continue
+            z = w * composer_scores(it)
+            top = float(np.max(z))
+            total += float(np.log(np.sum(np.exp(z[y] - top))) - np.log(np.sum(np.exp(z - top))))
+        return total
+
+    return max(sorted(choices), key=lambda w: (likelihood(w), -w))
+
+
+def best_fusion(
+    items: Sequence[dict[str, Any]], logits: Sequence[np.ndarray], weights: Sequence[float],
+    penalties: Sequence[float],
+) -> tuple[float, float]:
+    """The composer weight and the penalty per passage place that give the best top-1 answer
+    hit at the serving depth (the smallest of equals)."""
+    def hit(choice: tuple[float, float]) -> tuple[float, float, float]:
+        got = dev_report(items, fused(items, logits, *choice))[f"top1@{SERVE_DEPTH}"]
+        return got, -choice[1], -choice[0]
+
+    grid = [(w, p) for w in sorted(set(weights)) for p in sorted(penalties)]
+    return max(grid, key=hit)
+
+
+def best_logits(
+    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray], depth: int = SERVE_DEPTH
+) -> list[tuple[dict[str, Any], np.ndarray, float, float]]:
+    """(list, scores, best score at ``depth``, composer evidence at ``depth``) of each list
+    with a candidate in its first ``depth`` passages."""
+    out = []
     for item, sc in zip(items, scores, strict=True):
-        at = [i for i, c in enumerate(item["candidates"]) if c["rank"] < SERVE_DEPTH]
+        at = [i for i, c in enumerate(item["candidates"]) if c["rank"] < depth]
         if at:
-            xs.append(float(np.max(sc[at])))
-            ys.append(1.0 if top_hit(item, sc, SERVE_DEPTH) else 0.0)
-    if not xs or len(set(ys)) < 2:
-        return 1.0, 0.0
-    x, y = np.array(xs), np.array(ys)
-    a, b = 1.0, 0.0
-    for _ in range(200):  # Newton's method on the logistic log-likelihood
-        p = 1 / (1 + np.exp(-(a * x + b)))
-        w = np.maximum(p * (1 - p), 1e-6)
-        g = np.array([np.sum((p - y) * x), np.sum(p - y)])
-        h = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]])
-        step = np.linalg.solve(h + 1e-6 * np.eye(2), g)
-        a, b = a - step[0], b - step[1]
+            ev = float(item.get("evidence", {}).get(str(depth), 0.0))
+            out.append((item, sc, float(np.max(sc[at])), ev))
+    return out
+
+
+def calibrate(
+    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray], with_evidence: bool = True
+) -> tuple[float, float, float]:
+    """Logistic fit of whether each list's best candidate names the answer on its best score
+    and the composer's evidence: (scale, evidence weight, bias) with P(right) =
+    sigmoid(scale * (score + evidence weight * evidence) + bias)."""
+    rows = best_logits(items, scores)
+    ys = [1.0 if top_hit(it, sc, SERVE_DEPTH) else 0.0 for it, sc, _, _ in rows]
+    if not rows or len(set(ys)) < 2:
+        return 1.0, 0.0, 0.0
+    x = np.array([[b, e if with_evidence else 0.0, 1.0] for _, _, b, e in rows])
+    y = np.array(ys)
+    w = np.zeros(3)
+    for _ in range(200):  # Newton's method on the (lightly regularised) log-likelihood
+        p = 1 / (1 + np.exp(-(x @ w)))
+        g = x.T @ (p - y) + 1e-4 * w
+        h = (x * np.maximum(p * (1 - p), 1e-6)[:, None]).T @ x + 1e-4 * np.eye(3)
+        step = np.linalg.solve(h, g)
+        w -= step
         if np.max(np.abs(step)) < 1e-8:
             break
-    return float(a), float(b)
+    scale = float(w[0]) if abs(w[0]) > 1e-6 else 1e-6
+    return scale, float(w[1]) / scale, float(w[2])
+
+
+def probability(score: float, evidence: float, cal: tuple[float, float, float]) -> float:
+    """The calibrated chance (see :func:`calibrate`) for a best ``score`` and ``evidence``."""
+    z = cal[0] * (score + cal[1] * evidence) + cal[2]
+    return 1 / (1 + math.exp(-z)) if z > -50 else 0.0
 
 
 def abstain_threshold(
-    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray], scale: float, bias: float,
+    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray], cal: tuple[float, float, float],
     max_share: float = 0.04,
 ) -> float:
     """The highest calibrated probability under which at most ``max_share`` of the answerable
     lists' best candidates fall (those answers would abstain)."""
-    best = []
-    for it, sc in zip(items, scores, strict=True):
-        at = [i for i, c in enumerate(it["candidates"]) if c["rank"] < SERVE_DEPTH]
-        if it.get("answer") and at:
-            best.append(1 / (1 + math.exp(-(scale * float(np.max(sc[at])) + bias))))
-    best.sort()
+    best = sorted(probability(b, e, cal) for it, _, b, e in best_logits(items, scores)
+                  if it.get("answer"))
     if not best:
         return 0.0
     return float(best[int(max_share * len(best))])
@@ -228,6 +282,8 @@ def train(
                  for it in lists]
     usable = [it for it in lists if any(c["label"] >= 0 for c in it["candidates"])]
     dev = [shallow(it) for it in dev]
+    offset = fit_offset(usable, cfg.composer_weights) if cfg.offset else 0.0
+    log(f"composer weight in training: {offset}")
     per_epoch = sum(has_positive(it) for it in usable) + cfg.negative_share * sum(
         not has_positive(it) for it in usable)
     steps_per_epoch = max(1, math.ceil(per_epoch / cfg.groups_per_step))
@@ -263,7 +319,7 @@ def train(
         for s in range(0, len(order), cfg.groups_per_step):
             if step >= total:
                 break
-            batch_ids, batch_mask, batch_types, labels, groups = [], [], [], [], []
+            batch_ids, batch_mask, batch_types, labels, groups, comp = [], [], [], [], [], []
             for qi in order[s:s + cfg.groups_per_step]:
                 item = usable[qi]
                 pick = _group(item, cfg.group if has_positive(item) else cfg.negative_group, rng)
@@ -273,6 +329,7 @@ def train(
                 batch_mask.append(mask)
                 batch_types.append(types)
                 labels.append([item["candidates"][i]["label"] for i in pick])
+                comp += [item["candidates"][i].get("composer", 0.0) for i in pick]
                 groups.append(len(pick))
             width = max(a.shape[1] for a in batch_ids)
 
@@ -282,6 +339,7 @@ def train(
 
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 logits = model(pad(batch_ids), pad(batch_mask), pad(batch_types)).float()
+            logits = logits + offset * torch.tensor(comp, dtype=torch.float32)
             y = torch.tensor([v for lab in labels for v in lab], dtype=torch.float32)
             loss = cfg.pointwise_weight * torch.nn.functional.binary_cross_entropy_with_logits(
                 logits, y)
@@ -303,14 +361,18 @@ def train(
             pairs += len(y)
             losses.append(float(loss))
         model.eval()
-        scores = score_lists(forward_np, tok, dev)
-        report = dev_report(dev, scores)
+        raw = score_lists(forward_np, tok, dev)
+        weight, penalty = best_fusion(dev, raw, cfg.composer_weights + (offset,),
+                                      cfg.rank_penalties)
+        fused_report = dev_report(dev, fused(dev, raw, weight, penalty))
+        report: dict[str, Any] = {**dev_report(dev, fused(dev, raw, offset, 0.0)), "fused": {
+            "composer_weight": weight, "rank_penalty": penalty, **fused_report}}
         elapsed = time.time() - started
         row = {"epoch": epoch, "steps": step, "loss": float(np.mean(losses)) if losses else None,
                "pairs": pairs, "seconds": round(elapsed, 1), **report}
         curve.append(row)
         log(json.dumps(row))
-        key = report[f"top1@{SERVE_DEPTH}"]
+        key = fused_report[f"top1@{SERVE_DEPTH}"]
         if best is None or key > best[0]:
             best = (key, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
         if step >= total:
@@ -318,17 +380,18 @@ def train(
     assert best is not None
     model.load_state_dict(best[2])
     model.eval()
-    scores = score_lists(forward_np, tok, dev)
-    penalty = best_rank_penalty(dev, scores, cfg.rank_penalties)
-    scores = [with_rank_penalty(it, sc, penalty) for it, sc in zip(dev, scores, strict=True)]
-    log(f"rank penalty {penalty}: {json.dumps(dev_report(dev, scores))}")
-    scale, bias = calibrate(dev, scores)
-    below = abstain_threshold(dev, scores, scale, bias)
+    raw = score_lists(forward_np, tok, dev)
+    weight, penalty = best_fusion(dev, raw, cfg.composer_weights + (offset,), cfg.rank_penalties)
+    scores = fused(dev, raw, weight, penalty)
+    log(f"composer weight {weight}, rank penalty {penalty}: {json.dumps(dev_report(dev, scores))}")
+    cal = calibrate(dev, scores)
+    below = abstain_threshold(dev, scores, cal)
     info = {
         "format": 1, "base": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), first "
         f"{cfg.layers} layers", "layers": cfg.layers, "max_pieces": cfg.max_pieces,
-        "calibration": {"scale": scale, "bias": bias}, "abstain_below": round(below, 4),
+        "calibration": {"scale": cal[0], "bias": cal[2]}, "abstain_below": round(below, 4),
         "rank_penalty": penalty,
+        "fusion": {"composer_weight": weight, "evidence_weight": cal[1], "offset": offset},
         "epoch": best[1], "config": asdict(cfg), "curve": curve, "bf16_training": bf16,
         "train_lists": len(usable), "dev_lists": len(dev),
         "trained_at": time.strftime("%Y-%m-%d"), "train_seconds": round(time.time() - started),

@@ -1,0 +1,57 @@
+"""How the reader's logits are fused with the composer's scores, fit on exact hand-made lists:
+the composer weight that explains the positives, the grid choice on the dev lists, and the
+calibration that lets the composer's evidence move the probability."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from newsqa.reader.command import in_spans
+from newsqa.reader.train import best_fusion, calibrate, dev_report, fit_offset, fused, probability
+
+
+def _list(answer: str | None, cands: list[tuple[str, float, int]], ev: float = 0.5,
+          ) -> dict[str, Any]:
+    return {"question": "q", "answer": answer, "evidence": {"3": ev}, "candidates": [
+        {"sentence": s, "composer": c, "rank": r, "label": int(bool(answer) and answer in s)}
+        for s, c, r in cands]}
+
+
+def test_the_offset_weight_follows_the_composer_where_it_is_right() -> None:
+    right = [_list("Bills", [("Bills won", 0.9, 0), ("Rain fell", 0.1, 0)])] * 3
+    assert fit_offset(right, (0.0, 1.0, 4.0, 16.0)) == 16.0
+    wrong = [_list("Bills", [("Bills won", 0.1, 0), ("Rain fell", 0.9, 0)])] * 3
+    assert fit_offset(wrong, (0.0, 1.0, 4.0, 16.0)) == 0.0
+    assert fit_offset([_list(None, [("Rain fell", 0.9, 0)])], (0.0, 2.0)) == 0.0
+
+
+def test_the_grid_picks_the_fusion_that_puts_the_answer_first() -> None:
+    items = [_list("Bills", [("Bills won", 0.0, 0), ("Rain fell", 1.0, 0)]),
+             _list("Chiefs", [("Rain fell", 0.0, 0), ("Chiefs won", 0.2, 1)])]
+    logits = [np.array([1.0, 0.0]), np.array([0.0, 0.5])]
+    assert dev_report(items, fused(items, logits, 4.0, 0.0))["top1@3"] == 0.5
+    weight, penalty = best_fusion(items, logits, (0.0, 4.0), (0.0, 1.0))
+    assert (weight, penalty) == (0.0, 0.0)
+    assert dev_report(items, fused(items, logits, weight, penalty))["top1@3"] == 1.0
+
+
+def test_calibration_weighs_the_composer_evidence() -> None:
+    # The best logit is the same everywhere; only the evidence says which lists are right.
+    items = ([_list("Bills", [("Bills won", 0.0, 0)], ev=0.9)] * 20
+             + [_list("Bills", [("Rain fell", 0.0, 0)], ev=0.1)] * 20
+             + [_list("Bills", [("Bills won", 0.0, 0)], ev=0.1)] * 2
+             + [_list("Bills", [("Rain fell", 0.0, 0)], ev=0.9)] * 2)
+    scores = [np.array([1.0 + 0.01 * (i % 3)]) for i in range(len(items))]
+    cal = calibrate(items, scores)
+    assert cal[0] * cal[1] > 0  # evidence raises the probability
+    assert probability(1.0, 0.9, cal) > 0.8 > 0.2 > probability(1.0, 0.1, cal)
+    flat = calibrate(items, scores, with_evidence=False)
+    assert flat[1] == 0.0
+
+
+def test_dev_spans() -> None:
+    spans = [("2023-05-01", "2023-06-30"), ("2024-11-01", "2024-12-31")]
+    assert in_spans("2023-05-01", spans) and in_spans("2024-12-31", spans)
+    assert not in_spans("2023-07-01", spans) and not in_spans("2024-10-31", spans)
