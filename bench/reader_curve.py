@@ -58,7 +58,8 @@ def scored(q: dict[str, Any], composed: Any) -> dict[str, Any]:
     segs = [{"text": s.text} for s in composed.segments]
     return {"half": half_of(q), "abstained": composed.abstained, "evidence": composed.evidence,
             "hit": answer_hit(segs, q["answer"]) if not composed.abstained else False,
-            "cite": citation_hit(composed.citations, q.get("gold_urls") or [], q["answer"])}
+            "cite": citation_hit(composed.citations, q.get("gold_urls") or [], q["answer"]),
+            "words": sum(len(s.text.split()) for s in composed.segments)}
 
 
 def rank_figures(q: dict[str, Any], passages: Any) -> dict[str, Any]:
@@ -73,6 +74,12 @@ def rank_figures(q: dict[str, Any], passages: Any) -> dict[str, Any]:
 def rate(rows: list[dict[str, Any]], key: str) -> float:
     """The share of ``rows`` where ``key`` holds."""
     return sum(bool(r[key]) for r in rows) / max(len(rows), 1)
+
+
+def words(rows: list[dict[str, Any]]) -> float:
+    """Mean words of the answers among ``rows`` that did not abstain."""
+    said = [r["words"] for r in rows if not r["abstained"]]
+    return statistics.mean(said) if said else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                     "half": half_of(q), "abstained": res["abstained"],
                     "evidence": res["evidence"],
                     "hit": not res["abstained"] and answer_hit(res["segments"], q["answer"]),
+                    "words": sum(len(str(s["text"]).split()) for s in res["segments"]),
                     "cite": citation_hit(res["citations"], q.get("gold_urls") or [],
                                          q["answer"])})
     finally:
@@ -133,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
           f"reader {info.layers} layers, composer weight {info.composer_weight}, evidence weight "
           f"{info.evidence_weight:.3f}; abstain_below {below}\n")
     print("| composer | depth (passages) | half | answerable | answer hit | citation hit | "
-          "abstains | ms p50 | ms p95 |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+          "abstains | words | ms p50 | ms p95 |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for d, rows in per_depth.items():
         ts = sorted(times[d])
         p50, p95 = statistics.median(ts), ts[int(0.95 * (len(ts) - 1))]
@@ -146,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                        "cite": r["cite"] and r["evidence"] >= below} for r in hr]
             print(f"| {'today (reader off)' if d == 'off' else 'reader'} | "
                   f"{3 if d == 'off' else d} | {half} | {len(hr)} | {rate(hr, 'hit'):.3f} | "
-                  f"{rate(hr, 'cite'):.3f} | {rate(hr, 'abstained'):.3f} | {p50:.1f} | "
+                  f"{rate(hr, 'cite'):.3f} | {rate(hr, 'abstained'):.3f} | {words(hr):.0f} | "
+                  f"{p50:.1f} | "
                   f"{p95:.1f} |")
     print("\nPassages reordered by the reader (all 10 read), answerable questions\n")
     print("| half | order | Hit@10 | MRR@10 | MC by evidence |")
@@ -163,11 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---:|---:|")
     for half, _ in HALVES:
         got_half = [(q, p, h) for q, p, h in probs if half_of(q) == half]
-        ans = [(p, h) for q, p, h in got_half if is_answerable(q)]
+        answered = [(p, h) for q, p, h in got_half if is_answerable(q)]
         una = [p for q, p, _ in got_half if not is_answerable(q)]
+        n = max(len(answered), 1)
         for t in THRESHOLDS:
-            print(f"| {half} | {t:.2f} | {sum(p < t for p, _ in ans) / max(len(ans), 1):.3f} | "
-                  f"{sum(h and p >= t for p, h in ans) / max(len(ans), 1):.3f} | "
+            print(f"| {half} | {t:.2f} | {sum(p < t for p, _ in answered) / n:.3f} | "
+                  f"{sum(h and p >= t for p, h in answered) / n:.3f} | "
                   f"{sum(p < t for p in una) / max(len(una), 1):.3f} (of {len(una)}) |")
     return 0
 

@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 
 from newsqa.reader.command import in_spans
-from newsqa.reader.train import best_fusion, calibrate, dev_report, fit_offset, fused, probability
+from newsqa.reader.fusion import (
+    best_fusion,
+    calibrate,
+    dev_report,
+    fit_offset,
+    fused,
+    probability,
+)
 
 
 def _list(answer: str | None, cands: list[tuple[str, float, int]], ev: float = 0.5,
@@ -55,3 +62,18 @@ def test_dev_spans() -> None:
     spans = [("2023-05-01", "2023-06-30"), ("2024-11-01", "2024-12-31")]
     assert in_spans("2023-05-01", spans) and in_spans("2024-12-31", spans)
     assert not in_spans("2023-07-01", spans) and not in_spans("2024-10-31", spans)
+
+
+def test_hard_negatives_come_from_those_the_composer_rates_best() -> None:
+    import random
+
+    from newsqa.reader.train import _group
+
+    item = {"candidates": [{"label": 1, "composer": 0.0}] + [
+        {"label": 0, "composer": float(i)} for i in range(1, 21)]}
+    for seed in range(5):
+        got = _group(item, 5, random.Random(seed), hard=1.0)
+        assert got[0] == 0 and len(got) == 5 and len(set(got)) == 5
+        assert all(i >= 13 for i in got[1:])  # the 8 best-rated negatives are 13..20
+    mixed = _group(item, 9, random.Random(1), hard=0.5)
+    assert sum(i >= 13 for i in mixed[1:5]) == 4 and len(set(mixed)) == 9

@@ -21,6 +21,7 @@ from newsqa.query.sentences import (
     answer_type_fit,
     match,
 )
+from newsqa.query.vectors import sentence_matrix, shortlist, stored_vectors
 from newsqa.text import STOPWORDS, split_sentences
 
 ABSTAIN_TEXT = "The archive has no article that answers this."
@@ -168,10 +169,10 @@ def score_candidates(
     ]
     known = stored_vectors(cands, considered, stored or {})
     keep = (list(range(len(cands))) if every or all(v is not None for v in known)
-            else _shortlist(lexical, cands, cfg.semantic_sentences))
+            else shortlist(lexical, cands, cfg.semantic_sentences))
     cands = [cands[j] for j in keep]
     matches = [matches[j] for j in keep]
-    svecs = _vectors([known[j] for j in keep], [s for _, _, s in cands], encode)
+    svecs = sentence_matrix([known[j] for j in keep], [s for _, _, s in cands], encode)
     sem = svecs @ qvec.reshape(-1)
     scores = [cfg.semantic_weight * float(c) + lexical[j] for c, j in zip(sem, keep, strict=True)]
     best = max(scores)
@@ -231,55 +232,6 @@ def answer_candidates(
             if _words(s) >= 4 and not addresses_model(s)
         ]
     return out
-
-
-def stored_vectors(
-    cands: Sequence[tuple[int, int, str]],
-    passages: Sequence[Passage],
-    stored: Mapping[int, np.ndarray],
-) -> list[np.ndarray | None]:
-    """Each candidate's stored vector (row 0 is the headline's, row i + 1 sentence i's), or
-    None where its chunk has none, the row is empty, or the rows do not match the sentences
-    (split another way than when they were stored)."""
-    usable: dict[int, np.ndarray | None] = {}
-    for pi in {pi for pi, _, _ in cands}:
-        rows = stored.get(passages[pi].chunk_id)
-        fits = rows is not None and len(rows) == 1 + len(split_sentences(passages[pi].text))
-        usable[pi] = rows if fits else None
-    out: list[np.ndarray | None] = []
-    for pi, si, _ in cands:
-        rows = usable[pi]
-        row = None if rows is None else rows[si + 1]
-        out.append(row if row is not None and bool(np.any(row)) else None)
-    return out
-
-
-def _vectors(
-    known: Sequence[np.ndarray | None],
-    texts: Sequence[str],
-    encode: Callable[[Sequence[str]], np.ndarray],
-) -> np.ndarray:
-    """The stored vectors, and ``encode`` of the texts that have none (one call)."""
-    missing = [j for j, v in enumerate(known) if v is None]
-    fresh = encode([texts[j] for j in missing]) if missing else None
-    dim = len(next((v for v in known if v is not None), fresh[0] if fresh is not None else []))
-    out = np.zeros((len(texts), dim), dtype=np.float32)
-    for j, v in enumerate(known):
-        if v is not None:
-            out[j] = v
-    if fresh is not None:
-        out[missing] = fresh
-    return out
-
-
-def _shortlist(
-    lexical: Sequence[float], cands: Sequence[tuple[int, int, str]], n: int
-) -> list[int]:
-    """The candidates worth embedding: every sentence of the first passage, then the best
-    ``n`` others by their lexical score, in candidate order."""
-    first = [j for j, c in enumerate(cands) if c[0] == 0]
-    rest = sorted((j for j, c in enumerate(cands) if c[0] != 0), key=lambda j: -lexical[j])
-    return sorted(first + rest[: max(n - len(first), 0)])
 
 
 def _select(

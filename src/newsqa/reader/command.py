@@ -62,7 +62,10 @@ def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
     ap.add_argument("--offset", action=argparse.BooleanOptionalAction, default=True,
                     help="train on top of the composer's score of each candidate (its weight fit "
                     "on the training lists), so the model learns what the composer misses")
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--hard-share", type=float, default=0.5,
+                    help="share of each question's sampled negatives drawn from those the composer "
+                    "rates best")
     ap.add_argument("--max-steps", type=int, default=None, help="stop after N steps (smoke runs)")
     ap.add_argument("--limit", type=int, default=None, help="questions per archive (smoke runs)")
     ap.add_argument("--seed", type=int, default=13)
@@ -135,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: need both training and dev questions", file=sys.stderr)
         return 2
     cfg = TrainConfig(layers=args.layers, epochs=args.epochs, offset=args.offset,
+                      hard_share=args.hard_share,
                       max_steps=args.max_steps, seed=args.seed)
     out = args.out or MODEL_DIR
     info = train(train_lists, dev, out, cfg, _log)

@@ -21,19 +21,21 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.eval import contains_answer
+from newsqa.reader.fusion import (
+    SERVE_DEPTH,
+    abstain_threshold,
+    best_fusion,
+    calibrate,
+    dev_report,
+    fit_offset,
+    fused,
+    shallow,
+)
 from newsqa.reader.inputs import MAX_PIECES, Candidate, PairTokenizer
 from newsqa.reader.runtime import tokenizer_path
 
-#: Passages an answer reads by default (``NEWSQA_READER__PASSAGES``): the epoch and the
-#: calibration are chosen at this depth; dev lists are scored to ``DEV_DEPTH``.
-SERVE_DEPTH = 3
-DEV_DEPTH = 5
-
-
-def shallow(item: dict[str, Any], depth: int = DEV_DEPTH) -> dict[str, Any]:
-    """``item`` with only the candidates of its first ``depth`` passages."""
-    return {**item, "candidates": [c for c in item["candidates"] if c["rank"] < depth]}
+#: Seconds between progress lines while an epoch trains.
+PROGRESS_EVERY = 60.0
 
 
 @dataclass
@@ -42,7 +44,7 @@ class TrainConfig:
 
     layers: int = 3
     max_pieces: int = MAX_PIECES
-    epochs: int = 3
+    epochs: int = 4
     group: int = 10  # candidates of one question per step: its positives, then negatives
     negative_group: int = 8  # candidates of a list without a positive
     negative_share: float = 0.3  # share of the lists without a positive used in an epoch
@@ -60,6 +62,7 @@ class TrainConfig:
     # training lists alone, is added to the model's logit while it trains, so the model learns
     # what the composer misses (off: it learns from nothing and is fused only afterwards).
     offset: bool = True
+    hard_share: float = 0.5  # of a group's negatives, drawn from those the composer rates best
     threads: int | None = None
 
 
@@ -67,16 +70,6 @@ def candidates_of(item: dict[str, Any]) -> list[Candidate]:
     """The :class:`Candidate` of each entry of a collected list."""
     return [Candidate(c["sentence"], c.get("title", ""), c.get("before", ""))
             for c in item["candidates"]]
-
-
-def top_hit(item: dict[str, Any], scores: np.ndarray, depth: int | None = None) -> bool:
-    """Whether the best-scored candidate (of the first ``depth`` passages) names the answer."""
-    cands = item["candidates"]
-    idx = [i for i, c in enumerate(cands) if depth is None or c["rank"] < depth]
-    if not idx or not item.get("answer"):
-        return False
-    best = max(idx, key=lambda i: scores[i])
-    return contains_answer(cands[best]["sentence"], item["answer"])
 
 
 class _Model:
@@ -117,14 +110,22 @@ def has_positive(item: dict[str, Any]) -> bool:
     return any(c["label"] == 1 for c in item["candidates"])
 
 
-def _group(item: dict[str, Any], size: int, rng: random.Random) -> list[int]:
-    """A question's positives and a sample of its negatives, ``size`` in all."""
-    pos = [i for i, c in enumerate(item["candidates"]) if c["label"] == 1]
-    neg = [i for i, c in enumerate(item["candidates"]) if c["label"] == 0]
+def _group(item: dict[str, Any], size: int, rng: random.Random, hard: float = 0.0) -> list[int]:
+    """A question's positives and a sample of its negatives, ``size`` in all: a ``hard`` share
+    of those drawn from the negatives the composer scores highest (twice as many as needed),
+    the rest from all of them."""
+    cands = item["candidates"]
+    pos = [i for i, c in enumerate(cands) if c["label"] == 1]
+    neg = [i for i, c in enumerate(cands) if c["label"] == 0]
     rng.shuffle(pos)
     pos = pos[: max(1, size // 4)]
-    rng.shuffle(neg)
-    return pos + neg[: size - len(pos)]
+    want = size - len(pos)
+    n_hard = int(round(hard * want))
+    top = sorted(neg, key=lambda i: -cands[i].get("composer", 0.0))[: 2 * n_hard]
+    picked = rng.sample(top, min(n_hard, len(top)))
+    rest = [i for i in neg if i not in set(picked)]
+    rng.shuffle(rest)
+    return pos + picked + rest[: want - len(picked)]
 
 
 def score_lists(
@@ -141,122 +142,6 @@ def score_lists(
             logits[s:s + batch] = forward(ids, mask, types)
         out.append(logits)
     return out
-
-
-def with_rank_penalty(item: dict[str, Any], scores: np.ndarray, penalty: float) -> np.ndarray:
-    """``scores`` less ``penalty`` per place of each candidate's passage in the retrieval."""
-    return scores - penalty * np.array([c["rank"] for c in item["candidates"]], dtype=np.float32)
-
-
-def composer_scores(item: dict[str, Any]) -> np.ndarray:
-    """The composer's score of each candidate of a list (0 where the list has none)."""
-    return np.array([c.get("composer", 0.0) for c in item["candidates"]], dtype=np.float32)
-
-
-def fused(
-    items: Sequence[dict[str, Any]], logits: Sequence[np.ndarray], weight: float, penalty: float
-) -> list[np.ndarray]:
-    """Each list's logits with ``weight`` times the composer's scores added and ``penalty``
-    per passage place taken off."""
-    return [with_rank_penalty(it, lg + weight * composer_scores(it), penalty)
-            for it, lg in zip(items, logits, strict=True)]
-
-
-def fit_offset(items: Sequence[dict[str, Any]], choices: Sequence[float]) -> float:
-    """The weight of the composer's score that best explains the positives of ``items`` alone
-    (the highest mean listwise log-likelihood; 0 when no list has a positive)."""
-    def likelihood(w: float) -> float:
-        total = 0.0
-        for it in items:
-            y = np.array([c["label"] > 0 for c in it["candidates"]])
-            if not y.any():
-                continue
-            z = w * composer_scores(it)
-            top = float(np.max(z))
-            total += float(np.log(np.sum(np.exp(z[y] - top))) - np.log(np.sum(np.exp(z - top))))
-        return total
-
-    return max(sorted(choices), key=lambda w: (likelihood(w), -w))
-
-
-def best_fusion(
-    items: Sequence[dict[str, Any]], logits: Sequence[np.ndarray], weights: Sequence[float],
-    penalties: Sequence[float],
-) -> tuple[float, float]:
-    """The composer weight and the penalty per passage place that give the best top-1 answer
-    hit at the serving depth (the smallest of equals)."""
-    def hit(choice: tuple[float, float]) -> tuple[float, float, float]:
-        got = dev_report(items, fused(items, logits, *choice))[f"top1@{SERVE_DEPTH}"]
-        return got, -choice[1], -choice[0]
-
-    grid = [(w, p) for w in sorted(set(weights)) for p in sorted(penalties)]
-    return max(grid, key=hit)
-
-
-def best_logits(
-    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray], depth: int = SERVE_DEPTH
-) -> list[tuple[dict[str, Any], np.ndarray, float, float]]:
-    """(list, scores, best score at ``depth``, composer evidence at ``depth``) of each list
-    with a candidate in its first ``depth`` passages."""
-    out = []
-    for item, sc in zip(items, scores, strict=True):
-        at = [i for i, c in enumerate(item["candidates"]) if c["rank"] < depth]
-        if at:
-            ev = float(item.get("evidence", {}).get(str(depth), 0.0))
-            out.append((item, sc, float(np.max(sc[at])), ev))
-    return out
-
-
-def calibrate(
-    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray], with_evidence: bool = True
-) -> tuple[float, float, float]:
-    """Logistic fit of whether each list's best candidate names the answer on its best score
-    and the composer's evidence: (scale, evidence weight, bias) with P(right) =
-    sigmoid(scale * (score + evidence weight * evidence) + bias)."""
-    rows = best_logits(items, scores)
-    ys = [1.0 if top_hit(it, sc, SERVE_DEPTH) else 0.0 for it, sc, _, _ in rows]
-    if not rows or len(set(ys)) < 2:
-        return 1.0, 0.0, 0.0
-    x = np.array([[b, e if with_evidence else 0.0, 1.0] for _, _, b, e in rows])
-    y = np.array(ys)
-    w = np.zeros(3)
-    for _ in range(200):  # Newton's method on the (lightly regularised) log-likelihood
-        p = 1 / (1 + np.exp(-(x @ w)))
-        g = x.T @ (p - y) + 1e-4 * w
-        h = (x * np.maximum(p * (1 - p), 1e-6)[:, None]).T @ x + 1e-4 * np.eye(3)
-        step = np.linalg.solve(h, g)
-        w -= step
-        if np.max(np.abs(step)) < 1e-8:
-            break
-    scale = float(w[0]) if abs(w[0]) > 1e-6 else 1e-6
-    return scale, float(w[1]) / scale, float(w[2])
-
-
-def probability(score: float, evidence: float, cal: tuple[float, float, float]) -> float:
-    """The calibrated chance (see :func:`calibrate`) for a best ``score`` and ``evidence``."""
-    z = cal[0] * (score + cal[1] * evidence) + cal[2]
-    return 1 / (1 + math.exp(-z)) if z > -50 else 0.0
-
-
-def abstain_threshold(
-    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray], cal: tuple[float, float, float],
-    max_share: float = 0.04,
-) -> float:
-    """The highest calibrated probability under which at most ``max_share`` of the answerable
-    lists' best candidates fall (those answers would abstain)."""
-    best = sorted(probability(b, e, cal) for it, _, b, e in best_logits(items, scores)
-                  if it.get("answer"))
-    if not best:
-        return 0.0
-    return float(best[int(max_share * len(best))])
-
-
-def dev_report(items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray]) -> dict[str, float]:
-    """Top-1 answer hit of the reader on the answerable dev lists, by passage depth."""
-    answerable = [(it, sc) for it, sc in zip(items, scores, strict=True) if it.get("answer")]
-    n = max(len(answerable), 1)
-    return {f"top1@{d or 'all'}": sum(top_hit(it, sc, d) for it, sc in answerable) / n
-            for d in (1, SERVE_DEPTH, DEV_DEPTH)}
 
 
 def train(
@@ -316,13 +201,15 @@ def train(
         rng.shuffle(order)
         losses = []
         pairs = 0
+        epoch_started = shown = time.time()
         for s in range(0, len(order), cfg.groups_per_step):
             if step >= total:
                 break
             batch_ids, batch_mask, batch_types, labels, groups, comp = [], [], [], [], [], []
             for qi in order[s:s + cfg.groups_per_step]:
                 item = usable[qi]
-                pick = _group(item, cfg.group if has_positive(item) else cfg.negative_group, rng)
+                pick = _group(item, cfg.group if has_positive(item) else cfg.negative_group, rng,
+                              cfg.hard_share)
                 cands = candidates_of(item)
                 ids, mask, types = tok.encode(item["question"], [cands[i] for i in pick])
                 batch_ids.append(ids)
@@ -359,7 +246,11 @@ def train(
             sched.step()
             step += 1
             pairs += len(y)
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
+            if time.time() - shown >= PROGRESS_EVERY:
+                shown = time.time()
+                log(f"epoch {epoch}: step {step}/{total}, loss {np.mean(losses[-50:]):.3f}, "
+                    f"{pairs / max(shown - epoch_started, 1e-9):.1f} pairs/s")
         model.eval()
         raw = score_lists(forward_np, tok, dev)
         weight, penalty = best_fusion(dev, raw, cfg.composer_weights + (offset,),

@@ -1,0 +1,150 @@
+"""How a reader's logits are judged and fused on the lists kept apart: top-1 answer hit by
+depth, the composer weight and rank penalty of the fusion, the composer weight that explains the
+training lists alone (the offset training adds), and the calibration whose probability decides
+abstention. Pure numpy, shared by training and the benchmarks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from newsqa.eval import contains_answer
+
+#: Passages an answer reads by default (``NEWSQA_READER__PASSAGES``): the epoch and the
+#: calibration are chosen at this depth; dev lists are scored to ``DEV_DEPTH``.
+SERVE_DEPTH = 3
+DEV_DEPTH = 5
+
+
+def shallow(item: dict[str, Any], depth: int = DEV_DEPTH) -> dict[str, Any]:
+    """``item`` with only the candidates of its first ``depth`` passages."""
+    return {**item, "candidates": [c for c in item["candidates"] if c["rank"] < depth]}
+
+
+def top_hit(item: dict[str, Any], scores: np.ndarray, depth: int | None = None) -> bool:
+    """Whether the best-scored candidate (of the first ``depth`` passages) names the answer."""
+    cands = item["candidates"]
+    idx = [i for i, c in enumerate(cands) if depth is None or c["rank"] < depth]
+    if not idx or not item.get("answer"):
+        return False
+    best = max(idx, key=lambda i: scores[i])
+    return contains_answer(cands[best]["sentence"], item["answer"])
+
+
+def with_rank_penalty(item: dict[str, Any], scores: np.ndarray, penalty: float) -> np.ndarray:
+    """``scores`` less ``penalty`` per place of each candidate's passage in the retrieval."""
+    return scores - penalty * np.array([c["rank"] for c in item["candidates"]], dtype=np.float32)
+
+
+def composer_scores(item: dict[str, Any]) -> np.ndarray:
+    """The composer's score of each candidate of a list (0 where the list has none)."""
+    return np.array([c.get("composer", 0.0) for c in item["candidates"]], dtype=np.float32)
+
+
+def fused(
+    items: Sequence[dict[str, Any]], logits: Sequence[np.ndarray], weight: float, penalty: float
+) -> list[np.ndarray]:
+    """Each list's logits with ``weight`` times the composer's scores added and ``penalty``
+    per passage place taken off."""
+    return [with_rank_penalty(it, lg + weight * composer_scores(it), penalty)
+            for it, lg in zip(items, logits, strict=True)]
+
+
+def fit_offset(items: Sequence[dict[str, Any]], choices: Sequence[float]) -> float:
+    """The weight of the composer's score that best explains the positives of ``items`` alone
+    (the highest mean listwise log-likelihood; 0 when no list has a positive)."""
+    def likelihood(w: float) -> float:
+        total = 0.0
+        for it in items:
+            y = np.array([c["label"] > 0 for c in it["candidates"]])
+            if not y.any():
+                continue
+            z = w * composer_scores(it)
+            top = float(np.max(z))
+            total += float(np.log(np.sum(np.exp(z[y] - top))) - np.log(np.sum(np.exp(z - top))))
+        return total
+
+    return max(sorted(choices), key=lambda w: (likelihood(w), -w))
+
+
+def best_fusion(
+    items: Sequence[dict[str, Any]], logits: Sequence[np.ndarray], weights: Sequence[float],
+    penalties: Sequence[float],
+) -> tuple[float, float]:
+    """The composer weight and the penalty per passage place that give the best top-1 answer
+    hit at the serving depth (the smallest of equals)."""
+    def hit(choice: tuple[float, float]) -> tuple[float, float, float]:
+        got = dev_report(items, fused(items, logits, *choice))[f"top1@{SERVE_DEPTH}"]
+        return got, -choice[1], -choice[0]
+
+    grid = [(w, p) for w in sorted(set(weights)) for p in sorted(penalties)]
+    return max(grid, key=hit)
+
+
+def best_logits(
+    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray], depth: int = SERVE_DEPTH
+) -> list[tuple[dict[str, Any], np.ndarray, float, float]]:
+    """(list, scores, best score at ``depth``, composer evidence at ``depth``) of each list
+    with a candidate in its first ``depth`` passages."""
+    out = []
+    for item, sc in zip(items, scores, strict=True):
+        at = [i for i, c in enumerate(item["candidates"]) if c["rank"] < depth]
+        if at:
+            ev = float(item.get("evidence", {}).get(str(depth), 0.0))
+            out.append((item, sc, float(np.max(sc[at])), ev))
+    return out
+
+
+def calibrate(
+    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray], with_evidence: bool = True
+) -> tuple[float, float, float]:
+    """Logistic fit of whether each list's best candidate names the answer on its best score
+    and the composer's evidence: (scale, evidence weight, bias) with P(right) =
+    sigmoid(scale * (score + evidence weight * evidence) + bias)."""
+    rows = best_logits(items, scores)
+    ys = [1.0 if top_hit(it, sc, SERVE_DEPTH) else 0.0 for it, sc, _, _ in rows]
+    if not rows or len(set(ys)) < 2:
+        return 1.0, 0.0, 0.0
+    x = np.array([[b, e if with_evidence else 0.0, 1.0] for _, _, b, e in rows])
+    y = np.array(ys)
+    w = np.zeros(3)
+    for _ in range(200):  # Newton's method on the (lightly regularised) log-likelihood
+        p = 1 / (1 + np.exp(-(x @ w)))
+        g = x.T @ (p - y) + 1e-4 * w
+        h = (x * np.maximum(p * (1 - p), 1e-6)[:, None]).T @ x + 1e-4 * np.eye(3)
+        step = np.linalg.solve(h, g)
+        w -= step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    scale = float(w[0]) if abs(w[0]) > 1e-6 else 1e-6
+    return scale, float(w[1]) / scale, float(w[2])
+
+
+def probability(score: float, evidence: float, cal: tuple[float, float, float]) -> float:
+    """The calibrated chance (see :func:`calibrate`) for a best ``score`` and ``evidence``."""
+    z = cal[0] * (score + cal[1] * evidence) + cal[2]
+    return 1 / (1 + math.exp(-z)) if z > -50 else 0.0
+
+
+def abstain_threshold(
+    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray], cal: tuple[float, float, float],
+    max_share: float = 0.04,
+) -> float:
+    """The highest calibrated probability under which at most ``max_share`` of the answerable
+    lists' best candidates fall (those answers would abstain)."""
+    best = sorted(probability(b, e, cal) for it, _, b, e in best_logits(items, scores)
+                  if it.get("answer"))
+    if not best:
+        return 0.0
+    return float(best[int(max_share * len(best))])
+
+
+def dev_report(items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray]) -> dict[str, float]:
+    """Top-1 answer hit of the reader on the answerable dev lists, by passage depth."""
+    answerable = [(it, sc) for it, sc in zip(items, scores, strict=True) if it.get("answer")]
+    n = max(len(answerable), 1)
+    return {f"top1@{d or 'all'}": sum(top_hit(it, sc, d) for it, sc in answerable) / n
+            for d in (1, SERVE_DEPTH, DEV_DEPTH)}

@@ -1,0 +1,42 @@
+"""The reader shipped in the package: it loads offline without torch, puts the answering
+sentence first on the hand-made probe set, and its int8 graph agrees with the fp32 model it was
+exported from (whose logits on the probes training recorded in ``reader.json``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from newsqa.reader.probe import probe_pairs  # noqa: E402
+from newsqa.reader.runtime import MODEL_DIR, Reader, shipped  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not shipped(), reason="the package holds no reader")
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader(MODEL_DIR)
+
+
+def test_the_shipped_reader_puts_each_probe_answer_first(reader: Reader) -> None:
+    for question, cands in probe_pairs():
+        got = reader.logits(question, cands)
+        assert int(np.argmax(got)) == 0, (question, got)
+
+
+def test_int8_agrees_with_the_model_it_was_made_from(reader: Reader) -> None:
+    recorded = reader.info.raw["probe"]
+    for (question, cands), ref in zip(probe_pairs(), recorded, strict=True):
+        got = reader.logits(question, cands)
+        assert int(np.argmax(got)) == int(np.argmax(ref))
+        assert np.max(np.abs(got - np.array(ref))) < 0.5
+
+
+def test_the_shipped_reader_records_how_it_was_made(reader: Reader) -> None:
+    raw = reader.info.raw
+    assert raw["base"].startswith("sentence-transformers/all-MiniLM-L6-v2")
+    assert {"composer_weight", "evidence_weight"} <= set(raw["fusion"])
+    assert 0.0 < reader.info.abstain_below < 1.0
+    assert (MODEL_DIR / "reader.onnx").stat().st_size < 25 * 2**20
