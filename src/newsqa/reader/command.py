@@ -59,7 +59,7 @@ def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
     ap.add_argument("--out", type=Path, default=None,
                     help="where reader.onnx and reader.json go (default: the package's model)")
     ap.add_argument("--layers", type=int, default=3)
-    ap.add_argument("--offset", action=argparse.BooleanOptionalAction, default=True,
+    ap.add_argument("--offset", action=argparse.BooleanOptionalAction, default=False,
                     help="train on top of the composer's score of each candidate (its weight fit "
                     "on the training lists), so the model learns what the composer misses")
     ap.add_argument("--epochs", type=int, default=4)
