@@ -75,6 +75,20 @@ def test_train_reader_on_a_tiny_archive(tmp_path: Path, monkeypatch: pytest.Monk
     on, read = configured_reader(get_settings(reader__mode="on", reader__dir=str(out),
                                               reader__passages=5))
     assert on is not None and (read.passages, read.abstain_below) == (5, info["abstain_below"])
+    assert (read.composer_weight, read.evidence_weight) == (
+        info["fusion"]["composer_weight"], info["fusion"]["evidence_weight"])
+    # an answer through the service with the reader on reads the composer's candidates
+    from newsqa.service import NewsQA
+
+    svc = NewsQA.open(get_settings(
+        index__path=str(tmp_path / "work" / f"index-{folder.name}"), reader__mode="on",
+        reader__dir=str(out), reader__abstain_below=0.0), create=False)
+    try:
+        res = svc.ask("Which team won the final in game 0?", k=5)
+    finally:
+        svc.close()
+    assert not res["abstained"] and res["citations"]
+    assert all(c["url"].startswith("https://news.example/") for c in res["citations"])
     probe = (f"import sys; from newsqa.reader.runtime import load_reader; "
              f"from newsqa.reader.inputs import Candidate; "
              f"load_reader({str(out)!r}).logits('Who won?', [Candidate('The Bills won.')]); "
