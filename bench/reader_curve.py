@@ -37,7 +37,6 @@ from newsqa.eval import (
     normalize,
 )
 from newsqa.models import Filters
-from newsqa.query.answer import resolve_filters
 from newsqa.query.read import ReadConfig, read_passages
 from newsqa.reader.runtime import load_reader
 from newsqa.service import NewsQA
@@ -103,10 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     ranking: list[dict[str, Any]] = []
     try:
         for q in questions:
-            f = resolve_filters(Filters(as_of=q["date"]))
-            plan = pipe.plan(q["question"], f, asked_as_of=True)
-            qvec = pipe.embed_query(plan.text)
-            got = pipe.retrieve(plan, 10, f, qvec)
+            f = Filters(as_of=q["date"])
+            plan, qvec, got = pipe.searched(q["question"], 10, f)
             answerable = is_answerable(q)
             for d in DEPTHS:
                 t = time.perf_counter()

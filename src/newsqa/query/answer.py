@@ -237,9 +237,17 @@ class AnswerPipeline:
     # ------------------------------------------------------------------ the whole answer
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
         """Ranked passages for ``query`` (plan and retrieve, no answer)."""
+        return self.searched(query, k, filters)[2]
+
+    def searched(
+        self, query: str, k: int, filters: Filters | None = None
+    ) -> tuple[QueryPlan, np.ndarray, list[Passage]]:
+        """:meth:`search` with the plan and the query vector it retrieved with (what
+        :meth:`scored` needs to weigh the passages as an answer does)."""
         f = resolve_filters(filters)
         plan = self.plan(query, f, asked_as_of=bool(filters and filters.as_of))
-        return self.retrieve(plan, k, f, self.embed_query(plan.text))
+        qvec = self.embed_query(plan.text)
+        return plan, qvec, self.retrieve(plan, k, f, qvec)
 
     def run(self, request: AnswerRequest) -> Iterator[AnswerEvent]:
         """Answer ``request``: a ``sources`` event, the answer's events, last ``done`` with the

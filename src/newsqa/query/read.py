@@ -95,6 +95,18 @@ def _repeats(a: str, b: str) -> bool:
     return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) > 0.7
 
 
+def fuse(
+    logits: np.ndarray, composer: Sequence[float] | np.ndarray, ranks: Sequence[int],
+    composer_weight: float, rank_penalty: float,
+) -> np.ndarray:
+    """The fused score of each candidate: the reader's logit, plus ``composer_weight`` times
+    the composer's score of it, less ``rank_penalty`` per place of its passage (training
+    chooses the weights with this same function)."""
+    return (np.asarray(logits, dtype=np.float32)
+            + composer_weight * np.asarray(composer, dtype=np.float32)
+            - rank_penalty * np.asarray(ranks, dtype=np.float32))
+
+
 def read_answer(
     question: str,
     passages: Sequence[Passage],
@@ -131,11 +143,8 @@ def read_passages(
         composer, evidence = [0.0] * len(cands), 0.0
     if not cands:
         return Reading(abstention(0.0), list(range(len(considered))))
-    logits = (
-        reader.logits(question, reads)
-        + read.composer_weight * np.array(composer, dtype=np.float32)
-        - read.rank_penalty * np.array([pi for pi, _, _ in cands], dtype=np.float32)
-    )
+    logits = fuse(reader.logits(question, reads), composer, [pi for pi, _, _ in cands],
+                  read.composer_weight, read.rank_penalty)
     best_of: dict[int, float] = {}
     for (pi, _, _), x in zip(cands, logits, strict=True):
         best_of[pi] = max(best_of.get(pi, -np.inf), float(x))

@@ -11,7 +11,7 @@ answer does, and every candidate sentence composition would weigh in them (headl
   ``TrainConfig.other_outlets_positive`` is off, which leaves it out of the loss).
 
 Each candidate also carries the composer's score of it (``composer``) and each list the
-composer's evidence by depth, so that the reader's fusion with them is fit on the same lists.
+composer's evidence, so that the reader's fusion with them is fit on the same lists.
 """
 
 from __future__ import annotations
@@ -21,29 +21,25 @@ from typing import Any
 
 from newsqa.eval import contains_answer
 from newsqa.models import Filters
-from newsqa.query.answer import resolve_filters
+from newsqa.reader.fusion import SERVE_DEPTH
 from newsqa.text import split_sentences
 
 #: Passages per question whose candidates are collected (composition weighs the first few).
 DEPTH = 10
-#: Depths at which the composer's evidence (what decides its abstention) is recorded.
-EVIDENCE_DEPTHS = (1, 2, 3, 5, 10)
 
 
 def question_list(svc: Any, q: Mapping[str, Any], depth: int = DEPTH) -> dict[str, Any]:
     """The labelled candidate list of one question (a JSON-ready dict): each candidate with
-    the composer's score of it, and the composer's evidence at each of ``EVIDENCE_DEPTHS``."""
+    the composer's score of it, and the composer's evidence (what its abstention weighs) at the
+    serving depth, which the calibration reads, and at ``depth``."""
     pipe = svc.pipeline()
     question = q["question"]
-    f = resolve_filters(Filters(as_of=q.get("date")))
-    plan = pipe.plan(question, f, asked_as_of=True)
-    qvec = pipe.embed_query(plan.text)
-    passages = pipe.retrieve(plan, depth, f, qvec)
+    plan, qvec, passages = pipe.searched(question, depth, Filters(as_of=q.get("date")))
     gold = set(q.get("gold_urls") or [])
     answer = q.get("answer") if q.get("answerable", True) else None
     items: list[dict[str, Any]] = []
     evidence: dict[str, float] = {}
-    for d in [x for x in EVIDENCE_DEPTHS if x <= depth] or [depth]:
+    for d in sorted({min(SERVE_DEPTH, depth), depth}):
         scored = pipe.scored(question, plan, qvec, passages, d, every=True)
         evidence[str(d)] = round(scored.evidence, 5) if scored is not None else 0.0
         if d != depth or scored is None:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from newsqa.eval import contains_answer
+from newsqa.query.read import fuse
 
 #: Passages an answer reads by default (``NEWSQA_READER__PASSAGES``): the epoch and the
 #: calibration are chosen at this depth; dev lists are scored to ``DEV_DEPTH``.
@@ -34,11 +35,6 @@ def top_hit(item: dict[str, Any], scores: np.ndarray, depth: int | None = None) 
     return contains_answer(cands[best]["sentence"], item["answer"])
 
 
-def with_rank_penalty(item: dict[str, Any], scores: np.ndarray, penalty: float) -> np.ndarray:
-    """``scores`` less ``penalty`` per place of each candidate's passage in the retrieval."""
-    return scores - penalty * np.array([c["rank"] for c in item["candidates"]], dtype=np.float32)
-
-
 def composer_scores(item: dict[str, Any]) -> np.ndarray:
     """The composer's score of each candidate of a list (0 where the list has none)."""
     return np.array([c.get("composer", 0.0) for c in item["candidates"]], dtype=np.float32)
@@ -47,9 +43,8 @@ def composer_scores(item: dict[str, Any]) -> np.ndarray:
 def fused(
     items: Sequence[dict[str, Any]], logits: Sequence[np.ndarray], weight: float, penalty: float
 ) -> list[np.ndarray]:
-    """Each list's logits with ``weight`` times the composer's scores added and ``penalty``
-    per passage place taken off."""
-    return [with_rank_penalty(it, lg + weight * composer_scores(it), penalty)
+    """Each list's logits fused as an answer fuses them (:func:`newsqa.query.read.fuse`)."""
+    return [fuse(lg, composer_scores(it), [c["rank"] for c in it["candidates"]], weight, penalty)
             for it, lg in zip(items, logits, strict=True)]
 
 
