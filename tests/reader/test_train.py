@@ -20,7 +20,7 @@ from newsqa.reader.runtime import Reader  # noqa: E402
 TEAMS = ["Buffalo Bills", "Kansas City Chiefs", "Dallas Cowboys", "Green Bay Packers"]
 
 
-def _archive(root: Path) -> Path:
+def _archive(root: Path, headline: str = "Match report {i}") -> Path:
     folder = root / "tiny"
     folder.mkdir()
     arts, qs = [], []
@@ -28,7 +28,7 @@ def _archive(root: Path) -> Path:
         month = 1 + i % 12
         day = f"2023-{month:02d}-10"
         url = f"https://news.example/{i}"
-        arts.append({"id": f"a{i}", "url": url, "title": f"Match report {i}",
+        arts.append({"id": f"a{i}", "url": url, "title": headline.format(i=i, team=team),
                      "source": "news.example", "published_at": day,
                      "text": f"The {team} won the final on Sunday in game {i}. Fans cheered "
                              f"loudly across the city. Officials praised the organisers."})
@@ -99,3 +99,28 @@ def test_train_reader_on_a_tiny_archive(tmp_path: Path, monkeypatch: pytest.Monk
     ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, timeout=120)
     assert ran.stdout.strip().splitlines()[-1] == "[]"  # reading needs no torch
+
+
+def test_cloze_questions_join_training_outside_the_held_out_and_dev_spans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSQA_EMBEDDING__EMBEDDER", "hash")
+    folder = _archive(tmp_path, "Fans cheer as {team} lift the cup in game {i}")
+    work = tmp_path / "work"
+    code = main(["--data", str(tmp_path), "--archives", folder.name, "--work", str(work),
+                 "--exclude", "2023-07-01:2023-09-30", "--dev", "2023-10-01:2023-12-31",
+                 "--synthetic", "20", "--layers", "1", "--epochs", "1", "--max-steps", "2",
+                 "--out", str(tmp_path / "model")])
+    assert code == 0
+    made = json.loads((work / f"cloze-{folder.name}-20-13.json").read_text())
+    assert made and all(it["synthetic"] for it in made)
+    assert not any("2023-07-01" <= it["date"] <= "2023-12-31" for it in made)
+    for it in made:
+        assert it["question"].startswith("Fans cheer as what lift the cup")
+        assert any(c["label"] == 1 for c in it["candidates"])
+        own = f"{it['answer']} lift the cup"  # its own headline, the question restated
+        assert not any(own in c["sentence"] for c in it["candidates"])
+    real = json.loads((work / f"lists-{folder.name}.json").read_text())
+    info = json.loads((tmp_path / "model" / "reader.json").read_text())
+    dev = sum("2023-10-01" <= it["date"] <= "2023-12-31" for it in real)
+    assert info["train_lists"] == len(real) - dev + len(made)

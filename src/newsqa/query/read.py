@@ -89,7 +89,7 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.lower()))
 
 
-def _repeats(a: str, b: str) -> bool:
+def repeats(a: str, b: str) -> bool:
     """Whether sentence ``b`` mostly restates ``a`` (a wire copy's lead, a headline)."""
     wa, wb = _words(a), _words(b)
     return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) > 0.7
@@ -176,7 +176,7 @@ def _answer(
         n_words = len(cands[j][2].split())
         if chosen and words + n_words > cfg.max_words:
             continue
-        if any(_repeats(cands[c][2], cands[j][2]) for c in chosen):
+        if any(repeats(cands[c][2], cands[j][2]) for c in chosen):
             continue
         chosen.append(j)
         words += n_words

@@ -69,6 +69,9 @@ def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
     ap.add_argument("--max-steps", type=int, default=None, help="stop after N steps (smoke runs)")
     ap.add_argument("--limit", type=int, default=None, help="questions per archive (smoke runs)")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--synthetic", type=int, default=0,
+                    help="cloze questions drawn from each archive's own headlines, mixed into "
+                    "training (newsqa.reader.synthetic); never dated in --exclude or --dev")
     ap.add_argument("--collect-only", action="store_true",
                     help="build the indexes and candidate lists, then stop")
     return ap
@@ -108,6 +111,33 @@ def archive_lists(
     return lists
 
 
+def synthetic_lists(
+    folder: Path, index_dir: Path, cache: Path, skip: list[tuple[str, str]], count: int,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """The pruned lists of ``count`` cloze questions of one archive (built, or read from
+    ``cache``), none dated inside the ``skip`` spans."""
+    if cache.exists():
+        return list(json.loads(cache.read_text(encoding="utf-8")))
+    from newsqa.ingest.load import iter_articles
+    from newsqa.reader.collect import collect
+    from newsqa.reader.synthetic import pruned, synthetic_questions
+    from newsqa.service import NewsQA
+    from newsqa.settings import get_settings
+
+    questions = synthetic_questions(iter_articles([folder / "articles.jsonl.gz"]), count, seed,
+                                    skip)
+    _log(f"{folder.name}: collecting {len(questions)} cloze questions' candidates")
+    svc = NewsQA.open(get_settings(index__path=str(index_dir)))
+    try:
+        lists = list(pruned(collect(svc, questions), questions))
+    finally:
+        svc.close()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(lists), encoding="utf-8")
+    return lists
+
+
 def main(argv: list[str] | None = None) -> int:
     """Collect, train, export; print the curve and where the reader went."""
     args = parser().parse_args(argv)
@@ -116,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
     given = dict(item.split("=", 1) for item in args.index)
     lists: list[dict[str, Any]] = []
+    synthetic: list[dict[str, Any]] = []
     for name in [n.strip() for n in args.archives.split(",") if n.strip()]:
         folder = args.data / name
         if not (folder / "questions.jsonl").exists():
@@ -126,12 +157,20 @@ def main(argv: list[str] | None = None) -> int:
         got = archive_lists(folder, index_dir, args.work / f"lists-{name}{suffix}.json",
                             args.exclude, args.limit)
         lists += [it for it in got if not args.exclude[0] <= str(it["date"]) <= args.exclude[1]]
+        if args.synthetic:
+            made = synthetic_lists(folder, index_dir,
+                                   args.work / f"cloze-{name}-{args.synthetic}-{args.seed}.json",
+                                   [args.exclude, *args.dev], args.synthetic, args.seed)
+            _log(f"{name}: {len(made)} cloze lists with a positive")
+            synthetic += made
     if args.collect_only:
         _log(f"{len(lists)} lists cached under {args.work}")
         return 0
     in_dev = [in_spans(str(it["date"]), args.dev) for it in lists]
     dev = [it for it, d in zip(lists, in_dev, strict=True) if d]
-    train_lists = [it for it, d in zip(lists, in_dev, strict=True) if not d]
+    train_lists = [it for it, d in zip(lists, in_dev, strict=True) if not d] + [
+        it for it in synthetic
+        if not in_spans(str(it["date"]), [args.exclude, *args.dev])]
     with_pos = sum(any(c["label"] == 1 for c in it["candidates"]) for it in train_lists)
     _log(f"{len(train_lists)} training lists ({with_pos} with a positive), {len(dev)} dev lists")
     if not train_lists or not dev:
