@@ -89,8 +89,7 @@ def title_case(words: list[str]) -> bool:
 def answer_spans(words: list[str]) -> list[tuple[int, int]]:
     """Word spans ``[i, j)`` of a headline that can be answers: runs of capitalized words (a
     name; a sentence's first word only as part of a longer run, since sentence case capitalizes
-    it) and
-    words holding a digit (a number, an amount, a year)."""
+    it) and words holding a digit (a number, an amount, a year)."""
     spans: list[tuple[int, int]] = []
     i = 0
     while i < len(words):
@@ -125,7 +124,7 @@ def cloze(title: str, body: str, rng: random.Random) -> tuple[str, str] | None:
     words = head.split()
     if len(words) < MIN_WORDS or title_case(words):
         return None
-    sentences = [s for s in split_sentences(body) if not contains_answer(s, head)]
+    sentences = [s for s in split_sentences(body) if not repeats(head, s)]
     choices = []
     for i, j in answer_spans(words):
         answer = " ".join(words[i:j])
@@ -167,10 +166,10 @@ def synthetic_questions(
         assert a.url and a.published_at
         if a.published_at < since or (skip and any(lo <= a.published_at <= hi for lo, hi in skip)):
             continue
-        rng = random.Random(f"{seed}:{hashlib.sha1(a.url.encode()).hexdigest()}")
-        got = cloze(a.title, a.text, rng)
+        digest = hashlib.sha1(a.url.encode()).hexdigest()
+        got = cloze(a.title, a.text, random.Random(f"{seed}:{digest}"))
         if got is not None:
-            pool.append({"id": f"cloze-{hashlib.sha1(a.url.encode()).hexdigest()[:12]}",
+            pool.append({"id": f"cloze-{digest[:12]}",
                          "date": a.published_at, "question": got[0], "answer": got[1],
                          "gold_urls": [a.url], "answerable": True, "synthetic": True,
                          "headline": clean_headline(a.title)})
