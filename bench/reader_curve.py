@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 reading = read_passages(q["question"], got, reader, replace(
                     cfg, passages_considered=d), ReadConfig(
                     d, 0.0, rank_penalty=info.rank_penalty, composer_weight=info.composer_weight,
-                    evidence_weight=info.evidence_weight), fusion)
+                    evidence_weight=info.evidence_weight, keep_share=info.keep_share), fusion)
                 times[d].append((time.perf_counter() - t) * 1000)
                 ans = reading.composed
                 if d == 10 and answerable:
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         svc.close()
     print(f"command: {command_line()}\ncommit {git_commit()}, {now()}; CPU flags: {cpu_flags()}; "
           f"reader {info.layers} layers, composer weight {info.composer_weight}, evidence weight "
-          f"{info.evidence_weight:.3f}; abstain_below {below}\n")
+          f"{info.evidence_weight:.3f}; abstain_below {below}; keep share {info.keep_share}\n")
     print("| composer | depth (passages) | half | answerable | answer hit | citation hit | "
           "abstains | words | ms p50 | ms p95 |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")

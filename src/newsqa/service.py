@@ -74,6 +74,7 @@ def configured_reader(settings: Settings) -> tuple[Scorer | None, ReadConfig]:
     read.rank_penalty = reader.info.rank_penalty
     read.composer_weight = reader.info.composer_weight
     read.evidence_weight = reader.info.evidence_weight
+    read.keep_share = reader.info.keep_share
     return reader, read
 
 

@@ -10,7 +10,10 @@ import numpy as np
 
 from newsqa.reader.command import in_spans
 from newsqa.reader.fusion import (
+    answer_report,
+    answer_sentences,
     best_fusion,
+    best_keep_share,
     calibrate,
     dev_report,
     fit_offset,
@@ -77,3 +80,31 @@ def test_hard_negatives_come_from_those_the_composer_rates_best() -> None:
         assert all(i >= 13 for i in got[1:])  # the 8 best-rated negatives are 13..20
     mixed = _group(item, 9, random.Random(1), hard=0.5)
     assert sum(i >= 13 for i in mixed[1:5]) == 4 and len(set(mixed)) == 9
+
+
+def test_answer_sentences_follow_the_reader_rules() -> None:
+    item = _list("Bills", [("Rain fell on the city today", 0.0, 0),
+                           ("The Bills won the cup on Sunday", 0.0, 1),
+                           ("Rain fell on the city today again", 0.0, 2),
+                           ("The Bills won it in 2023, a long-awaited cup win", 0.0, 5)])
+    scores = np.array([3.0, 2.0, 2.9, 9.0])
+    cal = (1.0, 0.0, 0.0)
+    # rank 5 is past the serving depth; the restated sentence is skipped
+    assert answer_sentences(item, scores, cal, 0.0) == [
+        "Rain fell on the city today", "The Bills won the cup on Sunday"]
+    # the second sentence needs most of the best probability: sigmoid(2) / sigmoid(3) = 0.92
+    assert answer_sentences(item, scores, cal, 0.95) == ["Rain fell on the city today"]
+    assert answer_sentences(item, scores, cal, 0.0, max_words=8) == [
+        "Rain fell on the city today"]
+
+
+def test_the_keep_share_is_the_one_that_names_the_answer_most_tersely() -> None:
+    items = [_list("Bills", [("Rain fell on the city today", 0.0, 0),
+                             ("The Bills won the cup on Sunday", 0.0, 1)])] * 2
+    close = [np.array([3.0, 2.9])] * 2
+    first = [np.array([-3.0, 3.0])] * 2
+    cal = (1.0, 0.0, 0.0)
+    assert answer_report(items, close, cal, 1.0) == {"answer_hit": 0.0, "words": 6.0}
+    assert answer_report(items, close, cal, 0.0) == {"answer_hit": 1.0, "words": 13.0}
+    assert best_keep_share(items, close, cal) == 0.7  # the largest share that still names it
+    assert best_keep_share(items, first, cal) == 1.0  # nothing gained: the shortest answers

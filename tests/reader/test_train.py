@@ -41,14 +41,19 @@ def _archive(root: Path, headline: str = "Match report {i}") -> Path:
     return folder
 
 
+def _train(tmp_path: Path, folder: Path, *extra: str) -> int:
+    """The command on the tiny archive: a few steps of a 1-layer reader into tmp_path/model."""
+    return main(["--data", str(tmp_path), "--archives", folder.name, "--work",
+                 str(tmp_path / "work"), "--exclude", "2023-07-01:2023-09-30", "--dev",
+                 "2023-10-01:2023-12-31", "--layers", "1", "--max-steps", "3",
+                 "--out", str(tmp_path / "model"), *extra])
+
+
 def test_train_reader_on_a_tiny_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSQA_EMBEDDING__EMBEDDER", "hash")
     folder = _archive(tmp_path)
     out = tmp_path / "model"
-    code = main(["--data", str(tmp_path), "--archives", folder.name, "--work",
-                 str(tmp_path / "work"), "--exclude", "2023-07-01:2023-09-30", "--dev",
-                 "2023-10-01:2023-12-31", "--layers", "1", "--epochs", "2", "--max-steps", "3",
-                 "--out", str(out)])
+    code = _train(tmp_path, folder, "--epochs", "2")
     assert code == 0
     lists = json.loads((tmp_path / "work" / f"lists-{folder.name}.json").read_text())
     dates = [it["date"] for it in lists]
@@ -77,6 +82,8 @@ def test_train_reader_on_a_tiny_archive(tmp_path: Path, monkeypatch: pytest.Monk
     assert on is not None and (read.passages, read.abstain_below) == (5, info["abstain_below"])
     assert (read.composer_weight, read.evidence_weight) == (
         info["fusion"]["composer_weight"], info["fusion"]["evidence_weight"])
+    assert read.keep_share == info["keep_share"] and str(info["keep_share"]) in info[
+        "dev_answers"]
     # an answer through the service with the reader on reads the composer's candidates
     from newsqa.service import NewsQA
 
@@ -124,3 +131,35 @@ def test_cloze_questions_join_training_outside_the_held_out_and_dev_spans(
     info = json.loads((tmp_path / "model" / "reader.json").read_text())
     dev = sum("2023-10-01" <= it["date"] <= "2023-12-31" for it in real)
     assert info["train_lists"] == len(real) - dev + len(made)
+
+
+def test_the_word_piece_head_trains_and_exports_one_logit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSQA_EMBEDDING__EMBEDDER", "hash")
+    folder = _archive(tmp_path)
+    out = tmp_path / "model"
+    assert _train(tmp_path, folder, "--epochs", "1", "--span", "--span-weight", "0.5") == 0
+    info = json.loads((out / "reader.json").read_text())
+    assert info["config"]["span"] is True and info["config"]["span_weight"] == 0.5
+    reader = Reader(out)
+    cands = [Candidate("The Bills won."), Candidate("Rain fell."), Candidate("Fans cheered.")]
+    got = reader.logits("Which team won?", cands)
+    assert got.shape == (3,) and np.all(np.isfinite(got))
+    # the int8 graph still agrees with the fp32 model it was made from, on the probe set
+    from newsqa.reader.probe import probe_pairs
+
+    for (question, probe), want in zip(probe_pairs(), info["probe"], strict=True):
+        assert np.allclose(reader.logits(question, probe), want, atol=0.5)
+
+
+def test_only_the_candidate_sentence_own_pieces_lift_its_logit() -> None:
+    torch = pytest.importorskip("torch")
+    from newsqa.reader.train import sentence_max
+
+    # [CLS] q [SEP] s s | t t | b [SEP] [PAD]; separator id 9
+    ids = torch.tensor([[1, 5, 2, 7, 7, 9, 8, 8, 9, 6, 2, 0]])
+    mask = torch.tensor([[1] * 11 + [0]])
+    types = torch.tensor([[0, 0, 0] + [1] * 8 + [0]])
+    pieces = torch.tensor([[50.0, 40.0, 30.0, 1.0, 2.0, 60.0, 70.0, 80.0, 90.0, 99.0, 3.0, 200.0]])
+    assert float(sentence_max(pieces, ids, mask, types, 9)[0]) == 2.0

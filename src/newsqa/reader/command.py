@@ -66,6 +66,11 @@ def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
     ap.add_argument("--hard-share", type=float, default=0.5,
                     help="share of each question's sampled negatives drawn from those the composer "
                     "rates best")
+    ap.add_argument("--span", action=argparse.BooleanOptionalAction, default=False,
+                    help="a second head learns which word pieces of a candidate are the answer "
+                    "(where the gold answer is written); a candidate's logit adds its best one")
+    ap.add_argument("--span-weight", type=float, default=1.0,
+                    help="weight of that head's loss, with --span")
     ap.add_argument("--max-steps", type=int, default=None, help="stop after N steps (smoke runs)")
     ap.add_argument("--limit", type=int, default=None, help="questions per archive (smoke runs)")
     ap.add_argument("--seed", type=int, default=13)
@@ -177,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: need both training and dev questions", file=sys.stderr)
         return 2
     cfg = TrainConfig(layers=args.layers, epochs=args.epochs, offset=args.offset,
-                      hard_share=args.hard_share,
+                      hard_share=args.hard_share, span=args.span, span_weight=args.span_weight,
                       max_steps=args.max_steps, seed=args.seed)
     out = args.out or MODEL_DIR
     info = train(train_lists, dev, out, cfg, _log)

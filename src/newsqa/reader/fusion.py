@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from newsqa.eval import contains_answer
-from newsqa.query.read import fuse
+from newsqa.query.read import fuse, repeats
 
 #: Passages an answer reads by default (``NEWSQA_READER__PASSAGES``): the epoch and the
 #: calibration are chosen at this depth; dev lists are scored to ``DEV_DEPTH``.
@@ -143,3 +143,64 @@ def dev_report(items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray]) ->
     n = max(len(answerable), 1)
     return {f"top1@{d or 'all'}": sum(top_hit(it, sc, d) for it, sc in answerable) / n
             for d in (1, SERVE_DEPTH, DEV_DEPTH)}
+
+
+#: Shares of the best candidate's probability a further answer sentence needs, tried on dev.
+KEEP_SHARES = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+
+
+def answer_sentences(
+    item: dict[str, Any], scores: np.ndarray, cal: tuple[float, float, float], keep_share: float,
+    max_sentences: int = 3, max_words: int = 80, depth: int = SERVE_DEPTH,
+) -> list[str]:
+    """The sentences an answer with the reader would hold for one list: best first, each
+    within ``keep_share`` of the best probability, the length budget and not restating one
+    already chosen (the rules of :func:`newsqa.query.read._answer`, abstention aside)."""
+    cands = item["candidates"]
+    idx = sorted((i for i, c in enumerate(cands) if c["rank"] < depth), key=lambda i: -scores[i])
+    if not idx:
+        return []
+    ev = float(item.get("evidence", {}).get(str(depth), 0.0))
+    best = probability(float(scores[idx[0]]), ev, cal)
+    chosen: list[str] = []
+    words = 0
+    for i in idx:
+        text = cands[i]["sentence"]
+        if len(chosen) >= max_sentences or probability(float(scores[i]), ev, cal) < (
+                best * keep_share):
+            break
+        n = len(text.split())
+        if chosen and words + n > max_words:
+            continue
+        if any(repeats(c, text) for c in chosen):
+            continue
+        chosen.append(text)
+        words += n
+    return chosen
+
+
+def answer_report(
+    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray],
+    cal: tuple[float, float, float], keep_share: float,
+) -> dict[str, float]:
+    """Answer hit (the answer's sentences name the gold answer) and mean words of the answers
+    to the answerable lists, abstention aside."""
+    hits, words = [], []
+    for it, sc in zip(items, scores, strict=True):
+        if not it.get("answer"):
+            continue
+        got = answer_sentences(it, sc, cal, keep_share)
+        hits.append(any(contains_answer(s, it["answer"]) for s in got))
+        words.append(sum(len(s.split()) for s in got))
+    n = max(len(hits), 1)
+    return {"answer_hit": sum(hits) / n, "words": sum(words) / n}
+
+
+def best_keep_share(
+    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray],
+    cal: tuple[float, float, float], shares: Sequence[float] = KEEP_SHARES,
+) -> float:
+    """The keep share with the best answer hit on ``items`` (the largest of equals: the
+    shortest answers)."""
+    return max(sorted(shares),
+               key=lambda k: (answer_report(items, scores, cal, k)["answer_hit"], k))

@@ -8,6 +8,7 @@ from the candidate's end, so the sentence itself is kept whole whenever it fits.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,3 +67,32 @@ class PairTokenizer:
             mask[i, :n] = 1
             types[i, :n] = e.type_ids
         return ids, mask, types
+
+    def piece_id(self, piece: str) -> int:
+        """The vocabulary id of one word piece."""
+        got = self._tok.token_to_id(piece)
+        if got is None:
+            raise KeyError(piece)
+        return int(got)
+
+    def answer_tokens(
+        self, question: str, candidates: Sequence[Candidate], answer: str, width: int
+    ) -> np.ndarray:
+        """Float32 (len(candidates), ``width``): 1 for each candidate-side word piece inside a
+        mention of ``answer`` (case and spacing ignored, as :func:`newsqa.eval.contains_answer`
+        does), else 0; what the reader's word-piece head learns to point at."""
+        q = " ".join(question.split()) or "?"
+        words = answer.split()
+        pattern = re.compile(r"\s+".join(map(re.escape, words)), re.IGNORECASE) if words else None
+        out = np.zeros((len(candidates), width), dtype=np.float32)
+        for i, c in enumerate(candidates):
+            text = candidate_text(c) or "?"
+            spans = [m.span() for m in pattern.finditer(text)] if pattern else []
+            if not spans:
+                continue
+            enc = self._tok.encode(q, text)
+            for t, (seq, (lo, hi)) in enumerate(zip(enc.sequence_ids, enc.offsets, strict=True)):
+                if t < width and seq == 1 and hi > lo and any(
+                        lo < b and hi > a for a, b in spans):
+                    out[i, t] = 1.0
+        return out

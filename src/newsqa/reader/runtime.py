@@ -33,8 +33,9 @@ class ReaderMissingError(RuntimeError):
 class ReaderInfo:
     """What ``reader.json`` records of a reader: its depth, input size, calibration, the
     probability under which an answer abstains, the logit a candidate loses per place of its
-    passage in the retrieval, and the weights of the composer's score of a candidate and of its
-    evidence in the fused logit (all chosen on the lists kept apart)."""
+    passage in the retrieval, the weights of the composer's score of a candidate and of its
+    evidence in the fused logit, and the share of the best probability a further answer
+    sentence needs (all chosen on the lists kept apart)."""
 
     layers: int
     max_pieces: int
@@ -45,6 +46,7 @@ class ReaderInfo:
     raw: dict[str, Any]
     composer_weight: float = 0.0
     evidence_weight: float = 0.0
+    keep_share: float = 0.5
 
 
 def read_info(model_dir: Path) -> ReaderInfo:
@@ -60,6 +62,7 @@ def read_info(model_dir: Path) -> ReaderInfo:
         float(raw.get("rank_penalty", 0.0)), raw,
         float(raw.get("fusion", {}).get("composer_weight", 0.0)),
         float(raw.get("fusion", {}).get("evidence_weight", 0.0)),
+        float(raw.get("keep_share", 0.5)),
     )
 
 

@@ -22,9 +22,12 @@ from typing import Any
 import numpy as np
 
 from newsqa.reader.fusion import (
+    KEEP_SHARES,
     SERVE_DEPTH,
     abstain_threshold,
+    answer_report,
     best_fusion,
+    best_keep_share,
     calibrate,
     dev_report,
     fit_offset,
@@ -65,6 +68,12 @@ class TrainConfig:
     offset: bool = False
     hard_share: float = 0.5  # of a group's negatives, drawn from those the composer rates best
     threads: int | None = None
+    # On: a second head scores every word piece of the candidate side as part of the answer or
+    # not, trained on where the gold answer is written (``span_weight`` × its logistic loss),
+    # and a candidate's logit adds its best word piece's score: the model must find the answer
+    # itself in the sentence, not only the topic.
+    span: bool = False
+    span_weight: float = 1.0
 
 
 def candidates_of(item: dict[str, Any]) -> list[Candidate]:
@@ -76,12 +85,13 @@ def candidates_of(item: dict[str, Any]) -> list[Candidate]:
 class _Model:
     """The torch cross-encoder (built lazily so importing this module needs no torch)."""
 
-    def __init__(self, layers: int, attention: str = "sdpa") -> None:
+    def __init__(self, layers: int, attention: str = "sdpa", span: bool = False) -> None:
         import torch
         from transformers import BertModel
 
         from newsqa.embedding.base import default_model_path
 
+        separator = PairTokenizer(tokenizer_path()).piece_id("|")
         bert = BertModel.from_pretrained(
             default_model_path(), add_pooling_layer=False, attn_implementation=attention)
         bert.encoder.layer = bert.encoder.layer[:layers]
@@ -97,13 +107,34 @@ class _Model:
                 super().__init__()
                 self.bert = bert
                 self.head = torch.nn.Linear(bert.config.hidden_size, 1)
+                self.pieces = torch.nn.Linear(bert.config.hidden_size, 1) if span else None
+                self.piece_logits: Any = None  # the last forward's, for the training loss
 
             def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
                 states = self.bert(input_ids=input_ids, attention_mask=attention_mask,
                                    token_type_ids=token_type_ids).last_hidden_state
-                return self.head(states[:, 0]).squeeze(-1)
+                logit = self.head(states[:, 0]).squeeze(-1)
+                if self.pieces is None:
+                    return logit
+                pieces = self.pieces(states).squeeze(-1)
+                self.piece_logits = pieces
+                return logit + sentence_max(
+                    pieces, input_ids, attention_mask, token_type_ids, separator)
 
         self.net = CrossEncoder()
+
+
+def sentence_max(
+    pieces: Any, input_ids: Any, attention_mask: Any, token_type_ids: Any, separator: int
+) -> Any:
+    """Per pair, the best word-piece score of the candidate's own sentence: its side of the
+    pair up to the first ``separator`` (its headline and the sentence before it follow, see
+    :func:`newsqa.reader.inputs.candidate_text`), so a neighbour of the answer gains nothing."""
+    import torch
+
+    side = (attention_mask * token_type_ids) > 0
+    seps = torch.cumsum((side & (input_ids == separator)).long(), dim=1)
+    return pieces.masked_fill(~(side & (seps == 0)), -1e4).amax(dim=1)
 
 
 def has_positive(item: dict[str, Any]) -> bool:
@@ -162,7 +193,7 @@ def train(
 
     bf16 = cpu_has_native_bf16()
     tok = PairTokenizer(tokenizer_path(), cfg.max_pieces)
-    model = _Model(cfg.layers).net
+    model = _Model(cfg.layers, span=cfg.span).net
     if cfg.other_outlets_positive:
         lists = [{**it, "candidates": [{**c, "label": abs(c["label"])} for c in it["candidates"]]}
                  for it in lists]
@@ -207,6 +238,7 @@ def train(
             if step >= total:
                 break
             batch_ids, batch_mask, batch_types, labels, groups, comp = [], [], [], [], [], []
+            batch_spans = []
             for qi in order[s:s + cfg.groups_per_step]:
                 item = usable[qi]
                 pick = _group(item, cfg.group if has_positive(item) else cfg.negative_group, rng,
@@ -216,6 +248,10 @@ def train(
                 batch_ids.append(ids)
                 batch_mask.append(mask)
                 batch_types.append(types)
+                if cfg.span:
+                    batch_spans.append(tok.answer_tokens(
+                        item["question"], [cands[i] for i in pick], item.get("answer") or "",
+                        ids.shape[1]))
                 labels.append([item["candidates"][i]["label"] for i in pick])
                 comp += [item["candidates"][i].get("composer", 0.0) for i in pick]
                 groups.append(len(pick))
@@ -240,6 +276,11 @@ def train(
                     listwise.append(torch.logsumexp(lg, 0) - torch.logsumexp(lg[yy > 0], 0))
             if listwise:
                 loss = loss + torch.stack(listwise).mean()
+            if cfg.span:
+                side = (pad(batch_mask) * pad(batch_types)) > 0
+                bce = torch.nn.functional.binary_cross_entropy_with_logits
+                loss = loss + cfg.span_weight * bce(
+                    model.piece_logits.float()[side], pad(batch_spans)[side])
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -278,17 +319,20 @@ def train(
     log(f"composer weight {weight}, rank penalty {penalty}: {json.dumps(dev_report(dev, scores))}")
     cal = calibrate(dev, scores)
     below = abstain_threshold(dev, scores, cal)
+    answers = {str(k): answer_report(dev, scores, cal, k) for k in KEEP_SHARES}
+    keep = best_keep_share(dev, scores, cal)
+    log(f"answers by keep share (dev): {json.dumps(answers)}; keep share {keep}")
     info = {
         "format": 1, "base": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), first "
         f"{cfg.layers} layers", "layers": cfg.layers, "max_pieces": cfg.max_pieces,
         "calibration": {"scale": cal[0], "bias": cal[2]}, "abstain_below": round(below, 4),
-        "rank_penalty": penalty,
+        "rank_penalty": penalty, "keep_share": keep, "dev_answers": answers,
         "fusion": {"composer_weight": weight, "evidence_weight": cal[1], "offset": offset},
         "epoch": best[1], "config": asdict(cfg), "curve": curve, "bf16_training": bf16,
         "train_lists": len(usable), "dev_lists": len(dev),
         "trained_at": time.strftime("%Y-%m-%d"), "train_seconds": round(time.time() - started),
     }
-    export(model.state_dict(), cfg.layers, out_dir, tok)
+    export(model.state_dict(), cfg.layers, out_dir, tok, cfg.span)
     from newsqa.reader.probe import probe_pairs
 
     model.float()
@@ -308,7 +352,9 @@ def forward_fp32(model: Any, tok: PairTokenizer, question: str, cands: list[Cand
                      ).float().numpy()
 
 
-def export(state: dict[str, Any], layers: int, out_dir: Path, tok: PairTokenizer) -> None:
+def export(
+    state: dict[str, Any], layers: int, out_dir: Path, tok: PairTokenizer, span: bool = False
+) -> None:
     """``reader.onnx``: the trained weights ``state`` as an ONNX graph with int8 weights (per
     channel). Traced with eager attention, which honours the mask for any batch shape."""
     import torch
@@ -320,7 +366,7 @@ def export(state: dict[str, Any], layers: int, out_dir: Path, tok: PairTokenizer
         Candidate("The team won the cup on Sunday."),
         Candidate("It was a long night.", "Cup final", "The final went to penalties.")])
     axes = {0: "batch", 1: "pieces"}
-    model = _Model(layers, "eager").net
+    model = _Model(layers, "eager", span).net
     model.load_state_dict(state)
     model.eval()
     with torch.no_grad():
