@@ -107,6 +107,28 @@ def fuse(
             - rank_penalty * np.asarray(ranks, dtype=np.float32))
 
 
+def select_sentences(
+    texts: Sequence[str], probs: Sequence[float], ranked: Sequence[int], keep_share: float,
+    max_sentences: int, max_words: int,
+) -> list[int]:
+    """The answer's sentences (indices into ``texts``), best first: taken in ``ranked`` order
+    while each reaches ``keep_share`` of the first one's probability, within ``max_sentences``
+    and ``max_words`` (the first always), none restating one already chosen."""
+    chosen: list[int] = []
+    words = 0
+    for j in ranked:
+        if len(chosen) >= max_sentences or probs[j] < probs[ranked[0]] * keep_share:
+            break
+        n_words = len(texts[j].split())
+        if chosen and words + n_words > max_words:
+            continue
+        if any(repeats(texts[c], texts[j]) for c in chosen):
+            continue
+        chosen.append(j)
+        words += n_words
+    return chosen
+
+
 def read_answer(
     question: str,
     passages: Sequence[Passage],
@@ -168,18 +190,8 @@ def _answer(
     best = probs[ranked[0]]
     if best < read.abstain_below:
         return abstention(best)
-    chosen: list[int] = []
-    words = 0
-    for j in ranked:
-        if len(chosen) >= cfg.max_sentences or probs[j] < best * read.keep_share:
-            break
-        n_words = len(cands[j][2].split())
-        if chosen and words + n_words > cfg.max_words:
-            continue
-        if any(repeats(cands[c][2], cands[j][2]) for c in chosen):
-            continue
-        chosen.append(j)
-        words += n_words
+    chosen = select_sentences([c[2] for c in cands], probs, ranked, read.keep_share,
+                              cfg.max_sentences, cfg.max_words)
     span = answer_span(q, cands[chosen[0]][2]) if len(cands[chosen[0]][2].split()) <= (
         cfg.max_words) else None
     return cite([(j, "") for j in chosen], cands, considered, best, cfg, " ", span)

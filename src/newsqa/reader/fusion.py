@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from newsqa.eval import contains_answer
-from newsqa.query.read import fuse, repeats
+from newsqa.query.read import fuse, select_sentences
 
 #: Passages an answer reads by default (``NEWSQA_READER__PASSAGES``): the epoch and the
 #: calibration are chosen at this depth; dev lists are scored to ``DEV_DEPTH``.
@@ -153,30 +153,18 @@ def answer_sentences(
     item: dict[str, Any], scores: np.ndarray, cal: tuple[float, float, float], keep_share: float,
     max_sentences: int = 3, max_words: int = 80, depth: int = SERVE_DEPTH,
 ) -> list[str]:
-    """The sentences an answer with the reader would hold for one list: best first, each
-    within ``keep_share`` of the best probability, the length budget and not restating one
-    already chosen (the rules of :func:`newsqa.query.read._answer`, abstention aside)."""
+    """The sentences an answer with the reader would hold for one list, abstention aside
+    (:func:`newsqa.query.read.select_sentences` over its first ``depth`` passages)."""
     cands = item["candidates"]
-    idx = sorted((i for i, c in enumerate(cands) if c["rank"] < depth), key=lambda i: -scores[i])
-    if not idx:
+    ranked = sorted((i for i, c in enumerate(cands) if c["rank"] < depth),
+                    key=lambda i: -scores[i])
+    if not ranked:
         return []
     ev = float(item.get("evidence", {}).get(str(depth), 0.0))
-    best = probability(float(scores[idx[0]]), ev, cal)
-    chosen: list[str] = []
-    words = 0
-    for i in idx:
-        text = cands[i]["sentence"]
-        if len(chosen) >= max_sentences or probability(float(scores[i]), ev, cal) < (
-                best * keep_share):
-            break
-        n = len(text.split())
-        if chosen and words + n > max_words:
-            continue
-        if any(repeats(c, text) for c in chosen):
-            continue
-        chosen.append(text)
-        words += n
-    return chosen
+    texts = [c["sentence"] for c in cands]
+    probs = [probability(float(x), ev, cal) for x in scores]
+    return [texts[i] for i in select_sentences(texts, probs, ranked, keep_share, max_sentences,
+                                               max_words)]
 
 
 def answer_report(
