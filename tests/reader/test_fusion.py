@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from newsqa.query.read import select_sentences
 from newsqa.reader.command import in_spans
 from newsqa.reader.fusion import (
-    answer_report,
+    answer_reports,
     answer_sentences,
     best_fusion,
     best_keep_share,
@@ -94,8 +95,10 @@ def test_answer_sentences_follow_the_reader_rules() -> None:
         "Rain fell on the city today", "The Bills won the cup on Sunday"]
     # the second sentence needs most of the best probability: sigmoid(2) / sigmoid(3) = 0.92
     assert answer_sentences(item, scores, cal, 0.95) == ["Rain fell on the city today"]
-    assert answer_sentences(item, scores, cal, 0.0, max_words=8) == [
-        "Rain fell on the city today"]
+    # the length budget: a further sentence must fit in what the first leaves
+    texts = [c["sentence"] for c in item["candidates"]]
+    assert select_sentences(texts, [0.9, 0.8, 0.85, 0.1], [0, 2, 1], 0.0, 3, 8) == [0]
+    assert select_sentences(texts, [0.9, 0.8, 0.85, 0.1], [0, 2, 1], 0.0, 1, 80) == [0]
 
 
 def test_the_keep_share_is_the_one_that_names_the_answer_most_tersely() -> None:
@@ -104,7 +107,9 @@ def test_the_keep_share_is_the_one_that_names_the_answer_most_tersely() -> None:
     close = [np.array([3.0, 2.9])] * 2
     first = [np.array([-3.0, 3.0])] * 2
     cal = (1.0, 0.0, 0.0)
-    assert answer_report(items, close, cal, 1.0) == {"answer_hit": 0.0, "words": 6.0}
-    assert answer_report(items, close, cal, 0.0) == {"answer_hit": 1.0, "words": 13.0}
-    assert best_keep_share(items, close, cal) == 0.7  # the largest share that still names it
-    assert best_keep_share(items, first, cal) == 1.0  # nothing gained: the shortest answers
+    reports = answer_reports(items, close, cal)
+    assert reports[1.0] == {"answer_hit": 0.0, "words": 6.0}
+    assert reports[0.0] == {"answer_hit": 1.0, "words": 13.0}
+    assert best_keep_share(reports) == 0.7  # the largest share that still names it
+    # nothing gained: the shortest answers
+    assert best_keep_share(answer_reports(items, first, cal)) == 1.0

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from newsqa.eval import contains_answer
+from newsqa.query.config import ComposeConfig
 from newsqa.query.read import fuse, select_sentences
 
 #: Passages an answer reads by default (``NEWSQA_READER__PASSAGES``): the epoch and the
@@ -151,10 +152,11 @@ KEEP_SHARES = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 
 def answer_sentences(
     item: dict[str, Any], scores: np.ndarray, cal: tuple[float, float, float], keep_share: float,
-    max_sentences: int = 3, max_words: int = 80, depth: int = SERVE_DEPTH,
+    depth: int = SERVE_DEPTH,
 ) -> list[str]:
     """The sentences an answer with the reader would hold for one list, abstention aside
-    (:func:`newsqa.query.read.select_sentences` over its first ``depth`` passages)."""
+    (:func:`newsqa.query.read.select_sentences` over its first ``depth`` passages, within the
+    default answer length of :class:`newsqa.query.config.ComposeConfig`)."""
     cands = item["candidates"]
     ranked = sorted((i for i, c in enumerate(cands) if c["rank"] < depth),
                     key=lambda i: -scores[i])
@@ -163,32 +165,32 @@ def answer_sentences(
     ev = float(item.get("evidence", {}).get(str(depth), 0.0))
     texts = [c["sentence"] for c in cands]
     probs = [probability(float(x), ev, cal) for x in scores]
-    return [texts[i] for i in select_sentences(texts, probs, ranked, keep_share, max_sentences,
-                                               max_words)]
+    size = ComposeConfig()
+    return [texts[i] for i in select_sentences(texts, probs, ranked, keep_share,
+                                               size.max_sentences, size.max_words)]
 
 
-def answer_report(
-    items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray],
-    cal: tuple[float, float, float], keep_share: float,
-) -> dict[str, float]:
-    """Answer hit (the answer's sentences name the gold answer) and mean words of the answers
-    to the answerable lists, abstention aside."""
-    hits, words = [], []
-    for it, sc in zip(items, scores, strict=True):
-        if not it.get("answer"):
-            continue
-        got = answer_sentences(it, sc, cal, keep_share)
-        hits.append(any(contains_answer(s, it["answer"]) for s in got))
-        words.append(sum(len(s.split()) for s in got))
-    n = max(len(hits), 1)
-    return {"answer_hit": sum(hits) / n, "words": sum(words) / n}
-
-
-def best_keep_share(
+def answer_reports(
     items: Sequence[dict[str, Any]], scores: Sequence[np.ndarray],
     cal: tuple[float, float, float], shares: Sequence[float] = KEEP_SHARES,
-) -> float:
-    """The keep share with the best answer hit on ``items`` (the largest of equals: the
-    shortest answers)."""
-    return max(sorted(shares),
-               key=lambda k: (answer_report(items, scores, cal, k)["answer_hit"], k))
+) -> dict[float, dict[str, float]]:
+    """For each keep share, the answer hit (the answer's sentences name the gold answer) and
+    mean words of the answers to the answerable lists, abstention aside."""
+    out = {}
+    for k in shares:
+        hits, words = [], []
+        for it, sc in zip(items, scores, strict=True):
+            if not it.get("answer"):
+                continue
+            got = answer_sentences(it, sc, cal, k)
+            hits.append(any(contains_answer(s, it["answer"]) for s in got))
+            words.append(sum(len(s.split()) for s in got))
+        n = max(len(hits), 1)
+        out[k] = {"answer_hit": sum(hits) / n, "words": sum(words) / n}
+    return out
+
+
+def best_keep_share(reports: dict[float, dict[str, float]]) -> float:
+    """The keep share of :func:`answer_reports` with the best answer hit (the largest of
+    equals: the shortest answers)."""
+    return max(reports, key=lambda k: (reports[k]["answer_hit"], k))

@@ -79,8 +79,9 @@ class PairTokenizer:
         self, question: str, candidates: Sequence[Candidate], answer: str, width: int
     ) -> np.ndarray:
         """Float32 (len(candidates), ``width``): 1 for each candidate-side word piece inside a
-        mention of ``answer`` (case and spacing ignored, as :func:`newsqa.eval.contains_answer`
-        does), else 0; what the reader's word-piece head learns to point at."""
+        mention of ``answer`` (case and runs of spacing ignored, as near as a regular expression
+        comes to :func:`newsqa.eval.contains_answer`), else 0; what the reader's word-piece
+        head learns to point at."""
         q = " ".join(question.split()) or "?"
         words = answer.split()
         pattern = re.compile(r"\s+".join(map(re.escape, words)), re.IGNORECASE) if words else None

@@ -22,10 +22,9 @@ from typing import Any
 import numpy as np
 
 from newsqa.reader.fusion import (
-    KEEP_SHARES,
     SERVE_DEPTH,
     abstain_threshold,
-    answer_report,
+    answer_reports,
     best_fusion,
     best_keep_share,
     calibrate,
@@ -91,7 +90,7 @@ class _Model:
 
         from newsqa.embedding.base import default_model_path
 
-        separator = PairTokenizer(tokenizer_path()).piece_id("|")
+        separator = PairTokenizer(tokenizer_path()).piece_id("|") if span else 0
         bert = BertModel.from_pretrained(
             default_model_path(), add_pooling_layer=False, attn_implementation=attention)
         bert.encoder.layer = bert.encoder.layer[:layers]
@@ -319,8 +318,8 @@ def train(
     log(f"composer weight {weight}, rank penalty {penalty}: {json.dumps(dev_report(dev, scores))}")
     cal = calibrate(dev, scores)
     below = abstain_threshold(dev, scores, cal)
-    answers = {str(k): answer_report(dev, scores, cal, k) for k in KEEP_SHARES}
-    keep = best_keep_share(dev, scores, cal)
+    answers = answer_reports(dev, scores, cal)
+    keep = best_keep_share(answers)
     log(f"answers by keep share (dev): {json.dumps(answers)}; keep share {keep}")
     info = {
         "format": 1, "base": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), first "
