@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         svc.close()
     print(f"command: {command_line()}\ncommit {git_commit()}, {now()}; CPU flags: {cpu_flags()}; "
-          f"reader {info.layers} layers, composer weight {info.composer_weight}, evidence weight "
+          f"reader {info.kind} {info.layers} layers, context {info.context}, "
+          f"composer weight {info.composer_weight}, evidence weight "
           f"{info.evidence_weight:.3f}; abstain_below {below}; keep share {info.keep_share}\n")
     print("| composer | depth (passages) | half | answerable | answer hit | citation hit | "
           "abstains | words | ms p50 | ms p95 |")

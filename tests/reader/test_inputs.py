@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from newsqa.reader.inputs import Candidate, PairTokenizer
+from newsqa.reader.inputs import Candidate, PairTokenizer, candidate_text
 from newsqa.reader.runtime import tokenizer_path
 
 
@@ -36,3 +37,22 @@ def test_an_empty_or_odd_answer_marks_nothing(tok: PairTokenizer) -> None:
     assert _marked(tok, "What rose?", cands, "") == [[]]
     assert _marked(tok, "What rose?", cands, "(sharply") == [["(", "sharply"]]
     assert _marked(tok, "What rose?", cands, "5%") == [["5", "%"]]
+
+
+def test_a_candidate_is_read_with_the_context_chosen_for_the_model() -> None:
+    c = Candidate("The Bills won.", "Bills beat Jets", "It rained all day.")
+    assert candidate_text(c) == "The Bills won. | Bills beat Jets | It rained all day."
+    assert candidate_text(c, "headline") == "The Bills won. | Bills beat Jets"
+    assert candidate_text(c, "before") == "The Bills won. | It rained all day."
+    assert candidate_text(c, "sentence") == "The Bills won."
+    # a headline that is the sentence itself is not read twice
+    assert candidate_text(Candidate("Bills win", "Bills win"), "headline") == "Bills win"
+    with pytest.raises(ValueError, match="unknown reader context"):
+        candidate_text(c, "everything")
+    with pytest.raises(ValueError, match="unknown reader context"):
+        PairTokenizer(tokenizer_path(), context="everything")
+    bare = PairTokenizer(tokenizer_path(), context="sentence")
+    assert np.array_equal(bare.encode("Who won?", [c])[0],
+                          bare.encode("Who won?", [Candidate("The Bills won.")])[0])
+    assert not np.array_equal(PairTokenizer(tokenizer_path()).encode("Who won?", [c])[0],
+                              bare.encode("Who won?", [c])[0])

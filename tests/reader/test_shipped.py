@@ -28,10 +28,14 @@ def test_the_shipped_reader_puts_each_probe_answer_first(reader: Reader) -> None
 
 def test_int8_agrees_with_the_model_it_was_made_from(reader: Reader) -> None:
     recorded = reader.info.raw["probe"]
+    # A dual reader's logit is weight × cosine: int8 weights move a cosine by a few hundredths
+    # (the int8 embedder's own sentence vectors keep a cosine of 0.97 with fp32's), so its
+    # bound is on the cosine; a cross reader's is on the logit.
+    bound = 0.04 * abs(reader.info.raw["head"]["weight"]) if reader.info.kind == "dual" else 0.5
     for (question, cands), ref in zip(probe_pairs(), recorded, strict=True):
         got = reader.logits(question, cands)
         assert int(np.argmax(got)) == int(np.argmax(ref))
-        assert np.max(np.abs(got - np.array(ref))) < 0.5
+        assert np.max(np.abs(got - np.array(ref))) < bound
 
 
 def test_the_shipped_reader_records_how_it_was_made(reader: Reader) -> None:

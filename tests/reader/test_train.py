@@ -49,6 +49,15 @@ def _train(tmp_path: Path, folder: Path, *extra: str) -> int:
                  "--out", str(tmp_path / "model"), *extra])
 
 
+def _trained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str
+             ) -> tuple[dict, Reader]:
+    """One epoch of the command on the tiny archive: what it recorded, and the reader served."""
+    monkeypatch.setenv("NEWSQA_EMBEDDING__EMBEDDER", "hash")
+    assert _train(tmp_path, _archive(tmp_path), "--epochs", "1", *extra) == 0
+    out = tmp_path / "model"
+    return json.loads((out / "reader.json").read_text()), Reader(out)
+
+
 def test_train_reader_on_a_tiny_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSQA_EMBEDDING__EMBEDDER", "hash")
     folder = _archive(tmp_path)
@@ -136,13 +145,9 @@ def test_cloze_questions_join_training_outside_the_held_out_and_dev_spans(
 def test_the_word_piece_head_trains_and_exports_one_logit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("NEWSQA_EMBEDDING__EMBEDDER", "hash")
-    folder = _archive(tmp_path)
-    out = tmp_path / "model"
-    assert _train(tmp_path, folder, "--epochs", "1", "--span", "--span-weight", "0.5") == 0
-    info = json.loads((out / "reader.json").read_text())
+    info, reader = _trained(tmp_path, monkeypatch, "--kind", "cross", "--span",
+                            "--span-weight", "0.5")
     assert info["config"]["span"] is True and info["config"]["span_weight"] == 0.5
-    reader = Reader(out)
     cands = [Candidate("The Bills won."), Candidate("Rain fell."), Candidate("Fans cheered.")]
     got = reader.logits("Which team won?", cands)
     assert got.shape == (3,) and np.all(np.isfinite(got))
@@ -151,6 +156,49 @@ def test_the_word_piece_head_trains_and_exports_one_logit(
 
     for (question, probe), want in zip(probe_pairs(), info["probe"], strict=True):
         assert np.allclose(reader.logits(question, probe), want, atol=0.5)
+
+
+def test_the_context_and_loss_weights_chosen_are_recorded_and_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info, reader = _trained(tmp_path, monkeypatch, "--kind", "cross", "--context", "sentence",
+                            "--listwise-weight", "0", "--pointwise-weight", "1")
+    assert info["context"] == "sentence"
+    assert (info["config"]["listwise_weight"], info["config"]["pointwise_weight"]) == (0.0, 1.0)
+    assert reader.info.context == "sentence"
+    # served as trained: the headline and the sentence before are not read
+    bare = reader.logits("Which team won?", [Candidate("The Bills won.")])
+    full = reader.logits("Which team won?", [Candidate("The Bills won.", "Bills win", "Rain.")])
+    assert np.array_equal(bare, full)
+
+
+def test_the_dual_reader_trains_and_serves_the_cosine_of_its_embeddings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info, reader = _trained(tmp_path, monkeypatch, "--kind", "dual", "--context", "sentence")
+    assert info["kind"] == "dual" and set(info["head"]) == {"weight", "bias"}
+    cands = [Candidate("The Bills won."), Candidate("Rain fell."), Candidate("Fans cheered.")]
+    got = reader.logits("Which team won?", cands)
+    # a candidate's logit is its own, alone or among others (up to int8 activations, which
+    # are scaled per run)
+    alone = [float(reader.logits("Which team won?", [c])[0]) for c in cands]
+    assert np.allclose(got, alone, atol=0.25)
+    # a cosine times the head's weight, plus its bias
+    w, b = info["head"]["weight"], info["head"]["bias"]
+    assert np.all(got <= abs(w) + b + 1e-3) and np.all(got >= -abs(w) + b - 1e-3)
+    from newsqa.reader.probe import probe_pairs
+
+    for (question, probe), want in zip(probe_pairs(), info["probe"], strict=True):
+        assert np.allclose(reader.logits(question, probe), want, atol=0.5)
+
+
+def test_the_word_piece_head_needs_the_cross_reader(tmp_path: Path) -> None:
+    from newsqa.reader.train import TrainConfig, train
+
+    with pytest.raises(ValueError, match="cross reader"):
+        train([], [], tmp_path, TrainConfig(kind="dual", span=True))
+    with pytest.raises(ValueError, match="unknown reader kind"):
+        train([], [], tmp_path, TrainConfig(kind="triple"))
 
 
 def test_only_the_candidate_sentence_own_pieces_lift_its_logit() -> None:

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from newsqa.eval import load_questions
+from newsqa.reader.dual import KINDS
+from newsqa.reader.inputs import CONTEXTS
 
 DEFAULT_EXCLUDE = "2023-07-01:2023-12-31"
 DEFAULT_DEV = "2023-05-01:2023-06-30,2024-11-01:2024-12-31"
@@ -42,6 +44,9 @@ def in_spans(day: str, spans: list[tuple[str, str]]) -> bool:
 
 def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
     """The command's arguments."""
+    from newsqa.reader.train import TrainConfig
+
+    cfg = TrainConfig()
     ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"),
                     help="folder of archives (subfolders with articles.jsonl.gz + questions.jsonl)")
@@ -58,22 +63,41 @@ def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
                     f" (default {DEFAULT_DEV})")
     ap.add_argument("--out", type=Path, default=None,
                     help="where reader.onnx and reader.json go (default: the package's model)")
-    ap.add_argument("--layers", type=int, default=3)
-    ap.add_argument("--offset", action=argparse.BooleanOptionalAction, default=False,
+    ap.add_argument("--layers", type=int, default=cfg.layers,
+                    help="MiniLM layers the reader keeps (default %(default)s)")
+    ap.add_argument("--offset", action=argparse.BooleanOptionalAction, default=cfg.offset,
                     help="train on top of the composer's score of each candidate (its weight fit "
                     "on the training lists), so the model learns what the composer misses")
-    ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--hard-share", type=float, default=0.5,
+    ap.add_argument("--epochs", type=int, default=cfg.epochs,
+                    help="epochs; the best on the dev lists is kept (default %(default)s)")
+    ap.add_argument("--hard-share", type=float, default=cfg.hard_share,
                     help="share of each question's sampled negatives drawn from those the composer "
-                    "rates best")
-    ap.add_argument("--span", action=argparse.BooleanOptionalAction, default=False,
+                    "rates best (default %(default)s)")
+    ap.add_argument("--span", action=argparse.BooleanOptionalAction, default=cfg.span,
                     help="a second head learns which word pieces of a candidate are the answer "
                     "(where the gold answer is written); a candidate's logit adds its best one")
-    ap.add_argument("--span-weight", type=float, default=1.0,
-                    help="weight of that head's loss, with --span")
+    ap.add_argument("--span-weight", type=float, default=cfg.span_weight,
+                    help="weight of that head's loss, with --span (default %(default)s)")
+    ap.add_argument("--kind", choices=KINDS, default=cfg.kind,
+                    help="cross: question and candidate read together; dual: each embedded apart "
+                    "as the shipped embedder does, scored by their cosine (newsqa.reader.dual; "
+                    "default %(default)s)")
+    ap.add_argument("--context", choices=CONTEXTS, default=cfg.context,
+                    help="what a candidate sentence is read with: its headline and the sentence "
+                    "before it, one of them, or nothing (recorded with the model; default "
+                    "%(default)s)")
+    ap.add_argument("--max-pieces", type=int, default=cfg.max_pieces,
+                    help="word pieces per (question, candidate) pair, or per text read alone "
+                    "(default %(default)s)")
+    ap.add_argument("--listwise-weight", type=float, default=cfg.listwise_weight,
+                    help="weight of the listwise loss (softmax over a question's candidates; "
+                    "default %(default)s)")
+    ap.add_argument("--pointwise-weight", type=float, default=cfg.pointwise_weight,
+                    help="weight of the pointwise logistic loss on every candidate (default "
+                    "%(default)s)")
     ap.add_argument("--max-steps", type=int, default=None, help="stop after N steps (smoke runs)")
     ap.add_argument("--limit", type=int, default=None, help="questions per archive (smoke runs)")
-    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--seed", type=int, default=cfg.seed, help="default %(default)s")
     ap.add_argument("--synthetic", type=int, default=0,
                     help="cloze questions drawn from each archive's own headlines, mixed into "
                     "training (newsqa.reader.synthetic); never dated in --exclude or --dev")
@@ -183,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = TrainConfig(layers=args.layers, epochs=args.epochs, offset=args.offset,
                       hard_share=args.hard_share, span=args.span, span_weight=args.span_weight,
-                      max_steps=args.max_steps, seed=args.seed)
+                      max_steps=args.max_steps, seed=args.seed, context=args.context,
+                      max_pieces=args.max_pieces, listwise_weight=args.listwise_weight,
+                      pointwise_weight=args.pointwise_weight, kind=args.kind)
     out = args.out or MODEL_DIR
     info = train(train_lists, dev, out, cfg, _log)
     _log(f"reader (epoch {info['epoch']} of {len(info['curve'])}) -> {out}")

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.reader.inputs import Candidate, PairTokenizer
+from newsqa.reader.dual import cosine_logits
+from newsqa.reader.inputs import DEFAULT_CONTEXT, Candidate, PairTokenizer
 
 #: Where the package keeps the shipped reader: ``reader.onnx`` and ``reader.json``.
 MODEL_DIR = Path(__file__).resolve().parent / "model"
@@ -35,7 +36,8 @@ class ReaderInfo:
     probability under which an answer abstains, the logit a candidate loses per place of its
     passage in the retrieval, the weights of the composer's score of a candidate and of its
     evidence in the fused logit, and the share of the best probability a further answer
-    sentence needs (all chosen on the lists kept apart)."""
+    sentence needs (all chosen on the lists kept apart), what a candidate is read with, and the
+    architecture (``cross`` or ``dual``, :mod:`newsqa.reader.dual`)."""
 
     layers: int
     max_pieces: int
@@ -47,6 +49,8 @@ class ReaderInfo:
     composer_weight: float = 0.0
     evidence_weight: float = 0.0
     keep_share: float = 0.5
+    context: str = DEFAULT_CONTEXT
+    kind: str = "cross"
 
 
 def read_info(model_dir: Path) -> ReaderInfo:
@@ -63,6 +67,7 @@ def read_info(model_dir: Path) -> ReaderInfo:
         float(raw.get("fusion", {}).get("composer_weight", 0.0)),
         float(raw.get("fusion", {}).get("evidence_weight", 0.0)),
         float(raw.get("keep_share", 0.5)),
+        str(raw.get("context", DEFAULT_CONTEXT)), str(raw.get("kind", "cross")),
     )
 
 
@@ -91,23 +96,35 @@ class Reader:
         opts.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
-        self._tokens = PairTokenizer(tokenizer_path(), self.info.max_pieces)
+        self._tokens = PairTokenizer(tokenizer_path(), self.info.max_pieces, self.info.context)
         self._lock = threading.Lock()
 
     def logits(self, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
         """One logit per candidate (float32; empty for no candidates)."""
         out = np.zeros(len(candidates), dtype=np.float32)
+        if not candidates:
+            return out
+        dual = self.info.kind == "dual"
+        emb_q = self._run(self._tokens.encode_texts([question]), "embedding") if dual else None
         order = sorted(range(len(candidates)), key=lambda i: len(candidates[i].sentence))
         for start in range(0, len(order), self.batch):
+            part = [candidates[i] for i in order[start:start + self.batch]]
             idx = order[start:start + self.batch]
-            ids, mask, types = self._tokens.encode(question, [candidates[i] for i in idx])
-            with self._lock:
-                (got,) = self._session.run(
-                    ["logits"],
-                    {"input_ids": ids, "attention_mask": mask, "token_type_ids": types},
-                )
-            out[idx] = np.asarray(got, dtype=np.float32).reshape(-1)
+            if emb_q is not None:
+                head = self.info.raw["head"]
+                out[idx] = cosine_logits(
+                    emb_q, self._run(self._tokens.encode_candidates(part), "embedding"),
+                    float(head["weight"]), float(head["bias"]))
+            else:
+                out[idx] = self._run(self._tokens.encode(question, part), "logits").reshape(-1)
         return out
+
+    def _run(self, arrays: tuple[np.ndarray, np.ndarray, np.ndarray], output: str) -> np.ndarray:
+        ids, mask, types = arrays
+        with self._lock:
+            (got,) = self._session.run(
+                [output], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+        return np.asarray(got, dtype=np.float32)
 
     def probability(self, logit: float) -> float:
         """The calibrated chance that a candidate with ``logit`` answers its question."""

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from newsqa.reader.dual import KINDS, dual_net, export_dual, group_logits, head_of
 from newsqa.reader.fusion import (
     SERVE_DEPTH,
     abstain_threshold,
@@ -44,9 +45,9 @@ PROGRESS_EVERY = 60.0
 class TrainConfig:
     """Choices of a training run (each recorded in ``reader.json``)."""
 
-    layers: int = 3
+    layers: int = 6
     max_pieces: int = MAX_PIECES
-    epochs: int = 4
+    epochs: int = 2
     group: int = 10  # candidates of one question per step: its positives, then negatives
     negative_group: int = 8  # candidates of a list without a positive
     negative_share: float = 0.3  # share of the lists without a positive used in an epoch
@@ -54,6 +55,12 @@ class TrainConfig:
     lr: float = 5e-5
     head_lr: float = 1e-3
     pointwise_weight: float = 0.5
+    listwise_weight: float = 1.0
+    context: str = "sentence"  # what a candidate is read with (inputs.CONTEXTS)
+    # "dual" (the shipped reader's): question and candidate each embedded apart as the shipped
+    # embedder does, the logit a weight times their cosine (reader.dual); "cross": read
+    # together, a head on [CLS].
+    kind: str = "dual"
     warmup: float = 0.1
     seed: int = 13
     max_steps: int | None = None  # stop early (tests)
@@ -86,20 +93,11 @@ class _Model:
 
     def __init__(self, layers: int, attention: str = "sdpa", span: bool = False) -> None:
         import torch
-        from transformers import BertModel
 
-        from newsqa.embedding.base import default_model_path
+        from newsqa.reader.base import minilm
 
         separator = PairTokenizer(tokenizer_path()).piece_id("|") if span else 0
-        bert = BertModel.from_pretrained(
-            default_model_path(), add_pooling_layer=False, attn_implementation=attention)
-        bert.encoder.layer = bert.encoder.layer[:layers]
-        bert.config.num_hidden_layers = layers
-        # The embedding tables stay as MiniLM learnt them: 12 M of its 17 M weights (at 3
-        # layers), most of an optimizer step's cost, and words the few training questions
-        # never show keep their meaning.
-        for param in bert.embeddings.parameters():
-            param.requires_grad = False
+        bert = minilm(layers, attention)
 
         class CrossEncoder(torch.nn.Module):
             def __init__(self) -> None:
@@ -160,19 +158,33 @@ def _group(item: dict[str, Any], size: int, rng: random.Random, hard: float = 0.
 
 
 def score_lists(
-    forward: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
-    tok: PairTokenizer, items: Sequence[dict[str, Any]], batch: int = 32,
+    logits_of: Callable[[str, Sequence[Candidate]], np.ndarray], items: Sequence[dict[str, Any]]
 ) -> list[np.ndarray]:
-    """Logits of every candidate of every list, through ``forward``."""
-    out = []
-    for item in items:
-        cands = candidates_of(item)
-        logits = np.zeros(len(cands), dtype=np.float32)
-        for s in range(0, len(cands), batch):
-            ids, mask, types = tok.encode(item["question"], cands[s:s + batch])
-            logits[s:s + batch] = forward(ids, mask, types)
-        out.append(logits)
-    return out
+    """Logits of every candidate of every list, through ``logits_of``."""
+    return [logits_of(item["question"], candidates_of(item)) for item in items]
+
+
+def _scorer(
+    model: Any, tok: PairTokenizer, kind: str, bf16: bool, batch: int = 32
+) -> Callable[[str, Sequence[Candidate]], np.ndarray]:
+    """The torch model's logits of one question's candidates, as a function (no gradients)."""
+    import torch
+
+    def logits_of(question: str, cands: Sequence[Candidate]) -> np.ndarray:
+        out = np.zeros(len(cands), dtype=np.float32)
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            for s in range(0, len(cands), batch):
+                part = cands[s:s + batch]
+                if kind == "dual":
+                    got = group_logits(model, tok, [(question, part)])
+                else:
+                    ids, mask, types = tok.encode(question, part)
+                    got = model(torch.from_numpy(ids), torch.from_numpy(mask),
+                                torch.from_numpy(types))
+                out[s:s + batch] = got.float().numpy()
+        return out
+
+    return logits_of
 
 
 def train(
@@ -191,8 +203,12 @@ def train(
     from newsqa.embedding.cpu import cpu_has_native_bf16
 
     bf16 = cpu_has_native_bf16()
-    tok = PairTokenizer(tokenizer_path(), cfg.max_pieces)
-    model = _Model(cfg.layers, span=cfg.span).net
+    if cfg.kind not in KINDS:
+        raise ValueError(f"unknown reader kind {cfg.kind!r} (one of {', '.join(KINDS)})")
+    if cfg.kind == "dual" and cfg.span:
+        raise ValueError("the word-piece head (span) needs the cross reader")
+    tok = PairTokenizer(tokenizer_path(), cfg.max_pieces, cfg.context)
+    model = dual_net(cfg.layers) if cfg.kind == "dual" else _Model(cfg.layers, span=cfg.span).net
     if cfg.other_outlets_positive:
         lists = [{**it, "candidates": [{**c, "label": abs(c["label"])} for c in it["candidates"]]}
                  for it in lists]
@@ -216,10 +232,7 @@ def train(
         opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)))
     rng = random.Random(cfg.seed)
 
-    def forward_np(ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            got = model(torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types))
-        return got.float().numpy()
+    logits_of = _scorer(model, tok, cfg.kind, bf16)
 
     curve: list[dict[str, Any]] = []
     best: tuple[float, int, dict[str, Any]] | None = None
@@ -237,12 +250,18 @@ def train(
             if step >= total:
                 break
             batch_ids, batch_mask, batch_types, labels, groups, comp = [], [], [], [], [], []
-            batch_spans = []
+            batch_spans, batch_groups = [], []
             for qi in order[s:s + cfg.groups_per_step]:
                 item = usable[qi]
                 pick = _group(item, cfg.group if has_positive(item) else cfg.negative_group, rng,
                               cfg.hard_share)
                 cands = candidates_of(item)
+                batch_groups.append((item["question"], [cands[i] for i in pick]))
+                labels.append([item["candidates"][i]["label"] for i in pick])
+                comp += [item["candidates"][i].get("composer", 0.0) for i in pick]
+                groups.append(len(pick))
+                if cfg.kind == "dual":
+                    continue
                 ids, mask, types = tok.encode(item["question"], [cands[i] for i in pick])
                 batch_ids.append(ids)
                 batch_mask.append(mask)
@@ -251,17 +270,17 @@ def train(
                     batch_spans.append(tok.answer_tokens(
                         item["question"], [cands[i] for i in pick], item.get("answer") or "",
                         ids.shape[1]))
-                labels.append([item["candidates"][i]["label"] for i in pick])
-                comp += [item["candidates"][i].get("composer", 0.0) for i in pick]
-                groups.append(len(pick))
-            width = max(a.shape[1] for a in batch_ids)
+            width = max((a.shape[1] for a in batch_ids), default=1)
 
             def pad(arrs: list[np.ndarray], w: int = width) -> Any:
                 return torch.from_numpy(np.concatenate(
                     [np.pad(a, ((0, 0), (0, w - a.shape[1]))) for a in arrs]))
 
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                logits = model(pad(batch_ids), pad(batch_mask), pad(batch_types)).float()
+                if cfg.kind == "dual":
+                    logits = group_logits(model, tok, batch_groups).float()
+                else:
+                    logits = model(pad(batch_ids), pad(batch_mask), pad(batch_types)).float()
             logits = logits + offset * torch.tensor(comp, dtype=torch.float32)
             y = torch.tensor([v for lab in labels for v in lab], dtype=torch.float32)
             loss = cfg.pointwise_weight * torch.nn.functional.binary_cross_entropy_with_logits(
@@ -274,7 +293,7 @@ def train(
                 if yy.sum() > 0:
                     listwise.append(torch.logsumexp(lg, 0) - torch.logsumexp(lg[yy > 0], 0))
             if listwise:
-                loss = loss + torch.stack(listwise).mean()
+                loss = loss + cfg.listwise_weight * torch.stack(listwise).mean()
             if cfg.span:
                 side = (pad(batch_mask) * pad(batch_types)) > 0
                 bce = torch.nn.functional.binary_cross_entropy_with_logits
@@ -293,7 +312,7 @@ def train(
                 log(f"epoch {epoch}: step {step}/{total}, loss {np.mean(losses[-50:]):.3f}, "
                     f"{pairs / max(shown - epoch_started, 1e-9):.1f} pairs/s")
         model.eval()
-        raw = score_lists(forward_np, tok, dev)
+        raw = score_lists(logits_of, dev)
         weight, penalty = best_fusion(dev, raw, cfg.composer_weights + (offset,),
                                       cfg.rank_penalties)
         fused_report = dev_report(dev, fused(dev, raw, weight, penalty))
@@ -312,7 +331,7 @@ def train(
     assert best is not None
     model.load_state_dict(best[2])
     model.eval()
-    raw = score_lists(forward_np, tok, dev)
+    raw = score_lists(logits_of, dev)
     weight, penalty = best_fusion(dev, raw, cfg.composer_weights + (offset,), cfg.rank_penalties)
     scores = fused(dev, raw, weight, penalty)
     log(f"composer weight {weight}, rank penalty {penalty}: {json.dumps(dev_report(dev, scores))}")
@@ -324,6 +343,7 @@ def train(
     info = {
         "format": 1, "base": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), first "
         f"{cfg.layers} layers", "layers": cfg.layers, "max_pieces": cfg.max_pieces,
+        "context": cfg.context, "kind": cfg.kind,
         "calibration": {"scale": cal[0], "bias": cal[2]}, "abstain_below": round(below, 4),
         "rank_penalty": penalty, "keep_share": keep, "dev_answers": answers,
         "fusion": {"composer_weight": weight, "evidence_weight": cal[1], "offset": offset},
@@ -331,51 +351,43 @@ def train(
         "train_lists": len(usable), "dev_lists": len(dev),
         "trained_at": time.strftime("%Y-%m-%d"), "train_seconds": round(time.time() - started),
     }
-    export(model.state_dict(), cfg.layers, out_dir, tok, cfg.span)
+    if cfg.kind == "dual":
+        info["head"] = head_of(model)
+    export(model.state_dict(), cfg.layers, out_dir, tok, cfg.span, cfg.kind)
     from newsqa.reader.probe import probe_pairs
 
     model.float()
-    info["probe"] = [
-        [float(x) for x in forward_fp32(model, tok, q, cands)] for q, cands in probe_pairs()]
+    fp32 = _scorer(model, tok, cfg.kind, bf16=False)
+    info["probe"] = [[float(x) for x in fp32(q, cands)] for q, cands in probe_pairs()]
     (out_dir / "reader.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     return info
 
 
-def forward_fp32(model: Any, tok: PairTokenizer, question: str, cands: list[Candidate]) -> Any:
-    """The torch model's fp32 logits of ``question`` with each candidate."""
-    import torch
-
-    ids, mask, types = tok.encode(question, cands)
-    with torch.inference_mode():
-        return model(torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types)
-                     ).float().numpy()
-
-
 def export(
-    state: dict[str, Any], layers: int, out_dir: Path, tok: PairTokenizer, span: bool = False
+    state: dict[str, Any], layers: int, out_dir: Path, tok: PairTokenizer, span: bool = False,
+    kind: str = "cross",
 ) -> None:
     """``reader.onnx``: the trained weights ``state`` as an ONNX graph with int8 weights (per
     channel). Traced with eager attention, which honours the mask for any batch shape."""
-    import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fp32 = out_dir / "reader.fp32.onnx"
-    ids, mask, types = tok.encode("who won?", [
-        Candidate("The team won the cup on Sunday."),
-        Candidate("It was a long night.", "Cup final", "The final went to penalties.")])
-    axes = {0: "batch", 1: "pieces"}
-    model = _Model(layers, "eager", span).net
-    model.load_state_dict(state)
-    model.eval()
-    with torch.no_grad():
-        torch.onnx.export(
-            model, (torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types)),
-            str(fp32), input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["logits"], opset_version=17, dynamo=False,
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                          "logits": {0: "batch"}},
-        )
+    if kind == "dual":
+        export_dual(state, layers, fp32, tok)
+    else:
+        _export_cross(state, layers, fp32, tok, span)
     quantize_dynamic(str(fp32), str(out_dir / "reader.onnx"), per_channel=True,
                      weight_type=QuantType.QInt8)
     fp32.unlink()
+
+
+def _export_cross(
+    state: dict[str, Any], layers: int, fp32: Path, tok: PairTokenizer, span: bool
+) -> None:
+    from newsqa.reader.base import export_onnx
+
+    arrays = tok.encode("who won?", [
+        Candidate("The team won the cup on Sunday."),
+        Candidate("It was a long night.", "Cup final", "The final went to penalties.")])
+    export_onnx(_Model(layers, "eager", span).net, state, arrays, fp32, "logits")

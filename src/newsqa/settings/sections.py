@@ -120,12 +120,13 @@ class ReaderSettings(BaseModel):
 
     mode: Literal["on", "off"] = Field(
         "off",
-        description="on: a reader model (a cross-encoder newsqa trains, `newsqa train-reader`, "
-        "run by ONNX Runtime) scores the candidate sentences, its logit fused with the composer's "
-        "score of each, picks the answer's sentences, and its calibrated probability (the "
-        "composer's evidence weighing in) decides abstention; off (the default until a reader "
-        "beats the composer on held-out questions): the hand-weighted sentence scoring "
-        "(abstain_threshold and the penalties)",
+        description="on: a reader model newsqa trains (`newsqa train-reader`; the package "
+        "ships one, run by ONNX Runtime) scores the candidate sentences, its logit fused with "
+        "the composer's score of each, picks the answer's sentences, and its calibrated "
+        "probability (the composer's evidence weighing in) decides abstention; off (the "
+        "default until a reader beats the composer on held-out questions by the margin "
+        "docs/reader.md names): the hand-weighted sentence scoring (abstain_threshold and the "
+        "penalties)",
     )
     dir: str | None = Field(
         None, description="Folder of the reader to run (reader.onnx + reader.json, as "
