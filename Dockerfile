@@ -45,9 +45,12 @@ RUN python3 -m venv /opt/venv \
  && rm /tmp/constraints.txt /tmp/serve-requirements.txt
 COPY --from=models /opt/newsqa-cache /opt/newsqa-cache
 COPY docker/healthcheck.py /opt/newsqa-healthcheck.py
-COPY pyproject.toml README.md /tmp/newsqa/
-COPY src /tmp/newsqa/src
-RUN pip install --no-deps --no-build-isolation /tmp/newsqa && rm -rf /tmp/newsqa
+# The source stays where it is copied and is installed in place (editable): a copy installed
+# into the venv would keep the package, its 23 MB reader among it, twice in the image.
+COPY pyproject.toml README.md /opt/newsqa/
+COPY src /opt/newsqa/src
+RUN pip install --no-deps --no-build-isolation -e /opt/newsqa \
+ && rm -rf /opt/newsqa/build
 
 # Index the bundled corpus at build time, as the user that serves it (int8 vectors, the graphs
 # above: no torch). A new named volume at /data starts with this index; an empty directory

@@ -16,7 +16,9 @@ What it measures and checks, in order:
      HEALTHCHECK command, which follows ``NEWSQA_API__PORT``), the seed question answered with a
      citation, an upload (with the API key) that is then searchable;
   5. the container removed and a new one started on the same volume: the upload is still there;
-  6. an empty root-owned directory bind-mounted at /data: the server exits with status 6 and a
+  6. the reader the package ships loads in the image and, with ``NEWSQA_READER__MODE=on``,
+     answers the seed question from the bundled index with a citation;
+  7. an empty root-owned directory bind-mounted at /data: the server exits with status 6 and a
      message that says what to do, not a traceback.
 
 The machine's own pip configuration (``pip config list``: certificate bundle, local wheel folders,
@@ -280,7 +282,7 @@ def check(results: dict[str, Any], name: str, ok: bool, detail: Any = "") -> Non
 
 
 def smoke(engine: Engine, results: dict[str, Any]) -> None:
-    """Steps 4-6 of the module docstring."""
+    """Steps 4-7 of the module docstring."""
     volume, name = "newsqa-image-check", "newsqa-image-check"
     engine("volume", "rm", "-f", volume, check=False)
     port = free_port()
@@ -312,6 +314,7 @@ def smoke(engine: Engine, results: dict[str, Any]) -> None:
     finally:
         engine("rm", "-f", name, check=False)
         engine("volume", "rm", "-f", volume, check=False)
+    reader_on(engine, results)
     with tempfile.TemporaryDirectory() as bad:
         os.chmod(bad, 0o755)  # owned by this (root) user: uid 10001 cannot write it
         p = engine("run", "--rm", *engine.run_flags, "--network", "host",
@@ -321,6 +324,34 @@ def smoke(engine: Engine, results: dict[str, Any]) -> None:
         check(results, "unwritable /data: exit 6, a message, no traceback",
               p.returncode == 6 and "cannot write the index" in out and "Traceback" not in out,
               f"exit {p.returncode}: {out[-300:]}")
+
+
+#: Run inside the image: the shipped reader answers the seed question from the bundled index.
+READER_ON = """
+import json
+from newsqa.reader.runtime import load_reader, shipped
+from newsqa.service import NewsQA
+from newsqa.settings import get_settings
+svc = NewsQA.open(get_settings(index__path="/data/index", reader__mode="on"))
+res = svc.ask(%r)
+print(json.dumps({"shipped": shipped(), "kind": load_reader().info.kind if shipped() else None,
+                  "abstained": res["abstained"],
+                  "quotes": " ".join(c.get("quote", "") for c in res["citations"])}))
+"""
+
+
+def reader_on(engine: Engine, results: dict[str, Any]) -> None:
+    """The reader the package ships loads in the image (no torch) and answers with it on."""
+    p = engine("run", "--rm", *engine.run_flags, "--entrypoint", "python", IMAGE, "-c",
+               READER_ON % SEED_Q, check=False, timeout=300)
+    try:
+        got = json.loads(p.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        got = {"error": (p.stdout + p.stderr)[-300:]}
+    check(results, "shipped reader answers the seed question (NEWSQA_READER__MODE=on)",
+          got.get("shipped") is True and not got.get("abstained")
+          and "collective self-defense" in got.get("quotes", ""),
+          {k: v for k, v in got.items() if k != "quotes"})
 
 
 def main(argv: list[str] | None = None) -> int:
