@@ -1,6 +1,8 @@
-"""Train the reader: MiniLM cut to its first ``layers`` layers with a one-unit head, fine-tuned
-as a cross-encoder on labelled candidate lists (:mod:`newsqa.reader.collect`), then exported to
-ONNX and quantized to int8. The only part of newsqa that trains; it imports torch.
+"""Train the reader: MiniLM cut to its first ``layers`` layers, fine-tuned on labelled candidate
+lists (:mod:`newsqa.reader.collect`) either as a dual reader (question and candidate embedded
+apart, their cosine scored: :mod:`newsqa.reader.dual`, the default) or as a cross-encoder (read
+together, a one-unit head on ``[CLS]``), then exported to ONNX and quantized to int8. The only
+part of newsqa that trains; it imports torch.
 
 Loss per question: listwise (the softmax share of the list that falls on its positives) plus a
 pointwise logistic loss on every candidate, so that a logit also means something across
