@@ -190,6 +190,13 @@ def test_the_dual_reader_trains_and_serves_the_cosine_of_its_embeddings(
 
     for (question, probe), want in zip(probe_pairs(), info["probe"], strict=True):
         assert np.allclose(reader.logits(question, probe), want, atol=0.5)
+    # a reader.json that lost its head, or names no known kind, is refused when loaded
+    from newsqa.reader.runtime import ReaderMissingError, read_info
+
+    for broken in ({**info, "head": {}}, {**info, "kind": "triple"}):
+        (tmp_path / "model" / "reader.json").write_text(json.dumps(broken))
+        with pytest.raises(ReaderMissingError, match="not a reader newsqa can run"):
+            read_info(tmp_path / "model")
 
 
 def test_the_word_piece_head_needs_the_cross_reader(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.reader.dual import cosine_logits
+from newsqa.reader.dual import KINDS, cosine_logits
 from newsqa.reader.inputs import DEFAULT_CONTEXT, Candidate, PairTokenizer
 
 #: Where the package keeps the shipped reader: ``reader.onnx`` and ``reader.json``.
@@ -60,6 +60,10 @@ def read_info(model_dir: Path) -> ReaderInfo:
         raise ReaderMissingError(f"no reader at {model_dir} (reader.json missing)")
     raw = json.loads(path.read_text(encoding="utf-8"))
     cal = raw.get("calibration", {})
+    kind = str(raw.get("kind", "cross"))
+    if kind not in KINDS or (kind == "dual" and not {"weight", "bias"} <= set(raw.get("head", {}))):
+        raise ReaderMissingError(
+            f"{path}: not a reader newsqa can run (kind {kind!r}; a dual reader records its head)")
     return ReaderInfo(
         int(raw["layers"]), int(raw["max_pieces"]), float(cal.get("scale", 1.0)),
         float(cal.get("bias", 0.0)), float(raw.get("abstain_below", 0.5)),
@@ -67,7 +71,7 @@ def read_info(model_dir: Path) -> ReaderInfo:
         float(raw.get("fusion", {}).get("composer_weight", 0.0)),
         float(raw.get("fusion", {}).get("evidence_weight", 0.0)),
         float(raw.get("keep_share", 0.5)),
-        str(raw.get("context", DEFAULT_CONTEXT)), str(raw.get("kind", "cross")),
+        str(raw.get("context", DEFAULT_CONTEXT)), kind,
     )
 
 
