@@ -31,7 +31,7 @@ def test_int8_agrees_with_the_model_it_was_made_from(reader: Reader) -> None:
     # A dual reader's logit is weight × cosine: int8 weights move a cosine by a few hundredths
     # (the int8 embedder's own sentence vectors keep a cosine of 0.97 with fp32's), so its
     # bound is on the cosine; a cross reader's is on the logit.
-    bound = 0.04 * abs(reader.info.raw["head"]["weight"]) if reader.info.kind == "dual" else 0.5
+    bound = 0.04 * abs(reader.info.head[0]) if reader.info.head is not None else 0.5
     for (question, cands), ref in zip(probe_pairs(), recorded, strict=True):
         got = reader.logits(question, cands)
         assert int(np.argmax(got)) == int(np.argmax(ref))

@@ -35,11 +35,17 @@ class Candidate:
     before: str = ""
 
 
+def check_context(context: str) -> str:
+    """``context`` if it is one of :data:`CONTEXTS`, else a ValueError that lists them."""
+    if context not in CONTEXTS:
+        raise ValueError(f"unknown reader context {context!r} (one of {', '.join(CONTEXTS)})")
+    return context
+
+
 def candidate_text(c: Candidate, context: str = DEFAULT_CONTEXT) -> str:
     """The candidate side of a pair: the sentence, then (as ``context`` says, one of
     :data:`CONTEXTS`) its headline and the one before it."""
-    if context not in CONTEXTS:
-        raise ValueError(f"unknown reader context {context!r} (one of {', '.join(CONTEXTS)})")
+    check_context(context)
     parts = [c.sentence.strip()]
     if "headline" in context and c.title and c.title.strip() != c.sentence.strip():
         parts.append(c.title.strip())
@@ -56,8 +62,7 @@ class PairTokenizer:
     ) -> None:
         from tokenizers import Tokenizer
 
-        candidate_text(Candidate(""), context)
-        self.context = context
+        self.context = check_context(context)
         self._tok = Tokenizer.from_str(tokenizer_json.read_text(encoding="utf-8"))
         self._tok.no_padding()
         self._tok.enable_truncation(max_pieces, strategy="longest_first")

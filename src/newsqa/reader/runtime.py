@@ -51,6 +51,8 @@ class ReaderInfo:
     keep_share: float = 0.5
     context: str = DEFAULT_CONTEXT
     kind: str = "cross"
+    #: A dual reader's head: a logit is ``weight × cosine + bias``.
+    head: tuple[float, float] | None = None
 
 
 def read_info(model_dir: Path) -> ReaderInfo:
@@ -72,6 +74,7 @@ def read_info(model_dir: Path) -> ReaderInfo:
         float(raw.get("fusion", {}).get("evidence_weight", 0.0)),
         float(raw.get("keep_share", 0.5)),
         str(raw.get("context", DEFAULT_CONTEXT)), kind,
+        (float(raw["head"]["weight"]), float(raw["head"]["bias"])) if kind == "dual" else None,
     )
 
 
@@ -108,17 +111,15 @@ class Reader:
         out = np.zeros(len(candidates), dtype=np.float32)
         if not candidates:
             return out
-        dual = self.info.kind == "dual"
-        emb_q = self._run(self._tokens.encode_texts([question]), "embedding") if dual else None
+        head = self.info.head
+        emb_q = self._run(self._tokens.encode_texts([question]), "embedding") if head else None
         order = sorted(range(len(candidates)), key=lambda i: len(candidates[i].sentence))
         for start in range(0, len(order), self.batch):
             part = [candidates[i] for i in order[start:start + self.batch]]
             idx = order[start:start + self.batch]
-            if emb_q is not None:
-                head = self.info.raw["head"]
+            if head is not None and emb_q is not None:
                 out[idx] = cosine_logits(
-                    emb_q, self._run(self._tokens.encode_candidates(part), "embedding"),
-                    float(head["weight"]), float(head["bias"]))
+                    emb_q, self._run(self._tokens.encode_candidates(part), "embedding"), *head)
             else:
                 out[idx] = self._run(self._tokens.encode(question, part), "logits").reshape(-1)
         return out
