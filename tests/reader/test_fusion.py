@@ -83,6 +83,20 @@ def test_hard_negatives_come_from_those_the_composer_rates_best() -> None:
     assert sum(i >= 13 for i in mixed[1:5]) == 4 and len(set(mixed)) == 9
 
 
+def test_same_article_negatives_come_from_the_positives_articles() -> None:
+    import random
+
+    from newsqa.reader.train import _group
+
+    item = {"candidates": [{"label": 1, "url": "a", "composer": 0.0}] + [
+        {"label": 0, "url": "a" if i <= 6 else "b", "composer": float(i)} for i in range(1, 21)]}
+    for seed in range(5):
+        got = _group(item, 9, random.Random(seed), hard=1.0, same_article=0.5)
+        assert got[0] == 0 and len(got) == 9 and len(set(got)) == 9
+        assert all(i <= 6 for i in got[1:5])  # 4 of the 8 negatives: the article's own 1..6
+        assert all(i >= 13 for i in got[5:])  # the rest: the composer's best of the others
+
+
 def test_answer_sentences_follow_the_reader_rules() -> None:
     item = _list("Bills", [("Rain fell on the city today", 0.0, 0),
                            ("The Bills won the cup on Sunday", 0.0, 1),

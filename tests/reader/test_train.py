@@ -199,6 +199,69 @@ def test_the_dual_reader_trains_and_serves_the_cosine_of_its_embeddings(
             read_info(tmp_path / "model")
 
 
+def test_the_query_reader_reads_the_stored_sentence_vectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info, reader = _trained(tmp_path, monkeypatch, "--kind", "query", "--adapter")
+    assert info["kind"] == "query" and set(info["head"]) == {"weight", "bias"}
+    from newsqa.reader.dual import ADAPTER_FILE, adapt
+
+    adapter = np.load(tmp_path / "model" / ADAPTER_FILE)
+    assert info["adapter"] == ADAPTER_FILE and adapter.shape == (384, 384)
+    assert np.any(adapter != 0)  # trained from zero
+    # the lists keep each candidate's sentence vector beside them, in candidate order
+    from newsqa.embedding.fake import HashEmbedder
+    from newsqa.reader.collect import VECTOR, load_lists
+
+    lists = load_lists(tmp_path / "work" / "lists-tiny.json")
+    cands = [c for it in lists for c in it["candidates"]]
+    assert cands and all(c[VECTOR].shape == (384,) for c in cands)
+    assert all(abs(float(np.linalg.norm(c[VECTOR])) - 1.0) < 0.01 for c in cands)
+    # a candidate is its vector alone: the same sentence with another vector scores otherwise,
+    # another sentence with the same vector the same
+    enc = HashEmbedder().encode
+    bills, rain = enc(["The Bills won.", "Rain fell."])
+    w, b = info["head"]["weight"], info["head"]["bias"]
+    got = reader.logits("Which team won?", [Candidate("The Bills won.", vector=bills),
+                                            Candidate("The Bills won.", vector=rain),
+                                            Candidate("Anything at all.", vector=rain)])
+    assert got[1] == pytest.approx(got[2], abs=1e-5) and got[0] != pytest.approx(got[1])
+    question = reader._run(reader._tokens.encode_texts(["Which team won?"]), "embedding")[0]
+    assert got[0] == pytest.approx(w * float(adapt(bills[None], adapter)[0] @ question) + b,
+                                   abs=1e-4)
+    with pytest.raises(ValueError, match="no sentence vector"):
+        reader.logits("Which team won?", [Candidate("The Bills won.")])
+    # the probes were recorded with the settings' embedder's vectors, and int8 agrees
+    from newsqa.reader.probe import with_vectors
+
+    for (question_text, probe), want in zip(with_vectors(None, enc), info["probe"], strict=True):
+        assert np.allclose(reader.logits(question_text, probe), want, atol=0.5)
+    # an answer through the service reads the index's stored vectors
+    from newsqa.service import NewsQA
+    from newsqa.settings import get_settings
+
+    svc = NewsQA.open(get_settings(
+        index__path=str(tmp_path / "work" / "index-tiny"), reader__mode="on",
+        reader__dir=str(tmp_path / "model"), reader__abstain_below=0.0), create=False)
+    try:
+        res = svc.ask("Which team won the final in game 0?", k=5)
+    finally:
+        svc.close()
+    assert not res["abstained"] and res["citations"]
+
+
+def test_a_query_reader_needs_lists_with_vectors(tmp_path: Path) -> None:
+    from newsqa.reader.train import TrainConfig, train
+
+    with pytest.raises(ValueError, match="query reader"):
+        train([], [], tmp_path, TrainConfig(kind="dual", adapter=True))
+
+    bare = [{"question": "Who won?", "answer": "Bills", "candidates": [
+        {"sentence": "The Bills won.", "label": 1, "rank": 0, "composer": 0.0}]}]
+    with pytest.raises(ValueError, match="sentence vectors"):
+        train(bare, bare, tmp_path, TrainConfig(kind="query"))
+
+
 def test_the_word_piece_head_needs_the_cross_reader(tmp_path: Path) -> None:
     from newsqa.reader.train import TrainConfig, train
 

@@ -1,8 +1,9 @@
 """Answers chosen by the reader (:mod:`newsqa.reader`): every candidate sentence of the first
-``passages`` passages is scored by the cross-encoder, its logit fused with the composer's score
-of the same sentence (:func:`newsqa.query.compose.score_candidates`, weights fit on the training
-years), the answer leads with the best one, and the calibrated probability that it answers (the
-composer's evidence weighing in) decides abstention.
+``passages`` passages is scored by the reader (a ``query`` reader reads its stored sentence
+vector), its logit fused with the composer's score of the same sentence
+(:func:`newsqa.query.compose.score_candidates`, weights fit on the training years), the answer
+leads with the best one, and the calibrated probability that it answers (the composer's
+evidence weighing in) decides abstention.
 """
 
 from __future__ import annotations
@@ -71,16 +72,17 @@ class Reading:
 
 def reader_candidates(
     passages: Sequence[Passage], q: Question,
-    cands: list[tuple[int, int, str]] | None = None,
+    cands: list[tuple[int, int, str]] | None = None, vectors: np.ndarray | None = None,
 ) -> tuple[list[tuple[int, int, str]], list[Candidate]]:
-    """Composition's candidates of ``passages`` (or ``cands``, already found) and what the
-    reader reads of each."""
+    """Composition's candidates of ``passages`` (or ``cands``, already found, with their
+    sentence ``vectors``) and what the reader reads of each."""
     if cands is None:
         cands = answer_candidates(passages, q)
     sentences = {pi: split_sentences(passages[pi].text) for pi in {pi for pi, _, _ in cands}}
     reads = [
-        Candidate(s, passages[pi].title or "", sentences[pi][si - 1] if si > 0 else "")
-        for pi, si, s in cands
+        Candidate(s, passages[pi].title or "", sentences[pi][si - 1] if si > 0 else "",
+                  None if vectors is None else vectors[j])
+        for j, (pi, si, s) in enumerate(cands)
     ]
     return cands, reads
 
@@ -158,7 +160,7 @@ def read_passages(
     considered = passages[: read.passages]
     if scored is not None:
         q, cands, composer, evidence = scored.question, scored.cands, scored.scores, scored.evidence
-        _, reads = reader_candidates(considered, q, cands)
+        _, reads = reader_candidates(considered, q, cands, scored.svecs)
     else:
         q = analyse(question)
         cands, reads = reader_candidates(considered, q)

@@ -3,16 +3,15 @@
 Each folder under ``--data`` holding ``articles.jsonl.gz`` and ``questions.jsonl`` (RealTime QA's
 layout: question, date, answer, ``gold_urls``, ``answerable``) is indexed once (cached under
 ``--work``), its questions are asked of that index as of their own dates and their candidate
-lists are labelled (:mod:`newsqa.reader.collect`, cached too), then the reader is trained on them
-(:mod:`newsqa.reader.train`). Questions dated inside ``--exclude`` are never collected, so a
-held-out period cannot leak into training; those inside ``--dev`` choose the epoch and the
-calibration.
+lists are labelled (:mod:`newsqa.reader.collect`, cached too, each candidate's sentence vector
+beside them), then the reader is trained on them (:mod:`newsqa.reader.train`). Questions dated
+inside ``--exclude`` are never collected, so a held-out period cannot leak into training; those
+inside ``--dev`` choose the epoch and the calibration.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -73,6 +72,9 @@ def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
     ap.add_argument("--hard-share", type=float, default=cfg.hard_share,
                     help="share of each question's sampled negatives drawn from those the composer "
                     "rates best (default %(default)s)")
+    ap.add_argument("--same-article-share", type=float, default=cfg.same_article_share,
+                    help="share of each question's sampled negatives drawn from the other "
+                    "sentences of its positives' articles (default %(default)s)")
     ap.add_argument("--span", action=argparse.BooleanOptionalAction, default=cfg.span,
                     help="a second head learns which word pieces of a candidate are the answer "
                     "(where the gold answer is written); a candidate's logit adds its best one")
@@ -81,7 +83,8 @@ def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
     ap.add_argument("--kind", choices=KINDS, default=cfg.kind,
                     help="cross: question and candidate read together; dual: each embedded apart "
                     "as the shipped embedder does, scored by their cosine (newsqa.reader.dual; "
-                    "default %(default)s)")
+                    "default %(default)s); query: only the question embedded, compared with the "
+                    "sentence vectors the index stored at ingest")
     ap.add_argument("--context", choices=CONTEXTS, default=cfg.context,
                     help="what a candidate sentence is read with: its headline and the sentence "
                     "before it, one of them, or nothing (recorded with the model; default "
@@ -95,6 +98,11 @@ def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
     ap.add_argument("--pointwise-weight", type=float, default=cfg.pointwise_weight,
                     help="weight of the pointwise logistic loss on every candidate (default "
                     "%(default)s)")
+    ap.add_argument("--adapter", action=argparse.BooleanOptionalAction, default=cfg.adapter,
+                    help="with --kind query: learn a linear map of the stored candidate vectors "
+                    "too (served with the model)")
+    ap.add_argument("--lr", type=float, default=cfg.lr,
+                    help="learning rate of the transformer (default %(default)s)")
     ap.add_argument("--max-steps", type=int, default=None, help="stop after N steps (smoke runs)")
     ap.add_argument("--limit", type=int, default=None, help="questions per archive (smoke runs)")
     ap.add_argument("--seed", type=int, default=cfg.seed, help="default %(default)s")
@@ -113,10 +121,15 @@ def _log(msg: str) -> None:
 def archive_lists(
     folder: Path, index_dir: Path, cache: Path, exclude: tuple[str, str], limit: int | None
 ) -> list[dict[str, Any]]:
-    """The labelled lists of one archive's questions (built, or read from ``cache``)."""
+    """The labelled lists of one archive's questions, with their candidates' vectors (built,
+    or read from ``cache``; a cache from before vectors were kept is built again)."""
+    from newsqa.reader.collect import collect, has_vectors, load_lists, save_lists
+
     if cache.exists():
-        return list(json.loads(cache.read_text(encoding="utf-8")))
-    from newsqa.reader.collect import collect
+        cached = load_lists(cache)
+        if has_vectors(cached):
+            return cached
+        _log(f"{cache} has no sentence vectors: collecting again")
     from newsqa.service import NewsQA
     from newsqa.settings import get_settings
 
@@ -135,8 +148,7 @@ def archive_lists(
         lists = collect(svc, questions)
     finally:
         svc.close()
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(lists), encoding="utf-8")
+    save_lists(lists, cache)
     return lists
 
 
@@ -146,10 +158,13 @@ def synthetic_lists(
 ) -> list[dict[str, Any]]:
     """The pruned lists of ``count`` cloze questions of one archive (built, or read from
     ``cache``), none dated inside the ``skip`` spans."""
+    from newsqa.reader.collect import collect, has_vectors, load_lists, save_lists
+
     if cache.exists():
-        return list(json.loads(cache.read_text(encoding="utf-8")))
+        cached = load_lists(cache)
+        if has_vectors(cached):
+            return cached
     from newsqa.ingest.load import iter_articles
-    from newsqa.reader.collect import collect
     from newsqa.reader.synthetic import pruned, synthetic_questions
     from newsqa.service import NewsQA
     from newsqa.settings import get_settings
@@ -162,9 +177,17 @@ def synthetic_lists(
         lists = list(pruned(collect(svc, questions), questions))
     finally:
         svc.close()
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(lists), encoding="utf-8")
+    save_lists(lists, cache)
     return lists
+
+
+def sentence_encoder() -> Any:
+    """The reference embedder of the settings' model (fp32; the model-free one under
+    ``NEWSQA_EMBEDDING__EMBEDDER=hash``), as ``texts -> vectors``."""
+    from newsqa.embedding.factory import load
+    from newsqa.settings import get_settings
+
+    return load(get_settings(), "torch", "fp32").encode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,9 +232,12 @@ def main(argv: list[str] | None = None) -> int:
                       hard_share=args.hard_share, span=args.span, span_weight=args.span_weight,
                       max_steps=args.max_steps, seed=args.seed, context=args.context,
                       max_pieces=args.max_pieces, listwise_weight=args.listwise_weight,
-                      pointwise_weight=args.pointwise_weight, kind=args.kind)
+                      pointwise_weight=args.pointwise_weight, kind=args.kind,
+                      adapter=args.adapter, lr=args.lr,
+                      same_article_share=args.same_article_share)
     out = args.out or MODEL_DIR
-    info = train(train_lists, dev, out, cfg, _log)
+    info = train(train_lists, dev, out, cfg, _log, sentence_encoder() if cfg.kind == "query"
+                 else None)
     _log(f"reader (epoch {info['epoch']} of {len(info['curve'])}) -> {out}")
     return 0
 

@@ -1,6 +1,8 @@
 """The dual reader (``TrainConfig.kind = "dual"``): the question and each candidate embedded
 apart by MiniLM, mean-pooled and normalised exactly as the shipped sentence embedder does, and
-a candidate's logit ``weight × cosine + bias``.
+a candidate's logit ``weight × cosine + bias``. The ``query`` reader trains the question's side
+alone and reads each candidate as the sentence vector the index stored for it at ingest
+(:mod:`newsqa.index.sentvec`, the shipped embedder's), so serving runs no model on candidates.
 
 It starts where the embedder already is (MiniLM learnt question-to-answer matching from a
 billion pairs), so a few thousand lists only adjust it; a cross-encoder starts from a head on
@@ -19,12 +21,30 @@ import numpy as np
 from newsqa.reader.inputs import Candidate, PairTokenizer
 
 #: The reader's architectures (``TrainConfig.kind``): question and candidate read together
-#: (a head on ``[CLS]``), or embedded apart (this module).
-KINDS = ("cross", "dual")
+#: (a head on ``[CLS]``), embedded apart (this module), or only the question embedded by the
+#: reader and compared with the sentence vectors the index stored at ingest (``query``: the
+#: candidates' side stays the shipped embedder's, so reading costs one question's embedding).
+KINDS = ("cross", "dual", "query")
+#: The kinds that embed the question and score candidates by a cosine.
+COSINE_KINDS = ("dual", "query")
 
 #: The head's start: cosines of about 0.5 score 0, and the softmax over a list is sharp enough
 #: for the listwise loss to move the encoder from the first step.
 START_WEIGHT, START_BIAS = 20.0, -10.0
+
+
+#: A query reader's learnt map of the candidate vectors, saved beside its graph (float32,
+#: the torch ``Linear`` weight: a vector ``v`` becomes ``v + weight @ v``, normalised).
+ADAPTER_FILE = "reader.adapter.npy"
+
+
+def adapt(vectors: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+    """``vectors`` (rows) through the adapter ``weight`` (None: unchanged), unit length."""
+    if weight is None:
+        return vectors
+    out = vectors + vectors @ weight.T
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0).astype(np.float32)
 
 
 def cosine_logits(emb_q: np.ndarray, emb_c: np.ndarray, weight: float, bias: float) -> np.ndarray:
@@ -33,9 +53,11 @@ def cosine_logits(emb_q: np.ndarray, emb_c: np.ndarray, weight: float, bias: flo
     return (weight * (emb_c @ emb_q.reshape(-1)) + bias).astype(np.float32)
 
 
-def dual_net(layers: int, attention: str = "sdpa") -> Any:
+def dual_net(layers: int, attention: str = "sdpa", adapter: bool = False) -> Any:
     """The torch dual encoder: MiniLM's first ``layers`` layers (embedding tables frozen, as the
-    cross-encoder's are) and a one-weight head on the cosine."""
+    cross-encoder's are) and a one-weight head on the cosine; with ``adapter``, a linear map
+    (starting at zero) added to each candidate vector before the cosine, which a ``query``
+    reader learns in place of the candidate side it does not train."""
     import torch
 
     from newsqa.reader.base import minilm
@@ -50,6 +72,10 @@ def dual_net(layers: int, attention: str = "sdpa") -> Any:
             with torch.no_grad():
                 self.head.weight.fill_(START_WEIGHT)
                 self.head.bias.fill_(START_BIAS)
+            dim = bert.config.hidden_size
+            self.adapter = torch.nn.Linear(dim, dim, bias=False) if adapter else None
+            if self.adapter is not None:
+                torch.nn.init.zeros_(self.adapter.weight)
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
             states = self.bert(input_ids=input_ids, attention_mask=attention_mask,
@@ -61,23 +87,41 @@ def dual_net(layers: int, attention: str = "sdpa") -> Any:
         def logits(self, emb_q: Any, emb_c: Any, owner: Any) -> Any:
             """The logit of each candidate embedding with its own question's (``owner``: the
             row of ``emb_q`` each candidate belongs to)."""
+            if self.adapter is not None:
+                emb_c = torch.nn.functional.normalize(emb_c + self.adapter(emb_c), dim=-1)
             cos = (emb_c * emb_q[owner]).sum(-1, keepdim=True)
             return self.head(cos).squeeze(-1)
 
     return DualEncoder()
 
 
-def group_logits(net: Any, tok: PairTokenizer, groups: Sequence[tuple[str, Sequence[Candidate]]]
-                 ) -> Any:
-    """The torch logits of every (question, candidates) group, concatenated in order."""
+def group_logits(net: Any, tok: PairTokenizer, groups: Sequence[tuple[str, Sequence[Candidate]]],
+                 stored: bool = False) -> Any:
+    """The torch logits of every (question, candidates) group, concatenated in order; with
+    ``stored`` (a ``query`` reader) the candidates are their stored vectors, not embedded."""
     import torch
 
     q_ids, q_mask, q_types = tok.encode_texts([q for q, _ in groups])
-    c_ids, c_mask, c_types = tok.encode_candidates([c for _, cs in groups for c in cs])
+    cands = [c for _, cs in groups for c in cs]
     owner = torch.tensor([g for g, (_, cs) in enumerate(groups) for _ in cs], dtype=torch.long)
     emb_q = net(torch.from_numpy(q_ids), torch.from_numpy(q_mask), torch.from_numpy(q_types))
-    emb_c = net(torch.from_numpy(c_ids), torch.from_numpy(c_mask), torch.from_numpy(c_types))
+    if stored:
+        emb_c = torch.from_numpy(stored_matrix(cands))
+    else:
+        c_ids, c_mask, c_types = tok.encode_candidates(cands)
+        emb_c = net(torch.from_numpy(c_ids), torch.from_numpy(c_mask), torch.from_numpy(c_types))
     return net.logits(emb_q, emb_c, owner)
+
+
+def stored_matrix(cands: Sequence[Candidate]) -> np.ndarray:
+    """The stored vectors of ``cands`` as one float32 matrix; a ValueError names the first
+    candidate without one (a ``query`` reader has nothing else to read)."""
+    for i, c in enumerate(cands):
+        if c.vector is None:
+            raise ValueError(
+                f"candidate {i} ({c.sentence[:40]!r}) has no sentence vector: a query reader "
+                "compares the question with the vectors the index stored for its sentences")
+    return np.stack([np.asarray(c.vector, dtype=np.float32) for c in cands])
 
 
 def head_of(net: Any) -> dict[str, float]:
@@ -87,8 +131,12 @@ def head_of(net: Any) -> dict[str, float]:
 
 
 def export_dual(state: dict[str, Any], layers: int, fp32: Path, tok: PairTokenizer) -> None:
-    """The encoder of ``state`` as an fp32 ONNX graph: word pieces to normalised embeddings."""
+    """The encoder of ``state`` as an fp32 ONNX graph: word pieces to normalised embeddings;
+    an adapter's weight, if ``state`` has one, saved beside it (:data:`ADAPTER_FILE`)."""
     from newsqa.reader.base import export_onnx
 
     arrays = tok.encode_texts(["who won?", "The team won the cup on Sunday night."])
-    export_onnx(dual_net(layers, "eager"), state, arrays, fp32, "embedding")
+    encoder = {k: v for k, v in state.items() if not k.startswith("adapter.")}
+    export_onnx(dual_net(layers, "eager"), encoder, arrays, fp32, "embedding")
+    if "adapter.weight" in state:
+        np.save(fp32.parent / ADAPTER_FILE, state["adapter.weight"].float().cpu().numpy())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,13 @@ DEFAULT_CONTEXT = CONTEXTS[0]
 @dataclass(frozen=True)
 class Candidate:
     """A sentence that may answer: its text, its article's headline and the sentence before it
-    in its passage ("" for none)."""
+    in its passage ("" for none), and the sentence vector the index stored for it (unit length;
+    what a ``query`` reader compares the question with, :mod:`newsqa.reader.dual`)."""
 
     sentence: str
     title: str = ""
     before: str = ""
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def check_context(context: str) -> str:

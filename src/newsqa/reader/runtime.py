@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.reader.dual import KINDS, cosine_logits
+from newsqa.reader.dual import (
+    ADAPTER_FILE,
+    COSINE_KINDS,
+    KINDS,
+    adapt,
+    cosine_logits,
+    stored_matrix,
+)
 from newsqa.reader.inputs import DEFAULT_CONTEXT, Candidate, PairTokenizer
 
 #: Where the package keeps the shipped reader: ``reader.onnx`` and ``reader.json``.
@@ -51,7 +58,7 @@ class ReaderInfo:
     keep_share: float = 0.5
     context: str = DEFAULT_CONTEXT
     kind: str = "cross"
-    #: A dual reader's head: a logit is ``weight × cosine + bias``.
+    #: A dual or query reader's head: a logit is ``weight × cosine + bias``.
     head: tuple[float, float] | None = None
 
 
@@ -63,9 +70,11 @@ def read_info(model_dir: Path) -> ReaderInfo:
     raw = json.loads(path.read_text(encoding="utf-8"))
     cal = raw.get("calibration", {})
     kind = str(raw.get("kind", "cross"))
-    if kind not in KINDS or (kind == "dual" and not {"weight", "bias"} <= set(raw.get("head", {}))):
+    if kind not in KINDS or (
+            kind in COSINE_KINDS and not {"weight", "bias"} <= set(raw.get("head", {}))):
         raise ReaderMissingError(
-            f"{path}: not a reader newsqa can run (kind {kind!r}; a dual reader records its head)")
+            f"{path}: not a reader newsqa can run (kind {kind!r}; a dual or query reader "
+            "records its head)")
     return ReaderInfo(
         int(raw["layers"]), int(raw["max_pieces"]), float(cal.get("scale", 1.0)),
         float(cal.get("bias", 0.0)), float(raw.get("abstain_below", 0.5)),
@@ -74,7 +83,8 @@ def read_info(model_dir: Path) -> ReaderInfo:
         float(raw.get("fusion", {}).get("evidence_weight", 0.0)),
         float(raw.get("keep_share", 0.5)),
         str(raw.get("context", DEFAULT_CONTEXT)), kind,
-        (float(raw["head"]["weight"]), float(raw["head"]["bias"])) if kind == "dual" else None,
+        (float(raw["head"]["weight"]), float(raw["head"]["bias"])) if kind in COSINE_KINDS
+        else None,
     )
 
 
@@ -104,15 +114,24 @@ class Reader:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
         self._tokens = PairTokenizer(tokenizer_path(), self.info.max_pieces, self.info.context)
+        self._adapter: np.ndarray | None = None
+        if self.info.raw.get("adapter"):
+            path = model_dir / ADAPTER_FILE
+            if not path.exists():
+                raise ReaderMissingError(f"no reader adapter at {path}")
+            self._adapter = np.load(path).astype(np.float32)
         self._lock = threading.Lock()
 
     def logits(self, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
-        """One logit per candidate (float32; empty for no candidates)."""
+        """One logit per candidate (float32; empty for no candidates). A ``query`` reader
+        reads each candidate's stored ``vector`` (a ValueError when one has none)."""
         out = np.zeros(len(candidates), dtype=np.float32)
         if not candidates:
             return out
         head = self.info.head
         emb_q = self._run(self._tokens.encode_texts([question]), "embedding") if head else None
+        if self.info.kind == "query" and head is not None and emb_q is not None:
+            return cosine_logits(emb_q, adapt(stored_matrix(candidates), self._adapter), *head)
         order = sorted(range(len(candidates)), key=lambda i: len(candidates[i].sentence))
         for start in range(0, len(order), self.batch):
             part = [candidates[i] for i in order[start:start + self.batch]]

@@ -1,8 +1,9 @@
 """Train the reader: MiniLM cut to its first ``layers`` layers, fine-tuned on labelled candidate
-lists (:mod:`newsqa.reader.collect`) either as a dual reader (question and candidate embedded
-apart, their cosine scored: :mod:`newsqa.reader.dual`, the default) or as a cross-encoder (read
-together, a one-unit head on ``[CLS]``), then exported to ONNX and quantized to int8. The only
-part of newsqa that trains; it imports torch.
+lists (:mod:`newsqa.reader.collect`) as a dual reader (question and candidate embedded
+apart, their cosine scored: :mod:`newsqa.reader.dual`, the default), as a query reader (the
+question alone embedded, compared with the sentence vectors the lists carry) or as a
+cross-encoder (read together, a one-unit head on ``[CLS]``), then exported to ONNX and quantized
+to int8. The only part of newsqa that trains; it imports torch.
 
 Loss per question: listwise (the softmax share of the list that falls on its positives) plus a
 pointwise logistic loss on every candidate, so that a logit also means something across
@@ -23,7 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.reader.dual import KINDS, dual_net, export_dual, group_logits, head_of
+from newsqa.reader.collect import VECTOR, has_vectors
+from newsqa.reader.dual import (
+    ADAPTER_FILE,
+    COSINE_KINDS,
+    KINDS,
+    dual_net,
+    export_dual,
+    group_logits,
+    head_of,
+)
 from newsqa.reader.fusion import (
     SERVE_DEPTH,
     abstain_threshold,
@@ -75,6 +85,7 @@ class TrainConfig:
     # fused only afterwards.
     offset: bool = False
     hard_share: float = 0.5  # of a group's negatives, drawn from those the composer rates best
+    same_article_share: float = 0.0  # of a group's negatives, from the positives' own articles
     threads: int | None = None
     # On: a second head scores every word piece of the candidate side as part of the answer or
     # not, trained on where the gold answer is written (``span_weight`` × its logistic loss),
@@ -82,11 +93,12 @@ class TrainConfig:
     # itself in the sentence, not only the topic.
     span: bool = False
     span_weight: float = 1.0
+    adapter: bool = False  # a query reader's linear map of the stored candidate vectors
 
 
 def candidates_of(item: dict[str, Any]) -> list[Candidate]:
     """The :class:`Candidate` of each entry of a collected list."""
-    return [Candidate(c["sentence"], c.get("title", ""), c.get("before", ""))
+    return [Candidate(c["sentence"], c.get("title", ""), c.get("before", ""), c.get(VECTOR))
             for c in item["candidates"]]
 
 
@@ -141,19 +153,29 @@ def has_positive(item: dict[str, Any]) -> bool:
     return any(c["label"] == 1 for c in item["candidates"])
 
 
-def _group(item: dict[str, Any], size: int, rng: random.Random, hard: float = 0.0) -> list[int]:
-    """A question's positives and a sample of its negatives, ``size`` in all: a ``hard`` share
-    of those drawn from the negatives the composer scores highest (twice as many as needed),
-    the rest from all of them."""
+def _group(
+    item: dict[str, Any], size: int, rng: random.Random, hard: float = 0.0,
+    same_article: float = 0.0,
+) -> list[int]:
+    """A question's positives and a sample of its negatives, ``size`` in all: a
+    ``same_article`` share of those drawn from the other sentences of the positives' articles
+    (the neighbours a reader most often mistakes for the answer), a ``hard`` share of the rest
+    from the negatives the composer scores highest (twice as many as needed), the rest from
+    all of them."""
     cands = item["candidates"]
     pos = [i for i, c in enumerate(cands) if c["label"] == 1]
     neg = [i for i, c in enumerate(cands) if c["label"] == 0]
     rng.shuffle(pos)
     pos = pos[: max(1, size // 4)]
     want = size - len(pos)
-    n_hard = int(round(hard * want))
-    top = sorted(neg, key=lambda i: -cands[i].get("composer", 0.0))[: 2 * n_hard]
-    picked = rng.sample(top, min(n_hard, len(top)))
+    urls = {cands[i].get("url") for i in pos}
+    near = [i for i in neg if cands[i].get("url") in urls]
+    picked = rng.sample(near, min(int(round(same_article * want)), len(near)))
+    n_hard = int(round(hard * (want - len(picked))))
+    taken = set(picked)
+    top = sorted((i for i in neg if i not in taken),
+                 key=lambda i: -cands[i].get("composer", 0.0))[: 2 * n_hard]
+    picked += rng.sample(top, min(n_hard, len(top)))
     rest = [i for i in neg if i not in set(picked)]
     rng.shuffle(rest)
     return pos + picked + rest[: want - len(picked)]
@@ -177,8 +199,8 @@ def _scorer(
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for s in range(0, len(cands), batch):
                 part = cands[s:s + batch]
-                if kind == "dual":
-                    got = group_logits(model, tok, [(question, part)])
+                if kind in COSINE_KINDS:
+                    got = group_logits(model, tok, [(question, part)], kind == "query")
                 else:
                     ids, mask, types = tok.encode(question, part)
                     got = model(torch.from_numpy(ids), torch.from_numpy(mask),
@@ -192,9 +214,12 @@ def _scorer(
 def train(
     lists: Sequence[dict[str, Any]], dev: Sequence[dict[str, Any]], out_dir: Path,
     cfg: TrainConfig, log: Callable[[str], None] = print,
+    encode: Callable[[Sequence[str]], np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Train on ``lists``, pick the epoch on ``dev``, write ``reader.onnx`` (int8) and
-    ``reader.json`` into ``out_dir``; returns what ``reader.json`` records."""
+    ``reader.json`` into ``out_dir``; returns what ``reader.json`` records. ``encode``: the
+    embedder whose sentence vectors the lists carry, which a ``query`` reader's probe
+    candidates are embedded with (the probe logits are recorded only with it)."""
     import torch
 
     random.seed(cfg.seed)
@@ -207,10 +232,16 @@ def train(
     bf16 = cpu_has_native_bf16()
     if cfg.kind not in KINDS:
         raise ValueError(f"unknown reader kind {cfg.kind!r} (one of {', '.join(KINDS)})")
-    if cfg.kind == "dual" and cfg.span:
+    if cfg.adapter and cfg.kind != "query":
+        raise ValueError("the candidate adapter is a query reader's (--kind query)")
+    if cfg.kind != "cross" and cfg.span:
         raise ValueError("the word-piece head (span) needs the cross reader")
+    if cfg.kind == "query" and not (has_vectors(lists) and has_vectors(dev)):
+        raise ValueError("a query reader trains on lists whose candidates carry their sentence "
+                         "vectors: collect them again (delete the cached lists)")
     tok = PairTokenizer(tokenizer_path(), cfg.max_pieces, cfg.context)
-    model = dual_net(cfg.layers) if cfg.kind == "dual" else _Model(cfg.layers, span=cfg.span).net
+    model = (dual_net(cfg.layers, adapter=cfg.adapter) if cfg.kind in COSINE_KINDS
+             else _Model(cfg.layers, span=cfg.span).net)
     if cfg.other_outlets_positive:
         lists = [{**it, "candidates": [{**c, "label": abs(c["label"])} for c in it["candidates"]]}
                  for it in lists]
@@ -225,6 +256,9 @@ def train(
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
     head = list(model.head.parameters())
+    adapter: Any = getattr(model, "adapter", None)
+    if adapter is not None:
+        head += list(adapter.parameters())
     opt = torch.optim.AdamW([
         {"params": [p for p in model.bert.parameters() if p.requires_grad], "lr": cfg.lr},
         {"params": head, "lr": cfg.head_lr},
@@ -255,14 +289,16 @@ def train(
             batch_spans, batch_groups = [], []
             for qi in order[s:s + cfg.groups_per_step]:
                 item = usable[qi]
-                pick = _group(item, cfg.group if has_positive(item) else cfg.negative_group, rng,
-                              cfg.hard_share)
+                size = cfg.group if has_positive(item) else cfg.negative_group
+                if cfg.kind == "query":  # candidates cost nothing to read: the whole list
+                    size = max(size, len(item["candidates"]))
+                pick = _group(item, size, rng, cfg.hard_share, cfg.same_article_share)
                 cands = candidates_of(item)
                 batch_groups.append((item["question"], [cands[i] for i in pick]))
                 labels.append([item["candidates"][i]["label"] for i in pick])
                 comp += [item["candidates"][i].get("composer", 0.0) for i in pick]
                 groups.append(len(pick))
-                if cfg.kind == "dual":
+                if cfg.kind in COSINE_KINDS:
                     continue
                 ids, mask, types = tok.encode(item["question"], [cands[i] for i in pick])
                 batch_ids.append(ids)
@@ -279,8 +315,8 @@ def train(
                     [np.pad(a, ((0, 0), (0, w - a.shape[1]))) for a in arrs]))
 
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                if cfg.kind == "dual":
-                    logits = group_logits(model, tok, batch_groups).float()
+                if cfg.kind in COSINE_KINDS:
+                    logits = group_logits(model, tok, batch_groups, cfg.kind == "query").float()
                 else:
                     logits = model(pad(batch_ids), pad(batch_mask), pad(batch_types)).float()
             logits = logits + offset * torch.tensor(comp, dtype=torch.float32)
@@ -353,14 +389,18 @@ def train(
         "train_lists": len(usable), "dev_lists": len(dev),
         "trained_at": time.strftime("%Y-%m-%d"), "train_seconds": round(time.time() - started),
     }
-    if cfg.kind == "dual":
+    if cfg.kind in COSINE_KINDS:
         info["head"] = head_of(model)
+    if cfg.adapter:
+        info["adapter"] = ADAPTER_FILE
     export(model.state_dict(), cfg.layers, out_dir, tok, cfg.span, cfg.kind)
-    from newsqa.reader.probe import probe_pairs
+    from newsqa.reader.probe import probe_pairs, with_vectors
 
     model.float()
     fp32 = _scorer(model, tok, cfg.kind, bf16=False)
-    info["probe"] = [[float(x) for x in fp32(q, cands)] for q, cands in probe_pairs()]
+    if cfg.kind != "query" or encode is not None:
+        probes = probe_pairs() if cfg.kind != "query" else with_vectors(probe_pairs(), encode)
+        info["probe"] = [[float(x) for x in fp32(q, cands)] for q, cands in probes]
     (out_dir / "reader.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     return info
 
@@ -375,7 +415,7 @@ def export(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fp32 = out_dir / "reader.fp32.onnx"
-    if kind == "dual":
+    if kind in COSINE_KINDS:
         export_dual(state, layers, fp32, tok)
     else:
         _export_cross(state, layers, fp32, tok, span)
