@@ -53,10 +53,13 @@ def search_manifest(settings: Settings, stored: dict[str, Any]) -> dict[str, str
 log = logging.getLogger("newsqa")
 
 
-def configured_reader(settings: Settings) -> tuple[Scorer | None, ReadConfig]:
+def configured_reader(
+    settings: Settings, vectors_model: str | None = None
+) -> tuple[Scorer | None, ReadConfig]:
     """The reader ``settings`` ask for: the one in ``NEWSQA_READER__DIR``, else the package's
     (None when ``NEWSQA_READER__MODE=off``, or when neither exists, which is logged), and how
-    answers use it."""
+    answers use it. A ``query`` reader reads the index's sentence vectors, so it is refused
+    (ReaderMissingError) for an index whose vectors another model made (``vectors_model``)."""
     rs = settings.reader
     read = ReadConfig(passages=rs.passages, rerank=rs.rerank)
     if rs.mode == "off":
@@ -69,6 +72,14 @@ def configured_reader(settings: Settings) -> tuple[Scorer | None, ReadConfig]:
         )
         return None, read
     reader = load_reader(rs.dir)
+    made_by = reader.info.raw.get("vectors_model")
+    if reader.info.kind == "query" and made_by and vectors_model and made_by != vectors_model:
+        from newsqa.reader.runtime import ReaderMissingError
+
+        raise ReaderMissingError(
+            f"the reader at {rs.dir or 'the package'} reads sentence vectors made by {made_by!r};"
+            f" this index's are {vectors_model!r}: train it on this model's lists "
+            "(newsqa train-reader) or set NEWSQA_READER__MODE=off")
     below = rs.abstain_below
     read.abstain_below = reader.info.abstain_below if below is None else below
     read.rank_penalty = reader.info.rank_penalty
@@ -105,7 +116,7 @@ class NewsQA:
         )
         self.retrieval = settings.retrieval
         self.composition = settings.composition
-        self.reader, self.read = configured_reader(settings)
+        self.reader, self.read = configured_reader(settings, str(m.get("model") or "") or None)
         self.generator = Generator(settings.generator) if settings.generator.url else None
         self.generation = settings.generation
 
@@ -153,7 +164,11 @@ class NewsQA:
             raise
         # An embedder handed in (a test's fake) embeds everything itself.
         sentences = sentence_embedder(settings, embedder) if given is None else embedder
-        return cls(settings, index, embedder, sentences, ingest_backend)
+        try:
+            return cls(settings, index, embedder, sentences, ingest_backend)
+        except BaseException:  # a reader refused for this index: nothing is left open
+            index.close()
+            raise
 
     def close(self) -> None:
         """Release the index."""

@@ -248,6 +248,18 @@ def test_the_query_reader_reads_the_stored_sentence_vectors(
     finally:
         svc.close()
     assert not res["abstained"] and res["citations"]
+    # it records whose vectors it reads, and an index of another model's is refused at open
+    assert info["vectors_model"] == HashEmbedder.name
+    import shutil
+
+    from newsqa.reader.runtime import ReaderMissingError
+
+    other = tmp_path / "other-model"
+    shutil.copytree(tmp_path / "model", other)
+    (other / "reader.json").write_text(json.dumps({**info, "vectors_model": "another/model"}))
+    with pytest.raises(ReaderMissingError, match="another/model"):
+        NewsQA.open(get_settings(index__path=str(tmp_path / "work" / "index-tiny"),
+                                 reader__mode="on", reader__dir=str(other)), create=False)
 
 
 def test_a_query_reader_needs_lists_with_vectors(tmp_path: Path) -> None:

@@ -181,13 +181,13 @@ def synthetic_lists(
     return lists
 
 
-def sentence_encoder() -> Any:
+def sentence_embedder() -> Any:
     """The reference embedder of the settings' model (fp32; the model-free one under
-    ``NEWSQA_EMBEDDING__EMBEDDER=hash``), as ``texts -> vectors``."""
+    ``NEWSQA_EMBEDDING__EMBEDDER=hash``): what made the lists' sentence vectors."""
     from newsqa.embedding.factory import load
     from newsqa.settings import get_settings
 
-    return load(get_settings(), "torch", "fp32").encode
+    return load(get_settings(), "torch", "fp32")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,8 +236,9 @@ def main(argv: list[str] | None = None) -> int:
                       adapter=args.adapter, lr=args.lr,
                       same_article_share=args.same_article_share)
     out = args.out or MODEL_DIR
-    info = train(train_lists, dev, out, cfg, _log, sentence_encoder() if cfg.kind == "query"
-                 else None)
+    embedder = sentence_embedder() if cfg.kind == "query" else None
+    info = train(train_lists, dev, out, cfg, _log, embedder and embedder.encode,
+                 embedder and embedder.name)
     _log(f"reader (epoch {info['epoch']} of {len(info['curve'])}) -> {out}")
     return 0
 

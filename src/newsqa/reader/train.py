@@ -214,12 +214,14 @@ def _scorer(
 def train(
     lists: Sequence[dict[str, Any]], dev: Sequence[dict[str, Any]], out_dir: Path,
     cfg: TrainConfig, log: Callable[[str], None] = print,
-    encode: Callable[[Sequence[str]], np.ndarray] | None = None,
+    encode: Callable[[Sequence[str]], np.ndarray] | None = None, vectors_model: str | None = None,
 ) -> dict[str, Any]:
     """Train on ``lists``, pick the epoch on ``dev``, write ``reader.onnx`` (int8) and
     ``reader.json`` into ``out_dir``; returns what ``reader.json`` records. ``encode``: the
-    embedder whose sentence vectors the lists carry, which a ``query`` reader's probe
-    candidates are embedded with (the probe logits are recorded only with it)."""
+    embedder whose sentence vectors the lists carry (its model named ``vectors_model``, which a
+    ``query`` reader records: it reads only an index of that model's vectors), which a
+    ``query`` reader's probe candidates are embedded with (the probe logits are recorded only
+    with it)."""
     import torch
 
     random.seed(cfg.seed)
@@ -393,6 +395,8 @@ def train(
         info["head"] = head_of(model)
     if cfg.adapter:
         info["adapter"] = ADAPTER_FILE
+    if cfg.kind == "query":
+        info["vectors_model"] = vectors_model
     export(model.state_dict(), cfg.layers, out_dir, tok, cfg.span, cfg.kind)
     from newsqa.reader.probe import probe_pairs, with_vectors
 
