@@ -37,6 +37,15 @@ ABSENT = [
 ]
 #: A question about what the World Cup articles of the slice do report.
 NEAR_ANSWERABLE = "Which country won the 2022 World Cup?"
+#: Near-topic: the slice has each event, not the detail asked (written before any reader ran).
+NEAR_TOPIC = [
+    "How much did the Vatican spend on Pope Benedict XVI's funeral?",
+    "How much did Pelé's coffin cost?",
+    "How many Japanese adults are allergic to sesame?",
+    "How many rushing yards did Damar Hamlin gain in his college career?",
+    "What was the attendance at Argentina's first match of the 2022 World Cup?",
+    "Which airline flew Argentina's team home from Qatar?",
+]
 
 
 @pytest.fixture(scope="module", params=["off", "on"])
@@ -76,3 +85,16 @@ def test_answerable_questions_do_not_abstain(slice_service: tuple[NewsQA, list[d
     for q in picked:
         res = svc.ask(q["question"], filters=Filters(as_of=q["date"]))
         assert not res["abstained"], (q["question"], res["evidence"])
+
+
+def test_near_topic_questions_carry_less_evidence_than_answerable_ones(
+    slice_service: tuple[NewsQA, list[dict]]
+) -> None:
+    """Most near-topic questions still get an answer (docs/reader.md), but on average their
+    evidence (with the reader on, the calibrated probability that the answer answers) stays
+    below that of the questions the slice answers."""
+    svc, picked = slice_service
+    near = [svc.ask(q)["evidence"] for q in NEAR_TOPIC]
+    answerable = [svc.ask(SEED_QUESTION)["evidence"]] + [
+        svc.ask(q["question"], filters=Filters(as_of=q["date"]))["evidence"] for q in picked]
+    assert sum(near) / len(near) < sum(answerable) / len(answerable), (near, answerable)
