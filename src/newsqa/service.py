@@ -116,7 +116,7 @@ class NewsQA:
         )
         self.retrieval = settings.retrieval
         self.composition = settings.composition
-        self.reader, self.read = configured_reader(settings, str(m.get("model") or "") or None)
+        self.reader, self.read = configured_reader(settings, m.get("model"))
         self.generator = Generator(settings.generator) if settings.generator.url else None
         self.generation = settings.generation
 

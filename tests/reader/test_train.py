@@ -232,9 +232,10 @@ def test_the_query_reader_reads_the_stored_sentence_vectors(
     with pytest.raises(ValueError, match="no sentence vector"):
         reader.logits("Which team won?", [Candidate("The Bills won.")])
     # the probes were recorded with the settings' embedder's vectors, and int8 agrees
-    from newsqa.reader.probe import with_vectors
+    from newsqa.reader.probe import probe_pairs_with_vectors
 
-    for (question_text, probe), want in zip(with_vectors(None, enc), info["probe"], strict=True):
+    for (question_text, probe), want in zip(probe_pairs_with_vectors(enc), info["probe"],
+                                            strict=True):
         assert np.allclose(reader.logits(question_text, probe), want, atol=0.5)
     # an answer through the service reads the index's stored vectors
     from newsqa.service import NewsQA

@@ -33,7 +33,7 @@ from newsqa.text import split_sentences
 
 #: Passages per question whose candidates are collected (composition weighs the first few).
 DEPTH = 10
-#: A candidate's key for its sentence vector (float32; saved beside the lists, not in them).
+#: A candidate's key for its sentence vector (saved beside the lists, not in them).
 VECTOR = "vector"
 
 
@@ -113,7 +113,7 @@ def load_lists(path: Path) -> list[dict[str, Any]]:
     vpath = vectors_path(path)
     if not vpath.exists():
         return lists
-    vecs = np.load(vpath).astype(np.float32)
+    vecs = np.load(vpath)  # float16: a reader converts the ones it reads
     if len(vecs) != sum(len(it["candidates"]) for it in lists):
         return lists
     at = 0

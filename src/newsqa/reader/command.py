@@ -236,9 +236,8 @@ def main(argv: list[str] | None = None) -> int:
                       adapter=args.adapter, lr=args.lr,
                       same_article_share=args.same_article_share)
     out = args.out or MODEL_DIR
-    embedder = sentence_embedder() if cfg.kind == "query" else None
-    info = train(train_lists, dev, out, cfg, _log, embedder and embedder.encode,
-                 embedder and embedder.name)
+    info = train(train_lists, dev, out, cfg, _log,
+                 sentence_embedder() if cfg.kind == "query" else None)
     _log(f"reader (epoch {info['epoch']} of {len(info['curve'])}) -> {out}")
     return 0
 

@@ -66,17 +66,13 @@ def probe_pairs() -> list[tuple[str, list[Candidate]]]:
     return [(q, [answer, *others]) for q, answer, others in PROBES]
 
 
-def with_vectors(
-    pairs: Sequence[tuple[str, list[Candidate]]] | None,
-    encode: Callable[[Sequence[str]], np.ndarray] | None,
+def probe_pairs_with_vectors(
+    encode: Callable[[Sequence[str]], np.ndarray],
 ) -> list[tuple[str, list[Candidate]]]:
-    """``pairs`` (default: :func:`probe_pairs`) with each candidate's sentence vector from
-    ``encode`` (the sentence embedder), what a ``query`` reader reads."""
-    pairs = list(pairs if pairs is not None else probe_pairs())
-    if encode is None:
-        raise ValueError("a query reader's probes need the sentence embedder")
+    """:func:`probe_pairs` with each candidate's sentence vector from ``encode`` (the sentence
+    embedder): what a ``query`` reader reads."""
     out = []
-    for q, cands in pairs:
+    for q, cands in probe_pairs():
         vecs = np.asarray(encode([c.sentence for c in cands]), dtype=np.float32)
         out.append((q, [replace(c, vector=v) for c, v in zip(cands, vecs, strict=True)]))
     return out

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from newsqa.reader.dual import (
-    ADAPTER_FILE,
     COSINE_KINDS,
     KINDS,
     adapt,
@@ -116,7 +115,7 @@ class Reader:
         self._tokens = PairTokenizer(tokenizer_path(), self.info.max_pieces, self.info.context)
         self._adapter: np.ndarray | None = None
         if self.info.raw.get("adapter"):
-            path = model_dir / ADAPTER_FILE
+            path = model_dir / str(self.info.raw["adapter"])
             if not path.exists():
                 raise ReaderMissingError(f"no reader adapter at {path}")
             self._adapter = np.load(path).astype(np.float32)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -48,6 +48,9 @@ from newsqa.reader.fusion import (
 )
 from newsqa.reader.inputs import MAX_PIECES, Candidate, PairTokenizer
 from newsqa.reader.runtime import tokenizer_path
+
+if TYPE_CHECKING:
+    from newsqa.embedding.base import Embedder
 
 #: Seconds between progress lines while an epoch trains.
 PROGRESS_EVERY = 60.0
@@ -214,14 +217,13 @@ def _scorer(
 def train(
     lists: Sequence[dict[str, Any]], dev: Sequence[dict[str, Any]], out_dir: Path,
     cfg: TrainConfig, log: Callable[[str], None] = print,
-    encode: Callable[[Sequence[str]], np.ndarray] | None = None, vectors_model: str | None = None,
+    embedder: Embedder | None = None,
 ) -> dict[str, Any]:
     """Train on ``lists``, pick the epoch on ``dev``, write ``reader.onnx`` (int8) and
-    ``reader.json`` into ``out_dir``; returns what ``reader.json`` records. ``encode``: the
-    embedder whose sentence vectors the lists carry (its model named ``vectors_model``, which a
-    ``query`` reader records: it reads only an index of that model's vectors), which a
-    ``query`` reader's probe candidates are embedded with (the probe logits are recorded only
-    with it)."""
+    ``reader.json`` into ``out_dir``; returns what ``reader.json`` records. ``embedder``: the
+    one whose sentence vectors the lists carry; a ``query`` reader records its model (it reads
+    only an index of that model's vectors) and embeds its probe candidates with it (the probe
+    logits are recorded only with it)."""
     import torch
 
     random.seed(cfg.seed)
@@ -396,14 +398,15 @@ def train(
     if cfg.adapter:
         info["adapter"] = ADAPTER_FILE
     if cfg.kind == "query":
-        info["vectors_model"] = vectors_model
+        info["vectors_model"] = embedder.name if embedder is not None else None
     export(model.state_dict(), cfg.layers, out_dir, tok, cfg.span, cfg.kind)
-    from newsqa.reader.probe import probe_pairs, with_vectors
+    from newsqa.reader.probe import probe_pairs, probe_pairs_with_vectors
 
     model.float()
     fp32 = _scorer(model, tok, cfg.kind, bf16=False)
-    if cfg.kind != "query" or encode is not None:
-        probes = probe_pairs() if cfg.kind != "query" else with_vectors(probe_pairs(), encode)
+    probes = (probe_pairs() if cfg.kind != "query"
+              else probe_pairs_with_vectors(embedder.encode) if embedder is not None else None)
+    if probes is not None:
         info["probe"] = [[float(x) for x in fp32(q, cands)] for q, cands in probes]
     (out_dir / "reader.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     return info
