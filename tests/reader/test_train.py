@@ -294,3 +294,40 @@ def test_only_the_candidate_sentence_own_pieces_lift_its_logit() -> None:
     types = torch.tensor([[0, 0, 0] + [1] * 8 + [0]])
     pieces = torch.tensor([[50.0, 40.0, 30.0, 1.0, 2.0, 60.0, 70.0, 80.0, 90.0, 99.0, 3.0, 200.0]])
     assert float(sentence_max(pieces, ids, mask, types, 9)[0]) == 2.0
+
+
+def test_a_refit_trains_on_the_dev_lists_too_and_keeps_the_choices_made_on_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info, first = _trained(tmp_path, monkeypatch, "--kind", "dual", "--context", "sentence")
+    chosen = tmp_path / "chosen"
+    (tmp_path / "model").rename(chosen)
+    assert _train(tmp_path, tmp_path / "tiny", "--refit", str(chosen)) == 0
+    refit = json.loads((tmp_path / "model" / "reader.json").read_text())
+    for key in ("calibration", "abstain_below", "rank_penalty", "keep_share", "fusion"):
+        assert refit[key] == info[key]
+    assert refit["refit_of"]["trained_at"] == info["trained_at"]
+    assert refit["dev_lists"] == 0 and refit["train_lists"] == info["train_lists"] + info[
+        "dev_lists"]
+    assert (refit["kind"], refit["epoch"], refit["config"]["seed"]) == ("dual", info["epoch"], 13)
+    # trained again on more lists: another model, served like the first
+    cands = [Candidate("The Bills won."), Candidate("Rain fell.")]
+    again = Reader(tmp_path / "model").logits("Which team won?", cands)
+    assert again.shape == (2,) and not np.allclose(again, first.logits("Which team won?", cands))
+    # its choices are read from the run it repeats, so it may not overwrite it
+    assert _train(tmp_path, tmp_path / "tiny", "--refit", str(chosen), "--out",
+                  str(chosen)) == 2
+    assert _train(tmp_path, tmp_path / "tiny", "--refit", str(tmp_path / "nothing")) == 2
+
+
+def test_a_share_of_the_training_lists_trains_for_a_learning_curve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full, _ = _trained(tmp_path, monkeypatch, "--kind", "dual", "--context", "sentence")
+    assert _train(tmp_path, tmp_path / "tiny", "--epochs", "1", "--train-share", "0.5") == 0
+    half = json.loads((tmp_path / "model" / "reader.json").read_text())
+    assert half["train_lists"] == round(full["train_lists"] / 2)
+    assert half["dev_lists"] == full["dev_lists"]
+    for bad in ("0", "1.5"):
+        with pytest.raises(SystemExit):
+            _train(tmp_path, tmp_path / "tiny", "--train-share", bad)

@@ -25,15 +25,24 @@ DEFAULT_EXCLUDE = "2023-07-01:2023-12-31"
 DEFAULT_DEV = "2023-05-01:2023-06-30,2024-11-01:2024-12-31"
 
 
-def _span(text: str) -> tuple[str, str]:
+def parse_span(text: str) -> tuple[str, str]:
+    """``FROM:TO`` (ISO dates) as a pair; an argparse error otherwise."""
     lo, _, hi = text.partition(":")
     if not lo or not hi:
         raise argparse.ArgumentTypeError(f"expected FROM:TO dates, got {text!r}")
     return lo, hi
 
 
-def _spans(text: str) -> list[tuple[str, str]]:
-    return [_span(part.strip()) for part in text.split(",") if part.strip()]
+def parse_spans(text: str) -> list[tuple[str, str]]:
+    """Comma-separated ``FROM:TO`` spans."""
+    return [parse_span(part.strip()) for part in text.split(",") if part.strip()]
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share in (0, 1], got {text!r}")
+    return value
 
 
 def in_spans(day: str, spans: list[tuple[str, str]]) -> bool:
@@ -55,9 +64,9 @@ def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
                     help="where the indexes and candidate lists are cached")
     ap.add_argument("--index", action="append", default=[], metavar="ARCHIVE=DIR",
                     help="use an existing index for an archive (repeatable)")
-    ap.add_argument("--exclude", type=_span, default=_span(DEFAULT_EXCLUDE),
+    ap.add_argument("--exclude", type=parse_span, default=parse_span(DEFAULT_EXCLUDE),
                     help=f"question dates never collected (default {DEFAULT_EXCLUDE})")
-    ap.add_argument("--dev", type=_spans, default=_spans(DEFAULT_DEV),
+    ap.add_argument("--dev", type=parse_spans, default=parse_spans(DEFAULT_DEV),
                     help="question dates kept apart to pick epochs and settings, FROM:TO[,FROM:TO]"
                     f" (default {DEFAULT_DEV})")
     ap.add_argument("--out", type=Path, default=None,
@@ -105,10 +114,17 @@ def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
                     help="learning rate of the transformer (default %(default)s)")
     ap.add_argument("--max-steps", type=int, default=None, help="stop after N steps (smoke runs)")
     ap.add_argument("--limit", type=int, default=None, help="questions per archive (smoke runs)")
+    ap.add_argument("--train-share", type=_share, default=1.0,
+                    help="train on this share of the training lists, drawn with the seed (a "
+                    "learning curve: what more questions would buy; default 1)")
     ap.add_argument("--seed", type=int, default=cfg.seed, help="default %(default)s")
     ap.add_argument("--synthetic", type=int, default=0,
                     help="cloze questions drawn from each archive's own headlines, mixed into "
                     "training (newsqa.reader.synthetic); never dated in --exclude or --dev")
+    ap.add_argument("--refit", type=Path, default=None, metavar="DIR",
+                    help="train again with the options of the reader in DIR, on the training "
+                    "and dev lists together, for the epochs it kept; its fusion, calibration "
+                    "and abstention (chosen on dev) are carried over")
     ap.add_argument("--collect-only", action="store_true",
                     help="build the indexes and candidate lists, then stop")
     return ap
@@ -223,11 +239,18 @@ def main(argv: list[str] | None = None) -> int:
     train_lists = [it for it, d in zip(lists, in_dev, strict=True) if not d] + [
         it for it in synthetic
         if not in_spans(str(it["date"]), [args.exclude, *args.dev])]
+    if args.train_share < 1.0:
+        import random
+
+        keep = round(args.train_share * len(train_lists))
+        train_lists = random.Random(args.seed).sample(train_lists, keep)
     with_pos = sum(any(c["label"] == 1 for c in it["candidates"]) for it in train_lists)
     _log(f"{len(train_lists)} training lists ({with_pos} with a positive), {len(dev)} dev lists")
     if not train_lists or not dev:
         print("error: need both training and dev questions", file=sys.stderr)
         return 2
+    if args.refit is not None:
+        return _refit(args, train_lists, dev)
     cfg = TrainConfig(layers=args.layers, epochs=args.epochs, offset=args.offset,
                       hard_share=args.hard_share, span=args.span, span_weight=args.span_weight,
                       max_steps=args.max_steps, seed=args.seed, context=args.context,
@@ -239,6 +262,49 @@ def main(argv: list[str] | None = None) -> int:
     info = train(train_lists, dev, out, cfg, _log,
                  sentence_embedder() if cfg.kind == "query" else None)
     _log(f"reader (epoch {info['epoch']} of {len(info['curve'])}) -> {out}")
+    return 0
+
+
+def refit_config(prior: dict[str, Any], max_steps: int | None = None) -> Any:
+    """The :class:`TrainConfig` of the run ``prior`` (its ``reader.json``), for the epochs it
+    kept."""
+    from dataclasses import fields
+
+    from newsqa.reader.train import TrainConfig
+
+    given = prior.get("config")
+    if not isinstance(given, dict) or "epoch" not in prior:
+        raise ValueError("the reader to refit records no training configuration")
+    known = {f.name for f in fields(TrainConfig)}
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                              for k, v in given.items() if k in known}
+    values.update(epochs=int(prior["epoch"]), max_steps=max_steps)
+    return TrainConfig(**values)
+
+
+def _refit(args: argparse.Namespace, train_lists: list[dict[str, Any]],
+           dev: list[dict[str, Any]]) -> int:
+    import json
+
+    from newsqa.reader.runtime import MODEL_DIR
+    from newsqa.reader.train import train
+
+    source = args.refit / "reader.json"
+    if not source.exists():
+        print(f"error: no reader.json in {args.refit}", file=sys.stderr)
+        return 2
+    prior = json.loads(source.read_text(encoding="utf-8"))
+    cfg = refit_config(prior, args.max_steps)
+    out = args.out or MODEL_DIR
+    if out.resolve() == args.refit.resolve():
+        print("error: --out must differ from --refit (its choices are read from there)",
+              file=sys.stderr)
+        return 2
+    _log(f"refit of {args.refit} ({cfg.kind}, {cfg.epochs} epochs, seed {cfg.seed}) on "
+         f"{len(train_lists)} training and {len(dev)} dev lists together")
+    info = train(train_lists + dev, [], out, cfg, _log,
+                 sentence_embedder() if cfg.kind == "query" else None, refit=prior)
+    _log(f"reader (refit, {info['epoch']} epochs) -> {out}")
     return 0
 
 

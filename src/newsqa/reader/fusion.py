@@ -1,12 +1,14 @@
 """How a reader's logits are judged and fused on the lists kept apart: top-1 answer hit by
 depth, the composer weight and rank penalty of the fusion, the composer weight that explains the
-training lists alone (the offset training adds), and the calibration whose probability decides
-abstention. Pure numpy, shared by training and the benchmarks."""
+training lists alone (the offset training adds), the calibration whose probability decides
+abstention, and what a reader records of those choices (or a refit carries over from the run it
+repeats). Pure numpy, shared by training and the benchmarks."""
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -194,3 +196,38 @@ def best_keep_share(reports: dict[float, dict[str, float]]) -> float:
     """The keep share of :func:`answer_reports` with the best answer hit (the largest of
     equals: the shortest answers)."""
     return max(reports, key=lambda k: (reports[k]["answer_hit"], k))
+
+
+#: What a refit carries over from the run whose choices were made on the dev lists.
+CARRIED = ("calibration", "abstain_below", "rank_penalty", "keep_share", "dev_answers", "fusion")
+
+
+def carried(prior: dict[str, Any]) -> dict[str, Any]:
+    """What a refit's ``reader.json`` takes from ``prior``'s (the run it repeats), with where
+    it came from; a ValueError names what ``prior`` lacks."""
+    missing = [k for k in CARRIED if k not in prior]
+    if missing:
+        raise ValueError(f"the run to refit records no {', '.join(missing)}")
+    return {**{k: prior[k] for k in CARRIED},
+            "refit_of": {k: prior.get(k) for k in ("trained_at", "epoch", "train_lists",
+                                                   "dev_lists", "curve")}}
+
+
+def chosen_on_dev(
+    dev: Sequence[dict[str, Any]], raw: Sequence[np.ndarray], weights: Sequence[float],
+    penalties: Sequence[float], offset: float = 0.0, log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """What ``reader.json`` records of the dev lists' choices for the logits ``raw`` of their
+    candidates: the composer weight (of ``weights``) and rank penalty (of ``penalties``) of
+    the fusion, the calibration, the abstention threshold and the keep share."""
+    weight, penalty = best_fusion(dev, raw, weights, penalties)
+    scores = fused(dev, raw, weight, penalty)
+    log(f"composer weight {weight}, rank penalty {penalty}: {json.dumps(dev_report(dev, scores))}")
+    cal = calibrate(dev, scores)
+    below = abstain_threshold(dev, scores, cal)
+    answers = answer_reports(dev, scores, cal)
+    keep = best_keep_share(answers)
+    log(f"answers by keep share (dev): {json.dumps(answers)}; keep share {keep}")
+    return {"calibration": {"scale": cal[0], "bias": cal[2]}, "abstain_below": round(below, 4),
+            "rank_penalty": penalty, "keep_share": keep, "dev_answers": answers,
+            "fusion": {"composer_weight": weight, "evidence_weight": cal[1], "offset": offset}}

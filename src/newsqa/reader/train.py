@@ -36,11 +36,9 @@ from newsqa.reader.dual import (
 )
 from newsqa.reader.fusion import (
     SERVE_DEPTH,
-    abstain_threshold,
-    answer_reports,
     best_fusion,
-    best_keep_share,
-    calibrate,
+    carried,
+    chosen_on_dev,
     dev_report,
     fit_offset,
     fused,
@@ -217,13 +215,18 @@ def _scorer(
 def train(
     lists: Sequence[dict[str, Any]], dev: Sequence[dict[str, Any]], out_dir: Path,
     cfg: TrainConfig, log: Callable[[str], None] = print,
-    embedder: Embedder | None = None,
+    embedder: Embedder | None = None, refit: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train on ``lists``, pick the epoch on ``dev``, write ``reader.onnx`` (int8) and
     ``reader.json`` into ``out_dir``; returns what ``reader.json`` records. ``embedder``: the
     one whose sentence vectors the lists carry; a ``query`` reader records its model (it reads
     only an index of that model's vectors) and embeds its probe candidates with it (the probe
-    logits are recorded only with it)."""
+    logits are recorded only with it).
+
+    ``refit``: the ``reader.json`` of a run whose choices were made on the dev lists; the model
+    is trained for all of ``cfg.epochs`` (the dev lists then usually among ``lists``), the last
+    epoch kept, and that run's fusion, calibration and abstention carried over unchanged
+    (nothing is chosen on ``dev``, which may be empty)."""
     import torch
 
     random.seed(cfg.seed)
@@ -276,6 +279,7 @@ def train(
 
     curve: list[dict[str, Any]] = []
     best: tuple[float, int, dict[str, Any]] | None = None
+    kept = 0
     step = 0
     started = time.time()
     for epoch in range(1, cfg.epochs + 1):
@@ -354,42 +358,35 @@ def train(
                 log(f"epoch {epoch}: step {step}/{total}, loss {np.mean(losses[-50:]):.3f}, "
                     f"{pairs / max(shown - epoch_started, 1e-9):.1f} pairs/s")
         model.eval()
-        raw = score_lists(logits_of, dev)
-        weight, penalty = best_fusion(dev, raw, cfg.composer_weights + (offset,),
-                                      cfg.rank_penalties)
-        fused_report = dev_report(dev, fused(dev, raw, weight, penalty))
-        report: dict[str, Any] = {**dev_report(dev, fused(dev, raw, offset, 0.0)), "fused": {
-            "composer_weight": weight, "rank_penalty": penalty, **fused_report}}
-        elapsed = time.time() - started
-        row = {"epoch": epoch, "steps": step, "loss": float(np.mean(losses)) if losses else None,
-               "pairs": pairs, "seconds": round(elapsed, 1), **report}
+        row: dict[str, Any] = {
+            "epoch": epoch, "steps": step, "loss": float(np.mean(losses)) if losses else None,
+            "pairs": pairs, "seconds": round(time.time() - started, 1)}
+        if refit is None:  # a refit chooses nothing: every epoch runs and the last is kept
+            raw = score_lists(logits_of, dev)
+            weight, penalty = best_fusion(dev, raw, cfg.composer_weights + (offset,),
+                                          cfg.rank_penalties)
+            fused_report = dev_report(dev, fused(dev, raw, weight, penalty))
+            row.update(dev_report(dev, fused(dev, raw, offset, 0.0)), fused={
+                "composer_weight": weight, "rank_penalty": penalty, **fused_report})
+            key = fused_report[f"top1@{SERVE_DEPTH}"]
+            if best is None or key > best[0]:
+                best = (key, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
         curve.append(row)
         log(json.dumps(row))
-        key = fused_report[f"top1@{SERVE_DEPTH}"]
-        if best is None or key > best[0]:
-            best = (key, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        kept = best[1] if best is not None else epoch
         if step >= total:
             break
-    assert best is not None
-    model.load_state_dict(best[2])
+    if best is not None:
+        model.load_state_dict(best[2])
     model.eval()
-    raw = score_lists(logits_of, dev)
-    weight, penalty = best_fusion(dev, raw, cfg.composer_weights + (offset,), cfg.rank_penalties)
-    scores = fused(dev, raw, weight, penalty)
-    log(f"composer weight {weight}, rank penalty {penalty}: {json.dumps(dev_report(dev, scores))}")
-    cal = calibrate(dev, scores)
-    below = abstain_threshold(dev, scores, cal)
-    answers = answer_reports(dev, scores, cal)
-    keep = best_keep_share(answers)
-    log(f"answers by keep share (dev): {json.dumps(answers)}; keep share {keep}")
+    chosen = (carried(refit) if refit is not None else chosen_on_dev(
+        dev, score_lists(logits_of, dev), cfg.composer_weights + (offset,), cfg.rank_penalties,
+        offset, log))
     info = {
         "format": 1, "base": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), first "
         f"{cfg.layers} layers", "layers": cfg.layers, "max_pieces": cfg.max_pieces,
-        "context": cfg.context, "kind": cfg.kind,
-        "calibration": {"scale": cal[0], "bias": cal[2]}, "abstain_below": round(below, 4),
-        "rank_penalty": penalty, "keep_share": keep, "dev_answers": answers,
-        "fusion": {"composer_weight": weight, "evidence_weight": cal[1], "offset": offset},
-        "epoch": best[1], "config": asdict(cfg), "curve": curve, "bf16_training": bf16,
+        "context": cfg.context, "kind": cfg.kind, **chosen,
+        "epoch": kept, "config": asdict(cfg), "curve": curve, "bf16_training": bf16,
         "train_lists": len(usable), "dev_lists": len(dev),
         "trained_at": time.strftime("%Y-%m-%d"), "train_seconds": round(time.time() - started),
     }
