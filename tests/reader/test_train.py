@@ -318,6 +318,12 @@ def test_a_refit_trains_on_the_dev_lists_too_and_keeps_the_choices_made_on_them(
     assert _train(tmp_path, tmp_path / "tiny", "--refit", str(chosen), "--out",
                   str(chosen)) == 2
     assert _train(tmp_path, tmp_path / "tiny", "--refit", str(tmp_path / "nothing")) == 2
+    # a reader that does not record what a refit carries over is refused before training
+    (chosen / "reader.json").write_text(json.dumps(
+        {k: v for k, v in info.items() if k != "keep_share"}))
+    assert _train(tmp_path, tmp_path / "tiny", "--refit", str(chosen), "--out",
+                  str(tmp_path / "other")) == 2
+    assert not (tmp_path / "other").exists()
 
 
 def test_a_share_of_the_training_lists_trains_for_a_learning_curve(

@@ -286,6 +286,7 @@ def _refit(args: argparse.Namespace, train_lists: list[dict[str, Any]],
            dev: list[dict[str, Any]]) -> int:
     import json
 
+    from newsqa.reader.fusion import carried
     from newsqa.reader.runtime import MODEL_DIR
     from newsqa.reader.train import train
 
@@ -294,7 +295,12 @@ def _refit(args: argparse.Namespace, train_lists: list[dict[str, Any]],
         print(f"error: no reader.json in {args.refit}", file=sys.stderr)
         return 2
     prior = json.loads(source.read_text(encoding="utf-8"))
-    cfg = refit_config(prior, args.max_steps)
+    try:
+        cfg = refit_config(prior, args.max_steps)
+        carried(prior)  # before training, not after: what it would carry over must be there
+    except (TypeError, ValueError) as exc:
+        print(f"error: {source}: {exc}", file=sys.stderr)
+        return 2
     out = args.out or MODEL_DIR
     if out.resolve() == args.refit.resolve():
         print("error: --out must differ from --refit (its choices are read from there)",
