@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.reader.command import DEFAULT_DEV, DEFAULT_EXCLUDE, in_spans, parse_span, parse_spans
+from newsqa.reader.command import DEFAULT_DEV, DEFAULT_EXCLUDE, parse_span, parse_spans, split_lists
 
 #: A source that stands for the untrained MiniLM, exported as a dual reader.
 BASE = "base"
@@ -111,13 +111,9 @@ def dev_lists(work: Path) -> list[dict[str, Any]]:
     from newsqa.reader.collect import load_lists
     from newsqa.reader.fusion import shallow
 
-    held = parse_span(DEFAULT_EXCLUDE)
-    spans = parse_spans(DEFAULT_DEV)
-    out: list[dict[str, Any]] = []
-    for path in sorted(work.glob("lists-*.json")):
-        out += [shallow(it) for it in load_lists(path)
-                if in_spans(str(it["date"]), spans) and not held[0] <= str(it["date"]) <= held[1]]
-    return out
+    lists = [it for path in sorted(work.glob("lists-*.json")) for it in load_lists(path)]
+    _, dev = split_lists(lists, parse_span(DEFAULT_EXCLUDE), parse_spans(DEFAULT_DEV))
+    return [shallow(it) for it in dev]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,6 +50,16 @@ def in_spans(day: str, spans: list[tuple[str, str]]) -> bool:
     return any(lo <= day <= hi for lo, hi in spans)
 
 
+def split_lists(
+    lists: list[dict[str, Any]], exclude: tuple[str, str], dev: list[tuple[str, str]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The training and the dev lists of ``lists``: those dated inside ``exclude`` are in
+    neither, those inside a ``dev`` span are dev."""
+    kept = [it for it in lists if not exclude[0] <= str(it["date"]) <= exclude[1]]
+    return ([it for it in kept if not in_spans(str(it["date"]), dev)],
+            [it for it in kept if in_spans(str(it["date"]), dev)])
+
+
 def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
     """The command's arguments."""
     from newsqa.reader.train import TrainConfig
@@ -224,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         suffix = f"-limit{args.limit}" if args.limit else ""
         got = archive_lists(folder, index_dir, args.work / f"lists-{name}{suffix}.json",
                             args.exclude, args.limit)
-        lists += [it for it in got if not args.exclude[0] <= str(it["date"]) <= args.exclude[1]]
+        lists += got
         if args.synthetic:
             made = synthetic_lists(folder, index_dir,
                                    args.work / f"cloze-{name}-{args.synthetic}-{args.seed}.json",
@@ -234,9 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.collect_only:
         _log(f"{len(lists)} lists cached under {args.work}")
         return 0
-    in_dev = [in_spans(str(it["date"]), args.dev) for it in lists]
-    dev = [it for it, d in zip(lists, in_dev, strict=True) if d]
-    train_lists = [it for it, d in zip(lists, in_dev, strict=True) if not d] + [
+    train_lists, dev = split_lists(lists, args.exclude, args.dev)
+    train_lists += [
         it for it in synthetic
         if not in_spans(str(it["date"]), [args.exclude, *args.dev])]
     if args.train_share < 1.0:
