@@ -172,24 +172,29 @@ def test_the_context_and_loss_weights_chosen_are_recorded_and_served(
     assert np.array_equal(bare, full)
 
 
-def test_the_dual_reader_trains_and_serves_the_cosine_of_its_embeddings(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    info, reader = _trained(tmp_path, monkeypatch, "--kind", "dual", "--context", "sentence")
-    assert info["kind"] == "dual" and set(info["head"]) == {"weight", "bias"}
-    cands = [Candidate("The Bills won."), Candidate("Rain fell."), Candidate("Fans cheered.")]
+def _serves_its_head(info: dict, reader: Reader, cands: list[Candidate]) -> None:
+    """What every reader scored by a head on a similarity in [-1, 1] serves: each candidate's
+    logit its own, alone or among others (up to int8 activations, scaled per run), within the
+    head's range, and the probe logits training recorded (fp32 torch) up to int8."""
+    assert set(info["head"]) == {"weight", "bias"}
     got = reader.logits("Which team won?", cands)
-    # a candidate's logit is its own, alone or among others (up to int8 activations, which
-    # are scaled per run)
     alone = [float(reader.logits("Which team won?", [c])[0]) for c in cands]
     assert np.allclose(got, alone, atol=0.25)
-    # a cosine times the head's weight, plus its bias
     w, b = info["head"]["weight"], info["head"]["bias"]
     assert np.all(got <= abs(w) + b + 1e-3) and np.all(got >= -abs(w) + b - 1e-3)
     from newsqa.reader.probe import probe_pairs
 
     for (question, probe), want in zip(probe_pairs(), info["probe"], strict=True):
         assert np.allclose(reader.logits(question, probe), want, atol=0.5)
+
+
+def test_the_dual_reader_trains_and_serves_the_cosine_of_its_embeddings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info, reader = _trained(tmp_path, monkeypatch, "--kind", "dual", "--context", "sentence")
+    assert info["kind"] == "dual"
+    _serves_its_head(info, reader, [
+        Candidate("The Bills won."), Candidate("Rain fell."), Candidate("Fans cheered.")])
     # a reader.json that lost its head, or names no known kind, is refused when loaded
     from newsqa.reader.runtime import ReaderMissingError, read_info
 
@@ -337,3 +342,17 @@ def test_a_share_of_the_training_lists_trains_for_a_learning_curve(
     for bad in ("0", "1.5"):
         with pytest.raises(SystemExit):
             _train(tmp_path, tmp_path / "tiny", "--train-share", bad)
+
+
+def test_the_late_reader_trains_and_serves_the_maxsim_of_its_word_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info, reader = _trained(tmp_path, monkeypatch, "--kind", "late", "--context", "sentence")
+    assert info["kind"] == "late"
+    import onnx
+
+    graph = onnx.load(str(tmp_path / "model" / "reader.onnx")).graph
+    assert [o.name for o in graph.output] == ["pieces"]  # every word piece's vector
+    _serves_its_head(info, reader, [
+        Candidate("The Bills won the final."), Candidate("Rain fell."),
+        Candidate("Fans cheered loudly across the city on Sunday night.")])

@@ -103,7 +103,8 @@ def parser(prog: str = "newsqa train-reader") -> argparse.ArgumentParser:
                     help="cross: question and candidate read together; dual: each embedded apart "
                     "as the shipped embedder does, scored by their cosine (newsqa.reader.dual; "
                     "default %(default)s); query: only the question embedded, compared with the "
-                    "sentence vectors the index stored at ingest")
+                    "sentence vectors the index stored at ingest; late: embedded apart word piece "
+                    "by word piece, scored by their maxsim (late interaction)")
     ap.add_argument("--context", choices=CONTEXTS, default=cfg.context,
                     help="what a candidate sentence is read with: its headline and the sentence "
                     "before it, one of them, or nothing (recorded with the model; default "

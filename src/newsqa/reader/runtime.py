@@ -20,10 +20,12 @@ from typing import Any
 import numpy as np
 
 from newsqa.reader.dual import (
-    COSINE_KINDS,
+    APART_KINDS,
     KINDS,
     adapt,
     cosine_logits,
+    late_logits,
+    question_mask,
     stored_matrix,
 )
 from newsqa.reader.inputs import DEFAULT_CONTEXT, Candidate, PairTokenizer
@@ -43,7 +45,7 @@ class ReaderInfo:
     passage in the retrieval, the weights of the composer's score of a candidate and of its
     evidence in the fused logit, and the share of the best probability a further answer
     sentence needs (all chosen on the lists kept apart), what a candidate is read with, and the
-    architecture (``cross`` or ``dual``, :mod:`newsqa.reader.dual`)."""
+    architecture (``cross``, ``dual``, ``query`` or ``late``, :mod:`newsqa.reader.dual`)."""
 
     layers: int
     max_pieces: int
@@ -57,7 +59,8 @@ class ReaderInfo:
     keep_share: float = 0.5
     context: str = DEFAULT_CONTEXT
     kind: str = "cross"
-    #: A dual or query reader's head: a logit is ``weight × cosine + bias``.
+    #: A dual or query reader's head: a logit is ``weight × cosine + bias`` (a late reader's:
+    #: ``weight × maxsim + bias``).
     head: tuple[float, float] | None = None
 
 
@@ -70,10 +73,10 @@ def read_info(model_dir: Path) -> ReaderInfo:
     cal = raw.get("calibration", {})
     kind = str(raw.get("kind", "cross"))
     if kind not in KINDS or (
-            kind in COSINE_KINDS and not {"weight", "bias"} <= set(raw.get("head", {}))):
+            kind in APART_KINDS and not {"weight", "bias"} <= set(raw.get("head", {}))):
         raise ReaderMissingError(
-            f"{path}: not a reader newsqa can run (kind {kind!r}; a dual or query reader "
-            "records its head)")
+            f"{path}: not a reader newsqa can run (kind {kind!r}; a dual, query or late "
+            "reader records its head)")
     return ReaderInfo(
         int(raw["layers"]), int(raw["max_pieces"]), float(cal.get("scale", 1.0)),
         float(cal.get("bias", 0.0)), float(raw.get("abstain_below", 0.5)),
@@ -82,7 +85,7 @@ def read_info(model_dir: Path) -> ReaderInfo:
         float(raw.get("fusion", {}).get("evidence_weight", 0.0)),
         float(raw.get("keep_share", 0.5)),
         str(raw.get("context", DEFAULT_CONTEXT)), kind,
-        (float(raw["head"]["weight"]), float(raw["head"]["bias"])) if kind in COSINE_KINDS
+        (float(raw["head"]["weight"]), float(raw["head"]["bias"])) if kind in APART_KINDS
         else None,
     )
 
@@ -128,10 +131,12 @@ class Reader:
         if not candidates:
             return out
         head = self.info.head
+        if self.info.kind == "late" and head is not None:
+            return self._late(question, candidates, head)
         emb_q = self._run(self._tokens.encode_texts([question]), "embedding") if head else None
         if self.info.kind == "query" and head is not None and emb_q is not None:
             return cosine_logits(emb_q, adapt(stored_matrix(candidates), self._adapter), *head)
-        order = sorted(range(len(candidates)), key=lambda i: len(candidates[i].sentence))
+        order = self._by_length(candidates)
         for start in range(0, len(order), self.batch):
             part = [candidates[i] for i in order[start:start + self.batch]]
             idx = order[start:start + self.batch]
@@ -140,6 +145,24 @@ class Reader:
                     emb_q, self._run(self._tokens.encode_candidates(part), "embedding"), *head)
             else:
                 out[idx] = self._run(self._tokens.encode(question, part), "logits").reshape(-1)
+        return out
+
+    @staticmethod
+    def _by_length(candidates: Sequence[Candidate]) -> list[int]:
+        return sorted(range(len(candidates)), key=lambda i: len(candidates[i].sentence))
+
+    def _late(self, question: str, candidates: Sequence[Candidate],
+              head: tuple[float, float]) -> np.ndarray:
+        """A late reader's logits: every word piece's vector, question and candidates apart."""
+        out = np.zeros(len(candidates), dtype=np.float32)
+        q_arrays = self._tokens.encode_texts([question])
+        q_states, q_mask = self._run(q_arrays, "pieces"), question_mask(q_arrays[1])
+        order = self._by_length(candidates)
+        for start in range(0, len(order), self.batch):
+            idx = order[start:start + self.batch]
+            arrays = self._tokens.encode_candidates([candidates[i] for i in idx])
+            out[idx] = late_logits(q_states, q_mask, self._run(arrays, "pieces"), arrays[1],
+                                   *head)
         return out
 
     def _run(self, arrays: tuple[np.ndarray, np.ndarray, np.ndarray], output: str) -> np.ndarray:

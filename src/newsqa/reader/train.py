@@ -27,7 +27,7 @@ import numpy as np
 from newsqa.reader.collect import VECTOR, has_vectors
 from newsqa.reader.dual import (
     ADAPTER_FILE,
-    COSINE_KINDS,
+    APART_KINDS,
     KINDS,
     dual_net,
     export_dual,
@@ -71,8 +71,8 @@ class TrainConfig:
     listwise_weight: float = 1.0
     context: str = "sentence"  # what a candidate is read with (inputs.CONTEXTS)
     # "dual" (the shipped reader's): question and candidate each embedded apart as the shipped
-    # embedder does, the logit a weight times their cosine (reader.dual); "cross": read
-    # together, a head on [CLS].
+    # embedder does, the logit a weight times their cosine (reader.dual); "late": apart, piece
+    # by piece, the logit a weight times their maxsim; "cross": read together, a head on [CLS].
     kind: str = "dual"
     warmup: float = 0.1
     seed: int = 13
@@ -200,7 +200,7 @@ def _scorer(
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for s in range(0, len(cands), batch):
                 part = cands[s:s + batch]
-                if kind in COSINE_KINDS:
+                if kind in APART_KINDS:
                     got = group_logits(model, tok, [(question, part)], kind == "query")
                 else:
                     ids, mask, types = tok.encode(question, part)
@@ -247,7 +247,8 @@ def train(
         raise ValueError("a query reader trains on lists whose candidates carry their sentence "
                          "vectors: collect them again (delete the cached lists)")
     tok = PairTokenizer(tokenizer_path(), cfg.max_pieces, cfg.context)
-    model = (dual_net(cfg.layers, adapter=cfg.adapter) if cfg.kind in COSINE_KINDS
+    model = (dual_net(cfg.layers, adapter=cfg.adapter, late=cfg.kind == "late")
+             if cfg.kind in APART_KINDS
              else _Model(cfg.layers, span=cfg.span).net)
     if cfg.other_outlets_positive:
         lists = [{**it, "candidates": [{**c, "label": abs(c["label"])} for c in it["candidates"]]}
@@ -306,7 +307,7 @@ def train(
                 labels.append([item["candidates"][i]["label"] for i in pick])
                 comp += [item["candidates"][i].get("composer", 0.0) for i in pick]
                 groups.append(len(pick))
-                if cfg.kind in COSINE_KINDS:
+                if cfg.kind in APART_KINDS:
                     continue
                 ids, mask, types = tok.encode(item["question"], [cands[i] for i in pick])
                 batch_ids.append(ids)
@@ -323,7 +324,7 @@ def train(
                     [np.pad(a, ((0, 0), (0, w - a.shape[1]))) for a in arrs]))
 
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                if cfg.kind in COSINE_KINDS:
+                if cfg.kind in APART_KINDS:
                     logits = group_logits(model, tok, batch_groups, cfg.kind == "query").float()
                 else:
                     logits = model(pad(batch_ids), pad(batch_mask), pad(batch_types)).float()
@@ -390,7 +391,7 @@ def train(
         "train_lists": len(usable), "dev_lists": len(dev),
         "trained_at": time.strftime("%Y-%m-%d"), "train_seconds": round(time.time() - started),
     }
-    if cfg.kind in COSINE_KINDS:
+    if cfg.kind in APART_KINDS:
         info["head"] = head_of(model)
     if cfg.adapter:
         info["adapter"] = ADAPTER_FILE
@@ -419,8 +420,8 @@ def export(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fp32 = out_dir / "reader.fp32.onnx"
-    if kind in COSINE_KINDS:
-        export_dual(state, layers, fp32, tok)
+    if kind in APART_KINDS:
+        export_dual(state, layers, fp32, tok, late=kind == "late")
     else:
         _export_cross(state, layers, fp32, tok, span)
     quantize_dynamic(str(fp32), str(out_dir / "reader.onnx"), per_channel=True,
