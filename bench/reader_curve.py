@@ -109,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                 t = time.perf_counter()
                 fusion = pipe.scored(q["question"], plan, qvec, got, d)
                 reading = read_passages(q["question"], got, reader, replace(
-                    cfg, passages_considered=d), ReadConfig(
-                    d, 0.0, rank_penalty=info.rank_penalty, composer_weight=info.composer_weight,
-                    evidence_weight=info.evidence_weight, keep_share=info.keep_share), fusion)
+                    cfg, passages_considered=d), ReadConfig.recorded(info, d, 0.0), fusion)
                 times[d].append((time.perf_counter() - t) * 1000)
                 ans = reading.composed
                 if d == 10 and answerable:

@@ -1,12 +1,12 @@
 """Passages reranked by the reader, by how many are read: Hit@10, MRR@10 and time per depth.
 
 Every answerable 2023 question is searched once as of its own date for the deepest depth's
-passages. At each depth the reader reads the first ``depth`` passages' candidate sentences (as
-an answer with ``NEWSQA_READER__PASSAGES=depth`` reads them, fused with the composer) and the
-passages read are put in the order of their best sentence, the rest after them. The first 10
-are then scored as ``bench/quality.py`` scores an ask's passages: Hit@10 and MRR@10 count a
-passage from a gold URL whose text contains the gold answer. The retrieval order of a 10-passage
-search (what an ask shows today) is the baseline, per half.
+passages (10 at least). At each depth the reader reads the first ``depth`` passages' candidate
+sentences (as an answer with ``NEWSQA_READER__PASSAGES=depth`` reads them, fused with the
+composer) and the passages read are put in the order of their best sentence, the rest after
+them. The first 10 are then scored as ``bench/quality.py`` scores an ask's passages: Hit@10 and
+MRR@10 count a passage from a gold URL whose text contains the gold answer. The retrieval order
+of a 10-passage search (what an ask shows today) is the baseline, per half.
 
     .venv/bin/python -m bench.reader_rerank [--reader DIR] [--depths 10 20 30] [--limit N]
         [--rank-penalty P]
@@ -24,7 +24,7 @@ from typing import Any
 from bench.reader_curve import HALVES, half_of
 from bench.serving_backend import cpu_flags
 from bench.slice import CACHE, QUESTIONS, command_line, git_commit, now
-from newsqa.eval import is_answerable, load_questions, passage_hit_ranks
+from newsqa.eval import is_answerable, load_questions, passage_hit_ranks, percentile
 from newsqa.models import Filters
 from newsqa.query.read import ReadConfig, read_passages
 from newsqa.reader.runtime import load_reader
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     reader = load_reader(args.reader)
     info, cfg, pipe = reader.info, svc.composition, svc.pipeline()
     penalty = info.rank_penalty if args.rank_penalty is None else args.rank_penalty
-    deepest = max(args.depths)
+    deepest = max(10, *args.depths)  # the first 10 are scored whatever is read
     rows: dict[Any, list[dict[str, Any]]] = {d: [] for d in ("retrieval", *args.depths)}
     times: dict[int, list[float]] = {d: [] for d in args.depths}
     search_ms: dict[int, list[float]] = {10: [], deepest: []}
@@ -75,9 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 t = time.perf_counter()
                 reading = read_passages(
                     q["question"], got, reader, replace(cfg, passages_considered=d),
-                    ReadConfig(d, 0.0, rank_penalty=penalty,
-                               composer_weight=info.composer_weight,
-                               evidence_weight=info.evidence_weight, keep_share=info.keep_share),
+                    replace(ReadConfig.recorded(info, d, 0.0), rank_penalty=penalty),
                     pipe.scored(q["question"], plan, qvec, got, d))
                 times[d].append((time.perf_counter() - t) * 1000)
                 rows[d].append({"half": half_of(q), **ranked(q, reading.reranked(got))})
@@ -91,9 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| order | half | answerable | Hit@10 | MRR@10 | read ms p50 | read ms p95 |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for d, got_rows in rows.items():
-        ts = sorted(times.get(d, [])) if d != "retrieval" else []
-        cost = (f"{statistics.median(ts):.1f} | {ts[int(0.95 * (len(ts) - 1))]:.1f}" if ts
-                else " | ")
+        ts = times.get(d, []) if d != "retrieval" else []
+        cost = f"{percentile(ts, 50):.1f} | {percentile(ts, 95):.1f}" if ts else " | "
         for half, _ in HALVES:
             hr = [r for r in got_rows if r["half"] == half]
             n = max(len(hr), 1)

@@ -80,13 +80,7 @@ def configured_reader(
             f"the reader at {rs.dir or 'the package'} reads sentence vectors made by {made_by!r};"
             f" this index's are {vectors_model!r}: train it on this model's lists "
             "(newsqa train-reader) or set NEWSQA_READER__MODE=off")
-    below = rs.abstain_below
-    read.abstain_below = reader.info.abstain_below if below is None else below
-    read.rank_penalty = reader.info.rank_penalty
-    read.composer_weight = reader.info.composer_weight
-    read.evidence_weight = reader.info.evidence_weight
-    read.keep_share = reader.info.keep_share
-    return reader, read
+    return reader, ReadConfig.recorded(reader.info, rs.passages, rs.abstain_below, rs.rerank)
 
 
 class NewsQA:

@@ -129,3 +129,15 @@ def test_the_composer_evidence_moves_abstention() -> None:
     strong = read_answer(question, PASSAGES, Fake([], ["Bills"]), ComposeConfig(), read,
                          _scored(question, {}, 0.5))
     assert not strong.abstained and strong.evidence == 1 / (1 + math.exp(-2.0))
+
+
+def test_a_read_config_takes_what_the_reader_recorded_unless_overridden() -> None:
+    from types import SimpleNamespace
+
+    info = SimpleNamespace(abstain_below=0.09, keep_share=0.3, rank_penalty=1.5,
+                           composer_weight=2.0, evidence_weight=20.8)
+    got = ReadConfig.recorded(info, 5)  # type: ignore[arg-type]
+    assert got == ReadConfig(passages=5, abstain_below=0.09, keep_share=0.3, rerank=False,
+                             rank_penalty=1.5, composer_weight=2.0, evidence_weight=20.8)
+    assert ReadConfig.recorded(info, 3, 0.0, rerank=True) == ReadConfig(  # type: ignore[arg-type]
+        3, 0.0, 0.3, True, 1.5, 2.0, 20.8)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from newsqa.query.compose import (
 from newsqa.query.sentences import Question, analyse, answer_span
 from newsqa.reader.inputs import Candidate
 from newsqa.text import split_sentences
+
+if TYPE_CHECKING:
+    from newsqa.reader.runtime import ReaderInfo
 
 
 class Scorer(Protocol):
@@ -53,6 +56,16 @@ class ReadConfig:
     rank_penalty: float = 0.0  # logit a candidate loses per place of its passage
     composer_weight: float = 0.0  # weight of the composer's score of a candidate in its logit
     evidence_weight: float = 0.0  # weight of the composer's evidence in the calibrated logit
+
+    @classmethod
+    def recorded(cls, info: ReaderInfo, passages: int, abstain_below: float | None = None,
+                 rerank: bool = False) -> ReadConfig:
+        """How a reader whose ``reader.json`` says ``info`` is used, reading ``passages``:
+        the fusion, rank penalty and keep share it records, and its abstention threshold unless
+        ``abstain_below`` overrides it."""
+        return cls(passages, info.abstain_below if abstain_below is None else abstain_below,
+                   info.keep_share, rerank, info.rank_penalty, info.composer_weight,
+                   info.evidence_weight)
 
 
 @dataclass
