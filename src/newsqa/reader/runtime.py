@@ -11,7 +11,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -130,40 +130,36 @@ class Reader:
         out = np.zeros(len(candidates), dtype=np.float32)
         if not candidates:
             return out
+        if self.info.kind == "query" and self.info.head is not None:
+            emb_q = self._run(self._tokens.encode_texts([question]), "embedding")
+            return cosine_logits(emb_q, adapt(stored_matrix(candidates), self._adapter),
+                                 *self.info.head)
+        scored = self._batch_scorer(question)
+        order = sorted(range(len(candidates)), key=lambda i: len(candidates[i].sentence))
+        for start in range(0, len(order), self.batch):
+            idx = order[start:start + self.batch]
+            out[idx] = scored([candidates[i] for i in idx])
+        return out
+
+    def _batch_scorer(self, question: str) -> Callable[[list[Candidate]], np.ndarray]:
+        """The logits of one batch of candidates for ``question`` by the reader's kind, its
+        question's side run once: read together (cross), or embedded apart and scored by a
+        cosine (dual) or a maxsim (late)."""
         head = self.info.head
-        if self.info.kind == "late" and head is not None:
-            return self._late(question, candidates, head)
-        emb_q = self._run(self._tokens.encode_texts([question]), "embedding") if head else None
-        if self.info.kind == "query" and head is not None and emb_q is not None:
-            return cosine_logits(emb_q, adapt(stored_matrix(candidates), self._adapter), *head)
-        order = self._by_length(candidates)
-        for start in range(0, len(order), self.batch):
-            part = [candidates[i] for i in order[start:start + self.batch]]
-            idx = order[start:start + self.batch]
-            if head is not None and emb_q is not None:
-                out[idx] = cosine_logits(
-                    emb_q, self._run(self._tokens.encode_candidates(part), "embedding"), *head)
-            else:
-                out[idx] = self._run(self._tokens.encode(question, part), "logits").reshape(-1)
-        return out
-
-    @staticmethod
-    def _by_length(candidates: Sequence[Candidate]) -> list[int]:
-        return sorted(range(len(candidates)), key=lambda i: len(candidates[i].sentence))
-
-    def _late(self, question: str, candidates: Sequence[Candidate],
-              head: tuple[float, float]) -> np.ndarray:
-        """A late reader's logits: every word piece's vector, question and candidates apart."""
-        out = np.zeros(len(candidates), dtype=np.float32)
+        if head is None:
+            return lambda part: self._run(self._tokens.encode(question, part), "logits").reshape(-1)
         q_arrays = self._tokens.encode_texts([question])
-        q_states, q_mask = self._run(q_arrays, "pieces"), question_mask(q_arrays[1])
-        order = self._by_length(candidates)
-        for start in range(0, len(order), self.batch):
-            idx = order[start:start + self.batch]
-            arrays = self._tokens.encode_candidates([candidates[i] for i in idx])
-            out[idx] = late_logits(q_states, q_mask, self._run(arrays, "pieces"), arrays[1],
-                                   *head)
-        return out
+        if self.info.kind == "late":
+            q_states, q_mask = self._run(q_arrays, "pieces"), question_mask(q_arrays[1])
+
+            def late(part: list[Candidate]) -> np.ndarray:
+                arrays = self._tokens.encode_candidates(part)
+                return late_logits(q_states, q_mask, self._run(arrays, "pieces"), arrays[1], *head)
+
+            return late
+        emb_q = self._run(q_arrays, "embedding")
+        return lambda part: cosine_logits(
+            emb_q, self._run(self._tokens.encode_candidates(part), "embedding"), *head)
 
     def _run(self, arrays: tuple[np.ndarray, np.ndarray, np.ndarray], output: str) -> np.ndarray:
         ids, mask, types = arrays
