@@ -10,10 +10,12 @@ For answerable questions it takes the passages the service retrieved (the cache 
   sentences that nearly repeat one of [1] are left out); a sentence about another question.
 
 It prints, for January–June (the half the threshold is chosen on) and July–December (held
-out), the share of each kind the check accepts at several similarity thresholds, with the real
-model. Nothing here is a test; it is the measurement behind ``claim_min_similarity``.
+out), the share of each kind the check accepts at several similarity thresholds, for each
+encoder the check may use (``NEWSQA_GENERATION__CLAIM_ENCODER``): the search embedder (the real
+MiniLM) and the shipped dual reader's encoder, on the same claims. Nothing here is a test; it is
+the measurement behind ``min_similarity`` and ``claim_encoder``.
 
-    .venv/bin/python -m bench.claims [--questions 200]
+    .venv/bin/python -m bench.claims [--questions 200] [--draws 1] [--encoders embedder reader]
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ from bench.answers import OUT, load_cache
 from bench.quality import HELD_OUT_PREFIXES, TUNE_PREFIXES
 from newsqa.embedding.factory import load_embedder
 from newsqa.models import Passage
-from newsqa.query.claims import Claim, ClaimChecker
+from newsqa.query.claims import Claim, ClaimChecker, Encode
 from newsqa.query.prompt import prompt_passages
+from newsqa.reader.runtime import load_reader, shipped
 from newsqa.settings import get_settings
 from newsqa.text import STOPWORDS, split_sentences
 
-THRESHOLDS = (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 TRUE_KINDS = ("verbatim", "trimmed", "merged")
 FALSE_KINDS = ("number", "name", "misattributed", "off-topic")
 _ATTRIBUTION = re.compile(r",? (?:\w+ ){0,4}(?:said|says|told \w+|according to [^,.]+)\.?$")
@@ -46,18 +49,31 @@ _NAME = re.compile(r"(?<=[a-z,] )[A-Z][a-z]{3,}\b")
 
 
 class Encoder:
-    """The real model with a memo (the cache's sentence vectors seed it)."""
+    """An encoder with a memo (``table``: vectors it already made)."""
 
-    def __init__(self, table: dict[str, np.ndarray]) -> None:
-        s = get_settings()
-        self.model = load_embedder(s.embedding.model_path, s.embedding.batch_size)
-        self.memo = dict(table)
+    def __init__(self, encode: Encode, table: dict[str, np.ndarray] | None = None) -> None:
+        self.encode = encode
+        self.memo = dict(table or {})
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self.memo]
         if missing:
-            self.memo.update(zip(missing, self.model.encode(missing), strict=True))
+            self.memo.update(zip(missing, self.encode(missing), strict=True))
         return np.vstack([self.memo[t] for t in texts])
+
+
+def encoders(names: Sequence[str], table: dict[str, np.ndarray]) -> dict[str, Encoder]:
+    """The claim check's encoders by name: ``embedder`` (the real model; the cache's sentence
+    vectors seed its memo) and ``reader`` (the shipped dual reader's)."""
+    out = {}
+    for name in names:
+        if name == "embedder":
+            s = get_settings()
+            model = load_embedder(s.embedding.model_path, s.embedding.batch_size)
+            out[name] = Encoder(model.encode, table)
+        else:
+            out[name] = Encoder(load_reader(None).embed)
+    return out
 
 
 def _words(s: str) -> set[str]:
@@ -114,11 +130,14 @@ def claims_for(
     return out
 
 
-def measure(items: Sequence[dict[str, Any]], encode: Encoder, seed: int) -> list[dict[str, Any]]:
-    """One row per claim: its kind, whether its facts are stated, its best similarity."""
+def measure(
+    items: Sequence[dict[str, Any]], encode: Encode, seed: int, draws: int = 1
+) -> list[dict[str, Any]]:
+    """One row per claim (``draws`` claims of each kind per item, where it has them): its
+    kind, whether its facts are stated, its best similarity."""
     rng = random.Random(seed)
     rows = []
-    for j, item in enumerate(items):
+    for j, item in [(j, it) for _ in range(draws) for j, it in enumerate(items)]:
         other = items[(j + len(items) // 2) % len(items)]
         given = prompt_passages([Passage(**item["passages"][0])])
         checker = ClaimChecker(given, encode, item["q"]["question"], min_similarity=-1.0)
@@ -150,19 +169,29 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
 def main() -> None:
     """Print the acceptance tables for both halves of 2023."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--questions", type=int, default=200, help="questions per half")
+    ap.add_argument("--questions", type=int, default=200,
+                    help="questions per half (0: all of them)")
+    ap.add_argument("--draws", type=int, default=1,
+                    help="claims of each kind drawn per question")
+    ap.add_argument("--encoders", nargs="+", choices=("embedder", "reader"),
+                    default=["embedder", "reader"], help="the claim check's encoders compared")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if not (OUT / "items.json").exists():
         sys.exit(f"no cache at {OUT}: run python -m bench.answers --collect first")
     items, vectors = load_cache()
-    encode = Encoder(vectors)
+    if "reader" in args.encoders and not shipped():
+        sys.exit("the package holds no reader: run with --encoders embedder")
+    checks = encoders(args.encoders, vectors)
     for name, prefixes in (("Jan–Jun (tuning)", TUNE_PREFIXES),
                            ("Jul–Dec (held out)", HELD_OUT_PREFIXES)):
         half = [it for it in items if it["q"]["id"].startswith(prefixes) and it["passages"]]
-        half = random.Random(args.seed).sample(half, min(args.questions, len(half)))
-        print(f"\n{name}: {len(half)} questions; share of claims accepted\n")
-        print(table(measure(half, encode, args.seed)))
+        if args.questions:
+            half = random.Random(args.seed).sample(half, min(args.questions, len(half)))
+        for label, encode in checks.items():
+            print(f"\n{name}, {label}: {len(half)} questions × {args.draws}; share of claims "
+                  "accepted\n")
+            print(table(measure(half, encode, args.seed, args.draws)))
 
 
 if __name__ == "__main__":

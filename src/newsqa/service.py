@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 import uuid
@@ -30,7 +29,7 @@ from newsqa.models import Answer, Article, Filters, LoadProblem, Mode, Passage, 
 from newsqa.query.answer import AnswerPipeline, AnswerRequest, RequestError, resolve_filters
 from newsqa.query.events import AnswerEvent, DoneEvent, WireEvent
 from newsqa.query.llm import Generator
-from newsqa.query.read import ReadConfig, Scorer
+from newsqa.reader.configured import configured_claim_encode, configured_reader
 from newsqa.settings import Settings, get_settings
 
 ProgressFn = Callable[[IngestProgress], None]
@@ -48,39 +47,6 @@ def search_manifest(settings: Settings, stored: dict[str, Any]) -> dict[str, str
         return {"backend": "local"}
     collection = stored.get("milvus_collection") or f"newsqa_{uuid.uuid4().hex[:16]}"
     return {"backend": backend, "milvus_collection": collection}
-
-
-log = logging.getLogger("newsqa")
-
-
-def configured_reader(
-    settings: Settings, vectors_model: str | None = None
-) -> tuple[Scorer | None, ReadConfig]:
-    """The reader ``settings`` ask for: the one in ``NEWSQA_READER__DIR``, else the package's
-    (None when ``NEWSQA_READER__MODE=off``, or when neither exists, which is logged), and how
-    answers use it. A ``query`` reader reads the index's sentence vectors, so it is refused
-    (ReaderMissingError) for an index whose vectors another model made (``vectors_model``)."""
-    rs = settings.reader
-    read = ReadConfig(passages=rs.passages, rerank=rs.rerank)
-    if rs.mode == "off":
-        return None, read
-    from newsqa.reader.runtime import load_reader, shipped
-
-    if rs.dir is None and not shipped():
-        log.info(
-            "NEWSQA_READER__MODE=on but the package holds no reader: sentence scoring is used"
-        )
-        return None, read
-    reader = load_reader(rs.dir)
-    made_by = reader.info.raw.get("vectors_model")
-    if reader.info.kind == "query" and made_by and vectors_model and made_by != vectors_model:
-        from newsqa.reader.runtime import ReaderMissingError
-
-        raise ReaderMissingError(
-            f"the reader at {rs.dir or 'the package'} reads sentence vectors made by {made_by!r};"
-            f" this index's are {vectors_model!r}: train it on this model's lists "
-            "(newsqa train-reader) or set NEWSQA_READER__MODE=off")
-    return reader, ReadConfig.recorded(reader.info, rs.passages, rs.abstain_below, rs.rerank)
 
 
 class NewsQA:
@@ -113,6 +79,7 @@ class NewsQA:
         self.reader, self.read = configured_reader(settings, m.get("model"))
         self.generator = Generator(settings.generator) if settings.generator.url else None
         self.generation = settings.generation
+        self.claim_encode = configured_claim_encode(settings) if self.generator else None
 
     @classmethod
     def open(
@@ -303,7 +270,7 @@ class NewsQA:
         return AnswerPipeline(
             self.index, self.embedder, self.sentence_embedder, self._sentence_vectors.encode,
             self.retrieval, self.composition, self.retrieval.recency_untimed_share,
-            self.reader, self.read, self.generator, self.generation,
+            self.reader, self.read, self.generator, self.generation, self.claim_encode,
         )
 
     def search(

@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
+from newsqa.reader.dual import cosine_logits  # noqa: E402
+from newsqa.reader.inputs import candidate_text  # noqa: E402
 from newsqa.reader.probe import probe_pairs  # noqa: E402
 from newsqa.reader.runtime import MODEL_DIR, Reader, shipped  # noqa: E402
 
@@ -44,3 +46,18 @@ def test_the_shipped_reader_records_how_it_was_made(reader: Reader) -> None:
     assert {"composer_weight", "evidence_weight"} <= set(raw["fusion"])
     assert 0.0 < reader.info.abstain_below < 1.0
     assert (MODEL_DIR / "reader.onnx").stat().st_size < 25 * 2**20
+
+
+def test_the_shipped_reader_embeds_texts_as_it_reads_them(reader: Reader) -> None:
+    assert reader.embeds and reader.info.head is not None
+    for question, cands in probe_pairs():
+        texts = [candidate_text(c, reader.info.context) for c in cands]
+        vecs = reader.embed([question, *texts])
+        assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-3)
+        from_vectors = cosine_logits(vecs[0], vecs[1:], *reader.info.head)
+        read = reader.logits(question, cands)
+        assert int(np.argmax(from_vectors)) == int(np.argmax(read)) == 0
+        # int8 activations are scaled per run, and these runs batch the texts differently:
+        # the same bound on the cosine as against the fp32 model
+        assert np.max(np.abs(from_vectors - read)) < 0.04 * abs(reader.info.head[0])
+    assert reader.embed([]).shape[0] == 0

@@ -82,7 +82,7 @@ def test_train_reader_on_a_tiny_archive(tmp_path: Path, monkeypatch: pytest.Monk
     assert got.shape == (2,) and np.all(np.isfinite(got))
     assert 0.0 <= reader.probability(float(got[0])) <= 1.0
     # the service runs a reader from a folder only when asked
-    from newsqa.service import configured_reader
+    from newsqa.reader.configured import configured_reader
     from newsqa.settings import get_settings
 
     assert configured_reader(get_settings(reader__dir=str(out)))[0] is None  # off by default

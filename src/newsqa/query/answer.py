@@ -84,7 +84,8 @@ class Written:
 class AnswerPipeline:
     """The stages of an answer over one index.
 
-    ``embedder`` embeds questions for search (and the claim check's sentences);
+    ``embedder`` embeds questions for search (and the claim check's sentences unless
+    ``claim_encode`` does);
     ``sentence_embedder`` embeds answer sentences, and ``sentence_encode`` is its (cached)
     encode that composition calls.
     """
@@ -100,6 +101,7 @@ class AnswerPipeline:
     read: ReadConfig = field(default_factory=ReadConfig)
     generator: LanguageModel | None = None
     generation: GenerateConfig = field(default_factory=GenerateConfig)
+    claim_encode: Encode | None = None
 
     def check(self, view: str, mode: str) -> None:
         """Raise :class:`RequestError` for a view, mode or generator that is not available."""
@@ -218,7 +220,7 @@ class AnswerPipeline:
         t = time.perf_counter()
         gen = GeneratedAnswer(
             question, passages, filters.as_of or date.today().isoformat(), self.generator,
-            self.embedder.encode, self.generation,
+            self.claim_encode or self.embedder.encode, self.generation,
         )
         try:
             yield from gen.run()

@@ -170,6 +170,14 @@ class GenerateConfig:
         "only names and numbers the passage states; chosen on January–June 2023 by "
         "bench/claims.py",
     )
+    claim_encoder: Literal["reader", "embedder"] = Field(
+        default="reader",
+        description="What embeds the generated sentences and the cited passages' sentences for "
+        "that comparison: reader, the encoder of the dual reader the package ships (or "
+        "NEWSQA_READER__DIR's), whatever NEWSQA_READER__MODE says (with it, bench/claims.py "
+        "measured fewer sentences of another article accepted under a citation); embedder, the "
+        "search model, which is also used where there is no dual reader",
+    )
     unsupported: Literal["flag", "drop"] = Field(
         default="flag",
         description='What happens to a generated sentence its sources do not support: flag '

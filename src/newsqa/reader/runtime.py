@@ -141,6 +141,27 @@ class Reader:
             out[idx] = scored([candidates[i] for i in idx])
         return out
 
+    @property
+    def embeds(self) -> bool:
+        """Whether :meth:`embed` works: a dual reader embeds any text as it embeds sentences."""
+        return self.info.kind == "dual" and self.info.head is not None
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The normalised vectors a dual reader compares (one row per text, float32), in
+        batches of similar length; a ValueError for a reader of another kind."""
+        if not self.embeds:
+            raise ValueError(f"a {self.info.kind} reader does not embed texts apart")
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        stacked = np.vstack([
+            self._run(self._tokens.encode_texts([texts[i] for i in order[s:s + self.batch]]),
+                      "embedding")
+            for s in range(0, len(order), self.batch)])
+        out = np.empty_like(stacked)
+        out[order] = stacked
+        return out
+
     def _batch_scorer(self, question: str) -> Callable[[list[Candidate]], np.ndarray]:
         """The logits of one batch of candidates for ``question`` by the reader's kind, its
         question's side run once: read together (cross), or embedded apart and scored by a
