@@ -43,6 +43,19 @@ def test_a_reader_that_does_not_embed_apart_leaves_claims_to_the_embedder(
     assert "not a dual reader" in caplog.text
 
 
+def test_a_reader_folder_that_cannot_be_loaded_leaves_claims_to_the_embedder(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="newsqa"):
+        assert configured_claim_encode(get_settings(reader__dir=str(tmp_path))) is None
+    assert "reader.json missing" in caplog.text
+    dual = {"kind": "dual", "layers": 6, "max_pieces": 128, "head": {"weight": 20, "bias": -10}}
+    (tmp_path / "reader.json").write_text(json.dumps(dual), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="newsqa"):
+        assert configured_claim_encode(get_settings(reader__dir=str(tmp_path))) is None
+    assert "no reader graph" in caplog.text
+
+
 @needs_reader
 def test_only_a_service_with_a_language_model_loads_the_claim_encoder(tmp_path: Path) -> None:
     plain = open_service(tmp_path / "a", embedding__embedder="hash")

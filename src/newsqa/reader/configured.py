@@ -47,17 +47,22 @@ def configured_claim_encode(settings: Settings) -> Encode | None:
     """What embeds sentences for the claim check of generated answers when
     ``generation.claim_encoder`` is ``reader``: the dual reader's encoder (that of
     ``NEWSQA_READER__DIR``, else the package's), in any reader mode. None, so the search
-    embedder checks claims, when it is ``embedder`` or no dual reader is there (logged)."""
+    embedder checks claims, when it is ``embedder`` or no dual reader is there, or it cannot
+    be loaded (logged: answers may still run without it)."""
     if settings.generation.claim_encoder != "reader":
         return None
-    from newsqa.reader.runtime import MODEL_DIR, load_reader, read_info, shipped
+    from newsqa.reader.runtime import MODEL_DIR, ReaderMissingError, load_reader, read_info, shipped
 
     where = settings.reader.dir
     if where is None and not shipped():
         log.info("the package holds no reader: the search embedder checks generated claims")
         return None
-    if read_info(Path(where) if where else MODEL_DIR).kind != "dual":
-        log.info("the reader at %s is not a dual reader: the search embedder checks generated "
-                 "claims", where or "the package")
+    try:
+        if read_info(Path(where) if where else MODEL_DIR).kind != "dual":
+            log.info("the reader at %s is not a dual reader: the search embedder checks "
+                     "generated claims", where or "the package")
+            return None
+        return load_reader(where).embed
+    except ReaderMissingError as exc:
+        log.warning("%s: the search embedder checks generated claims", exc)
         return None
-    return load_reader(where).embed
