@@ -49,7 +49,7 @@ def test_the_shipped_reader_records_how_it_was_made(reader: Reader) -> None:
 
 
 def test_the_shipped_reader_embeds_texts_as_it_reads_them(reader: Reader) -> None:
-    assert reader.embeds and reader.info.head is not None
+    assert reader.info.embeds and reader.info.head is not None
     for question, cands in probe_pairs():
         texts = [candidate_text(c, reader.info.context) for c in cands]
         vecs = reader.embed([question, *texts])

@@ -58,7 +58,7 @@ def configured_claim_encode(settings: Settings) -> Encode | None:
         log.info("the package holds no reader: the search embedder checks generated claims")
         return None
     try:
-        if read_info(Path(where) if where else MODEL_DIR).kind != "dual":
+        if not read_info(Path(where) if where else MODEL_DIR).embeds:
             log.info("the reader at %s is not a dual reader: the search embedder checks "
                      "generated claims", where or "the package")
             return None

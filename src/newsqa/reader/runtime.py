@@ -63,6 +63,12 @@ class ReaderInfo:
     #: ``weight × maxsim + bias``).
     head: tuple[float, float] | None = None
 
+    @property
+    def embeds(self) -> bool:
+        """Whether the reader embeds any text apart, as it embeds its candidates (a dual
+        reader; :meth:`Reader.embed`)."""
+        return self.kind == "dual" and self.head is not None
+
 
 def read_info(model_dir: Path) -> ReaderInfo:
     """The ``reader.json`` of ``model_dir``."""
@@ -141,15 +147,10 @@ class Reader:
             out[idx] = scored([candidates[i] for i in idx])
         return out
 
-    @property
-    def embeds(self) -> bool:
-        """Whether :meth:`embed` works: a dual reader embeds any text as it embeds sentences."""
-        return self.info.kind == "dual" and self.info.head is not None
-
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The normalised vectors a dual reader compares (one row per text, float32), in
         batches of similar length; a ValueError for a reader of another kind."""
-        if not self.embeds:
+        if not self.info.embeds:
             raise ValueError(f"a {self.info.kind} reader does not embed texts apart")
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
