@@ -139,13 +139,12 @@ def main() -> None:
             rows: list[list[Checked]] = []
             notes: list[str] = []
             for q in rng.sample(pool, min(args.per_half, len(pool))):
-                day = str(q["date"])[:10]
-                passages = svc.search(q["question"], 5, Filters(as_of=day))
+                passages = svc.search(q["question"], 5, Filters(as_of=q["date"]))
                 record = Recording(svc.generator)
                 runs: dict[str, list[ClaimEvent]] = {}
                 for name, encode in encoders.items():
                     model = record if not runs else Replay(record.pieces)
-                    gen = GeneratedAnswer(q["question"], passages, day, model, encode,
+                    gen = GeneratedAnswer(q["question"], passages, q["date"], model, encode,
                                           svc.generation)
                     runs[name] = [e for e in gen.run() if isinstance(e, ClaimEvent)]
                 row = paired(runs)

@@ -133,19 +133,15 @@ class Reader:
     def logits(self, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
         """One logit per candidate (float32; empty for no candidates). A ``query`` reader
         reads each candidate's stored ``vector`` (a ValueError when one has none)."""
-        out = np.zeros(len(candidates), dtype=np.float32)
         if not candidates:
-            return out
+            return np.zeros(0, dtype=np.float32)
         if self.info.kind == "query" and self.info.head is not None:
             emb_q = self._run(self._tokens.encode_texts([question]), "embedding")
             return cosine_logits(emb_q, adapt(stored_matrix(candidates), self._adapter),
                                  *self.info.head)
         scored = self._batch_scorer(question)
-        order = sorted(range(len(candidates)), key=lambda i: len(candidates[i].sentence))
-        for start in range(0, len(order), self.batch):
-            idx = order[start:start + self.batch]
-            out[idx] = scored([candidates[i] for i in idx])
-        return out
+        return self._in_batches([len(c.sentence) for c in candidates],
+                                lambda idx: scored([candidates[i] for i in idx]))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The normalised vectors a dual reader compares (one row per text, float32), in
@@ -154,11 +150,16 @@ class Reader:
             raise ValueError(f"a {self.info.kind} reader does not embed texts apart")
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        stacked = np.vstack([
-            self._run(self._tokens.encode_texts([texts[i] for i in order[s:s + self.batch]]),
-                      "embedding")
-            for s in range(0, len(order), self.batch)])
+        return self._in_batches([len(t) for t in texts], lambda idx: self._run(
+            self._tokens.encode_texts([texts[i] for i in idx]), "embedding"))
+
+    def _in_batches(self, lengths: Sequence[int],
+                    run: Callable[[list[int]], np.ndarray]) -> np.ndarray:
+        """``run`` over batches of :attr:`batch` indices of similar ``lengths`` (less padding),
+        its rows put back in the order of the indices."""
+        order = sorted(range(len(lengths)), key=lengths.__getitem__)
+        stacked = np.concatenate([run(order[s:s + self.batch])
+                                  for s in range(0, len(order), self.batch)])
         out = np.empty_like(stacked)
         out[order] = stacked
         return out
