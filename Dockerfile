@@ -2,7 +2,8 @@
 # corpus indexed at build time. Two stages: `models` makes the ONNX graphs with torch; the runtime
 # stage serves them with ONNX Runtime and has no torch, transformers or compilers.
 #   docker build -t newsqa .
-#   docker run -p 8000:8000 -v newsqa-data:/data newsqa        # then open http://localhost:8000/
+#   docker run -p 8000:8000 -v newsqa-data:/data -e NEWSQA_API__KEY=change-me newsqa
+#   # then open http://localhost:8000/ (docs/deploy.md: what to set to expose it)
 # `make image-check` builds it with docker or podman and checks it (docker/image_check.py); where
 # no registry of base images is reachable it makes the base from Debian with mmdebstrap and
 # passes it as --build-arg BASE=... (any Debian-like image with python3 >= 3.11 and python3-venv).
@@ -61,8 +62,10 @@ WORKDIR /home/newsqa
 RUN newsqa --index /data/index ingest --no-progress /app/corpus
 VOLUME /data
 
-# NEWSQA_API__PORT (8000) moves both the server and the healthcheck; NEWSQA_API__KEY requires a key
-# for writes.
+# NEWSQA_API__PORT (8000) moves both the server and the healthcheck. The server listens on 0.0.0.0:
+# without NEWSQA_API__KEY it refuses writes (403; reads stay open) and says so in its log, unless
+# NEWSQA_API__OPEN_WRITES=1 opens them to anyone; NEWSQA_API__ALLOWED_HOSTS='["news.example.org"]'
+# answers only that name (and the loopback names the healthcheck uses).
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "/opt/newsqa-healthcheck.py"]

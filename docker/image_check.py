@@ -19,7 +19,10 @@ What it measures and checks, in order:
   6. the reader the package ships loads in the image and, with ``NEWSQA_READER__MODE=on``,
      answers the seed question from the bundled index with a citation;
   7. an empty root-owned directory bind-mounted at /data: the server exits with status 6 and a
-     message that says what to do, not a traceback.
+     message that says what to do, not a traceback;
+  8. the image's own command (``serve --host 0.0.0.0``) without a key, in a container with no
+     network (nothing is exposed): its log says writes are refused, and a keyless DELETE from
+     inside the container gets 403.
 
 The machine's own pip configuration (``pip config list``: certificate bundle, local wheel folders,
 extra indexes, constraints) is written into a pip.conf mounted into the build, with the local
@@ -282,7 +285,7 @@ def check(results: dict[str, Any], name: str, ok: bool, detail: Any = "") -> Non
 
 
 def smoke(engine: Engine, results: dict[str, Any]) -> None:
-    """Steps 4-7 of the module docstring."""
+    """Steps 4-8 of the module docstring."""
     volume, name = "newsqa-image-check", "newsqa-image-check"
     engine("volume", "rm", "-f", volume, check=False)
     port = free_port()
@@ -324,6 +327,38 @@ def smoke(engine: Engine, results: dict[str, Any]) -> None:
         check(results, "unwritable /data: exit 6, a message, no traceback",
               p.returncode == 6 and "cannot write the index" in out and "Traceback" not in out,
               f"exit {p.returncode}: {out[-300:]}")
+    default_command(engine, results)
+
+
+#: Run inside the container of the image's own command: a write without the key.
+KEYLESS_DELETE = """
+import urllib.error, urllib.request
+req = urllib.request.Request("http://127.0.0.1:8000/api/articles/x", method="DELETE")
+try:
+    print(urllib.request.urlopen(req, timeout=10).status)
+except urllib.error.HTTPError as exc:
+    print(exc.code)
+"""
+
+
+def default_command(engine: Engine, results: dict[str, Any]) -> None:
+    """Step 8: the image's own command on 0.0.0.0 without a key refuses writes and says so."""
+    name = "newsqa-image-check-default"
+    engine("rm", "-f", "-v", name, check=False)
+    try:
+        engine("run", "-d", "--name", name, *engine.run_flags, "--network", "none", IMAGE)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and engine(
+            "exec", name, "python", "/opt/newsqa-healthcheck.py", check=False
+        ).returncode != 0:
+            time.sleep(1)
+        status = engine("exec", name, "python", "-c", KEYLESS_DELETE, check=False).stdout.strip()
+        logs = engine("logs", name, check=False)
+        said = "WRITES ARE REFUSED" in logs.stdout + logs.stderr
+        check(results, "image's own command without a key: writes refused (403) and logged",
+              status == "403" and said, f"keyless DELETE {status or 'no answer'}, logged {said}")
+    finally:
+        engine("rm", "-f", "-v", name, check=False)
 
 
 #: Run inside the image: the shipped reader answers the seed question from the bundled index.

@@ -225,14 +225,14 @@ def test_uploads_are_kept_in_the_index_and_removed_after_ingest(
 ) -> None:
     client, svc = fresh
     seen: list[Path] = []
-    real_ingest = svc.ingest
+    real_load = svc.load
 
-    def ingest(paths: list[Path], progress: Any = None) -> Any:
+    def load(paths: list[Path]) -> Any:
         seen.extend(paths)
         assert all(p.exists() for p in paths)
-        return real_ingest(paths, progress)
+        return real_load(paths)
 
-    monkeypatch.setattr(svc, "ingest", ingest)
+    monkeypatch.setattr(svc, "load", load)
     body = (json.dumps(GOOD) + "\n").encode()
     assert client.post("/api/articles", files={"file": ("news.jsonl", body)}).status_code == 200
     [path] = seen

@@ -59,7 +59,8 @@ def test_openai_crash_has_the_openai_error_shape(
     detail = "internal error (request id client-42)"
     assert r.status_code == 500 and r.headers["x-request-id"] == "client-42"
     assert r.json() == {"detail": detail, "request_id": "client-42",
-                        "error": {"message": detail, "type": "server_error", "code": 500}}
+                        "error": {"message": detail, "type": "server_error", "param": None,
+                                  "code": 500}}
 
 
 def test_stream_errors_name_the_request_not_the_exception(
@@ -79,7 +80,7 @@ def test_stream_errors_name_the_request_not_the_exception(
         "stream": True, "messages": [{"role": "user", "content": "bridge"}]})
     assert SECRET not in oa.text
     assert ('data: {"error": {"message": "internal error (request id abc.2)", '
-            '"type": "server_error", "code": 500}}') in oa.text
+            '"type": "server_error", "param": null, "code": 500}}') in oa.text
     assert oa.text.endswith("data: [DONE]\n\n")
 
 

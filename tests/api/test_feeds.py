@@ -38,7 +38,10 @@ def test_a_private_address_is_refused_with_422(tmp_path: Path, srv: FeedServer) 
         for url in (srv.url("/feed.xml"), "http://localhost:9/rss", "http://169.254.169.254/"):
             r = client.post("/api/feeds", json={"url": url})
             assert r.status_code == 422, r.text
-            assert "NEWSQA_FEEDS__ALLOW_PRIVATE" in r.json()["detail"]
+            assert "NEWSQA_FEEDS__ALLOW_HOSTS" in r.json()["detail"]
+        for host in ("127.1", "2130706433", "0x7f000001", "0177.0.0.1", "127.000.000.001"):
+            r = client.post("/api/feeds", json={"url": f"http://{host}:{srv.port}/feed.xml"})
+            assert r.status_code == 422 and "loopback" in r.json()["detail"], (host, r.text)
         for url in ("ftp://example.com/feed", "http:///feed", "http://example.com:99999/"):
             r = client.post("/api/feeds", json={"url": url})
             assert r.status_code == 422 and "http:// or https:// URL" in r.json()["detail"], url
@@ -50,7 +53,7 @@ def test_a_private_address_is_refused_with_422(tmp_path: Path, srv: FeedServer) 
 def test_add_list_poll_metrics_remove(tmp_path: Path, srv: FeedServer) -> None:
     srv.set("/feed.xml", rss([{"title": f"Story {i}", "link": srv.url(f"/news/{i}"),
                                "content": words(200, i)} for i in range(2)]))
-    client, svc = client_for(tmp_path, feeds__allow_private=True)
+    client, svc = client_for(tmp_path, feeds__allow_hosts="127.0.0.1")
     url = srv.url("/feed.xml")
     with client:
         r = client.post("/api/feeds", json={"url": url, "interval": 120})
@@ -84,7 +87,7 @@ def test_add_list_poll_metrics_remove(tmp_path: Path, srv: FeedServer) -> None:
 
 
 def test_writes_need_the_key(tmp_path: Path) -> None:
-    client, svc = client_for(tmp_path, api__key=KEY, feeds__allow_private=True)
+    client, svc = client_for(tmp_path, api__key=KEY, feeds__allow_hosts="127.0.0.1")
     auth = {"Authorization": f"Bearer {KEY}"}
     body = {"url": "http://127.0.0.1:9/feed.xml"}
     with client:
@@ -100,7 +103,7 @@ def test_writes_need_the_key(tmp_path: Path) -> None:
 def test_serve_follow_keeps_the_archive_current(tmp_path: Path, srv: FeedServer) -> None:
     srv.set("/feed.xml", rss([{"title": "First", "link": srv.url("/news/1"),
                                "content": words(200, 1)}]), etag='"v1"')
-    env = hash_env(feeds__host_interval="0", feeds__allow_private="true")
+    env = hash_env(feeds__host_interval="0", feeds__allow_hosts="127.0.0.1")
     with running_server(tmp_path / "idx", env=env, serve_args=["--follow", srv.url("/feed.xml")],
                         limit=120) as (_, url):
         listed = _wait(url, lambda d: d["feeds"] and d["feeds"][0]["items_added"] == 1)

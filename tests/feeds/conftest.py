@@ -14,7 +14,9 @@ from tests.feeds.server import FeedServer
 from tests.support import open_service
 
 Followed = tuple[NewsQA, FeedStore, Poller]
-FAST = {"embedding__embedder": "hash", "feeds__host_interval": 0.0, "feeds__timeout": 2.0}
+#: The feed address guard admits the test servers on 127.0.0.1 through its allow-list.
+FAST = {"embedding__embedder": "hash", "feeds__host_interval": 0.0, "feeds__timeout": 2.0,
+        "feeds__allow_hosts": "127.0.0.1"}
 
 
 @pytest.fixture

@@ -17,9 +17,10 @@ from tests.support import hash_env, newsqa_command
 
 @pytest.fixture(autouse=True)
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The model-free embedder and no per-host wait."""
+    """The model-free embedder, no per-host wait, the test server on the guard's allow-list."""
     monkeypatch.setenv("NEWSQA_EMBEDDING__EMBEDDER", "hash")
     monkeypatch.setenv("NEWSQA_FEEDS__HOST_INTERVAL", "0")
+    monkeypatch.setenv("NEWSQA_FEEDS__ALLOW_HOSTS", "127.0.0.1")
 
 
 def feed(srv: FeedServer, n: int, path: str = "/feed.xml", delay: float = 0.0) -> str:
@@ -76,7 +77,7 @@ def test_follow_reports_bad_input(
 
 
 def test_json_logs(srv: FeedServer, tmp_path: Path) -> None:
-    env = hash_env(log__format="json", feeds__host_interval="0")
+    env = hash_env(log__format="json", feeds__host_interval="0", feeds__allow_hosts="127.0.0.1")
     proc = subprocess.run(
         newsqa_command(tmp_path / "idx", "follow", srv.url("/missing.xml"), "--once"),
         env=env, capture_output=True, text=True, timeout=120,
@@ -111,7 +112,8 @@ def test_sigkill_during_polls_then_a_restart_gives_the_articles_of_a_clean_run(
 ) -> None:
     n = 24
     url = feed(srv, n, delay=0.05)
-    env = hash_env(feeds__host_interval="0", feeds__batch_items="3")
+    env = hash_env(feeds__host_interval="0", feeds__batch_items="3",
+                   feeds__allow_hosts="127.0.0.1")
 
     def pages() -> int:
         return sum(1 for p, _ in srv.requests if p.startswith("/news/"))

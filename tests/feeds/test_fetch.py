@@ -7,13 +7,15 @@ import time
 
 import pytest
 
-from newsqa.feeds.fetch import Fetcher, FetchError
+from newsqa.feeds.fetch import Blocked, Fetcher, FetchError, NotHTML
 from newsqa.settings import get_settings
 from tests.feeds.server import FeedServer
 
 
 def fetcher(**settings: object) -> Fetcher:
-    base: dict[str, object] = {"feeds__host_interval": 0.0, "feeds__timeout": 2.0}
+    """A fast fetcher whose guard lets the local test server through (the allow-list)."""
+    base: dict[str, object] = {"feeds__host_interval": 0.0, "feeds__timeout": 2.0,
+                               "feeds__allow_hosts": "127.0.0.1"}
     return Fetcher(get_settings(**{**base, **settings}))
 
 
@@ -23,7 +25,9 @@ def test_plain_get_and_a_followed_redirect(srv: FeedServer) -> None:
     f = fetcher()
     resp = f.get(srv.url("/old"))
     assert resp.status == 200 and resp.body == b"<rss/>" and resp.url == srv.url("/feed.xml")
-    assert srv.headers_of("/feed.xml")[0]["User-Agent"].startswith("newsqa/")
+    sent = srv.headers_of("/feed.xml")[0]
+    assert sent["User-Agent"].startswith("newsqa/")
+    assert sent["Accept-Encoding"] == "gzip, deflate"  # only what it can decode, bounded
     f.close()
 
 
@@ -92,11 +96,19 @@ def test_per_host_rate_limit(srv: FeedServer) -> None:
 
 def test_guard_refuses_loopback_before_any_request(srv: FeedServer) -> None:
     srv.set("/feed.xml", "<rss/>")
-    f = fetcher()
-    with pytest.raises(FetchError, match="loopback"):
-        f.get(srv.url("/feed.xml"), guarded=True)
-    assert srv.hits("/feed.xml") == 0
-    assert f.get(srv.url("/feed.xml")).status == 200  # unguarded: a feed of the operator's
+    srv.set("/robots.txt", "User-agent: *\nDisallow:\n", content_type="text/plain")
+    f = fetcher(feeds__allow_hosts="")
+    with pytest.raises(Blocked, match="loopback address: the feed address guard"):
+        f.get(srv.url("/feed.xml"))  # guarded by default
+    with pytest.raises(Blocked, match="loopback"):
+        f.allowed(srv.url("/news/1"))  # the guard is named, not robots.txt
+    assert srv.hits("/feed.xml") == srv.hits("/robots.txt") == 0
+    assert f.get(srv.url("/feed.xml"), guarded=False).status == 200  # the guard off
+    f.close()
+    f = fetcher()  # 127.0.0.1 on the allow-list
+    assert f.get(srv.url("/feed.xml")).status == 200 and f.allowed(srv.url("/news/1"))
+    with pytest.raises(Blocked, match="127.0.0.2 is a loopback address"):
+        f.get(srv.url("/feed.xml").replace("127.0.0.1", "127.0.0.2"))  # only what is listed
     f.close()
 
 
@@ -104,6 +116,46 @@ def test_guard_refuses_private_addresses_without_connecting() -> None:
     f = fetcher(feeds__timeout=1.0)
     t0 = time.monotonic()
     with pytest.raises(FetchError, match="private"):
-        f.get("http://10.255.255.1/feed.xml", guarded=True)  # would hang until the timeout
+        f.get("http://10.255.255.1/feed.xml")  # would hang until the timeout
+    with pytest.raises(FetchError, match="link-local"):
+        f.get("http://169.254.169.254/latest/meta-data/")
     assert time.monotonic() - t0 < 0.5
+    f.close()
+
+
+def test_a_redirect_to_a_private_address_is_refused_at_its_hop(srv: FeedServer) -> None:
+    srv.set("/feed.xml", status=302,
+            headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+    srv.set("/v6", status=302, headers={"Location": "http://[::ffff:a9fe:a9fe]/latest/"})
+    f = fetcher()
+    with pytest.raises(Blocked, match="169.254.169.254 is a link-local address"):
+        f.get(srv.url("/feed.xml"))
+    with pytest.raises(Blocked, match="link-local"):
+        f.get(srv.url("/v6"))
+    f.close()
+
+
+@pytest.mark.parametrize("host", ["127.1", "2130706433", "0x7f000001", "0177.0.0.1",
+                                  "127.000.000.001"])
+def test_numeric_forms_of_loopback_are_a_clear_error(srv: FeedServer, host: str) -> None:
+    srv.set("/feed.xml", "<rss/>")
+    f = fetcher(feeds__allow_hosts="")
+    with pytest.raises(FetchError) as err:
+        f.get(srv.url("/feed.xml").replace("127.0.0.1", host))
+    assert "loopback" in str(err.value) or "not a URL" in str(err.value)
+    assert srv.hits("/feed.xml") == 0
+    f.close()
+
+
+def test_an_article_page_must_be_html(srv: FeedServer) -> None:
+    srv.set("/creds", '{"AccessKeyId": "AKIA"}', content_type="text/plain")
+    srv.set("/json", "{}", content_type="application/json")
+    srv.set("/none", "x", content_type="")
+    srv.set("/page", "<html><p>x</p></html>", content_type="text/html; charset=utf-8")
+    f = fetcher()
+    for path in ("/creds", "/json", "/none"):
+        with pytest.raises(NotHTML, match="not an HTML page"):
+            f.get(srv.url(path), page=True)
+    assert f.get(srv.url("/page"), page=True).body.startswith(b"<html>")
+    assert f.get(srv.url("/creds")).status == 200  # a feed or robots.txt may be plain text
     f.close()

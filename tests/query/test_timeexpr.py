@@ -37,3 +37,15 @@ def test_no_expression_no_window() -> None:
 def test_window_never_reaches_past_as_of() -> None:
     w = find_window("What happened this year?", AS_OF)
     assert w is not None and w.until == AS_OF
+
+
+@pytest.mark.parametrize("as_of", [date.min, date.max, date(1, 2, 3)])
+@pytest.mark.parametrize("question", [
+    "today", "yesterday", "this week", "last week", "3 days ago", "99999999999 months ago",
+    "recently", "this month", "last month", "this year", "last year", "in March",
+    "in January 0000", "March 2022", "on Monday", "in 2022",
+])
+def test_windows_stay_inside_the_calendar(question: str, as_of: date) -> None:
+    """Issue 39: as_of 9999-12-31 with "today", 0001-01-01 with "last week" overflowed."""
+    w = find_window(f"What happened {question}?", as_of)
+    assert w is None or date.min <= w.since and w.until <= as_of

@@ -12,6 +12,8 @@ This module is the package's public face; each concern has a module of its own:
 * :mod:`newsqa.api.sse` -- Server-Sent Events;
 * :mod:`newsqa.api.uploads` -- what ``POST /api/articles`` reads (JSON or a multipart file);
 * :mod:`newsqa.api.errors` -- the exception handlers, registered in one place;
+* :mod:`newsqa.api.exposure` -- what the address served on allows: keyless writes, ``Host``
+  names, the health page's details; :mod:`newsqa.api.shutdown` -- stopping work in progress;
 * :mod:`newsqa.api.docs` -- the OpenAPI document and the offline ``/docs`` pages;
 * :mod:`newsqa.api.server` -- :func:`serve` and the uvicorn worker supervisor.
 """

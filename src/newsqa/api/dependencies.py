@@ -46,8 +46,13 @@ def _check_key(svc: NewsQA, creds: HTTPAuthorizationCredentials | None) -> None:
         )
 
 
-def require_write(svc: Service, creds: Credentials) -> None:
-    """Writes need the API key when one is configured."""
+def require_write(request: Request, svc: Service, creds: Credentials) -> None:
+    """Writes need the API key when one is configured; a server listening on a non-loopback
+    address without one refuses them (403) unless ``open_writes`` is on
+    (:class:`newsqa.api.exposure.Exposure`)."""
+    refused: str | None = request.app.state.exposure.writes_refused
+    if refused:
+        raise HTTPException(403, refused)
     _check_key(svc, creds)
 
 

@@ -24,17 +24,20 @@ from newsqa.settings.sections import ApiSettings
 DESCRIPTION = """Question answering over a news archive, with cited answers.
 
 * **Ask** a question (`/api/ask`, or `/api/ask/stream` as Server-Sent Events): the answer's
-  sentences carry `[n]` markers pointing at `citations`, each quoting the article passage it comes
-  from. When no article answers, `abstained` is true and `passages` lists the closest ones.
+  sentences carry `[n]` markers pointing at `citations`, one per article (a generated answer: per
+  passage), each quoting the passage(s) it comes from. When no article answers, `abstained` is
+  true and `passages` lists the closest ones.
 * **Search** passages, **browse**, **add** (JSON or an uploaded file) and **delete** articles.
 * An **OpenAI-compatible** `/v1/chat/completions` lets chat clients get cited answers.
 
 When the server has an API key (`NEWSQA_API__KEY`), writes need `Authorization: Bearer <key>`;
 reads need it too only when `NEWSQA_API__KEY_READS=1` (each operation's security says which).
 Errors are JSON: `{"detail": "..."}`. A write that meets another process writing to the index
-gets 409 with a `Retry-After` header. Every response carries an `X-Request-ID` header (a client's
-own is kept when it is plain); a 500 says only "internal error" with that id, which the server
-log lists with the details.
+gets 409 with a `Retry-After` header. A request body over `NEWSQA_API__MAX_BODY_BYTES` (1 MB by
+default; uploads have their own limit) gets 413. One rule the schemas cannot state: a request
+whose `since` is after its `until` is refused with 422. Every response carries an
+`X-Request-ID` header (a client's own is kept when it is plain); a 500 says only "internal
+error" with that id, which the server log lists with the details.
 """
 OPENAPI_TAGS = [
     {"name": "Questions", "description": "Ask and search"},
@@ -94,6 +97,9 @@ def _document_limits(doc: dict[str, Any], service: NewsQA) -> None:
         if option.get("type") == "string":
             option["maxLength"] = min(option.get("maxLength", limit), limit)
     if service.generator is None:
+        model = schemas.get("ChatRequest", {}).get("properties", {}).get("model", {})
+        if "enum" in model:
+            model["enum"] = [m for m in model["enum"] if m != "newsqa-generate"]
         for name in ("AskRequest", "ChatRequest"):
             mode = schemas.get(name, {}).get("properties", {}).get("mode")
             if mode is not None:

@@ -4,13 +4,14 @@ Every error is JSON, ``{"detail": "..."}`` (see :func:`newsqa.api.middleware.err
 refused request body is a 422 listing each field's problem, an :class:`HTTPException` keeps its
 status and headers (a 405 names every method the path takes), another process writing to the
 index is a 409 with ``Retry-After``, a catalogue server that cannot be reached a 503 with
-``Retry-After``, and a request the service refuses
+``Retry-After`` (which names no server: the log does), and a request the service refuses
 (:class:`~newsqa.service.RequestError`) is a 422. Any other exception becomes a 500 in
 :class:`~newsqa.api.middleware.RequestContextMiddleware` (logged, never shown).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from newsqa.api import schemas as s
-from newsqa.api.middleware import RETRY_AFTER_S, error_body
+from newsqa.api.middleware import RETRY_AFTER_S, error_body, request_id
 from newsqa.index.errors import CatalogueUnavailableError
 from newsqa.index.store import IndexBusyError
 from newsqa.service import RequestError
@@ -32,6 +33,17 @@ BUSY: dict[int | str, dict[str, Any]] = {409: {
     "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
 }}
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+#: What a client is told when the catalogue's server cannot be reached.
+UNAVAILABLE = "the catalogue database is unavailable"
+log = logging.getLogger("newsqa.api")
+
+
+class OpenAIError(StarletteHTTPException):
+    """An HTTP error with the ``code`` and ``param`` that OpenAI clients read (``/v1``)."""
+
+    def __init__(self, status: int, detail: str, *, code: str, param: str | None = None) -> None:
+        super().__init__(status, detail)
+        self.code, self.param = code, param
 
 
 def message(error: Any) -> str:
@@ -54,12 +66,17 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
         f"{e['msg']}"
         for e in errors
     )
-    return _error(request, 422, detail or "invalid request", errors=errors)
+    # the field at fault for OpenAI clients: an unknown one first (a union's other branches
+    # report a mismatch of their own)
+    at_fault = [e for e in errors if e["type"] == "extra_forbidden"] or errors
+    param = ".".join(str(p) for p in at_fault[0]["loc"][1:]) if at_fault else None
+    return _error(request, 422, detail or "invalid request", errors=errors, param=param or None)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    resp = _error(request, exc.status_code, str(exc.detail))
+    coded = {"code": exc.code, "param": exc.param} if isinstance(exc, OpenAIError) else {}
+    resp = _error(request, exc.status_code, str(exc.detail), **coded)
     resp.headers.update(exc.headers or {})
     if exc.status_code == 405:
         resp.headers["Allow"] = allowed_methods(request, resp.headers.get("Allow", ""))
@@ -73,7 +90,9 @@ async def _busy(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    resp = _error(request, 503, str(exc))
+    # The message names the server, its user and database: for the log, not for clients.
+    log.warning("request %s: %s", request_id(request), exc)
+    resp = _error(request, 503, UNAVAILABLE)
     resp.headers["Retry-After"] = str(RETRY_AFTER_S)
     return resp
 

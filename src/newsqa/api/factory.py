@@ -4,10 +4,13 @@ order, the web chat's files and the docs)."""
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from newsqa import __version__
+from newsqa.api.bodylimit import BodyLimitMiddleware
 from newsqa.api.dependencies import check_question, get_service, require_read, require_write
 from newsqa.api.docs import (
     DESCRIPTION,
@@ -17,29 +20,43 @@ from newsqa.api.docs import (
     truthful_openapi,
 )
 from newsqa.api.errors import install_error_handlers
+from newsqa.api.exposure import Exposure, HostCheckMiddleware
 from newsqa.api.feeds import install as install_feeds
 from newsqa.api.metrics import Metrics, MetricsMiddleware
 from newsqa.api.middleware import RequestContextMiddleware
 from newsqa.api.openai_compat import make_router
 from newsqa.api.routes import articles, operations, questions, web
+from newsqa.api.shutdown import lifespan
 from newsqa.api.uploads import clean_stale_uploads
 from newsqa.service import NewsQA
 
 
-def create_app(service: NewsQA) -> FastAPI:
+def create_app(service: NewsQA, bind: str | None = None) -> FastAPI:
     """The FastAPI app serving ``service``: the API, ``/v1`` (OpenAI), ``/metrics`` and the web
     chat (``/`` and ``/static``); ``/docs`` documents it (with local assets when the
-    ``fastapi-offline`` package is installed, else FastAPI's CDN-hosted Swagger UI)."""
+    ``fastapi-offline`` package is installed, else FastAPI's CDN-hosted Swagger UI).
+
+    ``bind`` is the address the server listens on (None: not known, as for a test's client):
+    what it exposes decides whether keyless writes and other ``Host`` names are answered
+    (:mod:`newsqa.api.exposure`)."""
     assets = docs_assets()
     app = FastAPI(
         title="newsqa", version=__version__, description=DESCRIPTION,
         docs_url=None if assets else "/docs", redoc_url=None if assets else "/redoc",
-        openapi_tags=OPENAPI_TAGS,
+        openapi_tags=OPENAPI_TAGS, lifespan=lifespan,
     )
     app.state.service = service
     app.state.metrics = Metrics()
+    app.state.stopping = threading.Event()
+    app.state.exposure = Exposure.of(service.settings.api, bind)
+    app.state.exposure.announce(service.settings.api)
     clean_stale_uploads(service.index.path)
+    app.add_middleware(  # uploads to POST /api/articles have max_upload_bytes instead
+        BodyLimitMiddleware, limit=service.settings.api.max_body_bytes,
+        exempt=[("POST", "/api/articles")],
+    )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(HostCheckMiddleware, hosts=app.state.exposure.hosts)
     app.add_middleware(RequestContextMiddleware)  # outermost: it also sees the metrics' 500s
     install_error_handlers(app)
     for routes in (questions, articles, operations, web):  # this order is the OpenAPI page's

@@ -4,9 +4,11 @@
 running, and how fresh the archive is; ``POST`` (a URL, optionally an interval) and ``DELETE``
 are writes and need the API key when one is set. A URL given here goes through the address
 guard (:mod:`newsqa.feeds.guard`): one on a loopback, link-local or private address is refused
-with 422 unless ``NEWSQA_FEEDS__ALLOW_PRIVATE`` is set. Polling is done by ``serve --follow`` (or
+with 422 unless ``NEWSQA_FEEDS__ALLOW_HOSTS`` lists it (or ``NEWSQA_FEEDS__ALLOW_PRIVATE`` turns
+the guard off). Polling is done by ``serve --follow`` (or
 a separate ``newsqa follow``), which picks up a feed added here within seconds. :func:`install`
-also adds the feeds' series to ``/metrics``.
+also adds the feeds' series to ``/metrics``. A feed URL is shown redacted everywhere here
+(:func:`~newsqa.feeds.redact.redact_url`: no userinfo, no token-like query values).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from newsqa.api import schemas as s
 from newsqa.api.metrics import family
 from newsqa.feeds.guard import FeedURLError, check_public, check_url
+from newsqa.feeds.redact import redact_text, redact_url
 from newsqa.feeds.status import feeds_status, follower_state
-from newsqa.feeds.store import FeedStore
+from newsqa.feeds.store import Feed, FeedStore
 
 _PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 URL_PATTERN = rf"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~%-]+(:{_PORT})?([/?#][!-~]*)?$"
@@ -57,11 +60,21 @@ class FeedIn(BaseModel):
     )
 
 
+class GivenUpOut(BaseModel):
+    """An item of a feed given up: its page failed too often, or can never be read."""
+
+    item: str = Field(description="The item's link (else its id in the feed)")
+    error: str = Field(description="Why its last fetch failed")
+    failures: int
+    at: str | None = Field(None, description="When it was given up")
+
+
 class FeedOut(BaseModel):
     """A followed feed and the outcome of its polls (times ISO 8601, UTC)."""
 
     id: str = Field(description="Short stable id (DELETE /api/feeds/{id})")
-    url: str
+    url: str = Field(description="The feed's URL, its userinfo and token-like query values "
+                     "shown as ***")
     added_by: str = Field(description="cli (command line, file) or api")
     added_at: str | None
     interval: float
@@ -75,6 +88,11 @@ class FeedOut(BaseModel):
     items_added: int = 0
     items_updated: int = 0
     items_seen: int = 0
+    items_pending: int = Field(0, description="Items still to do (a page that failed, waiting "
+                               "its back-off, or left over by a poll past its budget)")
+    items_given_up: int = Field(0, description="Items given up (see given_up)")
+    given_up: list[GivenUpOut] = Field(default_factory=list,
+                                       description="The latest items given up")
 
 
 class FollowerOut(BaseModel):
@@ -146,9 +164,9 @@ def make_router(
         try:
             url = check_url(body.url)
             if not svc.settings.feeds.allow_private:
-                check_public(url)
+                check_public(url, svc.settings.feeds.allow_hosts)
         except FeedURLError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise HTTPException(422, redact_text(str(exc))) from None
         feed, new = store_of(app, svc).add(url, "api", body.interval)
         if not new:
             response.status_code = 200
@@ -163,15 +181,23 @@ def make_router(
         url = store_of(app, svc).remove(feed)
         if url is None:
             raise HTTPException(404, f"no feed {feed!r}")
-        return {"deleted": url}
+        return {"deleted": redact_url(url)}
 
     return router
 
 
+def _labels(feeds: list[Feed]) -> list[dict[str, str]]:
+    """Each feed's label: its redacted URL, with its id where two would read the same."""
+    shown = [redact_url(f.url) for f in feeds]
+    return [{"feed": name if shown.count(name) == 1 else f"{name} ({f.id})"}
+            for name, f in zip(shown, feeds, strict=True)]
+
+
 def feed_metrics(store: FeedStore) -> list[str]:
-    """The feeds' Prometheus series: counts, last poll and success times, up, totals."""
+    """The feeds' Prometheus series (URLs redacted): counts, last poll and success times, up,
+    totals, items pending and given up."""
     feeds = store.list()
-    lab = [{"feed": f.url} for f in feeds]
+    lab = _labels(feeds)
     out = family("newsqa_feeds", "gauge", "Feeds followed.", [({}, len(feeds))])
     out += family("newsqa_feed_follower_up", "gauge",
                   "1 while a follower (serve --follow, newsqa follow) polls the feeds.",
@@ -193,6 +219,10 @@ def feed_metrics(store: FeedStore) -> list[str]:
     out += family("newsqa_feed_items_total", "counter", "Articles the feed added or updated.",
                   [({**la, "status": st}, n) for la, f in zip(lab, feeds, strict=True)
                    for st, n in (("added", f.items_added), ("updated", f.items_updated))])
+    out += family("newsqa_feed_pending_items", "gauge",
+                  "Items of the feed still to do (pending) or given up.",
+                  [({**la, "state": st}, n) for la, f in zip(lab, feeds, strict=True)
+                   for st, n in (("pending", f.items_pending), ("given_up", f.items_given_up))])
     return out
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Message, Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsqa.index.store import IndexBusyError
 from newsqa.logs import REQUEST_ID
@@ -54,12 +54,17 @@ def _incoming_id(scope: Scope) -> str:
     return given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
 
 
-def error_body(path: str, status: int, detail: str, **extra: Any) -> dict[str, Any]:
-    """The JSON of an error response; OpenAI clients (``/v1/...``) also read ``error.message``."""
+def error_body(
+    path: str, status: int, detail: str, *, code: str | None = None, param: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The JSON of an error response; OpenAI clients (``/v1/...``) also read ``error``: its
+    ``message``, ``type``, ``param`` (the field at fault) and ``code`` (e.g.
+    ``model_not_found``; the status when no code is given)."""
     body: dict[str, Any] = {"detail": detail, **extra}
     if path.startswith("/v1/"):
         kind = "server_error" if status >= 500 else "invalid_request_error"
-        body["error"] = {"message": detail, "type": kind, "code": status}
+        body["error"] = {"message": detail, "type": kind, "param": param, "code": code or status}
     return body
 
 
@@ -83,12 +88,7 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(
-        self,
-        scope: Scope,
-        receive: Callable[[], Awaitable[Message]],
-        send: Callable[[Message], Awaitable[None]],
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the request; on an unhandled exception log it and answer 500 if still possible."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)

@@ -2,12 +2,15 @@
 
 The last user message is the question and earlier user/assistant messages are the history. The
 reply's text is the answer followed by a numbered source list, and a top-level ``citations`` field
-carries the citation objects. Unknown request fields (temperature, max_tokens, …) are accepted and
-ignored, so stock OpenAI clients work unchanged; newsqa's filters (k, since, until, sources,
-as_of) may be passed as extra body fields. When a language model is configured, the model
-``newsqa-generate`` (or ``mode: "generate"``) answers with the model's text, checked claim by
-claim: tokens stream as the model writes them and a sentence its sources do not support is
-marked "(not supported by the sources)" in the stream.
+carries the citation objects. The fields OpenAI documents (temperature, max_tokens, …) are
+accepted and ignored, so stock OpenAI clients work unchanged, and any other field is refused
+(:mod:`newsqa.api.openai_schemas`); newsqa's filters (k, since, until, sources, as_of) may be
+passed as extra body fields. A model this server does not serve is a 404 ``model_not_found``,
+as OpenAI answers. When a language model is configured, the model ``newsqa-generate`` (or
+``mode: "generate"``) answers with the model's text, checked claim by claim: tokens stream as
+the model writes them and a sentence its sources do not support is marked "(not supported by
+the sources)" in the stream. The reply's text quotes articles and is Markdown to a chat client:
+images and links other than http(s) are taken out (:mod:`newsqa.api.safe_markdown`).
 """
 
 from __future__ import annotations
@@ -16,212 +19,30 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from newsqa.api.errors import OpenAIError
 from newsqa.api.middleware import failure, request_id
-from newsqa.api.schemas import (
-    ERRORS,
-    MODE_DOC,
-    NOT_BLANK,
-    SEED_QUESTION,
-    CitationOut,
-    ClaimsOut,
-    ErrorBody,
-    FilterFields,
-    Mode,
-    View,
+from newsqa.api.openai_schemas import (
+    GENERATE_ID,
+    MODEL_ID,
+    ChatCompletionOut,
+    ChatRequest,
+    ModelList,
+    ModelOut,
 )
+from newsqa.api.safe_markdown import MarkdownStream, safe_markdown
+from newsqa.api.schemas import ERRORS, ErrorBody
 from newsqa.query.compose import unbracket
 from newsqa.service import NewsQA
 
-MODEL_ID = "newsqa"
-GENERATE_ID = "newsqa-generate"
 CREATED = 1_700_000_000
-
-
-#: Bounds of a request, as /api/ask bounds its history: messages per request, characters of a
-#: message's content (of each part when it is a list) and parts per message. A user message is
-#: a question: its text is also held to ``max_question_chars`` (the OpenAPI page says how much).
-MAX_MESSAGES = 64
-MAX_CONTENT_CHARS = 20_000
-MAX_PARTS = 10
-TEXT_PART = {
-    "type": "object", "required": ["type", "text"],
-    "properties": {"type": {"const": "text"}, "text": {"type": "string", "pattern": NOT_BLANK}},
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such model (`model_not_found`)"},
 }
-
-
-class ContentPart(BaseModel):
-    """One part of a message's content: a ``text`` part is read, others are ignored."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: str = Field(max_length=100)
-    text: str | None = Field(None, max_length=MAX_CONTENT_CHARS)
-
-
-Content = (
-    Annotated[str, Field(max_length=MAX_CONTENT_CHARS)]
-    | Annotated[list[ContentPart], Field(max_length=MAX_PARTS)]
-)
-
-
-class _Message(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    content: Content | None = None
-
-    def text(self) -> str:
-        """The message's text (text parts joined)."""
-        if isinstance(self.content, str):
-            return self.content
-        parts = self.content or []
-        return "\n".join(p.text or "" for p in parts if p.type == "text")
-
-
-class UserMessage(_Message):
-    """A user message: a question, so it has text (a string, or at least one text part)."""
-
-    role: Literal["user"]
-    content: (
-        Annotated[str, Field(max_length=MAX_CONTENT_CHARS,
-                             json_schema_extra={"pattern": NOT_BLANK})]
-        | Annotated[list[ContentPart], Field(min_length=1, max_length=MAX_PARTS,
-                                             json_schema_extra={"contains": TEXT_PART})]
-    ) = Field(description="The question's text (at most max_question_chars)")
-
-    @model_validator(mode="after")
-    def _has_text(self) -> UserMessage:
-        if not self.text().strip():
-            raise ValueError("a user message needs text: it is a question")
-        return self
-
-
-class OtherMessage(_Message):
-    """A system, developer, assistant, tool or function message (only assistant messages are
-    read, as the answers of the conversation so far)."""
-
-    role: Literal["system", "developer", "assistant", "tool", "function"]
-
-
-ChatMessage = Annotated[UserMessage | OtherMessage, Field(discriminator="role")]
-
-
-class ChatRequest(FilterFields):
-    """An OpenAI chat completion request (unknown fields are ignored)."""
-
-    model_config = ConfigDict(
-        extra="ignore",
-        json_schema_extra={
-            "examples": [
-                {"model": "newsqa", "messages": [{"role": "user", "content": SEED_QUESTION}]},
-                {
-                    "model": "newsqa",
-                    "stream": True,
-                    "messages": [
-                        {"role": "system", "content": "You are a news assistant."},
-                        {"role": "user", "content": SEED_QUESTION},
-                    ],
-                },
-            ]
-        },
-    )
-
-    model: str = Field(
-        MODEL_ID, description='"newsqa-generate" answers with the language model (as mode '
-        '"generate"); any other value answers extractively'
-    )
-    messages: list[ChatMessage] = Field(
-        min_length=1, max_length=MAX_MESSAGES,
-        description=f"At most {MAX_MESSAGES}, one of them from the user: the last user message "
-        "is the question",
-        json_schema_extra={"contains": {
-            "type": "object", "properties": {"role": {"const": "user"}}, "required": ["role"],
-        }},
-    )
-    stream: bool = Field(False, strict=True)
-    n: Literal[1] | None = Field(
-        1, description="Choices to return: only 1 is supported (anything else is a 422)"
-    )
-    view: View = Field("answer", description="newsqa extension: answer, timeline or outlets")
-    mode: Mode | None = Field(None, description=f"newsqa extension: {MODE_DOC}")
-
-    @field_validator("n", mode="before")
-    @classmethod
-    def _one_choice(cls, value: Any) -> Any:
-        if value is not None and (value != 1 or isinstance(value, bool)):
-            raise ValueError(f"n={value!r} is not supported: newsqa returns one choice (n=1)")
-        return value
-
-    def answer_mode(self) -> str:
-        """The mode asked for, by the ``mode`` field or else by the model's name."""
-        return self.mode or ("generate" if self.model == GENERATE_ID else "extractive")
-
-
-class ChatChoiceMessage(BaseModel):
-    """The assistant's reply."""
-
-    role: Literal["assistant"] = "assistant"
-    content: str
-
-
-class ChatChoice(BaseModel):
-    """The single choice of a completion."""
-
-    index: int = 0
-    message: ChatChoiceMessage
-    finish_reason: Literal["stop"] = "stop"
-    logprobs: None = None
-
-
-class Usage(BaseModel):
-    """Token counts (cl100k_base)."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-class NewsqaOut(BaseModel):
-    """newsqa's extension of a completion."""
-
-    mode: Mode
-    note: str | None
-    claims: ClaimsOut | None
-    abstained: bool
-
-
-class ChatCompletionOut(BaseModel):
-    """An OpenAI ``chat.completion`` with newsqa's ``citations`` added."""
-
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
-    choices: list[ChatChoice]
-    usage: Usage
-    citations: list[CitationOut]
-    newsqa: NewsqaOut
-
-
-class ModelOut(BaseModel):
-    """An OpenAI model object."""
-
-    id: str
-    object: Literal["model"] = "model"
-    created: int
-    owned_by: str
-
-
-class ModelList(BaseModel):
-    """The models served (just ``newsqa``)."""
-
-    object: Literal["list"] = "list"
-    data: list[ModelOut]
 
 
 def _tokens(text: str) -> int:
@@ -247,9 +68,10 @@ def source_list(result: dict[str, Any]) -> str:
 
 
 def message_text(result: dict[str, Any]) -> str:
-    """The assistant message: the answer, a blank line, then the source list."""
+    """The assistant message: the answer, a blank line, then the source list (made safe to
+    render as Markdown)."""
     sources = source_list(result)
-    return f"{result['answer']}\n\n{sources}" if sources else result["answer"]
+    return safe_markdown(f"{result['answer']}\n\n{sources}" if sources else result["answer"])
 
 
 def _extension(result: dict[str, Any]) -> dict[str, Any]:
@@ -266,14 +88,24 @@ def _question_and_history(req: ChatRequest) -> tuple[str, list[dict[str, str]]]:
     return turns[last_user].text(), history
 
 
-def _chunk(cid: str, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-    body = {
-        "id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
-        "model": MODEL_ID,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
-        **extra,
-    }
-    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+class _Chunks:
+    """The ``chat.completion.chunk`` lines of one streamed reply."""
+
+    def __init__(self, cid: str, model: str, usage: bool) -> None:
+        self.cid, self.model, self.usage = cid, model, usage
+
+    def __call__(self, delta: dict[str, Any] | None, finish: str | None = None,
+                 **extra: Any) -> str:
+        """One chunk; ``delta=None`` is the usage chunk, with no choices."""
+        choices = [] if delta is None else [
+            {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        ]
+        body = {
+            "id": self.cid, "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": self.model, "choices": choices,
+            **({"usage": None} if self.usage else {}), **extra,
+        }
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
 def _content(event: str, data: dict[str, Any], generating: bool) -> str:
@@ -290,25 +122,70 @@ def _content(event: str, data: dict[str, Any], generating: bool) -> str:
     return ""
 
 
-def _stream(events: Iterator[tuple[str, dict[str, Any]]], cid: str, rid: str) -> Iterator[str]:
-    yield _chunk(cid, {"role": "assistant", "content": ""})
+def _stream(events: Iterator[tuple[str, dict[str, Any]]], chunk: _Chunks, rid: str,
+            question: str) -> Iterator[str]:
+    """The reply as chunks, its text made safe as it goes; with usage asked for, a last chunk
+    counting ``question`` and the text sent."""
+    yield chunk({"role": "assistant", "content": ""})
+    guard, sent, finished = MarkdownStream(), [], False
     generating = False
     try:
         for event, data in events:
             generating = (generating or event == "token") and event != "note"
             piece = _content(event, data, generating)
-            if piece:
-                yield _chunk(cid, {"content": piece})
             if event == "done":
                 sources = source_list(data)
-                if sources:
-                    yield _chunk(cid, {"content": "\n\n" + sources})
-                yield _chunk(cid, {}, "stop", citations=data["citations"], newsqa=_extension(data))
+                piece += "\n\n" + sources if sources else ""
+            text = guard.feed(piece) + (guard.end() if event == "done" else "")
+            if text:
+                sent.append(text)
+                yield chunk({"content": text})
+            if event == "done":
+                finished = True
+                yield chunk({}, "stop", citations=data["citations"], newsqa=_extension(data))
     except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
         err = failure(exc, rid)
-        body = {"error": {"message": err["detail"], "type": "server_error", "code": err["status"]}}
+        body = {"error": {"message": err["detail"], "type": "server_error", "param": None,
+                          "code": err["status"]}}
         yield f"data: {json.dumps(body)}\n\n"
+    if finished and chunk.usage:
+        yield chunk(None, usage=_usage(question, "".join(sent)))
     yield "data: [DONE]\n\n"
+
+
+def _usage(question: str, reply: str) -> dict[str, int]:
+    """Tokens of what was read (the question answered, not the other messages) and written."""
+    prompt, completion = _tokens(question), _tokens(reply)
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion}
+
+
+def _check_request(req: ChatRequest, svc: NewsQA) -> tuple[str, list[dict[str, str]]]:
+    """The question and history of ``req``, once its model is one served (404 otherwise) and
+    its text within ``max_chat_chars`` and each user message within ``max_question_chars``."""
+    served = _served(svc)
+    if req.model not in served:
+        raise OpenAIError(
+            404, f"The model `{req.model}` does not exist: this server serves "
+            f"{', '.join(served)} (GET /v1/models)", code="model_not_found", param="model",
+        )
+    limit = svc.settings.api.max_chat_chars
+    total = sum(len(m.text()) for m in req.messages)
+    if total > limit:
+        raise HTTPException(
+            422, f"the messages hold {total:,} characters of text; the limit is {limit:,} "
+            "(NEWSQA_API__MAX_CHAT_CHARS)"
+        )
+    question, history = _question_and_history(req)
+    limit = svc.settings.api.max_question_chars
+    for turn in history:  # each user message was a question once
+        n = len(turn["content"].strip())
+        if turn["role"] == "user" and n > limit:
+            raise HTTPException(
+                422, f"a user message is {n} characters long; the limit is {limit} "
+                "(each user message is a question)"
+            )
+    return question, history
 
 
 def make_router(
@@ -328,41 +205,33 @@ def make_router(
         summary="Chat completion (OpenAI-compatible)",
         description="The last user message is the question; earlier messages are the history. "
         "With `stream: true` the reply is `data: {chunk}` lines ending with `data: [DONE]`; the "
-        "last chunk carries `citations`.",
-        responses={200: {"content": {"text/event-stream": {}}}},
+        "chunk with `finish_reason` carries `citations`, and with `stream_options."
+        "include_usage` a last chunk (no choices) carries `usage`.",
+        responses={200: {"content": {"text/event-stream": {}}}, **NOT_FOUND},
     )
     def chat_completions(
         req: ChatRequest, request: Request,
         svc: NewsQA = Depends(get_service),  # noqa: B008 - factory argument
     ) -> Any:
         """A cited answer as an OpenAI chat completion."""
-        question, history = _question_and_history(req)
-        limit = svc.settings.api.max_question_chars
-        for turn in history:  # each user message was a question once
-            n = len(turn["content"].strip())
-            if turn["role"] == "user" and n > limit:
-                raise HTTPException(
-                    422, f"a user message is {n} characters long; the limit is {limit} "
-                    "(each user message is a question)"
-                )
+        question, history = _check_request(req, svc)
         question = check_question(svc, question)
         cid = f"chatcmpl-{uuid.uuid4().hex}"
         if req.stream:
             events = svc.ask_stream(
                 question, req.k, req.filters(), history, req.view, req.answer_mode()
             )
+            chunks = _Chunks(cid, req.model, req.wants_usage())
             return StreamingResponse(
-                _stream(events, cid, request_id(request)), media_type="text/event-stream"
+                _stream(events, chunks, request_id(request), question),
+                media_type="text/event-stream",
             )
         result = svc.ask(question, req.k, req.filters(), history, req.view, req.answer_mode())
         text = message_text(result)
-        prompt = sum(_tokens(m.text()) for m in req.messages)
-        completion = _tokens(text)
         return {
-            "id": cid, "created": int(time.time()), "model": MODEL_ID,
+            "id": cid, "created": int(time.time()), "model": req.model,
             "choices": [{"message": {"content": text}}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                      "total_tokens": prompt + completion},
+            "usage": _usage(question, text),
             "citations": result["citations"],
             "newsqa": _extension(result),
         }
@@ -376,15 +245,16 @@ def make_router(
         return {"data": [_model(m) for m in _served(svc)]}
 
     @router.get("/models/{model_id}", response_model=ModelOut, summary="One model",
-                responses={404: {"model": ErrorBody, "description": "No such model"}})
+                responses=NOT_FOUND)
     def get_model(
         model_id: str, svc: NewsQA = Depends(get_service),  # noqa: B008 - factory argument
     ) -> dict[str, Any]:
         """One model by id (404 for one this server does not serve)."""
         served = _served(svc)
         if model_id not in served:
-            raise HTTPException(
-                404, f"no model {model_id!r} (this server serves {', '.join(served)})"
+            raise OpenAIError(
+                404, f"The model `{model_id}` does not exist: this server serves "
+                f"{', '.join(served)}", code="model_not_found", param="model",
             )
         return _model(model_id)
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from newsqa import models
 from newsqa.api.derive import response_model
@@ -42,21 +49,39 @@ MODE_DOC = (
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request model: no field it does not declare, and no value of another JSON type (``"5"``
+    or ``true`` is not the integer 5), so the schema on the page is the whole rule."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+#: The rule a JSON schema cannot state (it compares no two fields), said where it applies.
+DATE_ORDER = "since must not be after until: such a request is refused with 422"
 
 
 class FilterFields(_Strict):
-    """Restrictions shared by ask and search; dates are ``YYYY-MM-DD``."""
+    """Restrictions shared by ask and search; dates are ``YYYY-MM-DD``, and ``since`` not after
+    ``until`` (422 otherwise)."""
 
     k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve (1-50, default 8)")
-    since: IsoDate | None = Field(None, description="Only articles published on or after this day")
-    until: IsoDate | None = Field(None, description="Only articles published on or before this day")
+    since: IsoDate | None = Field(
+        None, description=f"Only articles published on or after this day ({DATE_ORDER})"
+    )
+    until: IsoDate | None = Field(
+        None, description=f"Only articles published on or before this day ({DATE_ORDER})"
+    )
     sources: list[Outlet] | None = Field(
         None, min_length=1, max_length=50, description="Only these outlets (domains, e.g. cnn.com)"
     )
     as_of: IsoDate | None = Field(
         None, description="Answer as of this day: later articles are ignored (default: today)"
     )
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        """To JSON Schema 5.0 is the integer 5; "5" and true are no integers (refused)."""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
     @model_validator(mode="after")
     def _range(self) -> FilterFields:
@@ -344,7 +369,10 @@ class Health(BaseModel):
     status: str
     version: str
     model: str
-    index: str
+    index: str | None = Field(
+        None, description="The index directory: shown only to a caller with the key, or on a "
+        "loopback server whose reads are open"
+    )
     articles: int
     chunks: int
     generator: str | None = Field(
@@ -369,6 +397,7 @@ class ErrorBody(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Malformed request body"},
     401: {"model": ErrorBody, "description": "Missing or wrong API key"},
+    413: {"model": ErrorBody, "description": "Request body over max_body_bytes"},
     422: {"model": ErrorBody, "description": "Invalid input"},
     500: {"model": ErrorBody, "description": "Internal error: the detail names the request id"},
 }

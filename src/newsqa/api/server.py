@@ -24,6 +24,8 @@ from newsqa.service import NewsQA
 
 #: What uvicorn's worker processes import to build their app (with ``factory=True``).
 WORKER_APP = "newsqa.api.server:worker_app"
+#: The address the supervisor listens on, for its workers' apps (see :mod:`.exposure`).
+BIND_ENV = "NEWSQA_SERVE_BIND"
 
 
 def log_config() -> dict[str, Any]:
@@ -46,7 +48,7 @@ def worker_app() -> FastAPI:
 
     service = NewsQA.open(get_settings(), create=False)
     start_warming(service)
-    return create_app(service)
+    return create_app(service, os.environ.get(BIND_ENV) or "0.0.0.0")
 
 
 def start_warming(service: NewsQA) -> None:
@@ -99,9 +101,10 @@ def serve(service: NewsQA, host: str = "127.0.0.1", port: int = 8000, workers: i
     }
     if workers <= 1:
         start_warming(service)
-        uvicorn.run(create_app(service), **common)
+        uvicorn.run(create_app(service, host), **common)
         return
-    env = worker_environment(service.settings.index.path, workers, os.environ)
+    env = {**worker_environment(service.settings.index.path, workers, os.environ),
+           BIND_ENV: host}
     service.close()
     release_models()
     with _environment(env):

@@ -1,5 +1,6 @@
 """What ``POST /api/articles`` reads: a JSON list of articles or one uploaded file (multipart),
-parsed into an :class:`IngestJob`, with the body size capped while it arrives.
+parsed into an :class:`IngestJob`, with the body size capped while it arrives and the records
+read from it capped too (:func:`bounded_records`, which also ends it when the server stops).
 
 An uploaded file is saved in a folder of its own under the index directory's ``uploads/``,
 locked while its ingest runs, so that a server that starts can tell (and remove) what a killed
@@ -13,8 +14,9 @@ import json
 import re
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -92,13 +94,17 @@ async def _limited_body(request: Request, limit: int) -> AsyncGenerator[bytes, N
         yield chunk
 
 
-def json_records(doc: Any, max_bytes: int) -> Records:
-    """Articles (validated) and problems (``item[i]``) from a JSON list of article objects."""
+def json_records(doc: Any, max_bytes: int, max_records: int | None = None) -> Records:
+    """Articles (validated) and problems (``item[i]``) from a JSON list of article objects;
+    past ``max_records`` items, one problem says the rest was not read."""
     if isinstance(doc, dict) and isinstance(doc.get("articles"), list):
         doc = doc["articles"]
     if not isinstance(doc, list) or not doc:
         raise HTTPException(422, "expected a non-empty JSON list of article objects")
     out: Records = []
+    if max_records is not None and len(doc) > max_records:
+        out.append(LoadProblem("upload", _over(max_records)))
+        doc = doc[:max_records]
     for i, item in enumerate(doc):
         where = f"item[{i}]"
         try:
@@ -109,6 +115,28 @@ def json_records(doc: Any, max_bytes: int) -> Records:
             )
             out.append(LoadProblem(where, reason))
     return out
+
+
+def _over(limit: int) -> str:
+    return (f"the upload holds more than {limit:,} records (articles and unreadable items), "
+            "the limit per upload (NEWSQA_API__MAX_UPLOAD_RECORDS): the rest was not read")
+
+
+def bounded_records(
+    records: Iterable[Article | LoadProblem], limit: int, stopping: threading.Event, name: str
+) -> Iterator[Article | LoadProblem]:
+    """``records`` up to ``limit`` of them, ending early (with a problem that says why) past
+    it or once ``stopping`` is set, so that an ingest reading them commits what it holds and
+    ends instead of reading a bomb of lines, or holding a server that was told to stop. The
+    problem is the upload's (``name``), not one file's, so it is listed past the file's own."""
+    for n, record in enumerate(records):
+        if stopping.is_set():
+            yield LoadProblem(name, "the server is stopping: the rest of the upload was not read")
+            return
+        if n >= limit:
+            yield LoadProblem(name, _over(limit))
+            return
+        yield record
 
 
 def _safe_name(filename: str) -> str:
@@ -186,6 +214,7 @@ def _save(src: BinaryIO, dest: Path) -> None:
 async def read_ingest_input(request: Request, svc: NewsQA) -> IngestJob:
     """Parse a JSON list of articles or a multipart file upload into ingest work."""
     limit = svc.settings.api.max_upload_bytes
+    stopping: threading.Event = request.app.state.stopping
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
         raw = b"".join([c async for c in _limited_body(request, limit)])
@@ -195,8 +224,11 @@ async def read_ingest_input(request: Request, svc: NewsQA) -> IngestJob:
             raise HTTPException(400, f"invalid JSON body: {exc}") from None
         except RecursionError:
             raise HTTPException(400, "invalid JSON body: nested too deeply") from None
-        records = json_records(doc, svc.settings.ingest.max_article_bytes)
-        return IngestJob(lambda progress: svc.ingest_records(records, progress))
+        records = json_records(
+            doc, svc.settings.ingest.max_article_bytes, svc.settings.api.max_upload_records
+        )
+        return IngestJob(lambda progress: svc.ingest_records(
+            bounded_records(records, len(records), stopping, "upload"), progress))
     if ctype != "multipart/form-data":
         raise HTTPException(
             415, "send a JSON list of articles (application/json) or a file (multipart/form-data)"
@@ -218,7 +250,9 @@ async def read_ingest_input(request: Request, svc: NewsQA) -> IngestJob:
         )
     tmp, lock = upload_folder(svc.index.path)
     path = tmp / name  # the loaders pick the format by suffix; reports name the file
-    job = IngestJob(lambda progress: svc.ingest([path], progress), tmp, lock)
+    job = IngestJob(lambda progress: svc.ingest_records(bounded_records(
+        svc.load([path]), svc.settings.api.max_upload_records, stopping, "upload"), progress,
+    ), tmp, lock)
     try:
         await run_in_threadpool(_save, upload.file, path)
     except BaseException:

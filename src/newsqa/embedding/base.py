@@ -8,7 +8,9 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 import numpy as np
@@ -74,6 +76,70 @@ def length_batches(lengths: Sequence[int], max_tokens: int, max_texts: int) -> l
     return batches
 
 
+_BULK: ContextVar[bool] = ContextVar("newsqa_bulk_embedding", default=False)
+
+
+@contextmanager
+def bulk_work() -> Iterator[None]:
+    """Mark the embedding calls made in this block (in this thread or task) as bulk work, an
+    ingest: they take the model one small batch at a time and let any waiting query go first
+    (:class:`TurnLock`)."""
+    token = _BULK.set(True)
+    try:
+        yield
+    finally:
+        _BULK.reset(token)
+
+
+def in_bulk_work() -> bool:
+    """Whether the caller is inside :func:`bulk_work`."""
+    return _BULK.get()
+
+
+class TurnLock:
+    """The model's turns between queries and bulk work (ingests) sharing one embedder.
+
+    Held for one forward batch at a time. When it is released, a waiting query goes before a
+    waiting bulk batch, so a query waits for at most the batch in progress, not for a whole
+    ingest. So that queries asked without pause cannot starve an ingest, a bulk batch that has
+    seen ``bulk_after`` queries go first gets the next turn.
+    """
+
+    def __init__(self, bulk_after: int = 8) -> None:
+        self.bulk_after = bulk_after
+        self._cond = threading.Condition(threading.Lock())
+        self._held = False
+        self._queries_waiting = 0
+        self._bulk_waiting = 0
+        self._passed = 0  # queries that went first while bulk work waited
+
+    @contextmanager
+    def turn(self, bulk: bool | None = None) -> Iterator[None]:
+        """Hold the model for one batch; ``bulk`` defaults to :func:`in_bulk_work`."""
+        bulk = in_bulk_work() if bulk is None else bulk
+        with self._cond:
+            if bulk:
+                self._bulk_waiting += 1
+                while self._held or (self._queries_waiting and self._passed < self.bulk_after):
+                    self._cond.wait()
+                self._bulk_waiting -= 1
+                self._passed = 0
+            else:
+                self._queries_waiting += 1
+                while self._held or (self._bulk_waiting and self._passed >= self.bulk_after):
+                    self._cond.wait()
+                self._queries_waiting -= 1
+                if self._bulk_waiting:
+                    self._passed += 1
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held = False
+                self._cond.notify_all()
+
+
 def _text_key(text: str) -> bytes:
     # A digest instead of the text keeps the cache small; 128 bits make a collision negligible.
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
@@ -83,8 +149,9 @@ class WordPieceEmbedder:
     """Tokenising, id reuse and length-bucketed batching shared by the model backends.
 
     Safe to share between threads: tokenising uses a tokenizer whose settings never change after
-    construction, and forward passes take turns under a lock. A subclass sets ``name``,
-    ``dim``, ``backend`` and ``precision`` and implements :meth:`_forward`.
+    construction, and forward passes take turns batch by batch (:class:`TurnLock`), queries
+    before the batches of an ingest (:func:`bulk_work`). A subclass sets ``name``, ``dim``,
+    ``backend`` and ``precision`` and implements :meth:`_forward`.
     """
 
     name: str
@@ -94,6 +161,8 @@ class WordPieceEmbedder:
     #: Word pieces (padding included) per forward batch: long enough batches keep the matrix
     #: units busy, short enough ones keep the attention activations in cache (bench/ingest.py).
     tokens_per_batch = 4096
+    #: The same for bulk work (:func:`bulk_work`): a query waits for at most one such batch.
+    bulk_tokens_per_batch = 1024
     #: Token ids kept between :meth:`count_wordpieces` and :meth:`encode` (a bounded FIFO).
     id_cache_size = 65536
 
@@ -112,7 +181,7 @@ class WordPieceEmbedder:
         self._id_dtype = np.uint16 if self._pieces.get_vocab_size() < 2**16 else np.int32
         self._ids: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._ids_lock = threading.Lock()
-        self._forward_lock = threading.Lock()
+        self._forward_lock = TurnLock()
 
     # ------------------------------------------------------------------ tokens
     def count_wordpieces(self, text: str) -> int:
@@ -187,13 +256,14 @@ class WordPieceEmbedder:
         pooled: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
         tokens = self._tokens(texts)
         lengths = [len(x) for x, _ in tokens]
-        for batch in length_batches(lengths, self.tokens_per_batch, self.batch_size):
+        per_batch = self.bulk_tokens_per_batch if in_bulk_work() else self.tokens_per_batch
+        for batch in length_batches(lengths, per_batch, self.batch_size):
             input_ids, mask = self._padded([tokens[i][0] for i in batch])
             if spans is None:
-                with self._forward_lock:
+                with self._forward_lock.turn():
                     out[batch] = self._forward(input_ids, mask)
             else:
-                with self._forward_lock:
+                with self._forward_lock.turn():
                     out[batch], states = self._forward_states(input_ids, mask)
                 for row, i in enumerate(batch):
                     pooled[i] = pool_spans(states[row], tokens[i][1], spans[i])

@@ -16,7 +16,8 @@ from typing import Any
 
 from newsqa.feeds.guard import FeedURLError, check_url
 from newsqa.feeds.poll import Poller, PollResult
-from newsqa.feeds.status import follower_state
+from newsqa.feeds.redact import redact_text, redact_url
+from newsqa.feeds.status import feed_state, follower_state
 from newsqa.feeds.store import Feed, FeedStore
 
 EXIT_SKIPPED = 3
@@ -67,7 +68,7 @@ def run_follow(args: argparse.Namespace, service: Any) -> int:
     try:
         urls = given_urls(args.urls, args.file)
     except (FeedURLError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     logging.getLogger("newsqa.feeds").setLevel(logging.INFO)  # one line per poll, on stderr
     store = FeedStore(service.index.path)
@@ -115,9 +116,9 @@ def stop_follower(poller: Poller, thread: threading.Thread, wait_s: float = 60.0
     poller.store.close()
 
 
-def _print_feed(feed: Feed, default_interval: float) -> None:
-    d = feed.to_dict(default_interval)
-    print(f"{feed.url}  (id {feed.id}, every {d['interval']:g} s, added by {feed.added_by})")
+def _print_feed(feed: Feed, d: dict[str, Any]) -> None:
+    """Print one feed's state (``d``: its :func:`feed_state`)."""
+    print(f"{d['url']}  (id {feed.id}, every {d['interval']:g} s, added by {feed.added_by})")
     if feed.last_poll is None:
         print("  not polled yet")
         return
@@ -126,7 +127,11 @@ def _print_feed(feed: Feed, default_interval: float) -> None:
     print(f"  {feed.items_added} added, {feed.items_updated} updated, {feed.items_seen} items "
           f"seen; {feed.errors} failed of {feed.polls} polls")
     if feed.last_error:
-        print(f"  last error: {feed.last_error}")
+        print(f"  last error: {redact_text(feed.last_error)}")
+    if feed.items_pending or feed.items_given_up:
+        print(f"  {feed.items_pending} item(s) pending, {feed.items_given_up} given up")
+    for g in d["given_up"]:
+        print(f"  given up {g['at']}: {g['item']}: {g['error']} ({g['failures']} tries)")
 
 
 def run_feeds(args: argparse.Namespace, index: Path, default_interval: float) -> int:
@@ -137,7 +142,7 @@ def run_feeds(args: argparse.Namespace, index: Path, default_interval: float) ->
     try:
         urls = given_urls(args.add or [], None)
     except FeedURLError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     store = FeedStore(index)
     try:
@@ -145,20 +150,20 @@ def run_feeds(args: argparse.Namespace, index: Path, default_interval: float) ->
             store.add(url, "cli", args.interval)
         missing = [r for r in args.remove or [] if store.remove(r) is None]
         feeds = store.list()
+        states = [feed_state(store, f, default_interval) for f in feeds]
         follower = follower_state(store)
     finally:
         store.close()
     if args.json:
-        print(json.dumps({"feeds": [f.to_dict(default_interval) for f in feeds],
-                          "follower": follower}, indent=2))
+        print(json.dumps({"feeds": states, "follower": follower}, indent=2))
     else:
-        for feed in feeds:
-            _print_feed(feed, default_interval)
+        for feed, shown in zip(feeds, states, strict=True):
+            _print_feed(feed, shown)
         if not feeds:
             print("no feeds followed (newsqa feeds --add URL, newsqa follow URL)")
         state = "running" if follower["active"] else "not running"
         seen = f" ({follower['who']}, last seen {follower['last_seen']})" if follower["who"] else ""
         print(f"follower: {state}{seen}")
     for r in missing:
-        print(f"error: no feed {r!r}", file=sys.stderr)
+        print(f"error: no feed {redact_url(r)!r}", file=sys.stderr)
     return 1 if missing else 0

@@ -12,8 +12,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
 
@@ -23,6 +26,9 @@ from newsqa.ingest.load import feed_entry_fields, fields_from_record
 FULL_TEXT_WORDS = 120
 """An item whose feed text is shorter than this (a teaser) has its article page fetched."""
 JSON_FEED_PREFIX = "https://jsonfeed.org/version/"
+OUTLET_CHARS = 200
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CHARREF = re.compile(rb"&#([xX][0-9a-fA-F]{1,8}|[0-9]{1,10});")
 
 
 class FeedError(ValueError):
@@ -31,12 +37,14 @@ class FeedError(ValueError):
 
 @dataclass
 class FeedItem:
-    """One feed entry: canonical fields, stable key, fingerprint, whether its text is full."""
+    """One feed entry: canonical fields, stable key, fingerprint, whether its text is full,
+    and what was wrong with it (``note``: a link that is not http(s), dropped)."""
 
     key: str
     fields: dict[str, Any]
     fingerprint: str
     full_text: bool
+    note: str | None = None
 
     @property
     def url(self) -> str | None:
@@ -47,19 +55,58 @@ class FeedItem:
 
 @dataclass
 class ParsedFeed:
-    """A feed's title and items, in document order (duplicate keys dropped: the first wins)."""
+    """A feed's title and items, in document order (duplicate keys dropped: the first wins),
+    and the items that could not be read (left out)."""
 
     title: str | None
     items: list[FeedItem] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 def _fingerprint(fields: dict[str, Any], *extra: object) -> str:
     parts = [str(fields.get(k) or "") for k in ("id", "url", "title", "text", "date", "authors")]
     parts += [str(e or "") for e in extra]
-    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def clean_value(value: Any) -> Any:
+    """``value`` with every string in it (in lists and dicts too) safe to encode and store: a
+    lone surrogate (``\\ud800``, ``&#xD800;``) becomes U+FFFD and NUL characters are dropped."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value).replace("\x00", "")
+    if isinstance(value, list | tuple):
+        return [clean_value(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_value(k): clean_value(v) for k, v in value.items()}
+    return value
+
+
+def web_url(value: Any) -> str | None:
+    """``value`` when it is an absolute http(s) URL with a host, else None."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def outlet(title: Any, link: Any) -> str | None:
+    """The outlet a feed's items are credited to: its title, else its site's host."""
+    name = " ".join(str(clean_value(title)).split())[:OUTLET_CHARS] if title else ""
+    return name or source_from_url(link if isinstance(link, str) else None)
 
 
 def _item(fields: dict[str, Any], updated: object = None) -> FeedItem | None:
+    fields = {k: clean_value(v) for k, v in fields.items()}
+    updated = clean_value(updated)
+    link, note = fields.get("url"), None
+    if link not in (None, "") and web_url(link) is None:
+        note = (f"item {str(fields.get('title') or '')[:60]!r}: link {str(link)[:60]!r} is not "
+                "an http(s) URL; kept without it")
+    fields["url"] = web_url(link)
     key = str(fields.get("id") or fields.get("url") or "").strip()
     text = clean_text(str(fields.get("text") or ""))
     if not key:
@@ -67,7 +114,7 @@ def _item(fields: dict[str, Any], updated: object = None) -> FeedItem | None:
             return None
         key = "sha1:" + _fingerprint(fields)
     full = len(text.split()) >= FULL_TEXT_WORDS or not fields.get("url")
-    return FeedItem(key, fields, _fingerprint(fields, updated), full)
+    return FeedItem(key, fields, _fingerprint(fields, updated), full, note)
 
 
 def _unique(items: list[FeedItem | None]) -> list[FeedItem]:
@@ -83,16 +130,42 @@ def parse_feed(data: bytes, content_type: str = "") -> ParsedFeed:
     head = data.lstrip()[:1]
     if "json" in content_type.lower() or head in (b"{", b"["):
         return _json_feed(data)
-    parsed = feedparser.parse(io.BytesIO(data))
+    try:
+        parsed = feedparser.parse(io.BytesIO(_CHARREF.sub(_charref, data)))
+    except Exception as exc:  # noqa: BLE001 - feedparser's loose parser raises on odd input
+        raise FeedError(f"not a readable RSS or Atom feed ({type(exc).__name__})") from None
     if not parsed.get("version") and not parsed.entries:
         reason = "not an RSS, Atom or JSON feed"
         if parsed.get("bozo_exception"):
             reason += f" ({parsed.bozo_exception})"
         raise FeedError(reason)
-    source = source_from_url(parsed.feed.get("link"))
+    title = clean_value(parsed.feed.get("title")) or None
+    source = outlet(title, parsed.feed.get("link"))
+    problems: list[str] = []
     # dict.get: feedparser's own get maps a missing "updated" to "published", with a warning
-    items = [_item(feed_entry_fields(e, source), dict.get(e, "updated")) for e in parsed.entries]
-    return ParsedFeed(parsed.feed.get("title") or None, _unique(items))
+    items = _each(parsed.entries, lambda e: _item(
+        feed_entry_fields(e, source), dict.get(e, "updated")), problems)
+    return ParsedFeed(title, _unique(items), problems)
+
+
+def _charref(m: re.Match[bytes]) -> bytes:
+    """A numeric character reference, or U+FFFD's where it names no character (a surrogate,
+    NUL, past U+10FFFF), which feedparser cannot encode."""
+    ref = m.group(1)
+    code = int(ref[1:], 16) if ref[:1] in b"xX" else int(ref)
+    return m.group() if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else b"&#xFFFD;"
+
+
+def _each(entries: Iterable[Any], read: Callable[[Any], FeedItem | None],
+          problems: list[str]) -> list[FeedItem | None]:
+    """``read`` of each entry; one that raises is left out and reported, the others kept."""
+    out: list[FeedItem | None] = []
+    for n, entry in enumerate(entries, 1):
+        try:
+            out.append(read(entry))
+        except Exception as exc:  # noqa: BLE001 - one hostile item must not sink its feed
+            problems.append(f"item {n} left out: cannot be read ({type(exc).__name__})")
+    return out
 
 
 def _json_feed(data: bytes) -> ParsedFeed:
@@ -105,14 +178,12 @@ def _json_feed(data: bytes) -> ParsedFeed:
     entries = doc.get("items")
     if not isinstance(entries, list):
         raise FeedError("JSON feed has no \"items\" list")
-    source = source_from_url(doc.get("home_page_url") if isinstance(doc.get("home_page_url"), str)
-                             else None)
-    items: list[FeedItem | None] = []
-    for entry in entries:
-        if isinstance(entry, dict):
-            items.append(_item(_json_item_fields(entry, source), entry.get("date_modified")))
-    title = doc.get("title")
-    return ParsedFeed(title if isinstance(title, str) else None, _unique(items))
+    title = clean_value(doc["title"]) if isinstance(doc.get("title"), str) else None
+    source = outlet(title, doc.get("home_page_url"))
+    problems: list[str] = []
+    items = _each((e for e in entries if isinstance(e, dict)), lambda e: _item(
+        _json_item_fields(e, source), e.get("date_modified")), problems)
+    return ParsedFeed(title or None, _unique(items), problems)
 
 
 def _json_item_fields(entry: dict[str, Any], source: str | None) -> dict[str, Any]:
@@ -127,10 +198,12 @@ def _json_item_fields(entry: dict[str, Any], source: str | None) -> dict[str, An
     names = [p["name"] for p in people if isinstance(p, dict) and isinstance(p.get("name"), str)]
     fields = fields_from_record({
         "id": entry.get("id") if isinstance(entry.get("id"), str | int) else None,
-        "url": entry.get("url") or entry.get("external_url"),
-        "title": entry.get("title"),
+        "url": next((u for u in (entry.get("url"), entry.get("external_url"))
+                     if isinstance(u, str) and u.strip()), None),
+        "title": entry.get("title") if isinstance(entry.get("title"), str) else None,
         "text": text,
-        "date": entry.get("date_published") or entry.get("date_modified"),
+        "date": next((d for d in (entry.get("date_published"), entry.get("date_modified"))
+                      if isinstance(d, str) and d.strip()), None),
         "authors": names,
     })
     fields["source"] = source

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from newsqa.feeds.store import FeedStore, iso_time
+from newsqa.feeds.redact import redact_text, redact_url
+from newsqa.feeds.store import Feed, FeedStore, iso_time
 
 FOLLOWER_FRESH_S = 60.0
 """A follower that wrote no heartbeat for this long is shown as not running."""
@@ -22,6 +23,17 @@ def follower_state(store: FeedStore) -> dict[str, Any]:
     return {"active": active, "last_seen": iso_time(ts), "who": who}
 
 
+def feed_state(store: FeedStore, feed: Feed, default_interval: float) -> dict[str, Any]:
+    """One feed's JSON form (URL redacted) with the latest items given up (``given_up``:
+    ``item``, ``error``, ``failures``, ``at``)."""
+    d = feed.to_dict(default_interval)
+    d["given_up"] = [
+        {**g, "item": redact_url(g["item"]), "error": redact_text(g["error"] or "")}
+        for g in (store.given_up(feed.url) if feed.items_given_up else [])
+    ]
+    return d
+
+
 def feeds_status(
     store: FeedStore, default_interval: float, index_stats: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -32,7 +44,7 @@ def feeds_status(
     success = max((f.last_success for f in feeds if f.last_success), default=None)
     stats = index_stats or {}
     return {
-        "feeds": [f.to_dict(default_interval) for f in feeds],
+        "feeds": [feed_state(store, f, default_interval) for f in feeds],
         "follower": follower_state(store),
         "last_success": iso_time(success),
         "articles": stats.get("articles"),

@@ -1,17 +1,23 @@
 """The followed feeds of an index and their state: ``feeds.sqlite`` in the index directory.
 
-Per feed: its URL, who added it (``cli`` or ``api``: only the latter goes through the address
-guard), its poll interval, the validators of its last complete poll (ETag, Last-Modified), the
-last poll's time, outcome and error, and running counts. Per item: its key and the fingerprint
-it had when it was last ingested. A poll writes items' rows only after their articles are
-committed to the index, and the validators only after every item of the document was handled,
-so a poll stopped at any moment is simply done again: nothing is lost, and what was already
-ingested is found unchanged. Several processes may share the file (SQLite, WAL).
+Per feed: its URL, who added it (``cli`` or ``api``), its poll interval, the validators of its
+last poll that read the document (ETag, Last-Modified), the last poll's time, outcome and
+error, and running counts. Per item: its key and the fingerprint it had when it was last
+ingested. A poll writes items' rows only after their articles are committed to the index, so a
+poll stopped at any moment is simply done again: nothing is lost, and what was already
+ingested is found unchanged.
+
+Items still to do are kept apart (``pending``: the item as the feed gave it, its failed
+fetches, when to try it next, whether it was given up), written together with the document's
+validators before any of them is fetched: the next poll sends the validators (a 304 for an
+unchanged feed) and still finds the items left over. Several processes may share the file
+(SQLite, WAL).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 import time
@@ -21,6 +27,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from newsqa.feeds.redact import redact_url
 
 FILE_NAME = "feeds.sqlite"
 
@@ -50,8 +58,22 @@ CREATE TABLE IF NOT EXISTS items (
     seen_at REAL NOT NULL,
     PRIMARY KEY (feed, key)
 );
+CREATE TABLE IF NOT EXISTS pending (
+    feed TEXT NOT NULL REFERENCES feeds(url) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    item TEXT NOT NULL,
+    failures INTEGER NOT NULL DEFAULT 0,
+    next_try REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    given_up REAL,
+    PRIMARY KEY (feed, key)
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+GIVEN_UP_SHOWN = 5
+Due = list[tuple[str, str, Any]]  # (key, fingerprint, item): module-level, FeedStore.list shadows
+GivenUp = list[dict[str, Any]]
 
 
 def feed_id(url: str) -> str:
@@ -84,6 +106,8 @@ class Feed:
     items_added: int = 0
     items_updated: int = 0
     items_seen: int = 0
+    items_pending: int = 0
+    items_given_up: int = 0
 
     @property
     def id(self) -> str:
@@ -91,10 +115,12 @@ class Feed:
         return feed_id(self.url)
 
     def to_dict(self, default_interval: float) -> dict[str, Any]:
-        """JSON form (``/api/feeds``, ``newsqa feeds --json``): times as ISO 8601 UTC."""
+        """JSON form (``/api/feeds``, ``newsqa feeds --json``): times as ISO 8601 UTC, the
+        URL redacted (:func:`~newsqa.feeds.redact.redact_url`; the id still names the feed)."""
         d = asdict(self)
         d.pop("etag")
         d.pop("last_modified")
+        d["url"] = redact_url(self.url)
         for key in ("added_at", "last_poll", "last_success"):
             d[key] = iso_time(d[key])
         d["interval"] = self.interval or default_interval
@@ -151,6 +177,7 @@ class FeedStore:
             return None
         with self._tx() as db:
             db.execute("DELETE FROM items WHERE feed=?", (feed.url,))
+            db.execute("DELETE FROM pending WHERE feed=?", (feed.url,))
             db.execute("DELETE FROM feeds WHERE url=?", (feed.url,))
         return feed.url
 
@@ -168,7 +195,9 @@ class FeedStore:
                 "SELECT f.url, f.added_by, f.added_at, f.interval, f.title, f.etag, "
                 "f.last_modified, f.last_poll, f.last_success, f.last_status, f.last_error, "
                 "f.polls, f.errors, f.items_added, f.items_updated, "
-                "(SELECT count(*) FROM items i WHERE i.feed=f.url) "
+                "(SELECT count(*) FROM items i WHERE i.feed=f.url), "
+                "(SELECT count(*) FROM pending p WHERE p.feed=f.url AND p.given_up IS NULL), "
+                "(SELECT count(*) FROM pending p WHERE p.feed=f.url AND p.given_up IS NOT NULL) "
                 "FROM feeds f ORDER BY f.added_at, f.url"
             ).fetchall()
         return [Feed(*row) for row in rows]
@@ -185,10 +214,14 @@ class FeedStore:
     def commit_items(
         self, url: str, items: Iterable[tuple[str, str, str | None]], added: int, updated: int
     ) -> None:
-        """Record items (key, fingerprint, article id) as ingested and add to the feed's
-        counts, in one transaction (call after their articles are committed)."""
+        """Record items (key, fingerprint, article id) as ingested, no longer pending (unless
+        given up: that record stays), and add to the feed's counts, in one transaction (call
+        after their articles are committed)."""
         now = time.time()
+        items = list(items)
         with self._tx() as db:
+            db.executemany("DELETE FROM pending WHERE feed=? AND key=? AND given_up IS NULL",
+                           [(url, k) for k, _, _ in items])
             db.executemany(
                 "INSERT INTO items(feed, key, fingerprint, article_id, seen_at) "
                 "SELECT ?,?,?,?,? WHERE EXISTS (SELECT 1 FROM feeds WHERE url=?) "
@@ -225,6 +258,81 @@ class FeedStore:
             if validators is not None:
                 db.execute("UPDATE feeds SET etag=?, last_modified=? WHERE url=?",
                            (*validators, url))
+
+    # ------------------------------------------------------------------ items to do
+    def queue(
+        self,
+        url: str,
+        items: Iterable[tuple[str, str, dict[str, Any]]],
+        validators: tuple[str | None, str | None],
+    ) -> None:
+        """Keep items (key, fingerprint, the item as JSON-able data) to do and the document's
+        validators, in one transaction. An item already kept with the same fingerprint keeps
+        its failures and back-off; a changed one starts afresh."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO pending(feed, key, fingerprint, item) "
+                "SELECT ?,?,?,? WHERE EXISTS (SELECT 1 FROM feeds WHERE url=?) "
+                "ON CONFLICT(feed, key) DO UPDATE SET fingerprint=excluded.fingerprint, "
+                "item=excluded.item, failures=0, next_try=0, last_error=NULL, given_up=NULL "
+                "WHERE pending.fingerprint != excluded.fingerprint",
+                [(url, k, fp, json.dumps(item, default=str), url) for k, fp, item in items],
+            )
+            db.execute("UPDATE feeds SET etag=?, last_modified=? WHERE url=?", (*validators, url))
+
+    def given_up_keys(self, url: str) -> dict[str, str]:
+        """Item key -> fingerprint of the items of ``url`` given up."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, fingerprint FROM pending WHERE feed=? AND given_up IS NOT NULL",
+                (url,)).fetchall()
+        return dict(rows)
+
+    def due(self, url: str, now: float) -> tuple[Due, int]:
+        """The items of ``url`` to try now (key, fingerprint, data), in the order queued, and
+        how many more wait for their back-off."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, fingerprint, item, next_try FROM pending "
+                "WHERE feed=? AND given_up IS NULL ORDER BY rowid", (url,)).fetchall()
+        due = [(k, fp, json.loads(item)) for k, fp, item, at in rows if at <= now]
+        return due, len(rows) - len(due)
+
+    def failed_item(
+        self, url: str, key: str, error: str, *, backoff: float, attempts: int,
+        permanent: bool = False, now: float | None = None,
+    ) -> tuple[int, bool]:
+        """Count a failed fetch of an item: it waits ``backoff`` seconds, doubled for each
+        earlier failure, or is given up after ``attempts`` failures (at once when
+        ``permanent``). Returns (its failures, whether it is given up now)."""
+        now = time.time() if now is None else now
+        with self._tx() as db:
+            row = db.execute("SELECT failures FROM pending WHERE feed=? AND key=?",
+                             (url, key)).fetchone()
+            failures = (row[0] if row else 0) + 1
+            give_up = permanent or failures >= attempts
+            db.execute(
+                "UPDATE pending SET failures=?, next_try=?, last_error=?, given_up=? "
+                "WHERE feed=? AND key=?",
+                (failures, now + backoff * 2 ** (failures - 1), error,
+                 now if give_up else None, url, key),
+            )
+        return failures, give_up
+
+    def given_up(self, url: str, limit: int = GIVEN_UP_SHOWN) -> GivenUp:
+        """The items of ``url`` given up, latest first: ``item`` (its link, else its key),
+        ``error``, ``failures``, ``at`` (ISO time)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, item, last_error, failures, given_up FROM pending "
+                "WHERE feed=? AND given_up IS NOT NULL ORDER BY given_up DESC LIMIT ?",
+                (url, limit)).fetchall()
+        out = []
+        for key, item, error, failures, at in rows:
+            link = (json.loads(item).get("fields") or {}).get("url")
+            out.append({"item": link or key, "error": error, "failures": failures,
+                        "at": iso_time(at)})
+        return out
 
     # ------------------------------------------------------------------ follower heartbeat
     def beat(self, who: str, stopped: bool = False) -> None:

@@ -80,7 +80,9 @@ class CompiledFilter:
             conds.append(f"({alias}.published_at IS NULL OR {alias}.published_at <= {mark})")
             args.append(self.as_of)
         if self.source_keys is not None:
-            keys = self.source_keys
+            # A key with a NUL byte matches no stored one (ingest drops them) and PostgreSQL
+            # refuses it as an argument.
+            keys = [key for key in self.source_keys if "\x00" not in key]
             conds.append(f"{alias}.source_key IN ({','.join([mark] * len(keys))})" if keys
                          else "1=0")
             args.extend(keys)

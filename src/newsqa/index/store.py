@@ -49,6 +49,7 @@ class NewsIndex:
         search_token: str | None = None,
         vector_codec: str = "flat",
         catalog_url: str | None = None,
+        catalog_timeout: float | None = None,
     ) -> None:
         self.path = Path(path)
         self.manifest = manifest
@@ -56,7 +57,7 @@ class NewsIndex:
         self.vector_codec = vector_codec
         #: Where articles, chunks and the change log live: ``news.sqlite`` in the directory
         #: (``catalog_url`` None) or the PostgreSQL schema ``catalog_url`` names.
-        self.catalogue = make_catalogue(self.path, self.dim, catalog_url)
+        self.catalogue = make_catalogue(self.path, self.dim, catalog_url, catalog_timeout)
         self.lock = WriterLock(self.path, self.catalogue.cross_lock)
         #: Where chunks are searched: the manifest's ``backend`` (``local`` by default).
         self.search: SearchBackend = make_search(
@@ -75,6 +76,7 @@ class NewsIndex:
         search_token: str | None = None,
         vector_codec: str = "flat",
         catalog_url: str | None = None,
+        catalog_timeout: float | None = None,
     ) -> NewsIndex:
         """Open the index at ``path``; create it with ``manifest`` if missing and ``create``.
 
@@ -82,7 +84,8 @@ class NewsIndex:
         and the manifest in that PostgreSQL schema (``newsqa`` by default) instead of
         ``news.sqlite``; the directory then holds only caches a process can rebuild, and the
         writer lock is an advisory lock of that database. The stored manifest says
-        ``catalog: postgres``.
+        ``catalog: postgres``; ``catalog_timeout`` is how many seconds a read or write waits
+        for one of its pooled connections before the catalogue counts as unavailable.
 
         The manifest's ``backend`` (``local`` or ``milvus``) picks where chunks are searched;
         ``search_uri`` is the Milvus URI (default: ``milvus.db`` in the index directory) and
@@ -95,7 +98,9 @@ class NewsIndex:
         """
         path = Path(path)
         stored = open_manifest(path, manifest, create, catalog_url)
-        index = cls(path, stored, search_uri, search_token, vector_codec, catalog_url)
+        index = cls(
+            path, stored, search_uri, search_token, vector_codec, catalog_url, catalog_timeout
+        )
         index.sync_search()
         return index
 

@@ -2,8 +2,9 @@
 
 Three things keep an article from steering the model: the passages sit between boundary
 markers that carry a random token per request (an article cannot close the block it does not
-know the name of); sentences of an article that address the model ("ignore the instructions
-above", "you are now…", "reply only with…") are withheld and replaced by "[…]"; and whatever
+know the name of); sentences and headlines of an article that address the model or give the
+reader orders ("ignore the instructions above", "you are now…", "reply only with…",
+:mod:`newsqa.query.injection`) are withheld and replaced by "[…]"; and whatever
 the model writes is checked claim by claim against the sentences it was actually given
 (:mod:`newsqa.query.claims`), so an instruction that slipped through still cannot put an
 unsupported sentence in front of the reader.
@@ -17,24 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from newsqa.models import Passage
+from newsqa.query.injection import addresses_reader_or_model
 from newsqa.text import split_sentences
 
 #: The sentence a model is told to answer with when the passages do not answer.
 ABSTAIN_SENTENCE = "The archive has no article that answers this."
 
-_ADDRESSES_MODEL = re.compile(
-    r"\b(ignore|disregard|forget|override)\b[^.]{0,60}\b(instructions?|prompts?|rules|"
-    r"directions|guidelines|above|previous|prior|earlier)\b"
-    r"|\byou are (now )?(a|an|the|no longer)\b[^.]{0,40}\b(assistant|ai|model|chatbot|bot|"
-    r"gpt|llm)\b"
-    r"|\b(new|updated|real|actual|hidden) (instructions?|task|system prompt)\b"
-    r"|\bsystem prompt\b"
-    r"|^\s*(system|assistant|user|developer)\s*:"
-    r"|\b(language model|ai assistant|chatbot|llm)s?\b[^.]{0,40}\b(must|should|will|shall)\b"
-    r"|\b(respond|reply|answer|output|say|print|write)\b[^.]{0,30}\b(only|exactly|verbatim)\b"
-    r"[^.]{0,10}[:\"“']",
-    re.I | re.M,
-)
 _MARKER = re.compile(r"<{2,}|>{2,}")
 
 
@@ -58,8 +47,9 @@ class PromptPassage:
 
 
 def addresses_model(sentence: str) -> bool:
-    """True for a sentence that reads as an instruction to an AI model, not as news."""
-    return bool(_ADDRESSES_MODEL.search(sentence))
+    """True for a sentence that speaks to a model or gives the reader an order instead of
+    reporting news (:func:`newsqa.query.injection.addresses_reader_or_model`)."""
+    return addresses_reader_or_model(sentence)
 
 
 def prompt_passages(passages: Sequence[Passage]) -> list[PromptPassage]:
@@ -109,8 +99,9 @@ def build_messages(
 def header(pp: PromptPassage) -> str:
     """The line that introduces a passage in the prompt: title — outlet — date."""
     p = pp.passage
+    title = "[…]" if p.title and addresses_model(p.title) else _clean(p.title)
     return " — ".join(
-        x for x in (_clean(p.title), p.source or "unknown outlet", p.published_at or "undated") if x
+        x for x in (title, p.source or "unknown outlet", p.published_at or "undated") if x
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from newsqa.index.store import NewsIndex
 from newsqa.models import Filters, Passage
 from newsqa.query.config import RetrievalConfig
 from newsqa.query.fuse import rrf
-from newsqa.query.timeexpr import TimeWindow
+from newsqa.query.timeexpr import TimeWindow, shift
 from newsqa.text import query_terms
 
 
@@ -129,8 +129,8 @@ def _date_prior(
                 prior = math.exp(-max(age, 0.0) * math.log(2) / cfg.recency_half_life_days)
                 fused[cid] *= 1.0 + cfg.recency_weight * prior
     if window is not None and cfg.window_weight > 0:
-        lo = (window.since - timedelta(days=cfg.window_slack_days)).isoformat()
-        hi = (window.until + timedelta(days=1)).isoformat()
+        lo = shift(window.since, -cfg.window_slack_days).isoformat()
+        hi = shift(window.until, 1).isoformat()
         for cid in order:
             published = rows[cid]["published_at"]
             if published and lo <= published <= hi:

@@ -24,54 +24,65 @@ class TimeWindow:
     explicit: bool  # named a year or month (strong) rather than a relative phrase
 
 
+def shift(day: date, days: int) -> date:
+    """``day`` moved by ``days``, held inside the calendar (``date.min`` to ``date.max``)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
 def _month_window(year: int, month: int) -> tuple[date, date]:
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 
 def find_window(question: str, as_of: date) -> TimeWindow | None:
-    """The first temporal expression in ``question`` as a window ending no later than as_of."""
+    """The first temporal expression in ``question`` as a window ending no later than as_of
+    (held inside the calendar: an as_of near year 1 or 9999 moves no date past either end)."""
     q = question.lower()
 
     def win(since: date, until: date, text: str, explicit: bool = False) -> TimeWindow:
         return TimeWindow(since, min(until, as_of), text, explicit)
 
     if m := re.search(r"\b(today|tonight)\b", q):
-        return win(as_of - timedelta(days=1), as_of, m.group(0))
+        return win(shift(as_of, -1), as_of, m.group(0))
     if m := re.search(r"\byesterday\b", q):
-        return win(as_of - timedelta(days=2), as_of, m.group(0))
+        return win(shift(as_of, -2), as_of, m.group(0))
     if m := re.search(r"\b(this|past) week(end)?\b", q):
-        return win(as_of - timedelta(days=7), as_of, m.group(0))
+        return win(shift(as_of, -7), as_of, m.group(0))
     if m := re.search(r"\blast week(end)?\b", q):
-        return win(as_of - timedelta(days=14), as_of - timedelta(days=5), m.group(0))
+        return win(shift(as_of, -14), shift(as_of, -5), m.group(0))
     if m := re.search(r"\b(\d+|a|one|two|three|four|five|six|ten) (day|week|month)s? ago\b", q):
         n = int(m.group(1)) if m.group(1).isdigit() else _NUM[m.group(1)]
         days = {"day": 1, "week": 7, "month": 30}[m.group(2)] * n
-        centre = as_of - timedelta(days=days)
+        centre = shift(as_of, -days)
         slack = max(1, days // 4)
-        return win(centre - timedelta(days=slack), centre + timedelta(days=slack), m.group(0))
+        return win(shift(centre, -slack), shift(centre, slack), m.group(0))
     if m := re.search(r"\b(recent(ly)?|latest|this (season|offseason))\b", q):
-        return win(as_of - timedelta(days=14), as_of, m.group(0))
+        return win(shift(as_of, -14), as_of, m.group(0))
     if m := re.search(r"\b(this|past) month\b", q):
-        return win(as_of - timedelta(days=31), as_of, m.group(0))
+        return win(shift(as_of, -31), as_of, m.group(0))
     if m := re.search(r"\blast month\b", q):
-        first = as_of.replace(day=1) - timedelta(days=1)
+        first = shift(as_of.replace(day=1), -1)
         return win(*_month_window(first.year, first.month), m.group(0))
     if m := re.search(r"\b(this|past) year\b", q):
         return win(date(as_of.year, 1, 1), as_of, m.group(0))
     if m := re.search(r"\blast year\b", q):
-        return win(date(as_of.year - 1, 1, 1), date(as_of.year - 1, 12, 31), m.group(0), True)
+        year = max(as_of.year - 1, date.min.year)
+        return win(date(year, 1, 1), date(year, 12, 31), m.group(0), True)
     month_names = "|".join(sorted(_MONTHS, key=len, reverse=True))
-    if m := re.search(rf"\b(?:in |during |of )?({month_names})\.? (\d{{4}})\b", q):
+    m = re.search(rf"\b(?:in |during |of )?({month_names})\.? (\d{{4}})\b", q)
+    if m and int(m.group(2)) >= date.min.year:
         return win(*_month_window(int(m.group(2)), _MONTHS[m.group(1)]), m.group(0), True)
     if m := re.search(r"\b(?:in|during|since) ((?:19|20)\d\d)\b", q):
         year = int(m.group(1))
         return win(date(year, 1, 1), date(year, 12, 31), m.group(0), True)
     if m := re.search(rf"\b(?:in|during|since) ({month_names})\b", q):
         month = _MONTHS[m.group(1)]
-        year = as_of.year if month <= as_of.month else as_of.year - 1
+        year = as_of.year if month <= as_of.month else max(as_of.year - 1, date.min.year)
         return win(*_month_window(year, month), m.group(0), True)
     if m := re.search(r"\b(?:on|last) (" + "|".join(_DAYS) + r")\b", q):
         back = (as_of.weekday() - _DAYS[m.group(1)]) % 7
-        day = as_of - timedelta(days=back)
-        return win(day - timedelta(days=1), day + timedelta(days=2), m.group(0))
+        day = shift(as_of, -back)
+        return win(shift(day, -1), shift(day, 2), m.group(0))
     return None

@@ -3,10 +3,12 @@ embeds, how ingest cuts and bounds its inputs, the reader, the HTTP API, logs an
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class IndexSettings(BaseModel):
@@ -31,6 +33,12 @@ class IndexSettings(BaseModel):
         description="Where the catalogue (articles, chunks, change log, writer lock) lives: "
         "unset for news.sqlite in the index directory, or a PostgreSQL URL "
         "(postgresql://user:pw@host:5432/db?schema=newsqa; needs the postgres extra)",
+    )
+    catalog_pool_timeout: float = Field(
+        5.0, gt=0, le=300,
+        description="Seconds a request waits for a connection to the PostgreSQL catalogue; "
+        "past it (the database is down or every connection is busy) the request is answered "
+        "503 at once rather than held",
     )
 
 
@@ -113,6 +121,12 @@ class IngestSettings(BaseModel):
         "held in memory",
     )
     batch_articles: int = Field(128, ge=1, description="Articles per atomic write")
+    commit_seconds: float = Field(
+        5.0, gt=0,
+        description="Write (commit) after about this many seconds of embedding, so an "
+        "interrupted ingest (Ctrl-C, a kill) loses at most that much work; running it again "
+        "skips what was written (ingest with --ray writes every batch_articles articles)",
+    )
 
 
 class ReaderSettings(BaseModel):
@@ -151,14 +165,45 @@ class ApiSettings(BaseModel):
 
     key: str | None = Field(None, description="Bearer token for write routes")
     key_reads: bool = Field(False, description="Also require the key for read routes")
+    open_writes: bool = Field(
+        False,
+        description="Let anyone write (add and delete articles, follow feeds) on a server that "
+        "listens on a non-loopback address without a key; off, such a server refuses writes "
+        "with 403 (reads stay open) and says so in its log",
+    )
+    allowed_hosts: list[str] = Field(
+        [],
+        description="Host names (the Host header, without its port) answered besides the "
+        "loopback names localhost, 127.0.0.1 and [::1], as a JSON list "
+        '(["news.example.org"]; ["*"]: any); another name gets 400. Empty: any name on a '
+        "server listening on a non-loopback address, only the loopback names on a loopback "
+        "one (a page whose own name resolves to 127.0.0.1, DNS rebinding, is refused)",
+    )
     port: int = Field(
         8000, ge=1, le=65535,
         description="Port `newsqa serve` listens on when --port is not given (the container "
         "image's healthcheck asks this port too)",
     )
     max_upload_bytes: int = Field(20_000_000, description="Largest accepted upload")
+    max_upload_records: int = Field(
+        100_000, ge=1,
+        description="Most records (articles and unreadable lines or items) read from one "
+        "upload; the rest is not read and a problem says so (a small .jsonl.gz can hold "
+        "millions of lines)",
+    )
     max_question_chars: int = Field(
         2000, description="Longest question (and user message of a chat) accepted"
+    )
+    max_body_bytes: int = Field(
+        1_000_000, ge=1_000,
+        description="Largest request body of a JSON route, counted while it arrives (with or "
+        "without Content-Length); a larger one gets 413. Uploads to POST /api/articles have "
+        "max_upload_bytes instead",
+    )
+    max_chat_chars: int = Field(
+        100_000, ge=1,
+        description="Most characters of text the messages of one /v1/chat/completions request "
+        "may hold together (each is also capped); more gets 422",
     )
 
 
@@ -188,7 +233,8 @@ class FeedSettings(BaseModel):
     timeout: float = Field(
         20.0, gt=0, le=600,
         description="Seconds one feed, robots.txt or article page request may take in all "
-        "(connect, wait and read); past it the request is reported and the poll goes on",
+        "(name look-up, connect, TLS, the response head and the body: one deadline, however "
+        "slowly the server trickles); past it the request is reported and the poll goes on",
     )
     max_bytes: int = Field(
         5_000_000, ge=1_000,
@@ -208,12 +254,60 @@ class FeedSettings(BaseModel):
         description="New or changed feed items fetched and ingested together; a poll stopped "
         "midway keeps the batches committed before it",
     )
+    poll_seconds: float = Field(
+        120.0, gt=0, le=86400,
+        description="Time budget of one poll of one feed: no page is fetched past it (the "
+        "request under way may take up to `timeout` more); items left are taken by the next "
+        "poll",
+    )
+    poll_pages: int = Field(
+        50, ge=1, le=100_000,
+        description="Article pages one poll of one feed fetches at most; items left are taken "
+        "by the next poll",
+    )
+    item_attempts: int = Field(
+        5, ge=1, le=100,
+        description="Failed page fetches after which an item is given up (shown in `newsqa "
+        "feeds` and /api/feeds; the feed's own text is ingested if it has any); a page that can "
+        "never be read (404, 410, another 4xx, not HTML) is given up at once",
+    )
+    item_backoff: float = Field(
+        600.0, ge=0, le=7 * 86400,
+        description="Seconds before a failed item's page is tried again, doubled after each "
+        "further failure",
+    )
+    parallel: int = Field(
+        4, ge=1, le=64,
+        description="Feeds polled at the same time (a feed whose server hangs does not hold "
+        "up the others)",
+    )
+    allow_hosts: str = Field(
+        "",
+        description="Hosts and networks feed requests may reach although the address guard "
+        "refuses them (loopback, private, link-local, CGNAT…): host names (matched exactly, any "
+        "address they resolve to), addresses and CIDR networks, separated by commas or spaces "
+        "(`news.lan, 10.1.0.0/16, 127.0.0.1`); for an operator who serves news from a private "
+        "address. The guard covers every request of every feed: the feed, its redirects, its "
+        "items' pages and robots.txt",
+    )
     allow_private: bool = Field(
         False,
-        description="Let feeds added over HTTP (/api/feeds) reach loopback, link-local and "
-        "private addresses (feeds, their redirects and article pages); feeds given on the "
-        "command line always may",
+        description="Turn the address guard off: every feed, and every link its items give, "
+        "may reach this machine and its private network (cloud metadata included). Only for a "
+        "follower whose feeds are all trusted; `allow_hosts` is the narrow way",
     )
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _hosts(cls, value: str) -> str:
+        entries = [e for e in re.split(r"[\s,]+", value.strip().lower()) if e]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry.strip("[]"), strict=False)
+            except ValueError:
+                if not re.fullmatch(r"[a-z0-9_.-]+", entry) or entry.strip(".") == "":
+                    raise ValueError(f"not a host name, address or network: {entry!r}") from None
+        return ", ".join(entries)
     user_agent: str = Field(
         "newsqa/0.1 (news archive feed follower)",
         description="User-Agent of feed and page requests; its first word is the name robots.txt "

@@ -27,9 +27,9 @@ def list_articles(
     limit: Annotated[int, Query(ge=1, le=100, description="Page size (at most 100)")] = 20,
     source: Annotated[list[s.Outlet], Query(
         max_length=50, description="Only this outlet (repeatable, at most 50)")] = [],  # noqa: B006 - FastAPI copies it
-    since: Annotated[s.IsoDate | None, Query(description="YYYY-MM-DD",
+    since: Annotated[s.IsoDate | None, Query(description=f"YYYY-MM-DD ({s.DATE_ORDER})",
                                              examples=["2013-01-01"])] = None,
-    until: Annotated[s.IsoDate | None, Query(description="YYYY-MM-DD, not before since",
+    until: Annotated[s.IsoDate | None, Query(description=f"YYYY-MM-DD ({s.DATE_ORDER})",
                                              examples=["2023-12-31"])] = None,
 ) -> dict[str, Any]:
     """A page of article metadata (`total`, `offset`, `limit`, `items`), filterable by outlet and

@@ -20,12 +20,14 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from newsqa.api import schemas as s
-from newsqa.api.dependencies import WRITES, Service
+from newsqa.api.dependencies import READS, WRITES, Service
 from newsqa.api.errors import BUSY
+from newsqa.api.exposure import shows_details
 from newsqa.api.metrics import CONTENT_TYPE
 from newsqa.api.middleware import failure, request_id
 from newsqa.api.sse import SSE_DOC, SSE_HEADERS, sse, wants_stream
 from newsqa.api.uploads import INGEST_OPENAPI, IngestJob, read_ingest_input
+from newsqa.index.errors import CatalogueUnavailableError
 from newsqa.ingest.pipeline import IngestProgress
 
 router = APIRouter()
@@ -120,19 +122,34 @@ def delete_article(article_id: str, svc: Service) -> dict[str, str]:
 
 
 @router.get("/api/health", response_model=s.Health, tags=["Operations"], summary="Health")
-def health(svc: Service) -> dict[str, Any]:
-    """Liveness, index size (articles, chunks), model and version. Never needs a key."""
-    return svc.health()
+def health(request: Request, svc: Service) -> dict[str, Any]:
+    """Liveness, index size (articles, chunks), model and version. Never needs a key; the
+    index directory is shown only to a caller with the key, or on a loopback server whose
+    reads are open (else `index` is null)."""
+    found = svc.health()
+    if not shows_details(request, svc.settings.api):
+        found["index"] = None
+    return found
 
 
 @router.get("/metrics", response_class=PlainTextResponse, tags=["Operations"],
-            summary="Prometheus metrics",
-            responses={200: {"content": {"text/plain": {}}, "description": "Exposition text"}})
+            summary="Prometheus metrics", dependencies=READS,
+            responses={200: {"content": {"text/plain": {}}, "description": "Exposition text"},
+                       401: {"description": s.ERRORS[401]["description"], "content": {
+                           "application/json": {
+                               "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}})
 def metrics(request: Request, svc: Service) -> PlainTextResponse:
-    """Request counts and latency per route and status, index gauges, ingest counters."""
-    st = svc.stats()
-    text = request.app.state.metrics.render({
-        "newsqa_index_articles": ("Articles in the index.", st["articles"]),
-        "newsqa_index_chunks": ("Passages (chunks) in the index.", st["chunks"]),
-    })
+    """Request counts and latency per route and status, index gauges, ingest counters; while
+    the catalogue database is unavailable, the rest without the index gauges."""
+    try:
+        st = svc.stats()
+    except CatalogueUnavailableError:
+        st = None
+    gauges: dict[str, tuple[str, float]] = {}
+    if st:
+        gauges["newsqa_index_articles"] = ("Articles in the index.", st["articles"])
+        gauges["newsqa_index_chunks"] = ("Passages (chunks) in the index.", st["chunks"])
+    gauges["newsqa_catalogue_up"] = (
+        "Whether the catalogue database answered this scrape (1) or not (0).", int(bool(st)))
+    text = request.app.state.metrics.render(gauges)
     return PlainTextResponse(text, media_type=CONTENT_TYPE)

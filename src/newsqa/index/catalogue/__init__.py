@@ -52,10 +52,15 @@ def stored_manifest(url: str | None) -> dict[str, Any] | None:
     return None if pg is None else dict(pg.stored_manifest(pg.CatalogURL.parse(str(url))))
 
 
-def make_catalogue(path: Path, dim: int, url: str | None = None) -> Catalogue:
-    """The catalogue of the index at ``path``: SQLite there, or PostgreSQL at ``url``."""
+def make_catalogue(
+    path: Path, dim: int, url: str | None = None, pool_timeout: float | None = None
+) -> Catalogue:
+    """The catalogue of the index at ``path``: SQLite there, or PostgreSQL at ``url`` (whose
+    requests wait ``pool_timeout`` seconds at most for a pooled connection)."""
     pg = _postgres(url)
     if pg is None:
         return SqliteCatalogue(path, dim)
-    catalogue: Catalogue = pg.PostgresCatalogue(path, dim, pg.CatalogURL.parse(str(url)))
+    catalogue: Catalogue = pg.PostgresCatalogue(
+        path, dim, pg.CatalogURL.parse(str(url)), pool_timeout
+    )
     return catalogue

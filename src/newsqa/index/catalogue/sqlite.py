@@ -139,7 +139,8 @@ class SqliteCatalogue:
             db.execute("UPDATE meta SET value=? WHERE key='generation'", (str(gen),))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # not after a COMMIT that an interrupt (Ctrl-C) followed
+                db.execute("ROLLBACK")
             raise
 
     @staticmethod

@@ -26,12 +26,19 @@ from newsqa.index.catalogue.base import FILTER_COLUMNS_SQL, Catalogue, filter_ar
 from newsqa.index.catalogue.log import LogView, meta_int
 from newsqa.index.catalogue.postgres import writes
 from newsqa.index.catalogue.postgres.bm25 import Tokenizer, read_postings
-from newsqa.index.catalogue.postgres.connect import CatalogURL, connect, make_pool, reaching
+from newsqa.index.catalogue.postgres.connect import (
+    POOL_TIMEOUT,
+    CatalogURL,
+    connect,
+    make_pool,
+    reaching,
+)
 from newsqa.index.errors import IndexBusyError
 from newsqa.index.filters import CompiledFilter
 from newsqa.index.rows import ArticleRow
 
 M = "%s"
+NUL = "\x00"
 #: Generations of the change log kept past a checkpoint, for the nodes that share the
 #: catalogue: one behind by fewer writes catches up from the log (a few bytes per chunk).
 LOG_KEEP = 10_000
@@ -80,12 +87,14 @@ class PostgresCatalogue:
 
     name = "postgres"
 
-    def __init__(self, path: Path, dim: int, url: CatalogURL) -> None:
+    def __init__(
+        self, path: Path, dim: int, url: CatalogURL, pool_timeout: float | None = None
+    ) -> None:
         self.path = path
         self.dim = dim
         self.url = url
         self.tokenizer = Tokenizer()
-        self._pool = make_pool(url)
+        self._pool = make_pool(url, timeout=pool_timeout or POOL_TIMEOUT)
         self._lock_guard = threading.Lock()
         self._lock_conn: Any = None
 
@@ -207,6 +216,8 @@ class PostgresCatalogue:
     def delete(self, id_or_url: str) -> tuple[int, list[int]] | None:
         """Remove an article with its chunks in one transaction; its generation and the chunk
         ids removed, or None when there is no such article. Call under the writer lock."""
+        if NUL in id_or_url:
+            return None  # no stored text holds one (PostgreSQL refuses it as a parameter)
         with self._transaction() as (conn, gen):
             done = writes.delete_rows(conn, id_or_url)
             if done is None:
@@ -316,6 +327,8 @@ class PostgresCatalogue:
 
     def article(self, id_or_url: str) -> dict[str, Any] | None:
         """One article with its full text, by id or URL."""
+        if NUL in id_or_url:
+            return None  # no stored text holds one (PostgreSQL refuses it as a parameter)
         rows = self._dicts(
             "SELECT id, url, title, source, published_at, authors, text, cluster_id, origin,"
             " ingested_at FROM articles WHERE id=%s OR url=%s", [id_or_url, id_or_url],

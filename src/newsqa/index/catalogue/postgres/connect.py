@@ -20,6 +20,9 @@ INSTALL = "PostgreSQL support is not installed: pip install 'newsqa[postgres]'"
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 #: Seconds to wait for the server before it counts as unreachable.
 CONNECT_TIMEOUT = 5
+#: Seconds a read or write waits for a pooled connection (NEWSQA_INDEX__CATALOG_POOL_TIMEOUT):
+#: while the server is down the pool has none to give, and a request should fail, not hang.
+POOL_TIMEOUT = 5.0
 
 
 def is_postgres_url(url: str | None) -> bool:
@@ -111,12 +114,13 @@ def connect(url: CatalogURL) -> Any:
         return psycopg.connect(url.conninfo, **url.kwargs())
 
 
-def make_pool(url: CatalogURL, max_size: int = 8) -> Any:
-    """A connection pool for the index's reads and writes, opened and checked."""
+def make_pool(url: CatalogURL, max_size: int = 8, timeout: float = POOL_TIMEOUT) -> Any:
+    """A connection pool for the index's reads and writes, opened and checked; a caller
+    waits ``timeout`` seconds at most for one of its connections."""
     _, pool_module = driver()
     pool = pool_module.ConnectionPool(
         url.conninfo, min_size=1, max_size=max_size, kwargs=url.kwargs(), open=False,
-        timeout=30, name=f"newsqa-{url.schema}",
+        timeout=timeout, name=f"newsqa-{url.schema}",
     )
     with reaching(url):
         pool.open(wait=True, timeout=CONNECT_TIMEOUT * 2)

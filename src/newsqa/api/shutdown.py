@@ -1,0 +1,67 @@
+"""Stopping: the app's ``stopping`` event, set the moment the server is told to stop.
+
+uvicorn answers SIGTERM and SIGINT by waiting for the requests in flight before it sends the
+app its lifespan's shutdown, so an upload that takes ten minutes would hold the server (and
+ignore the signal) for ten minutes. :func:`lifespan` therefore chains a handler in front of
+uvicorn's that sets ``app.state.stopping`` first; an upload reads it between records
+(:func:`newsqa.api.uploads.bounded_records`), so its ingest commits the batch it holds and
+ends, and uvicorn's own handler then goes on as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from types import FrameType
+from typing import Any
+
+from fastapi import FastAPI
+
+log = logging.getLogger("newsqa.api")
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def watch_signals(stopping: threading.Event) -> Callable[[], None]:
+    """Set ``stopping`` on SIGINT or SIGTERM, then call the handler that was there; returns
+    what puts that handler back. Does nothing outside the main thread (a test's client), where
+    no handler can be set."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    before: dict[int, Any] = {}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if not stopping.is_set():
+            log.info("stopping: work in progress ends at its next batch")
+        stopping.set()
+        previous = before.get(signum)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.signal(signum, previous)
+            signal.raise_signal(signum)
+
+    for sig in _SIGNALS:
+        before[sig] = signal.getsignal(sig)
+        signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, previous in before.items():
+            if signal.getsignal(sig) is handler:
+                signal.signal(sig, previous)
+
+    return restore
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The app's lifespan: ``app.state.stopping`` is set on a stop signal, and at the end."""
+    restore = watch_signals(app.state.stopping)
+    try:
+        yield
+    finally:
+        app.state.stopping.set()
+        restore()
