@@ -272,9 +272,11 @@ def test_serve_port_defaults_to_newsqa_port(
     """`serve` without --port listens on NEWSQA_API__PORT (the image's healthcheck asks that
     port)."""
     import newsqa.api.app as app
+    import newsqa.cli as cli
 
     seen: list[int] = []
     monkeypatch.setattr(app, "serve", lambda _svc, _host, port, _workers: seen.append(port))
+    monkeypatch.setattr(cli, "port_problem", lambda _host, _port: None)  # whoever holds them
     monkeypatch.setenv("NEWSQA_API__PORT", "8765")
     monkeypatch.setenv("NEWSQA_INDEX__PATH", str(tmp_path / "index"))
     assert main(["serve"]) == 0

@@ -78,3 +78,18 @@ def test_an_ingest_without_a_terminal_writes_few_progress_lines(tmp_path: Path) 
     lines = [line for line in proc.stderr.splitlines() if line.startswith("embedding:")]
     assert 1 <= len(lines) < 50, proc.stderr[-2000:]
     assert lines[-1].startswith("embedding: done, ") and "1,000 articles read" in lines[-1]
+
+
+def test_while_inputs_are_read_the_progress_says_which() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for update in (ingest_progress(True, stream=tty), ingest_progress(True, stream=pipe,
+                                                                      interval=0.0, fmt="text")):
+        update(IngestProgress("read", 1200, 0, 0, "archive/2023/news.jsonl:1201"))
+    assert "reading archive/2023/news.jsonl:1201" in tty.getvalue()
+    assert "articles read=1,200" in tty.getvalue()
+    assert pipe.getvalue() == ("embedding: 0/0 chunks, 1,200 articles read, 0.0 chunks/s; "
+                               "reading archive/2023/news.jsonl:1201\n")

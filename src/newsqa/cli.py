@@ -8,6 +8,7 @@ import argparse
 import errno
 import json
 import logging
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -21,27 +22,24 @@ from newsqa.cli_output import (
     progress_bar,
     unwritable,
 )
+from newsqa.cli_run import (
+    EXIT_BUSY,
+    EXIT_HELP,
+    EXIT_INDEX,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_FOUND,
+    EXIT_PORT,
+    EXIT_STORAGE,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    discard_if_empty,
+    port_problem,
+    print_interrupted,
+    print_not_read,
+    run_ingest,
+)
 from newsqa.models import Filters
 from newsqa.settings import get_settings
-
-EXIT_NOT_FOUND = 1  # delete: no such article
-EXIT_INDEX = 2  # the index is missing or was built with another model or format
-EXIT_SKIPPED = 3  # ingest: some inputs were reported and skipped
-EXIT_BUSY = 4  # another ingest or delete is writing to the index; try again when it ends
-EXIT_USAGE = 5  # the request cannot be served as asked (e.g. --generate without a model)
-EXIT_STORAGE = 6  # the index directory cannot be created or written (permissions, read-only disk)
-EXIT_UNAVAILABLE = 7  # the catalogue's server (NEWSQA_INDEX__CATALOG_URL) cannot be reached
-
-_EXIT_HELP = (
-    "exit status: 0 ok; 1 delete (feeds --remove) found no such article (feed); 2 the index "
-    "is missing or was built "
-    "with another model or format; 3 ingest skipped some inputs (each is reported); 4 the index "
-    "is busy: another ingest or delete is writing to it (try again when it ends); 5 the request "
-    "cannot be served as asked (--generate without NEWSQA_GENERATOR__URL, a bad feed URL); "
-    "6 the index directory cannot be created or written (its owner or a read-only disk); "
-    "7 the catalogue's PostgreSQL server cannot be reached; "
-    "follow --once exits 3 when a feed or an item was reported"
-)
 
 
 def _iso(value: str) -> str:
@@ -97,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsqa",
         description="Question answering over a news archive, with cited passages.",
-        epilog=_EXIT_HELP,
+        epilog=EXIT_HELP,
     )
     parser.add_argument("--version", action="version", version=f"newsqa {__version__}")
     index_help = "index directory (env NEWSQA_INDEX__PATH, default indexes/default)"
@@ -106,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     # --index is accepted before or after the command; the later one wins.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index", default=argparse.SUPPRESS, help=index_help)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log more")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -114,11 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="add articles from files and folders to the index",
         description="Read .txt/.md (optional key: value header), .html, .json, .jsonl, "
         ".jsonl.gz and RSS/Atom (.xml/.rss/.atom) files, recursively for folders. Unreadable "
-        "files or lines are reported and skipped; the exit status is 3 when any were skipped.",
+        "files or lines are reported and skipped; the exit status is 3 when any were skipped. "
+        "In a folder, files of other types, hidden files and folders, and .txt/.md files that "
+        "are not news are passed over and counted by kind on one line (-v lists them; the exit "
+        "status is not changed): not news is a project document by name (README, LICENSE, "
+        "CHANGELOG, ...) or a file without a date that has two or more Markdown headings or a "
+        "code block. A file named explicitly is always read. Articles are saved every few "
+        "seconds (NEWSQA_INGEST__COMMIT_SECONDS): after Ctrl-C (exit status 130) the same "
+        "command goes on, skipping what was saved.",
     )
     p.add_argument("paths", nargs="+", help="files or folders")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--include-all", action="store_true",
+                   help="also index a folder's .txt/.md files that are not news (README, ...)")
     p.add_argument(
         "--ray", metavar="auto|ADDRESS", default=None,
         help="embed with Ray Data: auto (the Ray cluster on this machine, or a local one) or a "
@@ -290,16 +299,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         from newsqa.cli_output import run_migrate
 
         return run_migrate(args, settings)
+    if args.command == "ask" and not args.question.strip():  # the API's rule, before any load
+        print("error: the question is empty: ask something", file=sys.stderr)
+        return EXIT_USAGE
     if args.command == "serve" and args.follow is not None and args.workers > 1:
         print("error: serve --follow polls in the serving process: use --workers 1, or run "
               "`newsqa follow` beside the server", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "serve":  # before any model or index is loaded
+        args.port = settings.api.port if args.port is None else args.port
+        if problem := port_problem(args.host, args.port):
+            print(f"error: {problem}", file=sys.stderr)
+            return EXIT_PORT
     from newsqa.index.errors import CatalogueUnavailableError
     from newsqa.index.store import IndexBusyError, IndexMismatchError
     from newsqa.service import NewsQA, RequestError
 
+    args.argv, fresh = argv, args.command == "ingest" and not settings.index.path.exists()
     try:
         service = NewsQA.open(settings, create=args.command in ("ingest", "serve", "follow"))
+    except KeyboardInterrupt:
+        if args.command != "ingest":
+            raise
+        print_interrupted(0, 0, settings.index.path, argv)
+        if fresh:
+            shutil.rmtree(settings.index.path, ignore_errors=True)
+        return EXIT_INTERRUPTED
     except (IndexMismatchError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INDEX
@@ -326,28 +351,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     finally:
-        service.close()
+        if fresh:  # a first ingest that wrote nothing leaves no empty index behind
+            discard_if_empty(service, settings.index.path)
+        else:
+            service.close()
 
 
 def _run(args: argparse.Namespace, service: Any) -> int:
     if args.command == "ingest":
-        report = service.ingest(
-            args.paths, progress_bar(not args.no_progress and not args.json),
-            ray=args.ray, ray_workers=args.ray_workers,
-        )
-        d = report.to_dict()
-        if args.json:
-            d.pop("items")
-            print(json.dumps(d, indent=2))
-        else:
-            print_problems(d)
-            warned = f", {d['warnings']} with warnings" if d["warnings"] else ""
-            print(
-                f"{d['added']} added, {d['updated']} updated, {d['unchanged']} unchanged, "
-                f"{d['skipped']} skipped{warned}; {d['chunks']} chunks in {d['seconds']:.1f}s "
-                f"-> {service.index.path}"
-            )
-        return EXIT_SKIPPED if report.skipped else 0
+        return run_ingest(args, service)
     if args.command == "ask":
         mode = "generate" if args.generate else "extractive"
         res = service.ask(args.question, k=args.k, filters=_filters(args), view=args.view,
@@ -381,12 +393,11 @@ def _run(args: argparse.Namespace, service: Any) -> int:
     if args.command == "serve":
         from newsqa.api.app import serve
 
-        if args.port is None:
-            args.port = service.settings.api.port
-
         if args.bootstrap and service.stats()["articles"] == 0:
             logging.getLogger("newsqa").warning("index is empty: ingesting %s", args.bootstrap)
-            print_problems(service.ingest(args.bootstrap, progress_bar(True)).to_dict())
+            boot = service.ingest(args.bootstrap, progress_bar(True))
+            print_problems(boot.to_dict())
+            print_not_read(boot.not_read, boot.not_read_listed, args.verbose)
         if args.follow is None:
             serve(service, args.host, args.port, args.workers)
             return 0

@@ -57,6 +57,15 @@ class LoadWarning(LoadProblem):
 
 
 @dataclass
+class NotRead(LoadProblem):
+    """A file or folder met while walking a folder and passed over: not a supported type, hidden,
+    or not news (a README, a LICENSE); ``kind`` groups them in the summary (".pdf", "hidden
+    folder", "not news")."""
+
+    kind: str = ""
+
+
+@dataclass
 class Passage:
     """A retrieved chunk with its article's metadata and its fused score."""
 
@@ -78,17 +87,27 @@ class Passage:
 
 @dataclass
 class Citation:
-    """A numbered citation: the quoted sentence(s) (joined by " … ") and the passage they are in."""
+    """A numbered citation of one article: the quoted sentence(s) (joined by " … ") and the
+    article's passage(s) they are in.
 
-    n: int
+    An extractive answer numbers articles: statements that quote different passages of one
+    article cite its one number, and ``passage`` joins those passages in article order. A
+    generated answer numbers the passages its prompt showed, one citation per passage.
+    """
+
+    n: int = field(metadata=doc("The number the answer's [n] markers and segments cite"))
     article_id: str
-    chunk_id: int
+    chunk_id: int = field(metadata=doc("The id of the passage quoted first"))
     url: str | None
     title: str
     source: str | None
     published_at: str | None
-    quote: str
-    passage: str = ""
+    quote: str = field(metadata=doc(
+        "The words quoted, each piece verbatim in `passage` (or the article's title), "
+        'joined by " … "'))
+    passage: str = field(default="", metadata=doc(
+        "The quoted passage; of several passages of one article, all of them in article order "
+        "(a repeated sentence where they adjoin written once, \" … \" where they do not)"))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form used by the CLI and the HTTP API."""

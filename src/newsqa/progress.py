@@ -13,10 +13,16 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
-Tick = Callable[[int, int, dict[str, int], bool], None]
-"""``tick(done, total, extra counts, finished)``."""
+
+class Tick(Protocol):
+    """``tick(done, total, extra counts, finished, note)``: ``note`` says what is under way
+    when no count does yet (the file being read)."""
+
+    def __call__(
+        self, done: int, total: int, extra: dict[str, int], finished: bool, note: str = ""
+    ) -> None: ...
 
 
 def _duration(seconds: float) -> str:
@@ -50,7 +56,9 @@ class LineProgress:
         self.finished = False
         self.lines = 0
 
-    def __call__(self, done: int, total: int, extra: dict[str, int], finished: bool) -> None:
+    def __call__(
+        self, done: int, total: int, extra: dict[str, int], finished: bool, note: str = ""
+    ) -> None:
         """Record progress; write a line when ``interval`` has passed or the work finished."""
         if self.finished:
             return
@@ -59,10 +67,11 @@ class LineProgress:
             return
         self.last = now
         self.finished = finished
-        self._write(done, max(total, done), extra, finished, now - self.start)
+        self._write(done, max(total, done), extra, finished, now - self.start, note)
 
     def _write(
-        self, done: int, total: int, extra: dict[str, int], finished: bool, elapsed: float
+        self, done: int, total: int, extra: dict[str, int], finished: bool, elapsed: float,
+        note: str = "",
     ) -> None:
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (total - done) / rate if rate > 0 and not finished else None
@@ -74,6 +83,7 @@ class LineProgress:
                 "unit": self.unit, **extra, "rate_per_s": round(rate, 2),
                 "elapsed_s": round(elapsed, 1),
                 "eta_s": None if eta is None else round(eta, 1),
+                **({"note": note} if note else {}),
             }
             line = json.dumps(record)
         else:
@@ -86,6 +96,8 @@ class LineProgress:
                 left = f", ETA {_duration(eta)}" if eta is not None else ""
                 line = (f"{self.desc}: {done:,}/{total:,} {self.unit}s{pct}{counts}, "
                         f"{rate:.1f} {self.unit}s/s{left}")
+                if note:
+                    line += f"; {note}"
         self.stream.write(line + "\n")
         self.stream.flush()
         self.lines += 1
@@ -96,11 +108,16 @@ def _bar(desc: str, unit: str, stream: IO[str]) -> Tick:
 
     bar = tqdm(total=0, unit=unit, desc=desc, file=stream, dynamic_ncols=True)
 
-    def tick(done: int, total: int, extra: dict[str, int], finished: bool) -> None:
+    def tick(
+        done: int, total: int, extra: dict[str, int], finished: bool, note: str = ""
+    ) -> None:
         bar.total = max(total, done, 1)
         bar.n = done
-        if extra:
-            bar.set_postfix({k.replace("_", " "): v for k, v in extra.items()}, refresh=False)
+        shown = [f"{k.replace('_', ' ')}={v:,}" for k, v in extra.items()]
+        if note:
+            shown.append(note if len(note) <= 48 else "…" + note[-47:])
+        if shown:
+            bar.set_postfix_str(", ".join(shown), refresh=False)
         bar.refresh()
         if finished:
             bar.close()
@@ -120,7 +137,7 @@ def reporter(
     :class:`LineProgress`; a no-op when not ``enabled``. ``interval`` and ``fmt`` default to the
     settings ``log.progress_interval`` and ``log.format``."""
     if not enabled:
-        return lambda done, total, extra, finished: None
+        return lambda done, total, extra, finished, note="": None
     out = stream if stream is not None else sys.stderr
     if out.isatty():
         return _bar(desc, unit, out)
@@ -137,11 +154,12 @@ def ingest_progress(
     enabled: bool = True, desc: str = "embedding", stream: IO[str] | None = None, **kw: Any
 ) -> Callable[[Any], None]:
     """A callback for ingest progress events (``IngestProgress``: chunks embedded of those
-    known, articles read), shown as :func:`reporter` does."""
+    known, articles read, the input being read), shown as :func:`reporter` does."""
     tick = reporter(desc, "chunk", enabled, stream, **kw)
 
     def update(ev: Any) -> None:
         extra = {"articles_read": ev.articles_read} if ev.articles_read else {}
-        tick(ev.chunks_done, ev.chunks_total, extra, ev.stage == "done")
+        note = f"reading {ev.reading}" if ev.stage == "read" and ev.reading else ""
+        tick(ev.chunks_done, ev.chunks_total, extra, ev.stage == "done", note)
 
     return update

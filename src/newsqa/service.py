@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from newsqa import __version__
-from newsqa.embedding.base import Embedder
+from newsqa.embedding.base import Embedder, bulk_work
 from newsqa.embedding.cache import VectorCache
 from newsqa.embedding.factory import (
     backend_precision,
@@ -117,6 +117,7 @@ class NewsQA:
             path, manifest, create=create, search_uri=settings.milvus.uri,
             search_token=settings.milvus.token, vector_codec=settings.index.vector_codec,
             catalog_url=settings.index.catalog_url,
+            catalog_timeout=settings.index.catalog_pool_timeout,
         )
         try:
             check_backend(index.manifest, embedder, path)
@@ -171,22 +172,31 @@ class NewsQA:
         progress: ProgressFn | None = None,
         ray: str | None = None,
         ray_workers: int | None = None,
+        include_all: bool = False,
     ) -> IngestReport:
-        """Ingest files and folders in any supported format.
+        """Ingest files and folders in any supported format (``include_all``: also the text
+        files of a folder that are not news, such as a README; see ``iter_articles``).
 
         ``ray`` (``auto`` or a cluster address) embeds with Ray Data on that cluster's workers
         (``ray_workers`` of them; the ``scale`` extra), writing through this index as usual.
         Raises :class:`~newsqa.index.store.IndexBusyError` at once while another ingest or
         delete (in this or another process) writes to the index.
         """
+        return self.ingest_records(self.load(paths, include_all), progress, ray, ray_workers)
+
+    def load(
+        self, paths: Sequence[str | Path], include_all: bool = False
+    ) -> Iterator[Article | LoadProblem]:
+        """The articles and problems of files and folders, read lazily within the ingest
+        settings' limits (what :meth:`ingest` writes)."""
         from newsqa.ingest.load import iter_articles
 
         s = self.settings.ingest
-        records = iter_articles(
+        return iter_articles(
             paths, s.max_article_bytes,
             max_file_bytes=s.max_file_bytes, max_line_bytes=s.max_line_bytes,
+            include_all=include_all,
         )
-        return self.ingest_records(records, progress, ray, ray_workers)
 
     def ingest_records(
         self,
@@ -202,11 +212,14 @@ class NewsQA:
         whole; a feed follower writes the snapshot now and then rather than after every poll).
         """
         embedder, batch = self.ingest_embedder(), self.settings.ingest.batch_articles
+        seconds: float | None = self.settings.ingest.commit_seconds
         if ray:
             embedder, batch = self._ray_embedder(ray, ray_workers), RAY_BATCH_ARTICLES
+            seconds = None  # Ray spreads one large batch over its workers
         return Ingestor(
             self.index, embedder, self.spec, batch,
             sentence_vectors=self.settings.embedding.sentence_vectors, snapshot=snapshot,
+            commit_seconds=seconds,
         ).run(records, progress)
 
     def add_sentence_vectors(
@@ -229,7 +242,8 @@ class NewsQA:
             while rows and not self._closing.is_set():
                 texts = [embed_text(title, text) for _, title, text in rows]
                 spans = [sentence_spans(title, text) for _, title, text in rows]
-                _, vectors = spans_of(texts, spans)
+                with bulk_work():
+                    _, vectors = spans_of(texts, spans)
                 done += self.index.add_sentence_vectors(
                     [(cid, v) for (cid, _, _), v in zip(rows, vectors, strict=True)])
                 if progress is not None:

@@ -20,7 +20,7 @@ from newsqa.api import create_app
 from newsqa.api.app import json_records
 from newsqa.cli import main
 from newsqa.ingest.load import SUPPORTED_SUFFIXES, iter_articles, reading
-from newsqa.models import Article, LoadProblem, LoadWarning
+from newsqa.models import Article, LoadProblem, LoadWarning, NotRead
 from newsqa.service import NewsQA
 from tests.support import open_service
 
@@ -338,13 +338,17 @@ def test_folder_with_one_broken_file(tmp_path: Path) -> None:
     sub.mkdir()
     (sub / "c_good.md").write_text("# Good C\n\nText C.")
     write_jsonl(sub / "d_good.jsonl", [json.dumps(record(4))])
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")  # unsupported: ignored in a folder
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")  # unsupported: counted, not read
     (tmp_path / ".hidden.txt").write_text("Title: Hidden\n\nSecret.")
     hidden = tmp_path / ".git"
     hidden.mkdir()
     (hidden / "x.txt").write_text("Title: Hidden too\n\nSecret.")
 
-    results = load(tmp_path)
+    everything = load(tmp_path)
+    passed = [r for r in everything if isinstance(r, NotRead)]
+    assert [(Path(r.path).name, r.kind) for r in passed] == [
+        (".git", "hidden folder"), (".hidden.txt", "hidden file"), ("notes.pdf", ".pdf")]
+    results = [r for r in everything if not isinstance(r, NotRead)]
     assert [type(r).__name__ for r in results] == ["LoadProblem", "Article", "Article", "Article"]
     broken = problems(results)[0]
     assert broken.path == str(tmp_path / "a_broken.json")
@@ -739,3 +743,37 @@ def test_limits_are_settings_passed_down_to_the_loaders(
                "decompression), the limit per file"),
     ]
     assert d["added"] == 2  # line 1 of lines.jsonl; big.jsonl.gz repeats one article
+
+
+# --- what a folder walk passes over ------------------------------------------------------------
+
+
+def test_not_news_is_a_project_document_by_name_or_an_undated_document_shape() -> None:
+    from newsqa.ingest.load.text import not_news
+
+    for name in ("README.md", "readme.txt", "LICENSE.md", "CHANGELOG.md", "CONTRIBUTING.md"):
+        assert not_news(name, "Title\n\nSome text."), name
+    doc = "# Tool\n\n## Install\n\nRun it.\n"
+    assert not_news("guide.md", doc)
+    assert not_news("guide.md", "# Tool\n\nRun:\n\n```\nmake\n```\n")
+    assert not_news("guide.md", "date: 2024-03-01\n\n" + doc) is None  # dated: news
+    assert not_news("storm.md", "# Storm hits coast\n\nA storm hit the coast.") is None
+    assert not_news("storm.txt", "title: Storm\n\nA storm hit.\n\n## Aftermath\n\nCalm.") is None
+
+
+def test_a_walk_counts_what_it_passes_over_and_include_all_reads_text_files(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "storm.txt").write_text("title: Storm\ndate: 2024-01-02\n\nA storm hit.")
+    (tmp_path / "README.md").write_text("# Archive\n\nNews files go here.")
+    (tmp_path / "LICENSE").write_text("MIT")
+    (tmp_path / "scan.PDF").write_bytes(b"%PDF")
+    results = load(tmp_path)
+    kinds = {Path(r.path).name: r.kind for r in results if isinstance(r, NotRead)}
+    assert kinds == {"README.md": "not news", "LICENSE": "no extension", "scan.PDF": ".pdf"}
+    assert [a.title for a in results if isinstance(a, Article)] == ["Storm"]
+    everything = list(iter_articles([tmp_path], include_all=True))
+    assert sorted(a.title for a in everything if isinstance(a, Article)) == ["Archive", "Storm"]
+    # A file named explicitly is read whatever its name.
+    assert [type(r) for r in load(tmp_path / "README.md")] == [Article]
+

@@ -14,10 +14,12 @@ import pytest
 from newsqa.embedding.fake import HashEmbedder
 from newsqa.index.store import NewsIndex
 from newsqa.ingest.pipeline import (
+    FIRST_CHUNKS,
     ITEMS_LISTED,
     PATHS_COUNTED,
     PROBLEMS_LISTED,
     PROBLEMS_PER_FILE,
+    IngestInterrupted,
     Ingestor,
     IngestProgress,
     IngestReport,
@@ -210,3 +212,62 @@ def test_an_interrupt_returns_at_once_and_writes_nothing_more(tmp_path: Path) ->
         Ingestor(svc.index, slow, svc.spec, batch_articles=1).run(arts, progress)
     assert slow.finished == 0  # stopped inside the first batch, not after it
     assert svc.stats()["articles"] == 0
+
+
+class _PerChunk(HashEmbedder):
+    """Takes 10 ms a chunk; records how many chunks each call embedded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+
+    def encode_spans(self, texts: Any, spans: Any, progress: Any = None) -> Any:
+        time.sleep(0.01 * len(texts))
+        self.calls.append(len(texts))
+        return super().encode_spans(texts, spans, progress)
+
+
+def test_writes_come_every_few_seconds_of_embedding_not_every_batch(tmp_path: Path) -> None:
+    svc = _open(tmp_path / "idx")
+    arts = [article(f"Story {i}", f"{WIRE} Item {i}.", url=f"https://t.example/{i}")
+            for i in range(120)]
+    slow = _PerChunk()
+    writes: list[int] = []
+    write = svc.index.write
+
+    def counted(rows: Any) -> int:
+        rows = list(rows)
+        writes.append(len(rows))
+        return write(rows)
+
+    svc.index.write = counted  # type: ignore[method-assign]
+    report = Ingestor(svc.index, slow, svc.spec, batch_articles=128, commit_seconds=0.1).run(arts)
+    assert report.added == report.saved == 120 and sum(writes) == 120
+    # The first write after FIRST_CHUNKS chunks, then about 0.1 s (10 chunks) each.
+    assert writes[0] == FIRST_CHUNKS and len(writes) > 5 and max(writes[1:]) <= 20, writes
+    # Without a time bound, one write per batch_articles, as before.
+    plain = Ingestor(_open(tmp_path / "b").index, _PerChunk(), svc.spec, batch_articles=128)
+    assert plain.run(arts).saved == 120
+
+
+def test_an_interrupt_says_how_many_articles_were_saved(tmp_path: Path) -> None:
+    svc = _open(tmp_path / "idx")
+    arts = [article(f"Story {i}", f"{WIRE} Item {i}.", url=f"https://u.example/{i}")
+            for i in range(5)]
+
+    def progress(ev: IngestProgress) -> None:
+        if ev.chunks_done >= 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(IngestInterrupted) as stopped:
+        Ingestor(svc.index, HashEmbedder(), svc.spec, batch_articles=1).run(arts, progress)
+    assert stopped.value.report.saved == svc.stats()["articles"] == 2
+
+
+def test_reading_is_reported_with_the_input_being_read(tmp_path: Path) -> None:
+    svc = _open(tmp_path / "idx")
+    events: list[IngestProgress] = []
+    arts = [article("Storm", f"{WIRE} Storm.", url="https://r.example/1", origin="n.jsonl:1")]
+    Ingestor(svc.index, HashEmbedder(), svc.spec).run(arts, events.append)
+    first = events[0]
+    assert (first.stage, first.reading, first.chunks_total) == ("read", arts[0].origin, 0)

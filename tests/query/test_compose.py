@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from newsqa.models import Citation, Passage, Segment
+from newsqa.query.citing import join_passages
 from newsqa.query.compose import (
     ABSTAIN_TEXT,
     ComposeConfig,
@@ -372,3 +373,36 @@ def test_a_sentence_aimed_at_a_model_is_never_part_of_an_answer(view: str) -> No
     # an article that only instructs answers nothing
     alone = compose(q, [passage(1, INSTRUCTION)], fake_encode, qv, CFG, view)
     assert alone.abstained
+
+
+def test_passages_of_one_article_share_its_number_and_citation() -> None:
+    """Two passages of one article cited by two statements: one number, one citation holding
+    both quotes and both passages (their shared sentence written once)."""
+    first = Passage(7, "art", "https://x/art", "Art", "x.com", "2023-01-01",
+                    "The bank met on Monday. Rates rose by a quarter point.", 1.0)
+    second = Passage(8, "art", "https://x/art", "Art", "x.com", "2023-01-01",
+                     "Rates rose by a quarter point. Analysts expect more in March.", 0.9)
+    other = passage(2, "A volcano erupted on Friday near the coast.")
+    drafts = [
+        Draft("Analysts expect more.", [second], ["Analysts expect more in March."]),
+        Draft("A volcano erupted.", [other], ["A volcano erupted on Friday near the coast."]),
+        Draft("The bank met.", [first], ["The bank met on Monday."]),
+    ]
+    res = number_citations(drafts, evidence=0.9)
+    assert [seg.citations for seg in res.segments] == [[1], [2], [1]]
+    assert [(c.n, c.article_id, c.chunk_id) for c in res.citations] == [(1, "art", 8), (2, "a2", 2)]
+    assert res.citations[0].quote == "Analysts expect more in March. … The bank met on Monday."
+    assert res.citations[0].passage == (
+        "The bank met on Monday. Rates rose by a quarter point. Analysts expect more in March."
+    )
+    assert check_citations(res.segments, res.citations) == []
+
+
+def test_join_passages_writes_an_overlap_once_and_marks_a_gap() -> None:
+    assert join_passages([(2, "B one. B two."), (1, "A one. B one.")]) == "A one. B one. B two."
+    assert join_passages([(1, "A one."), (2, "B one.")]) == "A one. B one."  # no overlap
+    assert join_passages([(1, "A one."), (3, "C one.")]) == "A one. … C one."
+    # words shared across the boundary that are not whole sentences are no overlap
+    assert join_passages([(1, "It rose. Then fell"), (2, "fell again.")]) == (
+        "It rose. Then fell fell again."
+    )

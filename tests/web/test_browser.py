@@ -4,20 +4,13 @@ server: ``newsqa serve`` in a subprocess on a tiny index of ``corpus/``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
 from tests.support import REPO, SEED_QUESTION, local_server
+from tests.web.chat import BROWSER_MARKS, ask, console_watch
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 EVIL_TITLE = (
     'Zorblatt festival <script>window.__pwned=1</script> <img src=x onerror="window.__pwned=2">'
 )
@@ -28,50 +21,17 @@ EVIL_TEXT = (
     "The Zorblatt festival ends on Sunday."
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="/usr/bin/chromium is missing: apt-get install -y chromium chromium-driver",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``newsqa serve`` on a free port, bootstrapped with the bundled corpus."""
-    index = tmp_path_factory.mktemp("web") / "index"
-    with local_server(index, [str(REPO / "corpus")], limit=120) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Headless Chromium (never a downloaded browser)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _ask(page: object, question: str) -> None:
-    page.fill("#question", question)  # type: ignore[attr-defined]
-    page.click("#ask")  # type: ignore[attr-defined]
-    page.wait_for_selector(  # type: ignore[attr-defined]
-        ".turn:last-child .answer[data-state]", timeout=60_000
-    )
+pytestmark = BROWSER_MARKS
 
 
 def test_ask_cite_and_escape(server: str, browser: object, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    errors = _console_watch(page)  # a Content-Security-Policy violation would be one
+    errors = console_watch(page)  # a Content-Security-Policy violation would be one
     page.goto(server + "/")
     page.wait_for_selector("#index-size:not(:empty)")
     page.screenshot(path=str(tmp_path / "01-empty.png"))
 
-    _ask(page, SEED_QUESTION)
+    ask(page, SEED_QUESTION)
     answer = page.locator(".turn").last.locator(".answer")
     assert answer.get_attribute("data-state") == "done"
     assert "collective self-defense" in answer.inner_text()
@@ -91,7 +51,7 @@ def test_ask_cite_and_escape(server: str, browser: object, tmp_path: Path) -> No
     sent: list[dict[str, object]] = []
     page.on("request", lambda req: sent.append(req.post_data_json)
             if req.url.endswith("/api/ask/stream") else None)
-    _ask(page, "What is it worried about?")
+    ask(page, "What is it worried about?")
     assert sent[-1]["history"][0] == {"role": "user", "content": SEED_QUESTION}  # type: ignore[index]
     assert page.locator(".turn").count() == 2
 
@@ -101,7 +61,7 @@ def test_ask_cite_and_escape(server: str, browser: object, tmp_path: Path) -> No
     }], timeout=60)
     assert r.status_code == 200 and r.json()["added"] == 1, r.text
 
-    _ask(page, "What happened at the Zorblatt festival of lanterns?")
+    ask(page, "What happened at the Zorblatt festival of lanterns?")
     last = page.locator(".turn").last
     assert last.locator(".answer").get_attribute("data-state") == "done"
     assert page.locator("#sources .source").filter(has_text="Zorblatt").count() >= 1
@@ -113,7 +73,7 @@ def test_ask_cite_and_escape(server: str, browser: object, tmp_path: Path) -> No
     page.screenshot(path=str(tmp_path / "03-escaped.png"), full_page=True)
 
     # an unanswerable question abstains and lists the closest articles instead
-    _ask(page, "Who won the 2022 FIFA World Cup?")
+    ask(page, "Who won the 2022 FIFA World Cup?")
     last = page.locator(".turn").last
     assert last.locator(".answer").get_attribute("data-state") == "abstained"
     assert page.locator("#sources .source.closest").count() >= 1
@@ -132,7 +92,7 @@ def test_phone_viewport(server: str, browser: object, tmp_path: Path) -> None:
     page.click("#filters summary")
     page.fill("#since", "2013-01-01")
     page.fill("#until", "2013-12-31")
-    _ask(page, SEED_QUESTION)
+    ask(page, SEED_QUESTION)
     assert page.locator(".turn .answer").get_attribute("data-state") == "done"
     page.click('.answer a.cite[data-n="1"]')
     assert page.locator('#sources .source[data-n="1"] mark').count() >= 1
@@ -178,30 +138,16 @@ def _storm_events(question: str) -> list[tuple[str, object]]:
     ]
 
 
-def _console_watch(page: object) -> list[str]:
-    """Page errors and console errors (a Content-Security-Policy violation is one); the
-    browser's own request for /favicon.ico, which the site does not have, is no error."""
-    seen: list[str] = []
-
-    def console(m: Any) -> None:
-        if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico"):
-            seen.append(m.text)
-
-    page.on("pageerror", lambda exc: seen.append(str(exc)))  # type: ignore[attr-defined]
-    page.on("console", console)  # type: ignore[attr-defined]
-    return seen
-
-
 def test_bracketed_numbers_in_article_text_are_text_not_citations(
     server: str, browser: object
 ) -> None:
     page = browser.new_page()  # type: ignore[attr-defined]
-    errors = _console_watch(page)
+    errors = console_watch(page)
     question = "When did the storm hit?"
     page.route("**/api/ask/stream", lambda route: route.fulfill(
         status=200, content_type="text/event-stream", body=_sse_body(_storm_events(question))))
     page.goto(server + "/")
-    _ask(page, question)
+    ask(page, question)
     answer = page.locator(".turn").last.locator(".answer")
     assert answer.get_attribute("data-state") == "done"
     assert answer.inner_text() == "The storm hit the coast on Wednesday [12]. [1]"
@@ -220,7 +166,7 @@ def test_a_quoted_headline_is_marked_on_the_title_not_added_to_the_passage(
     server: str, browser: object
 ) -> None:
     page = browser.new_page()  # type: ignore[attr-defined]
-    errors = _console_watch(page)
+    errors = console_watch(page)
     question = "Which city did the storm hit?"
     headline = "Storm hits Port Adria"
     citation = {**STORM_CITATION, "title": headline, "quote": headline}
@@ -233,7 +179,7 @@ def test_a_quoted_headline_is_marked_on_the_title_not_added_to_the_passage(
     page.route("**/api/ask/stream", lambda route: route.fulfill(
         status=200, content_type="text/event-stream", body=_sse_body(events)))
     page.goto(server + "/")
-    _ask(page, question)
+    ask(page, question)
     card = page.locator('#sources .source[data-n="1"]')
     assert card.locator(".source-head mark").inner_text() == headline
     assert card.locator("blockquote mark").count() == 0
@@ -279,7 +225,7 @@ def test_answer_stream_split_inside_line_endings_and_characters(
     """The page's own fetch path, fed a CRLF stream cut between every CR and LF and inside a
     multi-byte character."""
     page = browser.new_page()  # type: ignore[attr-defined]
-    errors = _console_watch(page)
+    errors = console_watch(page)
     page.goto(server + "/")
     question = "Where did the storm — the big one — hit?"
     body = _sse_body(_storm_events(question), newline="\r\n").encode()
@@ -298,7 +244,7 @@ def test_answer_stream_split_inside_line_endings_and_characters(
                 status: 200, headers: { "Content-Type": "text/event-stream" } }));
         };
     }""", chunks)
-    _ask(page, question)
+    ask(page, question)
     turn = page.locator(".turn").last
     assert turn.locator(".answer").get_attribute("data-state") == "done"
     assert turn.locator(".answer").inner_text() == "The storm hit the coast on Wednesday [12]. [1]"
@@ -309,7 +255,7 @@ def test_answer_stream_split_inside_line_endings_and_characters(
 
 def test_new_conversation_aborts_the_answer_in_flight(server: str, browser: object) -> None:
     page = browser.new_page()  # type: ignore[attr-defined]
-    errors = _console_watch(page)
+    errors = console_watch(page)
     held: list[object] = []
     sent: list[dict[str, object]] = []
 
@@ -336,7 +282,7 @@ def test_new_conversation_aborts_the_answer_in_flight(server: str, browser: obje
         pass
     page.wait_for_timeout(300)
     assert page.locator(".turn").count() == 0 and page.inner_text("#sources") == ""
-    _ask(page, "New question")
+    ask(page, "New question")
     assert sent[-1] == {"question": "New question"}, "the old answer is not in the history"
     assert page.locator(".turn").count() == 1
     assert page.inner_text("#sources-hint") == "For: “New question”"
@@ -362,7 +308,7 @@ def test_a_hung_answer_times_out_with_a_message(server: str, browser: object) ->
 
 def test_docs_page_works_under_its_content_security_policy(server: str, browser: object) -> None:
     page = browser.new_page()  # type: ignore[attr-defined]
-    errors = _console_watch(page)
+    errors = console_watch(page)
     response = page.goto(server + "/docs")
     assert "script-src 'self' 'sha256-" in response.headers["content-security-policy"]
     page.wait_for_selector(".swagger-ui .opblock-summary-path", timeout=30_000)
@@ -385,9 +331,9 @@ def test_footnote_brackets_of_a_real_article_stay_text(server: str, browser: obj
     }], timeout=60)
     assert r.status_code == 200 and r.json()["added"] == 1, r.text
     page = browser.new_page()  # type: ignore[attr-defined]
-    errors = _console_watch(page)
+    errors = console_watch(page)
     page.goto(server + "/")
-    _ask(page, "When did the storm hit the coast?")
+    ask(page, "When did the storm hit the coast?")
     answer = page.locator(".turn").last.locator(".answer")
     assert answer.get_attribute("data-state") == "done"
     assert answer.inner_text().startswith("The storm hit the coast on Wednesday [12]. [1]")
@@ -415,12 +361,12 @@ def test_generated_answer_with_a_flagged_sentence(browser: object, tmp_path: Pat
         env.pop("NEWSQA_API__KEY", None)
         with local_server(tmp_path / "index", [str(REPO / "corpus")], 120, env) as url:
             page = browser.new_page()  # type: ignore[attr-defined]
-            errors = _console_watch(page)
+            errors = console_watch(page)
             page.goto(url + "/")
             page.wait_for_selector("#generate-switch:not([hidden])")
             assert "fake-7b" in page.inner_text("#generate-switch")
             page.check("#generate")
-            _ask(page, SEED_QUESTION)
+            ask(page, SEED_QUESTION)
             answer = page.locator(".turn").last.locator(".answer")
             assert answer.get_attribute("data-state") == "done"
             flagged = answer.locator(".segment.flagged")

@@ -19,14 +19,22 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from newsqa.embedding.base import WordPieceEmbedder, default_model_path, model_name, pool_spans
+from newsqa.embedding.base import (
+    WordPieceEmbedder,
+    default_model_path,
+    in_bulk_work,
+    model_name,
+    pool_spans,
+)
 
 log = logging.getLogger("newsqa.embed")
 
@@ -137,8 +145,11 @@ def onnx_model(model_dir: Path, cache_dir: Path, precision: str = "int8") -> Pat
             f'container image build it with --build-arg ONNX_GRAPHS="int8 fp32"'
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    log.warning("making the %s ONNX model in %s (once; a few seconds)", precision, target.parent)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as tmp:
+    log.warning(
+        "exporting the embedding model to ONNX %s, once (10 s to a minute on 2 cores; later "
+        "starts load it from %s)", precision, target.parent,
+    )
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as tmp, _quiet():
         part = Path(tmp) / f"model.{precision}.onnx"
         fp32 = cache_dir / "onnx" / f"{key}.fp32.onnx"
         if precision == "fp32":
@@ -152,6 +163,30 @@ def onnx_model(model_dir: Path, cache_dir: Path, precision: str = "int8") -> Pat
             quantize_dynamic(str(source), str(part), weight_type=QuantType.QInt8, per_channel=True)
         os.replace(part, target)  # atomic: a concurrent maker writes the same bytes
     return target
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence what torch, transformers and ONNX Runtime say while exporting (TracerWarning,
+    UserWarning, the weight-loading bar, the quantizer's pre-processing tip): the export is
+    known to be sound, and their words would read as faults of newsqa."""
+    from transformers.utils import logging as hf_logging
+
+    def foreign(record: logging.LogRecord) -> bool:
+        return "newsqa" in record.name or "newsqa" in record.pathname
+
+    root = logging.getLogger()
+    bar = hf_logging.is_progress_bar_enabled()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        root.addFilter(foreign)
+        hf_logging.disable_progress_bar()
+        try:
+            yield
+        finally:
+            root.removeFilter(foreign)
+            if bar:
+                hf_logging.enable_progress_bar()
 
 
 def int8_model(model_dir: Path, cache_dir: Path) -> Path:
@@ -182,6 +217,7 @@ class OnnxEmbedder(WordPieceEmbedder):
         # two: texts run side by side, one core each (sentences 1.7x, chunks 1.45x the rate of
         # one run on two cores, measured on 2 cores). fp32 batches use the cores within a run.
         self._parallel = ThreadPoolExecutor(cores) if precision == "int8" and cores > 1 else None
+        self._workers = cores
         opts.intra_op_num_threads = 1 if self._parallel else cores
         # Threads that spin between runs would starve the rest of the process (the server).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -251,16 +287,21 @@ class OnnxEmbedder(WordPieceEmbedder):
     def _side_by_side(
         self, one: Callable[[int], Any], n: int, progress: Callable[[int], None] | None
     ) -> list[Any]:
-        """``one(i)`` for every i < n on the thread pool, in order, reporting progress."""
+        """``one(i)`` for every i < n on the thread pool, in order, reporting progress.
+
+        A query's texts run in one turn of the model; bulk work (an ingest,
+        :func:`~newsqa.embedding.base.bulk_work`) runs two texts per thread per turn, so a
+        query waits for those, not for the whole call."""
         out: list[Any] = []
         done = 0
         assert self._parallel is not None
-        with self._forward_lock:  # concurrent callers take turns per call
-            for i, got in enumerate(self._parallel.map(one, range(n))):
-                out.append(got)
-                if progress is not None and (i + 1 - done >= 32 or i + 1 == n):
-                    progress(i + 1 - done)
-                    done = i + 1
+        step = 2 * self._workers if in_bulk_work() else max(n, 1)
+        for start in range(0, n, step):
+            with self._forward_lock.turn():
+                out += self._parallel.map(one, range(start, min(n, start + step)))
+            if progress is not None and (len(out) - done >= 32 or len(out) == n):
+                progress(len(out) - done)
+                done = len(out)
         return out
 
 

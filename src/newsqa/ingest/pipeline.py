@@ -4,31 +4,36 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from typing import Any
 
 import numpy as np
 
-from newsqa.embedding.base import Embedder
+from newsqa.embedding.base import Embedder, bulk_work
 from newsqa.index.store import ArticleRow, NewsIndex
 from newsqa.ingest.chunk import ChunkSpec, chunk_text, embed_text, sentence_spans
 from newsqa.ingest.dedupe import assign_clusters
-from newsqa.models import Article, LoadProblem, LoadWarning
+from newsqa.models import Article, LoadProblem, LoadWarning, NotRead
 
 log = logging.getLogger("newsqa.ingest")
 
 
 @dataclass
 class IngestProgress:
-    """A progress event: chunks embedded out of those known so far, articles read so far."""
+    """A progress event: chunks embedded out of those known so far, articles read so far and,
+    while inputs are read (stage ``read``), the one being read."""
 
     stage: str
     articles_read: int
     chunks_done: int
     chunks_total: int
+    reading: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (HTTP progress events)."""
@@ -43,6 +48,10 @@ ITEMS_LISTED = 10_000
 """Per-article rows kept; the rest are counted in ``items_omitted``."""
 PATHS_COUNTED = 1_000
 """Files whose unlisted problems are counted one by one; later ones share one count."""
+FIRST_CHUNKS = 32
+"""Chunks embedded before the first timed write, when no embedding rate is known yet."""
+READ_EVERY = 0.25
+"""Seconds between ``read`` progress events while inputs are read."""
 
 
 @dataclass
@@ -68,10 +77,22 @@ class IngestReport:
     seconds: float = 0.0
     items: list[dict[str, Any]] = field(default_factory=list)
     items_omitted: int = 0
+    #: Articles written (committed) so far: what an interrupted run kept.
+    saved: int = 0
+    #: What the walk of a folder passed over (not an error), counted by kind (".pdf", "hidden
+    #: folder", "not news"), and the first ``PROBLEMS_LISTED`` of them.
+    not_read: dict[str, int] = field(default_factory=dict)
+    not_read_listed: list[NotRead] = field(default_factory=list)
     _listed: dict[str, int] = field(default_factory=dict, repr=False)
 
     def add_problem(self, problem: LoadProblem) -> None:
-        """Count a problem (or warning) and list it if its file has not had its share yet."""
+        """Count a problem (or warning) and list it if its file has not had its share yet;
+        count a :class:`NotRead` by its kind."""
+        if isinstance(problem, NotRead):
+            self.not_read[problem.kind] = self.not_read.get(problem.kind, 0) + 1
+            if len(self.not_read_listed) < PROBLEMS_LISTED:
+                self.not_read_listed.append(problem)
+            return
         if isinstance(problem, LoadWarning):
             self.warnings += 1
         else:
@@ -113,6 +134,35 @@ class IngestReport:
             "items": self.items,
             "items_omitted": self.items_omitted,
         }
+
+
+class IngestInterrupted(KeyboardInterrupt):
+    """An ingest stopped by the user (Ctrl-C); ``report.saved`` articles were committed and stay
+    (each write is one transaction), and running the ingest again skips them."""
+
+    def __init__(self, report: IngestReport) -> None:
+        super().__init__()
+        self.report = report
+
+
+@contextmanager
+def _held_interrupt() -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) until the block ends, in the main thread: a batch is written
+    and counted as saved together, so an interrupted ingest says exactly what it kept."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        if callable(previous):
+            previous(signal.SIGINT, None)
+        elif previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 def content_hash(a: Article) -> str:
@@ -182,6 +232,7 @@ class Ingestor:
         window: int = 4000,
         sentence_vectors: bool = True,
         snapshot: bool = True,
+        commit_seconds: float | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
@@ -193,15 +244,41 @@ class Ingestor:
         #: Write the vector snapshot at the end (a feed follower making many small ingests
         #: writes it now and then instead: the change log keeps the index whole meanwhile).
         self.snapshot = snapshot
+        #: Write after about this many seconds of embedding (at the rate measured so far), so
+        #: an interrupted run loses at most that much; None: after ``batch_articles`` only.
+        self.commit_seconds = commit_seconds
 
     def run(
         self,
         records: Iterable[Article | LoadProblem],
         progress: Callable[[IngestProgress], None] | None = None,
     ) -> IngestReport:
-        """Ingest every article; report problems; call ``progress`` as chunks are embedded."""
-        with self.index.writer():
-            return self._run(records, progress)
+        """Ingest every article; report problems; call ``progress`` as inputs are read and
+        chunks embedded. An interrupt (Ctrl-C) raises :class:`IngestInterrupted`, whose report
+        counts the articles already committed."""
+        report = IngestReport()
+        try:
+            with self.index.writer():
+                return self._run(records, progress, report)
+        except IngestInterrupted:
+            raise
+        except KeyboardInterrupt:
+            raise IngestInterrupted(report) from None
+
+    def _pieces(self, rows: list[ArticleRow], rate: float | None) -> tuple[int, int]:
+        """How many of ``rows`` (at most ``batch_articles``) make the next write, and their
+        chunks: about ``commit_seconds`` of embedding at ``rate`` chunks/s."""
+        if self.commit_seconds is None:
+            budget = float("inf")
+        else:
+            budget = FIRST_CHUNKS if rate is None else max(1.0, rate * self.commit_seconds)
+        n = chunks = 0
+        while n < min(len(rows), self.batch_articles):
+            if n and chunks + len(rows[n].chunks) > budget:
+                break
+            chunks += len(rows[n].chunks)
+            n += 1
+        return n, chunks
 
     def _embed(
         self, batch: Sequence[ArticleRow], texts: list[str], tick: Callable[[int], None]
@@ -209,23 +286,39 @@ class Ingestor:
         """The chunks' vectors and, where the embedder reads them in the same pass
         (``encode_spans``), each chunk's title and sentence vectors."""
         spans_of = getattr(self.embedder, "encode_spans", None)
-        if spans_of is None or not self.sentence_vectors:
-            return self.embedder.encode(texts, progress=tick), None
-        spans = [sentence_spans(r.title, c) for r in batch for c in r.chunks]
-        vecs, sentences = spans_of(texts, spans, progress=tick)
+        with bulk_work():  # queries sharing this embedder go first, batch by batch
+            if spans_of is None or not self.sentence_vectors:
+                return self.embedder.encode(texts, progress=tick), None
+            spans = [sentence_spans(r.title, c) for r in batch for c in r.chunks]
+            vecs, sentences = spans_of(texts, spans, progress=tick)
         return vecs, sentences
 
     def _run(
         self,
         records: Iterable[Article | LoadProblem],
         progress: Callable[[IngestProgress], None] | None,
+        report: IngestReport,
     ) -> IngestReport:
         t0 = time.perf_counter()
-        report = IngestReport()
         read = done = total = 0
-        for window in _batched(records, self.window):
+        rate: float | None = None
+
+        def reading(recs: Iterable[Article | LoadProblem]) -> Iterator[Article | LoadProblem]:
+            nonlocal read
+            last = 0.0
+            for rec in recs:
+                if isinstance(rec, LoadProblem):
+                    origin = rec.path
+                else:
+                    read += 1
+                    origin = rec.origin
+                if progress and time.monotonic() - last >= READ_EVERY:
+                    last = time.monotonic()
+                    progress(IngestProgress("read", read, done, total, origin))
+                yield rec
+
+        for window in _batched(reading(records), self.window):
             todo = _latest_records(window, report)
-            read += sum(1 for rec in window if not isinstance(rec, LoadProblem))
             known = self.index.existing(
                 [aid for _, aid, _ in todo], [a.url for a, _, _ in todo]
             )
@@ -266,7 +359,10 @@ class Ingestor:
             total += sum(len(r.chunks) for r in rows)
             if progress:
                 progress(IngestProgress("embed", read, done, total))
-            for batch in _batched(rows, self.batch_articles):
+            while rows:
+                n, n_chunks = self._pieces(rows, rate)
+                batch, rows = rows[:n], rows[n:]
+                started = time.perf_counter()
                 texts = [embed_text(r.title, c) for r in batch for c in r.chunks]
 
                 def tick(n: int, read: int = read, total: int = total) -> None:
@@ -276,6 +372,7 @@ class Ingestor:
                         progress(IngestProgress("embed", read, done, total))
 
                 vecs, sentences = self._embed(batch, texts, tick)
+                rate = n_chunks / max(time.perf_counter() - started, 1e-6)
                 pos = 0
                 for r in batch:
                     r.vectors = vecs[pos : pos + len(r.chunks)]
@@ -284,7 +381,9 @@ class Ingestor:
                     pos += len(r.chunks)
                 # Clusters are decided before the write so they are stored in its transaction.
                 report.wire_copies += assign_clusters(self.index, batch)
-                report.chunks += self.index.write(batch)
+                with _held_interrupt():
+                    report.chunks += self.index.write(batch)
+                    report.saved += len(batch)
         if self.snapshot:
             self.index.save_snapshot()
         report.seconds = time.perf_counter() - t0

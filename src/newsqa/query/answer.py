@@ -19,9 +19,11 @@ import numpy as np
 
 from newsqa.embedding.base import Embedder
 from newsqa.index.store import NewsIndex
-from newsqa.models import Answer, ClaimStats, Filters, Mode, Passage, View
+from newsqa.language import not_english_note
+from newsqa.models import Answer, ClaimStats, Filters, Mode, Passage, Segment, View
 from newsqa.query.claims import Encode
 from newsqa.query.compose import (
+    ABSTAIN_TEXT,
     VIEWS,
     ComposeConfig,
     Composed,
@@ -266,6 +268,8 @@ class AnswerPipeline:
         timings["retrieve"] = (time.perf_counter() - t1) * 1000
         t2 = time.perf_counter()
         composed, got = self.compose(r.question, plan, qvec, got, r.view)
+        if composed.abstained and (english := not_english_note(r.question)):
+            composed = replace(composed, segments=[Segment(f"{ABSTAIN_TEXT} {english}", [])])
         timings["compose"] = (time.perf_counter() - t2) * 1000
         yield SourcesEvent(got)
         if r.mode == "generate":

@@ -11,6 +11,7 @@ from typing import get_args
 import numpy as np
 
 from newsqa.models import Citation, Passage, Segment, View
+from newsqa.query.citing import article_citation
 from newsqa.query.config import ComposeConfig
 from newsqa.query.prompt import addresses_model
 from newsqa.query.sentences import (
@@ -321,13 +322,14 @@ class Draft:
 
 
 def number_citations(drafts: Sequence[Draft], evidence: float, joiner: str = " ") -> Composed:
-    """Number the passages the drafts cite (in order of first use) and build the answer.
+    """Number the articles the drafts cite (in order of first use) and build the answer.
 
+    One number per article: statements quoting different passages of one article cite the same
+    number, and its citation holds them all (:func:`newsqa.query.citing.article_citation`).
     A draft whose quote is neither verbatim in the passage it cites nor that article's headline
     is dropped, never shown; when nothing is left the result is an abstention.
     """
-    numbers: dict[int, int] = {}
-    citations: list[Citation] = []
+    uses: dict[str, list[tuple[Passage, str]]] = {}
     segments: list[Segment] = []
     for d in drafts:
         if not d.passages or not all(
@@ -335,17 +337,17 @@ def number_citations(drafts: Sequence[Draft], evidence: float, joiner: str = " "
         ):
             continue
         cited: list[int] = []
+        quotes: list[str] = []
         for p, quote in zip(d.passages, d.quotes, strict=True):
-            if p.chunk_id not in numbers:
-                numbers[p.chunk_id] = len(numbers) + 1
-                citations.append(citation(numbers[p.chunk_id], p, quote))
-            else:
-                cit = citations[numbers[p.chunk_id] - 1]
-                cit.quote = f"{cit.quote} … {quote}"
-            cited.append(numbers[p.chunk_id])
-        segments.append(Segment(d.text, cited, d.lead, d.span, list(d.quotes)))
+            uses.setdefault(p.article_id, []).append((p, quote))
+            n = list(uses).index(p.article_id) + 1
+            if n not in cited:
+                cited.append(n)
+                quotes.append(quote)
+        segments.append(Segment(d.text, cited, d.lead, d.span, quotes))
     if not segments:
         return abstention(evidence)
+    citations = [article_citation(n, used) for n, used in enumerate(uses.values(), 1)]
     return Composed(segments, False, citations, evidence, joiner)
 
 

@@ -130,14 +130,34 @@
       item.url ? " · " : null, item.url ? link(item.url, item.url, "url") : null);
   }
 
-  function citationCard(c, turnIndex) {
-    return el("li", { class: "source", "data-n": c.n, id: `source-${turnIndex}-${c.n}`, tabindex: "-1" },
-      el("div", { class: "source-head" },
-        el("span", { class: "num", text: c.n }),
-        quotePieces(c.quote).includes(c.title)
-          ? el("mark", {}, link(c.url, c.title, "title")) : link(c.url, c.title, "title")),
-      meta(c),
-      el("blockquote", { class: "passage" }, highlighted(c.passage || c.quote, c.quote, c.title)));
+  // The citations of an answer grouped by article, in order of their first number: the service
+  // numbers articles, but a generated answer numbers the passages its model was shown.
+  function byArticle(citations) {
+    const groups = new Map();
+    for (const c of citations) {
+      const key = c.article_id || `#${c.n}`;
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(c);
+    }
+    return [...groups.values()];
+  }
+
+  // One card per article: its number(s), title and outlet, then each cited passage with the
+  // quoted words marked. `data-ns` holds every number that leads to it.
+  function citationCard(group, turnIndex) {
+    const c = group[0];
+    const ns = group.map((g) => g.n);
+    const titleQuoted = group.some((g) => quotePieces(g.quote).includes(g.title));
+    return el("li", {
+      class: "source", "data-n": c.n, "data-ns": ns.join(" "), id: `source-${turnIndex}-${c.n}`,
+      tabindex: "-1",
+    },
+    el("div", { class: "source-head" },
+      ...ns.map((n) => el("span", { class: "num", text: n })),
+      titleQuoted ? el("mark", {}, link(c.url, c.title, "title")) : link(c.url, c.title, "title")),
+    meta(c),
+    ...group.map((g) => el("blockquote", { class: "passage" },
+      highlighted(g.passage || g.quote, g.quote, g.title))));
   }
 
   function passageCard(p, i) {
@@ -166,17 +186,19 @@
       list.replaceChildren(...r.passages.slice(0, 8).map(passageCard));
     } else {
       $("#sources-title").textContent = "Sources";
-      list.replaceChildren(...r.citations.map((c) => citationCard(c, turnIndex)));
+      list.replaceChildren(...byArticle(r.citations).map((g) => citationCard(g, turnIndex)));
     }
   }
 
   function focusSource(turnIndex, n) {
     if (state.shown !== turnIndex) showSources(turnIndex);
-    const card = document.querySelector(`#sources .source[data-n="${CSS.escape(String(n))}"]`);
+    const card = document.querySelector(`#sources .source[data-ns~="${CSS.escape(String(n))}"]`);
     if (!card) return;
     document.querySelectorAll("#sources .source.active").forEach((c) => c.classList.remove("active"));
     card.classList.add("active");
-    card.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    // On one column the page itself scrolls: the card's head goes right below the header.
+    const oneColumn = window.matchMedia("(max-width: 820px)").matches;
+    card.scrollIntoView({ behavior: "smooth", block: oneColumn ? "start" : "nearest" });
     card.focus({ preventScroll: true });
   }
 
@@ -240,7 +262,7 @@
     const node = el("article", { class: "turn", "data-turn": index },
       el("p", { class: "question", text: question }), answerEl);
     $("#conversation").append(node);
-    node.scrollIntoView({ behavior: "smooth", block: "end" });
+    window.NewsqaView.reveal(node);
     const turn = { el: node, answerEl, result: null, index };
     state.turns.push(turn);
     return turn;
@@ -261,7 +283,7 @@
     } else {
       renderSegments(a, result.segments || [], turn.index, "", result.note || "");
     }
-    const n = result.abstained ? result.passages.length : result.citations.length;
+    const n = result.abstained ? result.passages.length : byArticle(result.citations).length;
     const label = result.abstained ? `${n} closest articles` : `${n} source${n === 1 ? "" : "s"}`;
     const ms = result.timings_ms && result.timings_ms.total;
     const c = result.mode === "generate" ? result.claims : null;
@@ -275,6 +297,7 @@
     state.history = state.history.slice(-MAX_HISTORY);
     showSources(turn.index);
     showIndexSize();
+    window.NewsqaView.reveal(turn.el, a);
   }
 
   function failTurn(turn, message) {
@@ -282,6 +305,7 @@
     turn.answerEl.removeAttribute("aria-busy");
     turn.answerEl.dataset.state = "error";
     turn.answerEl.replaceChildren(el("p", { class: "error", text: message }));
+    window.NewsqaView.reveal(turn.el, turn.answerEl);
   }
 
   async function ask(question) {
@@ -297,6 +321,7 @@
     if (!$("#generate-switch").hidden && $("#generate").checked && view === "answer") {
       body.mode = "generate";
     }
+    window.NewsqaView.asked();
     const turn = addTurn(question);
     // "New conversation" aborts this controller; so does a server silent for the timeout.
     const controller = new AbortController();
@@ -322,7 +347,10 @@
       let draft = "";
       let note = "";
       let finished = false;
-      const render = () => renderSegments(turn.answerEl, segments, turn.index, draft, note);
+      const render = () => {
+        renderSegments(turn.answerEl, segments, turn.index, draft, note);
+        window.NewsqaView.reveal(turn.el, turn.answerEl);
+      };
       for await (const { event, data } of window.NewsqaSSE.read(res, rearm)) {
         if (controller.signal.aborted) break;
         if (event === "sources") {
@@ -429,7 +457,7 @@
       }
       if (n && !st.follower.active) text += " (follower not running)";
       const box = $("#freshness");
-      box.textContent = text ? `· ${text}` : "";
+      box.textContent = text;
       box.title = st.last_success ? `Last successful feed poll: ${st.last_success}` : "";
     } catch {
       // informational only

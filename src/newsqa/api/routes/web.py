@@ -15,3 +15,10 @@ router = APIRouter()
 def index_page() -> FileResponse:
     """The chat page (its assets are under `/static/`)."""
     return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """The site's icon (browsers ask for it at this address)."""
+    return FileResponse(WEB_DIR / "favicon.ico", media_type="image/vnd.microsoft.icon",
+                        headers={"Cache-Control": "public, max-age=86400"})

@@ -10,11 +10,19 @@ from pathlib import Path
 from newsqa.ingest.load.article import build_article
 from newsqa.ingest.load.base import Fields, LoadLimits, Result
 from newsqa.ingest.load.reading import read_text
+from newsqa.models import NotRead
 
 _HEADER = re.compile(
     r"\s*(title|date|published_at|source|url|author|authors|id)\s*:\s*(.*?)\s*", re.IGNORECASE
 )
 _FRONT_MATTER_KEY = re.compile(r"\s*([\w-]+)\s*:\s*(.*?)\s*")
+NOT_NEWS_NAMES = frozenset({
+    "README", "LICENSE", "LICENCE", "COPYING", "CHANGELOG", "CHANGES", "HISTORY",
+    "CONTRIBUTING", "CODE_OF_CONDUCT", "SECURITY", "AUTHORS", "NOTICE", "TODO", "INSTALL",
+})
+"""File names (before the first dot, any case) of a project's documents, never news."""
+_DOC_HEADING = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
+_CODE_FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
 
 
 def parse_text_file(text: str) -> Fields:
@@ -81,9 +89,29 @@ def _read_front_matter(lines: list[str], i: int, headers: dict[str, str]) -> int
     return i + 1
 
 
-def load_text(path: Path, limits: LoadLimits) -> Iterator[Result]:
-    """The article of a ``.txt`` or ``.md`` file (see :func:`parse_text_file`)."""
-    fields = parse_text_file(read_text(path, limits))
+def not_news(name: str, text: str | None = None) -> str | None:
+    """Why a ``.txt``/``.md`` file found in a folder is not a news article, or None.
+
+    The rule: its name before the first dot is a project document's (``NOT_NEWS_NAMES``:
+    README, LICENSE, CHANGELOG, ...), or it has no date (no ``date:`` header or front matter)
+    and a document's shape: two or more Markdown headings, or a fenced code block."""
+    if name.split(".", 1)[0].upper() in NOT_NEWS_NAMES:
+        return "a project document (README, LICENSE, ...), not news"
+    if text is None or parse_text_file(text)["date"]:
+        return None
+    if len(_DOC_HEADING.findall(text)) >= 2 or _CODE_FENCE.search(text):
+        return "no date, and shaped as a document (headings or code blocks), not news"
+    return None
+
+
+def load_text(path: Path, limits: LoadLimits, news_only: bool = False) -> Iterator[Result]:
+    """The article of a ``.txt`` or ``.md`` file (see :func:`parse_text_file`); with
+    ``news_only`` a file that is not news (:func:`not_news`) is one :class:`NotRead`."""
+    text = read_text(path, limits)
+    if news_only and (why := not_news(path.name, text)):
+        yield NotRead(str(path), why, kind="not news")
+        return
+    fields = parse_text_file(text)
     yield from build_article(
         fields, path=str(path), origin=str(path), max_bytes=limits.max_article_bytes
     )
