@@ -37,9 +37,9 @@ import numpy as np
 from bench.quality import HELD_OUT_PREFIXES, TUNE_PREFIXES
 from bench.slice import CACHE, answerable, require_data, slice_questions
 from newsqa.eval import answer_hit, citation_hit
-from newsqa.models import Filters, Passage
 from newsqa.query.compose import ComposeConfig
 from newsqa.query.evidence import Evidence, compose_evidence
+from newsqa.records import Filters, Passage
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 from newsqa.text import split_sentences

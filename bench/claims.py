@@ -32,10 +32,10 @@ import numpy as np
 from bench.answers import OUT, load_cache
 from bench.quality import HELD_OUT_PREFIXES, TUNE_PREFIXES
 from newsqa.embedding.factory import load_embedder
-from newsqa.models import Passage
 from newsqa.query.claims import Claim, ClaimChecker, Encode
 from newsqa.query.prompt import prompt_passages
 from newsqa.reader.runtime import load_reader, shipped
+from newsqa.records import Passage
 from newsqa.settings import get_settings
 from newsqa.text import STOPWORDS, split_sentences
 

@@ -435,12 +435,13 @@ def delete_cost(work: Path, n_chunks: int, deletes: int, dim: int = 384) -> dict
     import numpy as np
 
     from newsqa.embedding.fake import HashEmbedder
+    from newsqa.index.manifest import IndexManifest
     from newsqa.index.store import FORMAT_VERSION, ArticleRow, NewsIndex
 
-    manifest = {
-        "model": HashEmbedder.name, "dim": dim, "tokenizer": "cl100k_base", "chunk_tokens": 180,
-        "chunk_overlap": 20, "max_wordpieces": 256, "format_version": FORMAT_VERSION,
-    }
+    manifest = IndexManifest(
+        model=HashEmbedder.name, dim=dim, chunk_tokens=180, chunk_overlap=20,
+        max_wordpieces=256, format_version=FORMAT_VERSION,
+    )
     index = NewsIndex.open(work / "delete", manifest)
     rng = np.random.default_rng(0)
     per, n_articles = 12, n_chunks // 12

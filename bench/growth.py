@@ -34,6 +34,7 @@ import numpy as np
 
 from bench.latency import cold_start, real_questions
 from bench.slice import CACHE, REPO, command_line, git_commit, now
+from newsqa.index.manifest import read_manifest
 from newsqa.index.store import ArticleRow
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
@@ -60,9 +61,9 @@ def article_rows(full: Path) -> list[tuple[dict[str, Any], list[tuple[str, bytes
 def build(dest: Path, rows: list[tuple[dict[str, Any], list[tuple[str, bytes]]]],
           full: Path) -> int:
     """An index at ``dest`` holding ``rows`` with their stored vectors; its chunk count."""
-    manifest = json.loads((full / "manifest.json").read_text())
+    manifest = read_manifest(full)
     svc = NewsQA.open(get_settings(index__path=str(dest),
-                                   embedding__backend=manifest.get("embed_backend")))
+                                   embedding__backend=manifest and manifest.embed_backend))
     total = 0
     try:
         with svc.index.writer():

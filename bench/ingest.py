@@ -46,7 +46,7 @@ from bench.slice import (
     now,
     require_data,
 )
-from newsqa.cli_output import progress_bar
+from newsqa.cli.output import progress_bar
 from newsqa.embedding.base import WordPieceEmbedder, default_model_path
 from newsqa.embedding.onnx import OnnxEmbedder, OnnxInt8Embedder
 from newsqa.embedding.torch_model import SentenceTransformerEmbedder

@@ -34,6 +34,7 @@ import httpx
 
 import newsqa
 from bench.serving_backend import cpu_flags
+from newsqa.index.manifest import read_manifest
 from newsqa.testing.paths import ARCHIVE, QUESTIONS
 from newsqa.testing.servers import newsqa_command, running_server
 
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             stop.set()
             for th in threads:
                 th.join(timeout=120)
-        manifest = json.loads((index / "manifest.json").read_text())
+        manifest = read_manifest(index)
     counted = [x for x in records if x[0] >= t_start + WARMUP_S]
     during = [b - a for a, b, st in counted if st == 200 and b > up0 and a < up1]
     outside = [b - a for a, b, st in counted if st == 200 and not (b > up0 and a < up1)]
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "cpu": cpu_flags(),
         "cores": os.cpu_count(),
         "load_avg": [round(x, 2) for x in os.getloadavg()],
-        "embed_backend": manifest.get("embed_backend"),
+        "embed_backend": manifest and manifest.embed_backend,
         "base_articles": args.base_articles,
         "base_ingest_s": round(base_s, 1),
         "upload_articles": args.upload_articles,

@@ -228,10 +228,10 @@ def questions_needed(args: argparse.Namespace) -> int:
 
 def postings_file(index: Path, build: bool) -> str:
     """Whether ``index`` has the postings file of its common words that a server loads once
-    its first answer is out (:mod:`newsqa.index.lexical`); with ``build``, write it first
+    its first answer is out (:mod:`newsqa.index.postings`); with ``build``, write it first
     when missing or outdated, as the first server on an index does over its first minute, so
     the phases measure a server in its steady state rather than one still reading it."""
-    from newsqa.index.lexical import POSTINGS_FILE
+    from newsqa.index.postings import POSTINGS_FILE
 
     if not build or not (index / "manifest.json").exists():
         return "present" if (index / POSTINGS_FILE).exists() else "absent"

@@ -36,9 +36,9 @@ from newsqa.eval import (
     load_questions,
     normalize,
 )
-from newsqa.models import Filters
 from newsqa.query.read import ReadConfig, read_passages
 from newsqa.reader.runtime import load_reader
+from newsqa.records import AnswerRequest, Filters
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 if answerable:
                     per_depth[d].append(scored(q, ans))
             if answerable:  # today's composer, through the product's own ask
-                res = svc.ask(q["question"], k=10, filters=f)
+                res = svc.answer(AnswerRequest(q["question"], k=10, filters=f)).to_dict()
                 times["off"].append(float(res["timings_ms"]["compose"]))
                 per_depth["off"].append({
                     "half": half_of(q), "abstained": res["abstained"],

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from bench.slice import CACHE, answerable, read_archive, require_data, slice_questions
 from newsqa.eval import passage_hit_ranks
-from newsqa.models import Filters
+from newsqa.records import Filters
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 from newsqa.text import query_terms

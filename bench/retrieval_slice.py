@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from bench.slice import (
@@ -37,6 +38,7 @@ from bench.slice import (
     write_json,
 )
 from newsqa.eval import format_summary, markdown_table
+from newsqa.index.manifest import read_manifest
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 
@@ -80,9 +82,11 @@ def to_milvus(local: Path, dest: Path) -> None:
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(local, dest, ignore=shutil.ignore_patterns("*.lock", "vectors.*"))
-    manifest = json.loads((dest / "manifest.json").read_text())
-    manifest.update(backend="milvus", milvus_collection=f"newsqa_{uuid.uuid4().hex[:16]}")
-    (dest / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    manifest = read_manifest(dest)
+    assert manifest is not None, f"no index at {local}"
+    manifest = replace(manifest, backend="milvus",
+                       milvus_collection=f"newsqa_{uuid.uuid4().hex[:16]}")
+    (dest / "manifest.json").write_text(json.dumps(manifest.to_dict(), indent=2, sort_keys=True))
     t0 = time.perf_counter()
     NewsQA.open(get_settings(index__path=str(dest)), create=False).close()  # writes the collection
     print(f"{dest}: Milvus collection written from {local} in {time.perf_counter() - t0:.0f} s",

@@ -39,11 +39,11 @@ from bench.answers import evidence, load_cache, load_stored, table_encode
 from bench.quality import HELD_OUT_PREFIXES, TUNE_PREFIXES
 from bench.slice import require_data
 from newsqa.eval import contains_answer, normalize
-from newsqa.models import Passage
 from newsqa.query.compose import ComposeConfig, answer_candidates, key_terms
 from newsqa.query.evidence import compose_evidence
 from newsqa.query.sentences import Question, analyse, focus, match, new_names
 from newsqa.query.vectors import stored_vectors
+from newsqa.records import Passage
 from newsqa.text import STOPWORDS, query_terms, stem
 
 FEATURES = (

@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from newsqa.cli_output import progress_bar
+from newsqa.cli.output import progress_bar
 from newsqa.eval import evaluate, is_answerable, load_questions
-from newsqa.models import Article
+from newsqa.index.manifest import read_manifest
+from newsqa.records import Article
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 from newsqa.testing.paths import ARCHIVE as ARTICLES
@@ -89,12 +90,11 @@ def open_index(index_dir: Path, records: Sequence[dict[str, Any]], rebuild: bool
     """
     index_dir = Path(index_dir)
     settings = get_settings(index__path=str(index_dir))
-    manifest = index_dir / "manifest.json"
-    if not rebuild and manifest.exists():
-        stored = json.loads(manifest.read_text())
+    stored = None if rebuild else read_manifest(index_dir)
+    if stored is not None:
         wanted = {"chunk_tokens": settings.ingest.chunk_tokens,
                   "chunk_overlap": settings.ingest.chunk_overlap}
-        stale = {k: stored.get(k) for k, v in wanted.items() if stored.get(k) != v}
+        stale = {k: getattr(stored, k) for k, v in wanted.items() if getattr(stored, k) != v}
         if stale:
             print(f"index {index_dir} was built with {stale}, settings now say {wanted}: "
                   "rebuilding", file=sys.stderr)
@@ -182,7 +182,7 @@ def deep_ranks(
     """For each row that missed at 10: the hit rank within the first ``k`` passages of a deeper
     search (same retrieval, larger k), or None. Keyed by question id."""
     from newsqa.eval import passage_hit_ranks
-    from newsqa.models import Filters
+    from newsqa.records import Filters
 
     by_id = {q["id"]: q for q in questions}
     out: dict[str, int | None] = {}

@@ -10,8 +10,8 @@ What it measures and checks, in order:
      one made here from Debian with mmdebstrap (no registry of base images needed);
   2. the build (seconds) and the runtime image's size; that it holds no torch, transformers,
      sentence-transformers, scipy, scikit-learn or sympy;
-  3. a source-only change (one comment line in ``src/newsqa/cli.py`` of a copy of the context)
-     rebuilt: its seconds;
+  3. a source-only change (one comment line in ``src/newsqa/cli/__init__.py`` of a copy of the
+     context) rebuilt: its seconds;
   4. a container on a loopback port with a named volume at /data: health (and the image's own
      HEALTHCHECK command, which follows ``NEWSQA_API__PORT``), the seed question answered with a
      citation, an upload (with the API key) that is then searchable;
@@ -190,7 +190,7 @@ def copy_context(dest: Path, change: bool) -> None:
         else:
             shutil.copy2(src, dest / name)
     if change:
-        with (dest / "src/newsqa/cli.py").open("a") as f:
+        with (dest / "src/newsqa/cli/__init__.py").open("a") as f:
             f.write(f"# image-check source change {time.time()}\n")
 
 
@@ -365,10 +365,11 @@ def default_command(engine: Engine, results: dict[str, Any]) -> None:
 READER_ON = """
 import json
 from newsqa.reader.runtime import load_reader, shipped
+from newsqa.records import AnswerRequest
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 svc = NewsQA.open(get_settings(index__path="/data/index", reader__mode="on"))
-res = svc.ask(%r)
+res = svc.answer(AnswerRequest(%r)).to_dict()
 print(json.dumps({"shipped": shipped(), "kind": load_reader().info.kind if shipped() else None,
                   "abstained": res["abstained"],
                   "quotes": " ".join(c.get("quote", "") for c in res["citations"])}))

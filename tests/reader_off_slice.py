@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from newsqa.models import Filters
+from newsqa.records import AnswerRequest, Filters
 from tests.support import ARCHIVE, QUESTIONS, REPO, archive_articles, as_article
 
 #: January 2023 questions of the shared archive whose gold articles form the slice.
@@ -39,7 +39,8 @@ def answers(index_dir: Path, **settings: Any) -> list[dict[str, Any]]:
         svc.ingest_records([as_article(d) for d in archive_articles() if d["url"] in gold])
         out = []
         for q in qs:
-            res = svc.ask(q["question"], filters=Filters(as_of=q["date"]))
+            asked = AnswerRequest(q["question"], filters=Filters(as_of=q["date"]))
+            res = svc.answer(asked).to_dict()
             out.append({"id": q["id"], "answer": res["answer"], "abstained": res["abstained"],
                         "urls": [c["url"] for c in res["citations"]]})
         return out

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from newsqa.models import Article
+from newsqa.records import Article
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 from newsqa.testing.indexes import file_states, index_counts

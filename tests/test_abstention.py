@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from newsqa.models import Filters
 from newsqa.reader.runtime import shipped
+from newsqa.records import AnswerRequest, Filters
 from newsqa.service import NewsQA
 from tests.support import (
     ARCHIVE,
@@ -69,21 +69,21 @@ def slice_service(
 @pytest.mark.parametrize("question", ABSENT)
 def test_absent_topics_abstain(slice_service: tuple[NewsQA, list[dict]], question: str) -> None:
     svc, _ = slice_service
-    res = svc.ask(question)
+    res = svc.answer(AnswerRequest(question)).to_dict()
     assert res["abstained"], (res["evidence"], res["answer"])
 
 
 def test_answerable_questions_do_not_abstain(slice_service: tuple[NewsQA, list[dict]]) -> None:
     svc, picked = slice_service
-    seed = svc.ask(SEED_QUESTION)
+    seed = svc.answer(AnswerRequest(SEED_QUESTION)).to_dict()
     assert not seed["abstained"]
     # from the seed article (the slice's other articles are 2022–2023 news)
     assert seed["citations"][0]["title"] == "Korea-US Alliance vs. Japan-US Alliance", seed
-    res = svc.ask(NEAR_ANSWERABLE, filters=Filters(as_of="2023-01-05"))
+    res = svc.answer(AnswerRequest(NEAR_ANSWERABLE, filters=Filters(as_of="2023-01-05"))).to_dict()
     assert not res["abstained"], (res["evidence"], res["answer"])
     assert any("World Cup" in c["passage"] for c in res["citations"])
     for q in picked:
-        res = svc.ask(q["question"], filters=Filters(as_of=q["date"]))
+        res = svc.answer(AnswerRequest(q["question"], filters=Filters(as_of=q["date"]))).to_dict()
         assert not res["abstained"], (q["question"], res["evidence"])
 
 
@@ -94,7 +94,8 @@ def test_near_topic_questions_carry_less_evidence_than_answerable_ones(
     evidence (with the reader on, the calibrated probability that the answer answers) stays
     below that of the questions the slice answers."""
     svc, picked = slice_service
-    near = [svc.ask(q)["evidence"] for q in NEAR_TOPIC]
-    answerable = [svc.ask(SEED_QUESTION)["evidence"]] + [
-        svc.ask(q["question"], filters=Filters(as_of=q["date"]))["evidence"] for q in picked]
+    near = [svc.answer(AnswerRequest(q)).to_dict()["evidence"] for q in NEAR_TOPIC]
+    answerable = [svc.answer(AnswerRequest(SEED_QUESTION)).to_dict()["evidence"]] + [
+        svc.answer(AnswerRequest(q["question"], filters=Filters(as_of=q["date"]))).evidence
+        for q in picked]
     assert sum(near) / len(near) < sum(answerable) / len(answerable), (near, answerable)

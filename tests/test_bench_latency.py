@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.latency import postings_file
-from newsqa.index.lexical import POSTINGS_FILE
+from newsqa.index.postings import POSTINGS_FILE
 from tests.support import NEWS, open_service
 
 

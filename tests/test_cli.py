@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from newsqa.cli import main
+from newsqa.index.manifest import IndexManifest, read_manifest
 from tests.support import REPO, SEED_QUESTION
 
 
@@ -147,8 +148,10 @@ def test_busy_index_is_one_line_and_exit_status_4(
     assert main(["--index", str(path), "delete", article_id]) == 0
 
 
-def _manifest(path: Path) -> dict:
-    return dict(json.loads((path / "manifest.json").read_text()))
+def _manifest(path: Path) -> IndexManifest:
+    manifest = read_manifest(path)
+    assert manifest is not None
+    return manifest
 
 
 def test_ask_and_eval_generate_through_a_model_server(
@@ -271,11 +274,11 @@ def test_serve_port_defaults_to_newsqa_port(
 ) -> None:
     """`serve` without --port listens on NEWSQA_API__PORT (the image's healthcheck asks that
     port)."""
-    import newsqa.api.app as app
+    import newsqa.api.server as server
     import newsqa.cli as cli
 
     seen: list[int] = []
-    monkeypatch.setattr(app, "serve", lambda _svc, _host, port, _workers: seen.append(port))
+    monkeypatch.setattr(server, "serve", lambda _svc, _host, port, _workers: seen.append(port))
     monkeypatch.setattr(cli, "port_problem", lambda _host, _port: None)  # whoever holds them
     monkeypatch.setenv("NEWSQA_API__PORT", "8765")
     monkeypatch.setenv("NEWSQA_INDEX__PATH", str(tmp_path / "index"))

@@ -25,7 +25,7 @@ from newsqa.eval import (
     score_response,
     summarize,
 )
-from newsqa.models import Passage
+from newsqa.records import AnswerRequest, Passage
 from tests.support import ARCHIVE, QUESTIONS, archive_articles, as_article, open_service
 
 GOLD = "https://gold.example.com/a"
@@ -52,12 +52,20 @@ class FakeService:
         self.responses = responses
         self.calls: list[tuple[str, int | None, Any]] = []
 
-    def ask(
-        self, question: str, k: int | None = None, filters: Any = None, mode: str = "extractive"
-    ) -> dict[str, Any]:
-        assert mode == "extractive"
-        self.calls.append((question, k, filters))
-        return self.responses[question]
+    def answer(self, request: AnswerRequest) -> Given:
+        assert request.mode == "extractive"
+        self.calls.append((request.question, request.k, request.filters))
+        return Given(self.responses[request.question])
+
+
+class Given:
+    """A canned answer, in its JSON form (what eval reads of an answer)."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.body
 
 
 def response(

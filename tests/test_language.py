@@ -69,7 +69,7 @@ def test_the_abstention_says_the_archive_is_english(
     # The HTTP API (and so the chat page, which shows its answer) says the same.
     from fastapi.testclient import TestClient
 
-    from newsqa.api import create_app
+    from newsqa.api.factory import create_app
     from tests.support import open_service
 
     svc = open_service(tmp_path / "idx")

@@ -19,8 +19,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from newsqa.api import create_app
+from newsqa.api.factory import create_app
 from newsqa.query.compose import check_citations
+from newsqa.records import AnswerRequest
 from newsqa.service import NewsQA
 from tests.support import NEWS, REPO, free_port, open_service, stop
 
@@ -90,7 +91,7 @@ def _checked(done: dict[str, Any]) -> None:
 
 
 def check_citations_of(done: dict[str, Any]) -> list[str]:
-    from newsqa.models import Citation, Segment
+    from newsqa.records import Citation, Segment
 
     segs = [Segment(**{**s, "span": tuple(s["span"]) if s["span"] else None})
             for s in done["segments"]]
@@ -98,7 +99,7 @@ def check_citations_of(done: dict[str, Any]) -> list[str]:
 
 
 def test_real_model_streams_and_every_claim_is_checked(svc: NewsQA) -> None:
-    events = list(svc.ask_stream(TOLVA, mode="generate"))
+    events = [e.wire() for e in svc.answer_events(AnswerRequest(TOLVA, mode="generate"))]
     names = [e for e, _ in events]
     assert names[0] == "sources" and names[-1] == "done"
     tokens = [d["text"] for e, d in events if e == "token"]
@@ -107,7 +108,7 @@ def test_real_model_streams_and_every_claim_is_checked(svc: NewsQA) -> None:
     assert names.index("claim") < len(names) - 1 - names[::-1].index("token")
     done = events[-1][1]
     _checked(done)
-    given = len(events[0][1]["passages"][: svc.generation.passages])
+    given = len(events[0][1]["passages"][: svc.settings.generation.passages])
     assert all(c["n"] <= given for c in done["citations"])
     print(json.dumps({k: done[k] for k in ("answer", "mode", "claims", "timings_ms")}, indent=1))
 
@@ -127,9 +128,9 @@ def test_openai_endpoint_streams_from_the_real_model(svc: NewsQA) -> None:
 
 
 def test_server_gone_gives_the_extractive_answer(svc: NewsQA, monkeypatch: Any) -> None:
-    assert svc.generator is not None
-    dead = type(svc.generator.cfg)(f"http://127.0.0.1:{free_port()}/v1", timeout_s=5)
-    monkeypatch.setattr(svc.generator, "cfg", dead)
-    done = svc.ask(TOLVA, mode="generate")
+    assert svc.chat is not None
+    dead = type(svc.chat.cfg)(f"http://127.0.0.1:{free_port()}/v1", timeout_s=5)
+    monkeypatch.setattr(svc.chat, "cfg", dead)
+    done = svc.answer(AnswerRequest(TOLVA, mode="generate")).to_dict()
     assert done["mode"] == "extractive" and "unreachable" in done["note"]
     assert done["citations"] and "3,000" in done["answer"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from newsqa.api import create_app
-from newsqa.api.app import log_config
+from newsqa.api.factory import create_app
+from newsqa.api.server import log_config
 from newsqa.logs import JsonFormatter, RequestIdFilter, formatter, with_format
 from tests.support import open_service
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from newsqa.records import AnswerRequest
 from newsqa.service import NewsQA
 from tests.support import NEWS, REPO, SEED_QUESTION, article, open_service
 
@@ -39,7 +40,7 @@ def _seed_citation(res: dict) -> dict:
 
 
 def test_seed_question_is_answered_from_the_seed_article(svc: NewsQA) -> None:
-    res = svc.ask(SEED_QUESTION)
+    res = svc.answer(AnswerRequest(SEED_QUESTION)).to_dict()
     c = _seed_citation(res)
     assert "collective self-defense" in c["quote"]
     assert c["published_at"] == "2013-11-30"
@@ -54,18 +55,18 @@ def test_seed_question_is_answered_from_the_seed_article(svc: NewsQA) -> None:
     ],
 )
 def test_other_seed_questions(svc: NewsQA, question: str, expect: str) -> None:
-    assert expect in _seed_citation(svc.ask(question))["quote"]
+    assert expect in _seed_citation(svc.answer(AnswerRequest(question)).to_dict())["quote"]
 
 
 def test_question_outside_the_archive_abstains_and_shows_closest(svc: NewsQA) -> None:
-    res = svc.ask("Who won the 2022 FIFA World Cup?")
+    res = svc.answer(AnswerRequest("Who won the 2022 FIFA World Cup?")).to_dict()
     assert res["abstained"] is True
     assert res["answer"] == "The archive has no article that answers this."
     assert res["citations"] == [] and res["passages"]
 
 
 def test_answer_json_shape(hashed: NewsQA) -> None:
-    res = hashed.ask("What happened to Damar Hamlin?", k=4)
+    res = hashed.answer(AnswerRequest("What happened to Damar Hamlin?", k=4)).to_dict()
     assert {"question", "answer", "segments", "abstained", "citations", "passages",
             "timings_ms"} <= set(res)
     assert res["answer"] == " ".join(
@@ -87,9 +88,9 @@ def test_answer_json_shape(hashed: NewsQA) -> None:
 def test_follow_up_uses_the_conversation(svc: NewsQA) -> None:
     history = [
         {"role": "user", "content": SEED_QUESTION},
-        {"role": "assistant", "content": svc.ask(SEED_QUESTION)["answer"]},
+        {"role": "assistant", "content": svc.answer(AnswerRequest(SEED_QUESTION)).answer},
     ]
-    res = svc.ask("And what did China say?", history=history)
+    res = svc.answer(AnswerRequest("And what did China say?", history=history)).to_dict()
     c = _seed_citation(res)
     assert "China" in c["quote"]
 
@@ -97,12 +98,12 @@ def test_follow_up_uses_the_conversation(svc: NewsQA) -> None:
 def test_a_self_contained_question_is_not_glued_to_the_previous_one(hashed: NewsQA) -> None:
     history = [{"role": "user", "content": SEED_QUESTION}, {"role": "assistant", "content": "…"}]
     question = "When did the central bank raise rates?"
-    res = hashed.ask(question, history=history)
-    alone = hashed.ask(question)
+    res = hashed.answer(AnswerRequest(question, history=history)).to_dict()
+    alone = hashed.answer(AnswerRequest(question)).to_dict()
     assert res["passages"][0]["title"] == "Central bank raises interest rates by a quarter point"
     # The history changes nothing: same passages, same scores, same answer.
     assert res["passages"] == alone["passages"] and res["segments"] == alone["segments"]
-    follow = hashed.ask("And what did China say?", history=history)
+    follow = hashed.answer(AnswerRequest("And what did China say?", history=history)).to_dict()
     assert follow["passages"][0]["title"] == "Korea-US Alliance vs. Japan-US Alliance"
 
 
@@ -113,7 +114,8 @@ def test_bracketed_numbers_in_an_article_never_break_an_answer(tmp_path: Path) -
         "The council approved the harbour bridge on Wednesday [12]. Work starts in May [3][4].",
         url="https://city.example.com/bridge", published_at="2023-02-01",
     )])
-    events = list(s.ask_stream("When did the council approve the harbour bridge?"))
+    asked = AnswerRequest("When did the council approve the harbour bridge?")
+    events = [e.wire() for e in s.answer_events(asked)]
     done = events[-1][1]
     assert not done["abstained"]
     texts = [seg["text"] for seg in done["segments"]]
@@ -169,13 +171,14 @@ def test_timeline_and_outlet_views(tmp_path: Path) -> None:
             for d, src, title, text in STORM
         ]
     )
-    res = s.ask("What happened with the winter storm and the power?", view="timeline")
+    storm = "What happened with the winter storm and the power?"
+    res = s.answer(AnswerRequest(storm, view="timeline")).to_dict()
     lines = res["answer"].splitlines()
     dates = [line[:10] for line in lines]
     assert len(lines) >= 2 and dates == sorted(dates)
     assert all(c["published_at"] for c in res["citations"])
-    res = s.ask("What happened with the winter storm and the power?", view="outlets")
+    res = s.answer(AnswerRequest(storm, view="outlets")).to_dict()
     outlets = [line.split(":")[0] for line in res["answer"].splitlines()]
     assert len(outlets) >= 2 and len(set(outlets)) == len(outlets)
     with pytest.raises(ValueError, match="view"):
-        s.ask("storm", view="sideways")
+        s.answer(AnswerRequest("storm", view="sideways"))  # type: ignore[arg-type]

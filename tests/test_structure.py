@@ -127,3 +127,73 @@ def test_no_class_declared_twice() -> None:
     twice = {n: ms for n, ms in where.items() if len(ms) > 1}
     assert set(twice) <= KNOWN_DUPLICATES, {n: twice[n] for n in set(twice) - KNOWN_DUPLICATES}
     assert KNOWN_DUPLICATES <= set(twice), "declared once now: remove from KNOWN_DUPLICATES"
+
+
+def test_embedding_imports_neither_the_settings_nor_the_index() -> None:
+    """``embedding/`` sits below the index and knows no settings: which embedders run for an
+    index, and with which settings, is chosen in ``assemble.py``."""
+    modules = _modules()
+    above = ("newsqa.settings", "newsqa.index")
+    wrong = {
+        m: sorted(i for i in _imports(m, f, modules) if i.startswith(above))
+        for m, f in modules.items() if m.startswith("newsqa.embedding")
+    }
+    wrong = {m: found for m, found in wrong.items() if found}
+    assert not wrong, f"embedding/ imports settings/ or index/: {wrong}"
+
+
+#: The modules serving runs of the reader may import: its own and the embedder's (the word-piece
+#: vocabulary it shares). So it sits below ``query/``, which reads with it, and below the service.
+READER_MAY_IMPORT = ("newsqa.reader", "newsqa.embedding")
+#: Training code, and the one module outside it that may import it (the command that runs it).
+TRAINING = "newsqa.training"
+RUNS_TRAINING = {"newsqa.cli.train_reader"}
+TORCH = {"torch", "transformers", "sentence_transformers"}
+
+
+def _third_party(path: Path) -> set[str]:
+    """The top-level names of what ``path`` imports from outside ``src/`` (lazy imports count)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            out.update(a.name.split(".")[0] for a in node.names)
+    return out
+
+
+def test_the_reader_sits_below_query() -> None:
+    modules = _modules()
+    wrong = {
+        m: sorted(i for i in _imports(m, f, modules) if not i.startswith(READER_MAY_IMPORT))
+        for m, f in modules.items() if m.startswith("newsqa.reader")
+    }
+    wrong = {m: found for m, found in wrong.items() if found}
+    assert not wrong, f"reader/ imports above itself: {wrong}"
+
+
+def test_serving_code_imports_no_training_code() -> None:
+    modules = _modules()
+    wrong = {
+        m: sorted(i for i in _imports(m, f, modules) if i.startswith(TRAINING))
+        for m, f in modules.items() if not m.startswith(TRAINING) and m not in RUNS_TRAINING
+    }
+    wrong = {m: found for m, found in wrong.items() if found}
+    assert not wrong, f"serving code imports training code: {wrong}"
+
+
+def test_no_path_from_the_reader_imports_torch() -> None:
+    """Every module the reader's modules reach, at any depth, imports no torch (the runtime is
+    ONNX): a module that needs torch belongs to ``training/``."""
+    modules = _modules()
+    graph = {m: _imports(m, f, modules) for m, f in modules.items()}
+    reached: set[str] = set()
+    todo = [m for m in modules if m.startswith("newsqa.reader")]
+    while todo:
+        m = todo.pop()
+        if m not in reached:
+            reached.add(m)
+            todo.extend(graph[m])
+    wrong = {m: sorted(_third_party(modules[m]) & TORCH) for m in reached}
+    wrong = {m: found for m, found in wrong.items() if found}
+    assert not wrong, f"the reader reaches torch through: {wrong}"

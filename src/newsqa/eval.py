@@ -13,23 +13,21 @@ computed over the answerable questions only:
   of the question's ``choices`` picks it; none picked counts as wrong;
 * ``abstention_rate``, latency percentiles and answer length.
 
-The metric functions are pure (plain dicts or :class:`~newsqa.models.Passage`-like objects in,
+The metric functions are pure (plain dicts or :class:`~newsqa.records.Passage`-like objects in,
 numbers out) so they can be tested without a model; :func:`evaluate` drives a real service.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import re
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from newsqa.models import Filters
+from newsqa.records import AnswerRequest, Filters, Mode
 
 _WS = re.compile(r"\s+")
 
@@ -292,7 +290,7 @@ def evaluate(
     k: int = 10,
     as_of_question_date: bool = False,
     progress: ProgressFn | None = None,
-    mode: str = "extractive",
+    mode: Mode = "extractive",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Ask every answerable question once and score it; returns ``(summary, rows)``.
 
@@ -306,7 +304,8 @@ def evaluate(
     for i, q in enumerate(todo, 1):
         filters = Filters(as_of=str(q["date"]) if as_of_question_date and q.get("date") else None)
         t0 = time.perf_counter()
-        res = service.ask(str(q["question"]), k=k, filters=filters, mode=mode)
+        asked = AnswerRequest(str(q["question"]), k, filters, mode=mode)
+        res = service.answer(asked).to_dict()
         latency = (time.perf_counter() - t0) * 1000
         rows.append(score_response(q, res, latency))
         if progress:
@@ -358,51 +357,3 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     return "\n".join(
         f"{labels.get(key, key):>{width}}  {_fmt(key, value)}" for key, value in summary.items()
     )
-
-
-def run_eval_command(service: Any, args: argparse.Namespace) -> int:
-    """The ``newsqa eval`` command: evaluate, print a table (or JSON), write ``--out``."""
-    from newsqa.progress import reporter
-
-    questions = load_questions(args.questions, args.id_prefix, args.limit)
-    answerable = [q for q in questions if is_answerable(q)]
-    if not answerable:
-        print(f"error: no answerable questions in {args.questions}", file=sys.stderr)
-        return 1
-    show = reporter("eval", "question")
-    last = [0, len(answerable)]
-
-    def tick(done: int, total: int) -> None:
-        last[:] = [done, total]
-        show(done, total, {}, False)
-
-    try:
-        summary, rows = evaluate(
-            service, questions, k=args.k, as_of_question_date=args.as_of_question_date,
-            progress=tick, mode="generate" if args.generate else "extractive",
-        )
-    finally:
-        show(last[0], last[1], {}, True)
-    config = {
-        "questions": str(args.questions),
-        "k": args.k,
-        "as_of_question_date": bool(args.as_of_question_date),
-        "limit": args.limit,
-        "id_prefix": args.id_prefix,
-        "generate": bool(args.generate),
-    }
-    if args.out:
-        Path(args.out).write_text(
-            json.dumps({"config": config, "summary": summary, "rows": rows}, indent=2,
-                       ensure_ascii=False),
-            encoding="utf-8",
-        )
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        print(f"{len(questions)} questions, {summary['n']} answerable; k={args.k}, "
-              f"as of question date: {'yes' if args.as_of_question_date else 'no'}")
-        print(format_summary(summary))
-        if args.out:
-            print(f"rows -> {args.out}")
-    return 0

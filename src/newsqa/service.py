@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from newsqa import __version__
+from newsqa.assemble import Parts, assemble, load
 from newsqa.embedding.base import Embedder, bulk_work
 from newsqa.embedding.cache import VectorCache
-from newsqa.embedding.factory import (
-    backend_precision,
-    check_backend,
-    embed_backends,
-    index_backend,
-    load,
-    sentence_embedder,
-    stored_manifest,
-)
-from newsqa.index.catalogue import stored_manifest as catalogue_manifest
-from newsqa.index.store import FORMAT_VERSION, IndexMismatchError, NewsIndex
 from newsqa.ingest.chunk import ChunkSpec, embed_text, sentence_spans
 from newsqa.ingest.pipeline import Ingestor, IngestProgress, IngestReport
-from newsqa.models import Answer, Article, Filters, LoadProblem, Mode, Passage, View
-from newsqa.query.answer import AnswerPipeline, AnswerRequest, RequestError, resolve_filters
-from newsqa.query.events import AnswerEvent, DoneEvent, WireEvent
-from newsqa.query.llm import Generator
-from newsqa.reader.configured import configured_claim_encode, configured_reader
+from newsqa.query.answer import AnswerPipeline, RequestError
+from newsqa.query.events import AnswerEvent, DoneEvent
+from newsqa.records import Answer, AnswerRequest, Article, Filters, LoadProblem, Passage
 from newsqa.settings import Settings, get_settings
 
 ProgressFn = Callable[[IngestProgress], None]
@@ -38,48 +25,28 @@ ProgressFn = Callable[[IngestProgress], None]
 RAY_BATCH_ARTICLES = 4000
 
 
-def search_manifest(settings: Settings, stored: dict[str, Any]) -> dict[str, str]:
-    """The manifest keys of the search backend: ``backend`` (that of the ``stored`` manifest
-    unless ``NEWSQA_INDEX__BACKEND`` says otherwise, ``local`` for a new index) and, for ``milvus``,
-    the name of the collection this index owns."""
-    backend = settings.index.backend or stored.get("backend") or "local"
-    if backend == "local":
-        return {"backend": "local"}
-    collection = stored.get("milvus_collection") or f"newsqa_{uuid.uuid4().hex[:16]}"
-    return {"backend": backend, "milvus_collection": collection}
-
-
 class NewsQA:
     """Ingest, search and answer over one index directory."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        index: NewsIndex,
-        embedder: Embedder,
-        sentence_embedder: Embedder | None = None,
-        ingest_backend: str | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, parts: Parts) -> None:
         self.settings = settings
-        self.index = index
-        self.embedder = embedder
+        self.index = parts.index
+        self.embedder = parts.embedder
         #: Embeds candidate answer sentences and the question they are compared with.
-        self.sentence_embedder = sentence_embedder or embedder
+        self.sentence_embedder = parts.sentence_embedder
         self._sentence_vectors = VectorCache(self.sentence_embedder)
-        self._ingest_backend = ingest_backend or embedder.backend
+        self._ingest_backend = parts.ingest_backend
         #: Set once an answer has been given (a server warms its caches after the first one).
         self.answered = threading.Event()
         self._closing = threading.Event()
-        m = index.manifest
-        self.spec = ChunkSpec(
-            int(m["chunk_tokens"]), int(m["chunk_overlap"]), int(m["max_wordpieces"])
-        )
+        m = parts.index.manifest
+        self.spec = ChunkSpec(m.chunk_tokens, m.chunk_overlap, m.max_wordpieces)
         self.retrieval = settings.retrieval
         self.composition = settings.composition
-        self.reader, self.read = configured_reader(settings, m.get("model"))
-        self.generator = Generator(settings.generator) if settings.generator.url else None
-        self.generation = settings.generation
-        self.claim_encode = configured_claim_encode(settings) if self.generator else None
+        self.reader, self.read_config = parts.reader, parts.read_config
+        #: The language model that writes generated answers (None when they are off).
+        self.chat = parts.chat
+        self.claim_encode = parts.claim_encode
 
     @classmethod
     def open(
@@ -89,48 +56,11 @@ class NewsQA:
         create: bool = True,
         embedder: Embedder | None = None,
     ) -> NewsQA:
-        """Open (or create) the index named by ``settings.index.path`` with the configured model."""
+        """Open (or create) the index named by ``settings.index.path`` with the configured model
+        (``embedder``, a test's fake, replaces it); :func:`newsqa.assemble.assemble` makes
+        the parts."""
         settings = settings or get_settings()
-        path = settings.index.path
-        shared = catalogue_manifest(settings.index.catalog_url)
-        stored = stored_manifest(path) if shared is None else shared
-        query_backend, ingest_backend = embed_backends(settings, index_backend(path, stored))
-        given = embedder
-        embedder = embedder or load(settings, query_backend)
-        if given is not None or embedder.backend == "hash":
-            ingest_backend = embedder.backend
-        manifest = {
-            "model": embedder.name,
-            "dim": embedder.dim,
-            "embed_backend": ingest_backend,
-            "embed_precision": embedder.precision if ingest_backend == embedder.backend
-            else backend_precision(ingest_backend, settings.embedding.precision),
-            "tokenizer": "cl100k_base",
-            "chunk_tokens": settings.ingest.chunk_tokens,
-            "chunk_overlap": settings.ingest.chunk_overlap,
-            "max_wordpieces": embedder.max_seq_length,
-            "format_version": FORMAT_VERSION,
-            "newsqa_version": __version__,
-            **search_manifest(settings, stored),
-        }
-        index = NewsIndex.open(
-            path, manifest, create=create, search_uri=settings.milvus.uri,
-            search_token=settings.milvus.token, vector_codec=settings.index.vector_codec,
-            catalog_url=settings.index.catalog_url,
-            catalog_timeout=settings.index.catalog_pool_timeout,
-        )
-        try:
-            check_backend(index.manifest, embedder, path)
-        except IndexMismatchError:
-            index.close()
-            raise
-        # An embedder handed in (a test's fake) embeds everything itself.
-        sentences = sentence_embedder(settings, embedder) if given is None else embedder
-        try:
-            return cls(settings, index, embedder, sentences, ingest_backend)
-        except BaseException:  # a reader refused for this index: nothing is left open
-            index.close()
-            raise
+        return cls(settings, assemble(settings, create=create, embedder=embedder))
 
     def close(self) -> None:
         """Release the index."""
@@ -284,7 +214,7 @@ class NewsQA:
         return AnswerPipeline(
             self.index, self.embedder, self.sentence_embedder, self._sentence_vectors.encode,
             self.retrieval, self.composition, self.retrieval.recency_untimed_share,
-            self.reader, self.read, self.generator, self.generation, self.claim_encode,
+            self.reader, self.read_config, self.chat, self.settings.generation, self.claim_encode,
         )
 
     def search(
@@ -293,43 +223,18 @@ class NewsQA:
         """Ranked passages for ``query`` (no answer composition)."""
         return self.pipeline().search(query, k or self.retrieval.k, filters)
 
-    def ask(
-        self,
-        question: str,
-        k: int | None = None,
-        filters: Filters | None = None,
-        history: Sequence[Mapping[str, str]] | None = None,
-        view: str = "answer",
-        mode: str = "extractive",
-    ) -> dict[str, Any]:
-        """Answer ``question`` with cited sentences, or abstain; see README for the shape."""
-        return self.answer(question, k, filters, history, view, mode).to_dict()
-
-    def answer(
-        self,
-        question: str,
-        k: int | None = None,
-        filters: Filters | None = None,
-        history: Sequence[Mapping[str, str]] | None = None,
-        view: str = "answer",
-        mode: str = "extractive",
-    ) -> Answer:
-        """:meth:`ask`'s answer as the typed :class:`~newsqa.models.Answer`."""
-        for event in self.answer_events(question, k, filters, history, view, mode):
+    def answer(self, request: AnswerRequest) -> Answer:
+        """Answer ``request`` with cited sentences, or abstain (the JSON form, ``to_dict()``, is
+        in the README); raises :class:`RequestError` as :meth:`answer_events` does."""
+        for event in self.answer_events(request):
             if isinstance(event, DoneEvent):
                 return event.answer
         raise AssertionError("the answer pipeline ended without an answer")
 
-    def ask_stream(
-        self,
-        question: str,
-        k: int | None = None,
-        filters: Filters | None = None,
-        history: Sequence[Mapping[str, str]] | None = None,
-        view: str = "answer",
-        mode: str = "extractive",
-    ) -> Iterator[WireEvent]:
-        """Answer as events: ``sources`` (passages), one ``delta`` per answer segment, ``done``.
+    def answer_events(self, request: AnswerRequest) -> Iterator[AnswerEvent]:
+        """The answer as typed events (:mod:`newsqa.query.events`; ``event.wire()`` is the name
+        and JSON data the API streams): ``sources`` (passages), one ``delta`` per answer
+        segment, last ``done`` with the :class:`~newsqa.records.Answer`.
 
         ``view`` is ``answer`` (a few cited sentences), ``timeline`` (evidence by publication
         date) or ``outlets`` (evidence grouped by outlet). ``mode="generate"`` has the
@@ -337,29 +242,10 @@ class NewsQA:
         arrives, a ``claim`` event per sentence says whether the sources support it, and a
         ``note`` event says that the extractive answer follows instead (what was shown of the
         generated one is withdrawn). Raises :class:`RequestError` at once, before any event,
-        for a view, mode or generator that is not available.
+        for a view, mode or language model that is not available.
         """
-        events = self.answer_events(question, k, filters, history, view, mode)
-        return (event.wire() for event in events)
-
-    def answer_events(
-        self,
-        question: str,
-        k: int | None = None,
-        filters: Filters | None = None,
-        history: Sequence[Mapping[str, str]] | None = None,
-        view: str = "answer",
-        mode: str = "extractive",
-    ) -> Iterator[AnswerEvent]:
-        """:meth:`ask_stream`'s events, typed (:mod:`newsqa.query.events`); raises
-        :class:`RequestError` at once, as it does."""
         pipeline = self.pipeline()
-        pipeline.check(view, mode)
-        request = AnswerRequest(
-            question, k or self.retrieval.k, resolve_filters(filters),
-            asked_as_of=bool(filters and filters.as_of), history=history,
-            view=cast(View, view), mode=cast(Mode, mode),
-        )
+        pipeline.check(request.view, request.mode)
         return self._answered(pipeline.run(request))
 
     def _answered(self, events: Iterator[AnswerEvent]) -> Iterator[AnswerEvent]:
@@ -371,7 +257,7 @@ class NewsQA:
     @property
     def generator_model(self) -> str | None:
         """The configured language model's name, None when generated answers are off."""
-        return self.settings.generator.model if self.generator else None
+        return self.settings.generator.model if self.chat else None
 
     # ------------------------------------------------------------------ browse
     def article(self, id_or_url: str) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from newsqa.api import create_app
+from newsqa.api.factory import create_app
 from newsqa.service import NewsQA
 from tests.support import NEWS, REPO, open_service
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from newsqa.api import create_app
-from newsqa.api.app import UPLOAD_PREFIX, UPLOADS_DIR, clean_stale_uploads
+from newsqa.api.factory import create_app
 from newsqa.api.schemas import ArticleDetail, ArticlePage, IngestResult
+from newsqa.api.uploads import UPLOAD_PREFIX, UPLOADS_DIR, clean_stale_uploads
 from newsqa.service import NewsQA
 from tests.api.conftest import KOREA, sse_events
 from tests.support import open_service
@@ -244,7 +244,7 @@ def test_uploads_are_kept_in_the_index_and_removed_after_ingest(
 HOLD_AN_UPLOAD = """
 import sys, time
 from pathlib import Path
-from newsqa.api.app import upload_folder
+from newsqa.api.uploads import upload_folder
 folder, lock = upload_folder(Path(sys.argv[1]))
 (folder / "news.jsonl").write_bytes(b"x" * 100_000)
 print(folder, flush=True)

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from newsqa.api.schemas import Answer, SearchResponse
-from newsqa.models import Filters
+from newsqa.records import AnswerRequest, Filters
 from newsqa.service import NewsQA
 from tests.api.conftest import KOREA, sse_events
 from tests.support import SEED_QUESTION
@@ -46,7 +46,7 @@ def test_seed_question_gets_a_cited_answer(real_client: TestClient) -> None:
 
 def test_answer_is_the_services_answer(client: TestClient, service: NewsQA) -> None:
     body = client.post("/api/ask", json={"question": SEED_QUESTION}).json()
-    same_answer(body, service.ask(SEED_QUESTION))
+    same_answer(body, service.answer(AnswerRequest(SEED_QUESTION)).to_dict())
     assert body["question"] == SEED_QUESTION and body["view"] == "answer"
 
 
@@ -62,7 +62,7 @@ def test_history_carries_the_conversation(client: TestClient, service: NewsQA) -
     history = [{"role": "user", "content": SEED_QUESTION},
                {"role": "assistant", "content": "The South Korean government … [1]"}]
     follow = client.post("/api/ask", json={"question": q, "history": history}).json()
-    same_answer(follow, service.ask(q, history=history))
+    same_answer(follow, service.answer(AnswerRequest(q, history=history)).to_dict())
     assert [p["title"] for p in follow["passages"][:3]] == [KOREA] * 3
 
 
@@ -82,8 +82,8 @@ def test_filters_restrict_the_passages(client: TestClient) -> None:
 def test_timeline_view(client: TestClient, service: NewsQA) -> None:
     body = client.post("/api/ask", json={"question": SEED_QUESTION, "view": "timeline",
                                          "as_of": "2024-01-01"}).json()
-    same_answer(body, service.ask(SEED_QUESTION, view="timeline",
-                                  filters=Filters(as_of="2024-01-01")))
+    same_answer(body, service.answer(AnswerRequest(SEED_QUESTION, view="timeline",
+                                  filters=Filters(as_of="2024-01-01"))).to_dict())
     assert body["view"] == "timeline" and not body["abstained"]
 
 
@@ -129,7 +129,7 @@ def test_stream_sends_sources_then_deltas_then_done(client: TestClient, service:
     names = [e for e, _ in events]
     done = events[-1][1]
     assert names == ["sources"] + ["delta"] * (len(names) - 2) + ["done"] and len(names) >= 3
-    same_answer(done, service.ask(SEED_QUESTION))
+    same_answer(done, service.answer(AnswerRequest(SEED_QUESTION)).to_dict())
     assert "".join(d["text"] for e, d in events if e == "delta").strip() == done["answer"].strip()
     assert events[0][1]["passages"] == done["passages"]
     assert done["citations"] and not done["abstained"]

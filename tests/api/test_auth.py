@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from newsqa.api import create_app
+from newsqa.api.factory import create_app
 from tests.api.conftest import KEY
 from tests.support import open_service
 

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from newsqa.api.middleware import CSP
 from newsqa.index.store import NewsIndex
+from newsqa.query.events import AnswerEvent, SourcesEvent
 from newsqa.service import NewsQA
 from tests.api.conftest import sse_events
 from tests.api.test_articles import GOOD
@@ -25,8 +26,8 @@ def _explode(*_: Any, **__: Any) -> Any:
     raise RuntimeError(SECRET)
 
 
-def _explode_after_sources(*_: Any, **__: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    yield "sources", {"passages": []}
+def _explode_after_sources(*_: Any, **__: Any) -> Iterator[AnswerEvent]:
+    yield SourcesEvent([])
     raise RuntimeError(SECRET)
 
 
@@ -53,7 +54,7 @@ def test_openai_crash_has_the_openai_error_shape(
     fresh: tuple[TestClient, NewsQA], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, svc = fresh
-    monkeypatch.setattr(svc, "ask", _explode)
+    monkeypatch.setattr(svc, "answer", _explode)
     r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "q"}]},
                     headers={"X-Request-ID": "client-42"})
     detail = "internal error (request id client-42)"
@@ -67,7 +68,7 @@ def test_stream_errors_name_the_request_not_the_exception(
     fresh: tuple[TestClient, NewsQA], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, svc = fresh
-    monkeypatch.setattr(svc, "ask_stream", _explode_after_sources)
+    monkeypatch.setattr(svc, "answer_events", _explode_after_sources)
     r = client.post("/api/ask/stream", json={"question": "bridge"},
                     headers={"X-Request-ID": "abc.1"})
     assert r.status_code == 200 and SECRET not in r.text
@@ -169,7 +170,7 @@ def test_openapi_documents_409_on_writes_and_errors_everywhere(client: TestClien
 
 
 def test_the_server_log_carries_newsqa_errors() -> None:
-    from newsqa.api.app import log_config
+    from newsqa.api.server import log_config
 
     config = log_config()
     assert config["loggers"]["newsqa"] == {"handlers": ["default"], "level": "INFO",

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from newsqa.api import create_app
 from newsqa.api import server as api_server
 from newsqa.api.exposure import host_name, is_loopback
+from newsqa.api.factory import create_app
 from tests.api.conftest import KEY
 from tests.support import NEWS, open_service
 

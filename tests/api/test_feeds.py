@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from newsqa.api import create_app
+from newsqa.api.factory import create_app
 from newsqa.feeds import FeedStore, Poller
 from newsqa.service import NewsQA
 from tests.api.conftest import KEY

@@ -26,7 +26,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, StopReason, events, from_schema
 from schemathesis.openapi.checks import RejectedPositiveData
 
-from newsqa.api import create_app
+from newsqa.api.factory import create_app
 from newsqa.service import NewsQA
 from tests.api.conftest import KEY, _build
 from tests.support import open_service

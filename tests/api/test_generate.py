@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from newsqa.api import create_app
+from newsqa.api.factory import create_app
+from newsqa.records import AnswerRequest
 from newsqa.service import NewsQA
 from tests.api.conftest import sse_events
 from tests.fake_llm import FakeLLM, fake_llm_server, gullible_reply
@@ -95,7 +96,7 @@ def test_drop_policy_leaves_unsupported_claims_out(
     )
     with fake_llm_server(script) as url:
         svc = _service(tmp_path / "index", url, generation__unsupported="drop")
-        out = svc.ask(TOLVA, mode="generate")
+        out = svc.answer(AnswerRequest(TOLVA, mode="generate")).to_dict()
         svc.close()
     assert out["claims"]["dropped"] == 1 and len(out["segments"]) == 1
     assert "9,500" not in out["answer"]
@@ -161,8 +162,8 @@ def test_generator_failure_gives_the_extractive_answer_with_a_note(
 ) -> None:
     svc: NewsQA = gen.app.state.service  # type: ignore[attr-defined]
     if fault == "unreachable":
-        cfg = svc.generator.cfg  # type: ignore[union-attr]
-        monkeypatch.setattr(svc.generator, "cfg", type(cfg)(f"http://127.0.0.1:{free_port()}"))
+        cfg = svc.chat.cfg  # type: ignore[union-attr]
+        monkeypatch.setattr(svc.chat, "cfg", type(cfg)(f"http://127.0.0.1:{free_port()}"))
     script.status = 500 if fault == "http-500" else 200
     script.malformed = fault == "malformed"
     script.piece_delay_s = 0.5 if fault == "slow" else 0.0

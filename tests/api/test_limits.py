@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from newsqa.api import create_app
+from newsqa.api.factory import create_app
 from newsqa.cli import EXIT_USAGE, main
 from newsqa.service import NewsQA
 from tests.api.conftest import sse_events

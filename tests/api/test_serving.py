@@ -25,7 +25,7 @@ SEED_Q = "What does the Korean government fear about Japan's right of collective
 PROBE = """
 import json, sys
 from fastapi.testclient import TestClient
-from newsqa.api.app import create_app
+from newsqa.api.factory import create_app
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 svc = NewsQA.open(get_settings(index__path=sys.argv[1]), create=False)

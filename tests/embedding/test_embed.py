@@ -116,7 +116,7 @@ def test_index_from_another_precision_or_without_the_keys_opens(tmp_path: Path) 
     old = {k: v for k, v in stored.items() if k not in ("embed_backend", "embed_precision")}
     mpath.write_text(json.dumps(old))  # written before the keys existed
     svc = NewsQA.open(settings, embedder=HashEmbedder())
-    assert "embed_backend" not in svc.index.manifest
+    assert svc.index.manifest.embed_backend is None
     svc.close()
 
 

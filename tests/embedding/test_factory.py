@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from newsqa.embedding.factory import backend_precision, embed_backends, index_backend
+from newsqa.assemble import embed_backends, index_backend
+from newsqa.embedding.factory import backend_precision
+from newsqa.index.manifest import IndexManifest, read_manifest
 from newsqa.settings import get_settings
 
 pytest.importorskip("onnxruntime")
@@ -23,12 +25,12 @@ def test_query_and_ingest_backends_follow_the_vectors_of_the_index(tmp_path: Pat
 
 
 def test_a_new_index_is_int8_and_an_old_manifest_means_torch(tmp_path: Path) -> None:
-    assert index_backend(tmp_path / "new") == "onnx-int8"
+    assert index_backend(read_manifest(tmp_path / "new")) == "onnx-int8"
     old = tmp_path / "old"
     old.mkdir()
     (old / "manifest.json").write_text(json.dumps({"model": "m", "dim": 384}))
-    assert index_backend(old) == "torch"  # written before the manifest named its backend
-    assert index_backend(old, {"embed_backend": "onnx-fp32"}) == "onnx-fp32"
+    assert index_backend(read_manifest(old)) == "torch"  # before the manifest named its backend
+    assert index_backend(IndexManifest("m", 384, embed_backend="onnx-fp32")) == "onnx-fp32"
 
 
 def test_backend_precision() -> None:

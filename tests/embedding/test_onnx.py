@@ -10,10 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from newsqa.assemble import index_backend
 from newsqa.embedding.base import default_model_path
-from newsqa.embedding.factory import index_backend, load_embedder
+from newsqa.embedding.factory import load_embedder
+from newsqa.index.manifest import read_manifest
 from newsqa.index.store import IndexMismatchError
 from newsqa.ingest.chunk import ChunkSpec, chunk_text, embed_text
+from newsqa.records import AnswerRequest
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 from tests.support import ARCHIVE, archive_articles
@@ -22,6 +25,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from newsqa.embedding.onnx import OnnxEmbedder, OnnxInt8Embedder, int8_model  # noqa: E402
+
+KOREA = "What does Korea fear about Japan's collective self-defense?"
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +73,12 @@ def test_an_index_it_builds_records_it_and_refuses_torch(
                             embedding__cache_dir=str(cache))
     svc = NewsQA.open(settings)
     svc.ingest([Path(__file__).resolve().parents[2] / "corpus"])
-    assert not svc.ask("What does Korea fear about Japan's collective self-defense?")["abstained"]
+    assert not svc.answer(AnswerRequest(KOREA)).abstained
     svc.close()
     stored = json.loads((tmp_path / "i" / "manifest.json").read_text())
     assert (stored["embed_backend"], stored["embed_precision"]) == ("onnx-int8", "int8")
     # unset, the backend follows the index
-    assert index_backend(tmp_path / "i") == "onnx-int8"
+    assert index_backend(read_manifest(tmp_path / "i")) == "onnx-int8"
     reopened = NewsQA.open(get_settings(index__path=str(tmp_path / "i"),
                                         embedding__cache_dir=str(cache)))
     assert reopened.embedder.backend == "onnx-int8"
@@ -112,8 +117,7 @@ def test_torch_and_onnx_fp32_open_each_others_index(cache: Path, tmp_path: Path)
         other = NewsQA.open(get_settings(index__path=str(path), embedding__backend=then,
                                          embedding__cache_dir=str(cache)))
         assert other.embedder.backend == then
-        assert not other.ask("What does Korea fear about Japan's collective self-defense?")[
-            "abstained"]
+        assert not other.answer(AnswerRequest(KOREA)).abstained
         other.close()
         assert json.loads((path / "manifest.json").read_text())["embed_backend"] == built
     with pytest.raises(IndexMismatchError, match="'onnx-fp32' embedding backend.*'onnx-int8'"):

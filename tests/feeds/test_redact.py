@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from newsqa.api import create_app
+from newsqa.api.factory import create_app
 from newsqa.cli import main
 from newsqa.feeds import FeedStore, Poller
 from newsqa.feeds.redact import redact_text, redact_url

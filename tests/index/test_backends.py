@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from newsqa.index.store import IndexMismatchError
-from newsqa.models import Filters
+from newsqa.records import AnswerRequest, Filters
 from newsqa.service import NewsQA
 from tests.support import NEWS, REPO, SEED_QUESTION, article, open_service
 
@@ -48,9 +48,9 @@ def _ids(svc: NewsQA, query: str, **filters: object) -> list[str]:
 
 
 def test_manifest_records_the_backend(svc: NewsQA) -> None:
-    assert svc.index.manifest["backend"] in BACKENDS
-    assert svc.index.search.name == svc.index.manifest["backend"]
-    assert svc.stats()["manifest"]["backend"] == svc.index.manifest["backend"]
+    assert svc.index.manifest.backend in BACKENDS
+    assert svc.index.search.name == svc.index.manifest.backend
+    assert svc.stats()["manifest"]["backend"] == svc.index.manifest.backend
 
 
 def test_ingest_is_idempotent_and_search_finds_every_article(svc: NewsQA) -> None:
@@ -114,7 +114,7 @@ def test_seed_answer_with_the_real_model(tmp_path: Path, backend: str) -> None:
     svc = open_service(tmp_path / "index", index__backend=backend)
     try:
         svc.ingest([REPO / "corpus"])
-        res = svc.ask(SEED_QUESTION)
+        res = svc.answer(AnswerRequest(SEED_QUESTION)).to_dict()
         assert not res["abstained"]
         assert "collective self-defense" in res["answer"]
         assert res["citations"][0]["title"] == "Korea-US Alliance vs. Japan-US Alliance"

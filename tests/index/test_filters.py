@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from newsqa.index.filters import MILVUS_NOTHING, CompiledFilter, normalize_source
-from newsqa.models import Filters
+from newsqa.records import Filters
 
 ROWS = [  # (published_at, source)
     ("2023-01-05", "www.BBC.co.uk"),

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from newsqa.index import lexical
-from newsqa.index.lexical import PostingsCache, fts_phrase, top_bm25
-from newsqa.models import Filters
+from newsqa.index import postings
+from newsqa.index.postings import PostingsCache, fts_phrase, top_bm25
+from newsqa.records import AnswerRequest, Filters
 from tests.support import article, open_service
 
 TEXTS = [
@@ -90,15 +90,15 @@ def test_warming_reads_the_common_words_and_changes_no_ranking(tmp_path) -> None
     svc = open_service(tmp_path / "i", embedding__embedder="hash")
     svc.ingest_records([article(t, x) for t, x in TEXTS])
     gen = svc.index.generation
-    postings = svc.index.search.lexicon.postings
-    assert postings.matches("grain", gen) is None
+    cached = svc.index.search.lexicon.postings
+    assert cached.matches("grain", gen) is None
     assert svc.index.warm_lexical(0.5, words=3) == 3
-    assert postings.matches("grain", gen) == 3  # in three of the five passages
+    assert cached.matches("grain", gen) == 3  # in three of the five passages
     _same_ranking(svc.index.lexical(["grain", "rates"], 10, 0.5),
                   _fts_or(svc, ["grain", "rates"], 0.5))
     # the service warms after its first answer, and not at all once closed
     assert not svc.answered.is_set()
-    svc.ask("Was the grain deal extended?")
+    svc.answer(AnswerRequest("Was the grain deal extended?")).to_dict()
     assert svc.answered.is_set() and svc.warm(after_first_answer=0) > 0
     svc.close()
     assert svc.warm(after_first_answer=0) == 0
@@ -110,14 +110,14 @@ def test_common_words_postings_are_kept_for_the_next_start_and_only_for_that_sta
     svc = open_service(tmp_path / "i", embedding__embedder="hash")
     svc.ingest_records([article(t, x) for t, x in TEXTS])
     assert svc.index.warm_lexical(0.5) > 0
-    assert (tmp_path / "i" / lexical.POSTINGS_FILE).exists()
+    assert (tmp_path / "i" / postings.POSTINGS_FILE).exists()
     assert svc.index.warm_generation == svc.index.generation
     svc.close()
 
     # the next start loads the file: not one word is read from FTS5 again
     reads: list[str] = []
-    real = lexical.read_postings
-    monkeypatch.setattr(lexical, "read_postings", lambda q, t, w: reads.append(t) or real(q, t, w))
+    real = postings.read_postings
+    monkeypatch.setattr(postings, "read_postings", lambda q, t, w: reads.append(t) or real(q, t, w))
     again = open_service(tmp_path / "i", embedding__embedder="hash")
     assert again.index.warm_lexical(0.5) > 0 and reads == []
     _same_ranking(again.index.lexical(["grain", "deal"], 10, 0.5),
@@ -144,17 +144,17 @@ def test_a_damaged_or_foreign_postings_file_is_read_anew(tmp_path) -> None:
     other.ingest_records([article(t, x) for t, x in TEXTS[:2]])
     other.index.catalogue._db.execute("UPDATE meta SET value=? WHERE key='generation'",
                             [str(first.index.generation)])
-    (tmp_path / "b" / lexical.POSTINGS_FILE).write_bytes(
-        (tmp_path / "a" / lexical.POSTINGS_FILE).read_bytes())
+    (tmp_path / "b" / postings.POSTINGS_FILE).write_bytes(
+        (tmp_path / "a" / postings.POSTINGS_FILE).read_bytes())
     assert other.index.generation == first.index.generation
     other.index.warm_lexical(0.5)
     _same_ranking(other.index.lexical(["grain", "rates"], 10, 0.5),
                   _fts_or(other, ["grain", "rates"], 0.5))
     # a truncated file is ignored too, and replaced
-    path = tmp_path / "a" / lexical.POSTINGS_FILE
+    path = tmp_path / "a" / postings.POSTINGS_FILE
     path.write_bytes(path.read_bytes()[:100])
-    assert lexical.FrozenPostings.load(path) is None
-    assert first.index.warm_lexical(0.5) > 0 and lexical.FrozenPostings.load(path) is not None
+    assert postings.FrozenPostings.load(path) is None
+    assert first.index.warm_lexical(0.5) > 0 and postings.FrozenPostings.load(path) is not None
 
 
 def test_frozen_postings_stay_within_their_budget() -> None:
@@ -163,9 +163,9 @@ def test_frozen_postings_stay_within_their_budget() -> None:
     def read(term: str, title_weight: float):
         return np.arange(lists[term], dtype=np.int64), np.ones(lists[term])
 
-    frozen = lexical.FrozenPostings.read(read, ["a", "b", "c"], 1.0, (1, 1.0, 90), 8 * 60)
+    frozen = postings.FrozenPostings.read(read, ["a", "b", "c"], 1.0, (1, 1.0, 90), 8 * 60)
     assert frozen is not None and list(frozen.spans) == ["a"] and frozen.nbytes <= 8 * 60
-    assert lexical.FrozenPostings.read(read, ["a"], 1.0, (1, 1.0, 90), 10**6,
+    assert postings.FrozenPostings.read(read, ["a"], 1.0, (1, 1.0, 90), 10**6,
                                        stop=_set_event()) is None
 
 
@@ -212,14 +212,14 @@ def test_processes_warming_at_once_read_the_postings_once(tmp_path, monkeypatch)
     import time
 
     reads: list[str] = []
-    real = lexical.read_postings
+    real = postings.read_postings
 
     def slow(q, t, w):  # noqa: ANN001, ANN202 - slow enough that the two builds would overlap
         reads.append(t)
         time.sleep(0.01)
         return real(q, t, w)
 
-    monkeypatch.setattr(lexical, "read_postings", slow)
+    monkeypatch.setattr(postings, "read_postings", slow)
     got: list[int] = []
     threads = [threading.Thread(target=lambda ix=ix: got.append(ix.warm_lexical(0.5)))
                for ix in (svc.index, other)]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,7 @@ def test_each_index_is_a_schema_of_its_own(tmp_path: Path, postgres_url: str) ->
 def test_the_manifest_is_a_row_every_node_reads(tmp_path: Path, catalog_url: str) -> None:
     first = _svc(tmp_path, catalog_url, "a")
     first.ingest_records(list(NEWS[:1]))
-    assert first.index.manifest["catalog"] == "postgres"
+    assert first.index.manifest.catalog == "postgres"
     first.close()
     assert not (tmp_path / "a" / "manifest.json").exists()
     again = _svc(tmp_path, catalog_url, "empty")  # a fresh node: nothing on its disk
@@ -102,7 +103,7 @@ def test_the_manifest_is_a_row_every_node_reads(tmp_path: Path, catalog_url: str
         assert again.stats()["articles"] == 1
     finally:
         again.close()
-    other = dict(first.index.manifest, model="another-model")
+    other = replace(first.index.manifest, model="another-model")
     with pytest.raises(IndexMismatchError, match="model="):
         NewsIndex.open(tmp_path / "other", other, catalog_url=catalog_url)
 

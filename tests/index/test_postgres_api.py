@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from newsqa.api import create_app
+from newsqa.api.factory import create_app
 from newsqa.index.catalogue.postgres.connect import POOL_TIMEOUT
 from newsqa.settings import get_settings
 from newsqa.testing.servers import postgres_server

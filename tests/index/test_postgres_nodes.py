@@ -40,7 +40,7 @@ def test_migrate_copies_a_sqlite_index_and_running_it_again_is_harmless(
     try:
         assert node.stats()["articles"] == 3 and node.stats()["chunks"] == counts["chunks"]
         assert node.search("Tolva volcano", 1)[0].title.startswith("Volcano")
-        assert node.index.manifest["model"] == counts["manifest"]["model"]
+        assert node.index.manifest.model == counts["manifest"]["model"]
     finally:
         node.close()
     assert main(["--index", str(tmp_path / "none"), "migrate", "--to", catalog_url]) == 2

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from newsqa.index.store import IndexMismatchError, NewsIndex
-from newsqa.models import Filters
+from newsqa.records import AnswerRequest, Filters
 from newsqa.testing.indexes import index_counts
 from tests.support import NEWS, article, open_service
 
@@ -72,7 +73,7 @@ def test_delete_removes_article_chunks_lexical_rows_and_vectors(tmp_path: Path) 
 
 def test_opening_with_another_model_fails_clearly(tmp_path: Path) -> None:
     svc = open_service(tmp_path / "idx", embedding__embedder="hash")
-    manifest = dict(svc.index.manifest, model="some/other-model")
+    manifest = replace(svc.index.manifest, model="some/other-model")
     svc.close()
     with pytest.raises(IndexMismatchError, match="model"):
         NewsIndex.open(tmp_path / "idx", manifest)
@@ -205,7 +206,7 @@ def test_an_index_without_sentence_vectors_answers_and_gains_them(tmp_path: Path
     assert svc.index.sentence_vectors(ids) == {}
     assert svc.index.chunks_without_sentences(100)[0] == len(ids)
     question = "When did the bank raise rates?"
-    before = svc.ask(question)
+    before = svc.answer(AnswerRequest(question)).to_dict()
     seen: list[tuple[int, int]] = []
     assert svc.add_sentence_vectors(lambda d, t: seen.append((d, t)), batch=2) == len(ids)
     assert seen[-1] == (len(ids), len(ids)) and len(seen) == -(-len(ids) // 2)
@@ -216,7 +217,7 @@ def test_an_index_without_sentence_vectors_answers_and_gains_them(tmp_path: Path
     encode = svc._sentence_vectors.encode
     svc._sentence_vectors.encode = lambda texts: calls.append(len(texts)) or encode(texts)
     svc.sentence_embedder = _Counting(calls)
-    after = svc.ask(question)
+    after = svc.answer(AnswerRequest(question)).to_dict()
     assert after["answer"] == before["answer"] and calls == []
 
 
@@ -266,4 +267,4 @@ def test_only_the_passages_an_answer_weighs_need_their_sentence_vectors(tmp_path
     encode = svc._sentence_vectors.encode
     svc._sentence_vectors.encode = lambda texts: calls.append(len(texts)) or encode(texts)
     svc.sentence_embedder = _Counting(calls)
-    assert not svc.ask(question)["abstained"] and calls == []
+    assert not svc.answer(AnswerRequest(question)).to_dict()["abstained"] and calls == []

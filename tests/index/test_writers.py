@@ -17,7 +17,7 @@ import pytest
 
 import newsqa.index.catalogue.sqlite as sqlite_catalogue
 from newsqa.index.store import FORMAT_VERSION, IndexBusyError, NewsIndex
-from newsqa.models import Filters
+from newsqa.records import Filters
 from newsqa.service import NewsQA
 from tests.support import (
     NEWS,

@@ -37,7 +37,7 @@ from newsqa.ingest.distributed import (  # noqa: E402
     ray_embedder,
 )
 from newsqa.ingest.pipeline import Ingestor, IngestProgress  # noqa: E402
-from newsqa.models import Article  # noqa: E402
+from newsqa.records import Article  # noqa: E402
 from newsqa.service import NewsQA  # noqa: E402
 from tests.support import archive_articles, as_article, open_service  # noqa: E402
 
@@ -322,7 +322,7 @@ def test_cli_ingest_with_ray_writes_through_the_configured_backend(
     assert report["added"] == 3
     svc = open_service(tmp_path / "index", embedding__embedder="hash")
     try:
-        assert svc.index.manifest["backend"] == backend
+        assert svc.index.manifest.backend == backend
         assert svc.search("Tolva volcano", 1)[0].title.startswith("Volcano")
     finally:
         svc.close()

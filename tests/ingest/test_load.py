@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from newsqa.api import create_app
-from newsqa.api.app import json_records
+from newsqa.api.factory import create_app
+from newsqa.api.uploads import json_records
 from newsqa.cli import main
 from newsqa.ingest.load import SUPPORTED_SUFFIXES, iter_articles, reading
-from newsqa.models import Article, LoadProblem, LoadWarning, NotRead
+from newsqa.records import Article, LoadProblem, LoadWarning, NotRead
 from newsqa.service import NewsQA
 from tests.support import open_service
 

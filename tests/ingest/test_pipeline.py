@@ -24,7 +24,7 @@ from newsqa.ingest.pipeline import (
     IngestProgress,
     IngestReport,
 )
-from newsqa.models import LoadProblem, LoadWarning
+from newsqa.records import LoadProblem, LoadWarning
 from newsqa.service import NewsQA
 from tests.support import article, open_service
 

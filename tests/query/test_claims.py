@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from newsqa.embedding.fake import HashEmbedder
-from newsqa.models import Passage
 from newsqa.query.claims import (
     ClaimChecker,
     SentenceStream,
@@ -14,6 +13,7 @@ from newsqa.query.claims import (
     split_claims,
 )
 from newsqa.query.prompt import prompt_passages
+from newsqa.records import Passage
 
 VOLCANO = (
     "A volcano on the remote island of Tolva erupted on Friday, sending ash eight kilometres "

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from newsqa.models import Citation, Passage, Segment
 from newsqa.query.citing import join_passages
 from newsqa.query.compose import (
     ABSTAIN_TEXT,
@@ -23,6 +22,7 @@ from newsqa.query.compose import (
     render_text,
     unbracket,
 )
+from newsqa.records import Citation, Passage, Segment
 from newsqa.text import split_sentences
 
 AXES = ["rates", "volcano", "football", "bank", "analysts"]

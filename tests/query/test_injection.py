@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from newsqa.models import Passage
 from newsqa.query.compose import answer_candidates
 from newsqa.query.injection import addresses_reader_or_model, normalise
 from newsqa.query.prompt import build_messages, header, prompt_passages
+from newsqa.records import Passage
 
 HOSTILE = [
     # the phrasings of the probe

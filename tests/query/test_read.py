@@ -9,11 +9,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from newsqa.models import Passage
 from newsqa.query.compose import ComposeConfig, Scored, answer_candidates
 from newsqa.query.read import ReadConfig, read_answer, reader_candidates
 from newsqa.query.sentences import analyse
 from newsqa.reader.inputs import Candidate, candidate_text
+from newsqa.records import Passage
 
 
 class Fake:
@@ -80,13 +80,12 @@ def test_further_sentences_need_a_share_of_the_best_and_must_be_new() -> None:
     assert any("coach" in t for t in texts[1:])  # 0.73 >= 0.5 * 0.98
 
 
-def test_a_candidate_is_read_with_its_headline_and_the_sentence_before() -> None:
+def test_a_candidate_carries_its_headline_and_the_sentence_before() -> None:
     cands, reads = reader_candidates(PASSAGES[1:2], analyse("Which team won the final?"))
     second = reads[[s for _, _, s in cands].index("Their coach praised the defence.")]
     assert second == Candidate("Their coach praised the defence.", "Game report",
                                "The Buffalo Bills won the final on Sunday night.")
-    assert candidate_text(second) == ("Their coach praised the defence. | Game report | "
-                                      "The Buffalo Bills won the final on Sunday night.")
+    assert candidate_text(second) == "Their coach praised the defence."  # what the reader reads
 
 
 def test_reranking_orders_the_passages_read_by_their_best_sentence() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsqa.models import Filters
 from newsqa.query.fuse import rrf
+from newsqa.records import Filters
 from newsqa.service import NewsQA
 from tests.support import NEWS, article, open_service
 

@@ -1,4 +1,5 @@
-"""What the reader reads: the word pieces its answer head is taught to point at."""
+"""What the reader reads: a candidate's sentence alone, in word pieces cut to the model's
+length."""
 
 from __future__ import annotations
 
@@ -9,50 +10,21 @@ from newsqa.reader.inputs import Candidate, PairTokenizer, candidate_text
 from newsqa.reader.runtime import tokenizer_path
 
 
-@pytest.fixture(scope="module")
-def tok() -> PairTokenizer:
-    return PairTokenizer(tokenizer_path())
-
-
-def _marked(tok: PairTokenizer, question: str, cands: list[Candidate], answer: str) -> list:
-    ids, _, _ = tok.encode(question, cands)
-    labels = tok.answer_tokens(question, cands, answer, ids.shape[1])
-    return [[tok._tok.id_to_token(int(t)) for t, y in zip(row, lab, strict=True) if y]
-            for row, lab in zip(ids, labels, strict=True)]
-
-
-def test_answer_pieces_are_marked_wherever_the_candidate_writes_the_answer(
-    tok: PairTokenizer,
-) -> None:
-    cands = [Candidate("The Kansas  City Chiefs won on Sunday.", "Chiefs win again"),
-             Candidate("Rain fell all day.", "KANSAS CITY CHIEFS parade"),
-             Candidate("Nobody names the team here.", "Final")]
-    got = _marked(tok, "Which Kansas City team won?", cands, "Kansas City Chiefs")
-    # spacing and case ignored; the question's own words are never marked
-    assert got == [["kansas", "city", "chiefs"], ["kansas", "city", "chiefs"], []]
-
-
-def test_an_empty_or_odd_answer_marks_nothing(tok: PairTokenizer) -> None:
-    cands = [Candidate("Prices rose (sharply) by 5%.")]
-    assert _marked(tok, "What rose?", cands, "") == [[]]
-    assert _marked(tok, "What rose?", cands, "(sharply") == [["(", "sharply"]]
-    assert _marked(tok, "What rose?", cands, "5%") == [["5", "%"]]
-
-
-def test_a_candidate_is_read_with_the_context_chosen_for_the_model() -> None:
-    c = Candidate("The Bills won.", "Bills beat Jets", "It rained all day.")
-    assert candidate_text(c) == "The Bills won. | Bills beat Jets | It rained all day."
-    assert candidate_text(c, "headline") == "The Bills won. | Bills beat Jets"
-    assert candidate_text(c, "before") == "The Bills won. | It rained all day."
-    assert candidate_text(c, "sentence") == "The Bills won."
-    # a headline that is the sentence itself is not read twice
-    assert candidate_text(Candidate("Bills win", "Bills win"), "headline") == "Bills win"
+def test_a_candidate_is_read_as_its_sentence_alone() -> None:
+    c = Candidate("  The Bills won. ", "Bills beat Jets", "It rained all day.")
+    assert candidate_text(c) == candidate_text(c, "sentence") == "The Bills won."
     with pytest.raises(ValueError, match="unknown reader context"):
-        candidate_text(c, "everything")
+        candidate_text(c, "headline+before")
     with pytest.raises(ValueError, match="unknown reader context"):
-        PairTokenizer(tokenizer_path(), context="everything")
-    bare = PairTokenizer(tokenizer_path(), context="sentence")
-    assert np.array_equal(bare.encode("Who won?", [c])[0],
-                          bare.encode("Who won?", [Candidate("The Bills won.")])[0])
-    assert not np.array_equal(PairTokenizer(tokenizer_path()).encode("Who won?", [c])[0],
-                              bare.encode("Who won?", [c])[0])
+        PairTokenizer(tokenizer_path(), context="headline")
+    tok = PairTokenizer(tokenizer_path())
+    assert np.array_equal(tok.encode_candidates([c])[0],
+                          tok.encode_texts(["The Bills won."])[0])
+
+
+def test_texts_are_padded_into_one_batch_and_cut_to_max_pieces() -> None:
+    tok = PairTokenizer(tokenizer_path(), max_pieces=8)
+    ids, mask, types = tok.encode_texts(["Who won?", "one two three four five six seven eight"])
+    assert ids.shape == mask.shape == types.shape == (2, 8)
+    assert mask[0].tolist() == [1] * int(mask[0].sum()) + [0] * (8 - int(mask[0].sum()))
+    assert mask[1].sum() == 8 and not types.any()

@@ -1,6 +1,6 @@
-"""Response models derived from the domain's records (:mod:`newsqa.models`), so each type is
+"""Response models derived from the domain's records (:mod:`newsqa.records`), so each type is
 defined once: the record's fields, their types and their documented ``description``
-(:func:`newsqa.models.doc`) become a pydantic model's, under the name the API gives it.
+(:func:`newsqa.records.doc`) become a pydantic model's, under the name the API gives it.
 
 A record nested in another (an answer's citations) becomes the derived model of that record,
 which must be derived first; a fixed-length tuple (a span) is documented as the JSON array it

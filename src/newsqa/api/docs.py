@@ -96,7 +96,7 @@ def _document_limits(doc: dict[str, Any], service: NewsQA) -> None:
     for option in user.get("anyOf", []):
         if option.get("type") == "string":
             option["maxLength"] = min(option.get("maxLength", limit), limit)
-    if service.generator is None:
+    if service.chat is None:
         model = schemas.get("ChatRequest", {}).get("properties", {}).get("model", {})
         if "enum" in model:
             model["enum"] = [m for m in model["enum"] if m != "newsqa-generate"]

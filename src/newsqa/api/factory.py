@@ -11,7 +11,6 @@ from fastapi.staticfiles import StaticFiles
 
 from newsqa import __version__
 from newsqa.api.bodylimit import BodyLimitMiddleware
-from newsqa.api.dependencies import check_question, get_service, require_read, require_write
 from newsqa.api.docs import (
     DESCRIPTION,
     OPENAPI_TAGS,
@@ -21,11 +20,9 @@ from newsqa.api.docs import (
 )
 from newsqa.api.errors import install_error_handlers
 from newsqa.api.exposure import Exposure, HostCheckMiddleware
-from newsqa.api.feeds import install as install_feeds
 from newsqa.api.metrics import Metrics, MetricsMiddleware
 from newsqa.api.middleware import RequestContextMiddleware
-from newsqa.api.openai_compat import make_router
-from newsqa.api.routes import articles, operations, questions, web
+from newsqa.api.routes import articles, feeds, openai, operations, questions, web
 from newsqa.api.shutdown import lifespan
 from newsqa.api.uploads import clean_stale_uploads
 from newsqa.service import NewsQA
@@ -59,10 +56,9 @@ def create_app(service: NewsQA, bind: str | None = None) -> FastAPI:
     app.add_middleware(HostCheckMiddleware, hosts=app.state.exposure.hosts)
     app.add_middleware(RequestContextMiddleware)  # outermost: it also sees the metrics' 500s
     install_error_handlers(app)
-    for routes in (questions, articles, operations, web):  # this order is the OpenAPI page's
+    for routes in (questions, articles, operations, web, openai, feeds):  # the OpenAPI page's order
         app.include_router(routes.router)
-    app.include_router(make_router(get_service, check_question, require_read))
-    install_feeds(app, get_service, require_read, require_write)
+    feeds.collect_metrics(app)
     app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
     if assets:
         serve_local_docs(app, assets)

@@ -1,4 +1,4 @@
-"""The request and response models of ``/v1`` (:mod:`newsqa.api.openai_compat`).
+"""The request and response models of ``/v1`` (:mod:`newsqa.api.routes.openai`).
 
 A request may carry every field OpenAI documents for chat completions (the ``openai`` client
 sends some of them on its own): newsqa reads ``model``, ``messages``, ``stream``,
@@ -207,7 +207,7 @@ class ChatRequest(OpenAIOptions, FilterFields):
             raise ValueError(f"n={value!r} is not supported: newsqa returns one choice (n=1)")
         return value
 
-    def answer_mode(self) -> str:
+    def answer_mode(self) -> Mode:
         """The mode asked for, by the ``mode`` field or else by the model's name."""
         return self.mode or ("generate" if self.model == GENERATE_ID else "extractive")
 

@@ -14,9 +14,9 @@ from pydantic import (
     model_validator,
 )
 
-from newsqa import models
+from newsqa import records
 from newsqa.api.derive import response_model
-from newsqa.models import Article, Filters, LoadProblem, Mode, View
+from newsqa.records import Article, Filters, LoadProblem, Mode, View
 
 SEED_QUESTION = (
     "What does the Korean government fear about Japan's right of collective self-defense?"
@@ -199,24 +199,24 @@ SEGMENT_DOC = (
 # The answer's records, derived from the domain's (:mod:`newsqa.api.derive`); mypy sees the
 # records themselves, which is what a route returns (in their JSON form).
 if TYPE_CHECKING:
-    PassageOut = models.Passage
-    CitationOut = models.Citation
-    Segment = models.Segment
-    FiltersOut = models.Filters
-    ClaimsOut = models.ClaimStats
-    Answer = models.Answer
+    PassageOut = records.Passage
+    CitationOut = records.Citation
+    Segment = records.Segment
+    FiltersOut = records.Filters
+    ClaimsOut = records.ClaimStats
+    Answer = records.Answer
 else:
     PassageOut = response_model(
-        models.Passage, "PassageOut", doc="A retrieved chunk with its article's metadata.",
+        records.Passage, "PassageOut", doc="A retrieved chunk with its article's metadata.",
         all_required=True,
     )
-    CitationOut = response_model(models.Citation, "CitationOut", all_required=True)
-    Segment = response_model(models.Segment, doc=SEGMENT_DOC)
-    FiltersOut = response_model(models.Filters, "FiltersOut", doc=(
+    CitationOut = response_model(records.Citation, "CitationOut", all_required=True)
+    Segment = response_model(records.Segment, doc=SEGMENT_DOC)
+    FiltersOut = response_model(records.Filters, "FiltersOut", doc=(
         "The filters the answer was computed under (``as_of`` defaults to today)."
     ))
-    ClaimsOut = response_model(models.ClaimStats, "ClaimsOut", all_required=True)
-    Answer = response_model(models.Answer, examples=ANSWER_EXAMPLES)
+    ClaimsOut = response_model(records.ClaimStats, "ClaimsOut", all_required=True)
+    Answer = response_model(records.Answer, examples=ANSWER_EXAMPLES)
 
 
 class SearchResponse(BaseModel):

@@ -29,7 +29,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from newsqa.api import schemas as s
 from newsqa.api.errors import message
 from newsqa.ingest.pipeline import IngestProgress, IngestReport
-from newsqa.models import Article, LoadProblem
+from newsqa.records import Article, LoadProblem
 from newsqa.service import NewsQA
 
 Records = list[Article | LoadProblem]

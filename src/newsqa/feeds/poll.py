@@ -42,7 +42,7 @@ from newsqa.feeds.store import Feed, FeedStore
 from newsqa.index.store import IndexBusyError
 from newsqa.ingest.clean import clean_text, decode_text
 from newsqa.ingest.load import build_article, html_fields
-from newsqa.models import Article, LoadProblem
+from newsqa.records import Article, LoadProblem
 
 log = logging.getLogger("newsqa.feeds")
 

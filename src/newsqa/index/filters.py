@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.models import Filters
+from newsqa.records import Filters
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: A Milvus expression no chunk satisfies: what a filter that matches nothing becomes.

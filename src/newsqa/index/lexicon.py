@@ -1,6 +1,6 @@
 """The lexical half of the local search backend over the catalogue's lexical index (FTS5 for
 SQLite, a postings table scored as FTS5 scores for PostgreSQL): BM25 top ``n`` from cached
-postings (:mod:`newsqa.index.lexical`), the common words' postings made resident, and each
+postings (:mod:`newsqa.index.postings`), the common words' postings made resident, and each
 word's idf, which query planning and composition weigh words by."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from newsqa.index.catalogue.base import Catalogue
-from newsqa.index.lexical import PostingsCache, freeze, top_bm25
+from newsqa.index.postings import PostingsCache, freeze, top_bm25
 
 
 class Lexicon:

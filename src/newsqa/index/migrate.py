@@ -14,6 +14,7 @@ import json
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +24,20 @@ from newsqa.index.catalogue import stored_manifest
 from newsqa.index.catalogue.schema import open_manifest as open_sqlite_manifest
 from newsqa.index.catalogue.sqlite import SqliteCatalogue
 from newsqa.index.errors import IndexMismatchError
+from newsqa.index.manifest import IndexManifest, read_manifest
 from newsqa.index.rows import ArticleRow
 from newsqa.index.store import NewsIndex
 
 
-def _target_manifest(source: dict[str, Any], url: str) -> dict[str, Any]:
+def _target_manifest(source: IndexManifest, url: str) -> IndexManifest:
     """What the target is created with: the source's manifest, a collection of its own for
     ``milvus`` (the source's collection stays the source's); the target's own when it exists."""
-    existing = stored_manifest(url) or {}
+    existing = stored_manifest(url)
     if existing:
-        return existing
-    out = {k: v for k, v in source.items() if k != "catalog"}
-    if out.get("backend") == "milvus":
-        out["milvus_collection"] = f"newsqa_{uuid.uuid4().hex[:16]}"
+        return IndexManifest.from_dict(existing)
+    out = replace(source, catalog=None)
+    if out.backend == "milvus":
+        out = replace(out, milvus_collection=f"newsqa_{uuid.uuid4().hex[:16]}")
     return out
 
 
@@ -85,9 +87,12 @@ def migrate(
     Raises :class:`IndexMismatchError` when the counts disagree afterwards."""
     if not (Path(source) / "manifest.json").exists():
         raise FileNotFoundError(f"no SQLite index at {source} to migrate")
-    manifest = json.loads((Path(source) / "manifest.json").read_text())
-    stored = open_sqlite_manifest(Path(source), manifest, create=False)
-    src = SqliteCatalogue(Path(source), int(stored["dim"]))
+    manifest = read_manifest(Path(source))
+    if manifest is None:
+        raise FileNotFoundError(f"no readable manifest at {source}")
+    stored = IndexManifest.from_dict(
+        open_sqlite_manifest(Path(source), manifest.to_dict(), create=False))
+    src = SqliteCatalogue(Path(source), stored.dim)
     with tempfile.TemporaryDirectory(prefix="newsqa-migrate-") as cache:
         target = NewsIndex.open(Path(cache) / "index", _target_manifest(stored, url),
                                 search_uri=search_uri, search_token=search_token,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from newsqa.index.errors import IndexMismatchError
 from newsqa.index.filters import CompiledFilter
 from newsqa.index.lexicon import Lexicon
 from newsqa.index.local import Hits, LocalSearch
+from newsqa.index.manifest import IndexManifest
 
 __all__ = ["Hits", "SearchBackend", "make_search"]
 
@@ -87,11 +88,11 @@ class SearchBackend(Protocol):
 
 
 def make_search(
-    catalogue: Catalogue, manifest: dict[str, Any], uri: str | None,
+    catalogue: Catalogue, manifest: IndexManifest, uri: str | None,
     token: str | None = None, vector_codec: str = "flat",
 ) -> SearchBackend:
     """The backend the manifest's ``backend`` names (``local`` when it names none)."""
-    backend = manifest.get("backend", "local")
+    backend = manifest.backend
     if backend == "local":
         return LocalSearch(catalogue, vector_codec)
     if backend == "milvus":
@@ -99,6 +100,6 @@ def make_search(
 
         return MilvusSearch(
             catalogue, Lexicon(catalogue), uri or str(catalogue.path / "milvus.db"),
-            str(manifest["milvus_collection"]), token,
+            str(manifest.milvus_collection), token,
         )
     raise IndexMismatchError(f"index {catalogue.path} names an unknown backend {backend!r}")

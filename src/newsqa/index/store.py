@@ -10,7 +10,7 @@ removed; the backend then takes the write in. The catalogue is the source of tru
 query the backend compares its generation with the catalogue's and catches up from the log, so
 every process sees every write. A kill at any moment leaves whole transactions and a snapshot
 that is either complete and stamped or ignored. Readers write no index file but
-``postings.npz`` (:mod:`newsqa.index.lexical`), derived data stamped with the state it was read
+``postings.npz`` (:mod:`newsqa.index.postings`), derived data stamped with the state it was read
 from and replaced whole.
 """
 
@@ -28,9 +28,10 @@ from newsqa.index.errors import IndexBusyError, IndexMismatchError
 from newsqa.index.filters import CompiledFilter, normalize_source
 from newsqa.index.local import LocalSearch
 from newsqa.index.lock import WriterLock
+from newsqa.index.manifest import IndexManifest
 from newsqa.index.rows import ArticleRow
 from newsqa.index.search import Hits, SearchBackend, make_search
-from newsqa.models import Filters
+from newsqa.records import Filters
 
 __all__ = [
     "FORMAT_VERSION", "ArticleRow", "IndexBusyError", "IndexMismatchError", "NewsIndex",
@@ -44,7 +45,7 @@ class NewsIndex:
     def __init__(
         self,
         path: Path,
-        manifest: dict[str, Any],
+        manifest: IndexManifest,
         search_uri: str | None = None,
         search_token: str | None = None,
         vector_codec: str = "flat",
@@ -53,7 +54,7 @@ class NewsIndex:
     ) -> None:
         self.path = Path(path)
         self.manifest = manifest
-        self.dim = int(manifest["dim"])
+        self.dim = manifest.dim
         self.vector_codec = vector_codec
         #: Where articles, chunks and the change log live: ``news.sqlite`` in the directory
         #: (``catalog_url`` None) or the PostgreSQL schema ``catalog_url`` names.
@@ -70,7 +71,7 @@ class NewsIndex:
     def open(
         cls,
         path: str | Path,
-        manifest: dict[str, Any],
+        manifest: IndexManifest,
         create: bool = True,
         search_uri: str | None = None,
         search_token: str | None = None,
@@ -97,7 +98,9 @@ class NewsIndex:
         writer lock), and FileNotFoundError when it is missing.
         """
         path = Path(path)
-        stored = open_manifest(path, manifest, create, catalog_url)
+        stored = IndexManifest.from_dict(
+            open_manifest(path, manifest.to_dict(), create, catalog_url)
+        )
         index = cls(
             path, stored, search_uri, search_token, vector_codec, catalog_url, catalog_timeout
         )
@@ -239,7 +242,7 @@ class NewsIndex:
 
         ``allowed`` (ascending chunk ids from :meth:`allowed_chunk_ids`; None: every chunk)
         restricts the result, so the filter has one definition for both retrievers. Each
-        word's postings come from FTS5 once per index generation (:mod:`newsqa.index.lexical`).
+        word's postings come from FTS5 once per index generation (:mod:`newsqa.index.postings`).
         """
         return self.search.lexicon.search(terms, n, title_weight, allowed)
 
@@ -252,7 +255,7 @@ class NewsIndex:
         passages, whose long posting lists are what a question pays for. They are loaded from
         ``postings.npz`` when it was written for the index as it is now, else read through a
         connection of its own (questions are not held up) and written there for the next start
-        (:func:`~newsqa.index.lexical.freeze`). Stops early when ``stop`` (a threading.Event)
+        (:func:`~newsqa.index.postings.freeze`). Stops early when ``stop`` (a threading.Event)
         is set. Returns the words resident."""
         return self.search.lexicon.warm(title_weight, words, sample, budget_bytes, stop)
 
@@ -326,6 +329,6 @@ class NewsIndex:
             "earliest": counts["earliest"],
             "latest": counts["latest"],
             "generation": self.generation,
-            "manifest": self.manifest,
+            "manifest": self.manifest.to_dict(),
         }
 

@@ -19,7 +19,7 @@ from newsqa.embedding.base import Embedder, bulk_work
 from newsqa.index.store import ArticleRow, NewsIndex
 from newsqa.ingest.chunk import ChunkSpec, chunk_text, embed_text, sentence_spans
 from newsqa.ingest.dedupe import assign_clusters
-from newsqa.models import Article, LoadProblem, LoadWarning, NotRead
+from newsqa.records import Article, LoadProblem, LoadWarning, NotRead
 
 log = logging.getLogger("newsqa.ingest")
 

@@ -2,9 +2,9 @@
 
 Each stage is a method of :class:`AnswerPipeline` with typed inputs and outputs, so a benchmark
 can run any of them as the product does; :meth:`AnswerPipeline.run` chains them for one
-:class:`AnswerRequest`, yielding typed events (:mod:`newsqa.query.events`) that end in one
-:class:`~newsqa.models.Answer`. The pipeline owns nothing: the service hands it the index, the
-embedders and the configs it holds.
+:class:`~newsqa.records.AnswerRequest`, yielding typed events (:mod:`newsqa.query.events`) that
+end in one :class:`~newsqa.records.Answer`. The pipeline owns nothing: the service hands it the
+index, the embedders and the configs it holds.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import numpy as np
 from newsqa.embedding.base import Embedder
 from newsqa.index.store import NewsIndex
 from newsqa.language import not_english_note
-from newsqa.models import Answer, ClaimStats, Filters, Mode, Passage, Segment, View
 from newsqa.query.claims import Encode
 from newsqa.query.compose import (
     ABSTAIN_TEXT,
@@ -34,11 +33,11 @@ from newsqa.query.compose import (
 from newsqa.query.events import AnswerEvent, DoneEvent, NoteEvent, SourcesEvent, deltas
 from newsqa.query.evidence import Evidence, compose_evidence
 from newsqa.query.generate import GenerateConfig, GeneratedAnswer
-from newsqa.query.llm import Generator as LanguageModel
-from newsqa.query.llm import GeneratorError
+from newsqa.query.llm import ChatClient, GeneratorError
 from newsqa.query.plan import QueryPlan, plan_query
 from newsqa.query.read import ReadConfig, Scorer, read_passages
 from newsqa.query.retrieve import RetrievalConfig, retrieve
+from newsqa.records import Answer, AnswerRequest, ClaimStats, Filters, Mode, Passage, Segment
 from newsqa.text import query_terms
 
 MODES: tuple[str, ...] = get_args(Mode)
@@ -55,20 +54,6 @@ def resolve_filters(filters: Filters | None) -> Filters:
     if not f.as_of:
         f.as_of = date.today().isoformat()
     return f
-
-
-@dataclass(frozen=True)
-class AnswerRequest:
-    """One question to answer: ``filters`` resolved (:func:`resolve_filters`), ``asked_as_of``
-    saying whether the caller set ``as_of`` itself."""
-
-    question: str
-    k: int
-    filters: Filters
-    asked_as_of: bool = False
-    history: Sequence[Mapping[str, str]] | None = None
-    view: View = "answer"
-    mode: Mode = "extractive"
 
 
 @dataclass(frozen=True)
@@ -100,18 +85,18 @@ class AnswerPipeline:
     composition: ComposeConfig
     untimed_share: float
     reader: Scorer | None = None
-    read: ReadConfig = field(default_factory=ReadConfig)
-    generator: LanguageModel | None = None
+    read_config: ReadConfig = field(default_factory=ReadConfig)
+    chat: ChatClient | None = None
     generation: GenerateConfig = field(default_factory=GenerateConfig)
     claim_encode: Encode | None = None
 
     def check(self, view: str, mode: str) -> None:
-        """Raise :class:`RequestError` for a view, mode or generator that is not available."""
+        """Raise :class:`RequestError` for a view, mode or language model that is not available."""
         if view not in VIEWS:
             raise RequestError(f"view must be one of {', '.join(VIEWS)}")
         if mode not in MODES:
             raise RequestError(f"mode must be one of {', '.join(MODES)}")
-        if mode == "generate" and self.generator is None:
+        if mode == "generate" and self.chat is None:
             raise RequestError(
                 "mode 'generate' needs a language model server: set NEWSQA_GENERATOR__URL"
             )
@@ -197,10 +182,11 @@ class AnswerPipeline:
         read by the reader when it is on (answers; the passages it read reordered by it when
         ``NEWSQA_READER__RERANK`` is on), else composed from the hand-weighted signals."""
         if self.reader is not None and view == "answer":
-            cfg = replace(self.composition, passages_considered=self.read.passages)
-            scored = self.scored(question, plan, qvec, passages, self.read.passages)
-            reading = read_passages(question, passages, self.reader, cfg, self.read, scored)
-            return reading.composed, reading.reranked(passages) if self.read.rerank else passages
+            rc = self.read_config
+            cfg = replace(self.composition, passages_considered=rc.passages)
+            scored = self.scored(question, plan, qvec, passages, rc.passages)
+            reading = read_passages(question, passages, self.reader, cfg, rc, scored)
+            return reading.composed, reading.reranked(passages) if rc.rerank else passages
         evidence = self.evidence(question, plan, qvec, passages, view)
         return compose_evidence(evidence, self.sentence_encode, self.composition, view), passages
 
@@ -218,10 +204,10 @@ class AnswerPipeline:
             yield from deltas(extractive)
             return Written(extractive, note="No passage answers the question, so the language "
                            "model was not asked.")
-        assert self.generator is not None
+        assert self.chat is not None
         t = time.perf_counter()
         gen = GeneratedAnswer(
-            question, passages, filters.as_of or date.today().isoformat(), self.generator,
+            question, passages, filters.as_of or date.today().isoformat(), self.chat,
             self.claim_encode or self.embedder.encode, self.generation,
         )
         try:
@@ -255,16 +241,17 @@ class AnswerPipeline:
 
     def run(self, request: AnswerRequest) -> Iterator[AnswerEvent]:
         """Answer ``request``: a ``sources`` event, the answer's events, last ``done`` with the
-        :class:`~newsqa.models.Answer` (``timings_ms``: embed, retrieve, compose, generate
+        :class:`~newsqa.records.Answer` (``timings_ms``: embed, retrieve, compose, generate
         and total, in milliseconds)."""
-        r, f = request, request.filters
+        r, f = request, resolve_filters(request.filters)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        plan = self.plan(r.question, f, r.history, asked_as_of=r.asked_as_of)
+        asked_as_of = bool(r.filters and r.filters.as_of)
+        plan = self.plan(r.question, f, r.history, asked_as_of=asked_as_of)
         qvec = self.embed_query(plan.text)
         timings["embed"] = (time.perf_counter() - t0) * 1000
         t1 = time.perf_counter()
-        got = self.retrieve(plan, r.k, f, qvec)
+        got = self.retrieve(plan, r.k or self.retrieval.k, f, qvec)
         timings["retrieve"] = (time.perf_counter() - t1) * 1000
         t2 = time.perf_counter()
         composed, got = self.compose(r.question, plan, qvec, got, r.view)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from newsqa.models import Citation, Passage
+from newsqa.records import Citation, Passage
 
 #: What stands between two passages of an article that do not adjoin.
 GAP = " … "

@@ -10,7 +10,6 @@ from typing import get_args
 
 import numpy as np
 
-from newsqa.models import Citation, Passage, Segment, View
 from newsqa.query.citing import article_citation
 from newsqa.query.config import ComposeConfig
 from newsqa.query.prompt import addresses_model
@@ -23,6 +22,7 @@ from newsqa.query.sentences import (
     match,
 )
 from newsqa.query.vectors import sentence_matrix, shortlist, stored_vectors
+from newsqa.records import Citation, Passage, Segment, View
 from newsqa.text import STOPWORDS, split_sentences
 
 ABSTAIN_TEXT = "The archive has no article that answers this."

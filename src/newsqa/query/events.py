@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from newsqa.models import Answer, Passage, Segment
 from newsqa.query.compose import Composed, render_text
+from newsqa.records import Answer, Passage, Segment
 
 #: An event as it goes over the wire: its name and its JSON data.
 WireEvent = tuple[str, dict[str, Any]]

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from newsqa.models import Passage
 from newsqa.query.claims import Encode
 from newsqa.query.compose import ComposeConfig, Composed, compose
+from newsqa.records import Passage
 
 
 @dataclass(frozen=True)

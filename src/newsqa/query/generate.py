@@ -12,7 +12,6 @@ from collections.abc import Generator as Gen
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from newsqa.models import Citation, ClaimStats, Passage, Segment
 from newsqa.query.claims import (
     ClaimCheck,
     ClaimChecker,
@@ -25,7 +24,7 @@ from newsqa.query.claims import parse_claim as parse
 from newsqa.query.compose import Composed, abstention, citation, render_text
 from newsqa.query.config import GenerateConfig
 from newsqa.query.events import AnswerEvent, ClaimEvent, DeltaEvent, TokenEvent
-from newsqa.query.llm import Generator
+from newsqa.query.llm import ChatClient
 from newsqa.query.prompt import (
     PromptPassage,
     build_messages,
@@ -33,6 +32,7 @@ from newsqa.query.prompt import (
     outside_passages,
     prompt_passages,
 )
+from newsqa.records import Citation, ClaimStats, Passage, Segment
 
 FLAG_TEXT = "not supported by the sources"
 
@@ -45,7 +45,7 @@ class GeneratedAnswer:
     question: str
     passages: Sequence[Passage]
     as_of: str
-    generator: Generator
+    chat: ChatClient
     encode: Encode
     cfg: GenerateConfig = field(default_factory=GenerateConfig)
     composed: Composed | None = None
@@ -66,7 +66,7 @@ class GeneratedAnswer:
         stream = SentenceStream()
         segments: list[Segment] = []
         abstained = False
-        for piece in self.generator.stream(messages):
+        for piece in self.chat.stream(messages):
             yield TokenEvent(piece)
             for raw in stream.feed(piece):
                 abstained |= yield from self._sentence(raw, checker, segments)

@@ -28,7 +28,7 @@ def completions_url(base: str) -> str:
     return base + "/chat/completions"
 
 
-class Generator:
+class ChatClient:
     """Streams the tokens of one chat completion; every failure is a :class:`GeneratorError`."""
 
     def __init__(self, cfg: GeneratorConfig, transport: httpx.BaseTransport | None = None) -> None:

@@ -17,8 +17,8 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from newsqa.models import Passage
 from newsqa.query.injection import addresses_reader_or_model
+from newsqa.records import Passage
 from newsqa.text import split_sentences
 
 #: The sentence a model is told to answer with when the passages do not answer.

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from newsqa.models import Passage
 from newsqa.query.compose import (
     ComposeConfig,
     Composed,
@@ -26,6 +25,7 @@ from newsqa.query.compose import (
 )
 from newsqa.query.sentences import Question, analyse, answer_span
 from newsqa.reader.inputs import Candidate
+from newsqa.records import Passage
 from newsqa.text import split_sentences
 
 if TYPE_CHECKING:

@@ -8,10 +8,10 @@ from datetime import date
 import numpy as np
 
 from newsqa.index.store import NewsIndex
-from newsqa.models import Filters, Passage
 from newsqa.query.config import RetrievalConfig
 from newsqa.query.fuse import rrf
 from newsqa.query.timeexpr import TimeWindow, shift
+from newsqa.records import Filters, Passage
 from newsqa.text import query_terms
 
 

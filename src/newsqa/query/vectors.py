@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from newsqa.models import Passage
+from newsqa.records import Passage
 from newsqa.text import split_sentences
 
 

@@ -5,11 +5,6 @@ was made from, and a test checks that the shipped reader puts each answer first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import replace
-
-import numpy as np
-
 from newsqa.reader.inputs import Candidate
 
 #: (question, the answering candidate, others about the same story).
@@ -64,15 +59,3 @@ PROBES: list[tuple[str, Candidate, list[Candidate]]] = [
 def probe_pairs() -> list[tuple[str, list[Candidate]]]:
     """Each probe question with its candidates, the answering one first."""
     return [(q, [answer, *others]) for q, answer, others in PROBES]
-
-
-def probe_pairs_with_vectors(
-    encode: Callable[[Sequence[str]], np.ndarray],
-) -> list[tuple[str, list[Candidate]]]:
-    """:func:`probe_pairs` with each candidate's sentence vector from ``encode`` (the sentence
-    embedder): what a ``query`` reader reads."""
-    out = []
-    for q, cands in probe_pairs():
-        vecs = np.asarray(encode([c.sentence for c in cands]), dtype=np.float32)
-        out.append((q, [replace(c, vector=v) for c, v in zip(cands, vecs, strict=True)]))
-    return out

@@ -19,16 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.reader.dual import (
-    APART_KINDS,
-    KINDS,
-    adapt,
-    cosine_logits,
-    late_logits,
-    question_mask,
-    stored_matrix,
-)
-from newsqa.reader.inputs import DEFAULT_CONTEXT, Candidate, PairTokenizer
+from newsqa.reader.dual import KIND, cosine_logits
+from newsqa.reader.inputs import CONTEXT, Candidate, PairTokenizer
 
 #: Where the package keeps the shipped reader: ``reader.onnx`` and ``reader.json``.
 MODEL_DIR = Path(__file__).resolve().parent / "model"
@@ -57,17 +49,16 @@ class ReaderInfo:
     composer_weight: float = 0.0
     evidence_weight: float = 0.0
     keep_share: float = 0.5
-    context: str = DEFAULT_CONTEXT
-    kind: str = "cross"
-    #: A dual or query reader's head: a logit is ``weight × cosine + bias`` (a late reader's:
-    #: ``weight × maxsim + bias``).
+    context: str = CONTEXT
+    kind: str = KIND
+    #: The head: a logit is ``weight × cosine + bias``.
     head: tuple[float, float] | None = None
 
     @property
     def embeds(self) -> bool:
-        """Whether the reader embeds any text apart, as it embeds its candidates (a dual
-        reader; :meth:`Reader.embed`)."""
-        return self.kind == "dual" and self.head is not None
+        """Whether the reader embeds texts apart (:meth:`Reader.embed`): a dual reader with its
+        head, as :func:`read_info` accepts only."""
+        return self.kind == KIND and self.head is not None
 
 
 def read_info(model_dir: Path) -> ReaderInfo:
@@ -77,12 +68,10 @@ def read_info(model_dir: Path) -> ReaderInfo:
         raise ReaderMissingError(f"no reader at {model_dir} (reader.json missing)")
     raw = json.loads(path.read_text(encoding="utf-8"))
     cal = raw.get("calibration", {})
-    kind = str(raw.get("kind", "cross"))
-    if kind not in KINDS or (
-            kind in APART_KINDS and not {"weight", "bias"} <= set(raw.get("head", {}))):
+    kind = str(raw.get("kind", ""))
+    if kind != KIND or not {"weight", "bias"} <= set(raw.get("head", {})):
         raise ReaderMissingError(
-            f"{path}: not a reader newsqa can run (kind {kind!r}; a dual, query or late "
-            "reader records its head)")
+            f"{path}: not a dual reader with its head, the one kind newsqa runs (kind {kind!r})")
     return ReaderInfo(
         int(raw["layers"]), int(raw["max_pieces"]), float(cal.get("scale", 1.0)),
         float(cal.get("bias", 0.0)), float(raw.get("abstain_below", 0.5)),
@@ -90,9 +79,8 @@ def read_info(model_dir: Path) -> ReaderInfo:
         float(raw.get("fusion", {}).get("composer_weight", 0.0)),
         float(raw.get("fusion", {}).get("evidence_weight", 0.0)),
         float(raw.get("keep_share", 0.5)),
-        str(raw.get("context", DEFAULT_CONTEXT)), kind,
-        (float(raw["head"]["weight"]), float(raw["head"]["bias"])) if kind in APART_KINDS
-        else None,
+        str(raw.get("context", CONTEXT)), kind,
+        (float(raw["head"]["weight"]), float(raw["head"]["bias"])),
     )
 
 
@@ -122,32 +110,19 @@ class Reader:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
         self._tokens = PairTokenizer(tokenizer_path(), self.info.max_pieces, self.info.context)
-        self._adapter: np.ndarray | None = None
-        if self.info.raw.get("adapter"):
-            path = model_dir / str(self.info.raw["adapter"])
-            if not path.exists():
-                raise ReaderMissingError(f"no reader adapter at {path}")
-            self._adapter = np.load(path).astype(np.float32)
         self._lock = threading.Lock()
 
     def logits(self, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
-        """One logit per candidate (float32; empty for no candidates). A ``query`` reader
-        reads each candidate's stored ``vector`` (a ValueError when one has none)."""
+        """One logit per candidate (float32; empty for no candidates)."""
         if not candidates:
             return np.zeros(0, dtype=np.float32)
-        if self.info.kind == "query" and self.info.head is not None:
-            emb_q = self._run(self._tokens.encode_texts([question]), "embedding")
-            return cosine_logits(emb_q, adapt(stored_matrix(candidates), self._adapter),
-                                 *self.info.head)
         scored = self._batch_scorer(question)
         return self._in_batches([len(c.sentence) for c in candidates],
                                 lambda idx: scored([candidates[i] for i in idx]))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """The normalised vectors a dual reader compares (one row per text, float32), in
-        batches of similar length; a ValueError for a reader of another kind."""
-        if not self.info.embeds:
-            raise ValueError(f"a {self.info.kind} reader does not embed texts apart")
+        """The normalised vectors the reader compares (one row per text, float32), in batches of
+        similar length."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         return self._in_batches([len(t) for t in texts], lambda idx: self._run(
@@ -165,22 +140,10 @@ class Reader:
         return out
 
     def _batch_scorer(self, question: str) -> Callable[[list[Candidate]], np.ndarray]:
-        """The logits of one batch of candidates for ``question`` by the reader's kind, its
-        question's side run once: read together (cross), or embedded apart and scored by a
-        cosine (dual) or a maxsim (late)."""
+        """The logits of one batch of candidates for ``question``, its embedding run once."""
         head = self.info.head
-        if head is None:
-            return lambda part: self._run(self._tokens.encode(question, part), "logits").reshape(-1)
-        q_arrays = self._tokens.encode_texts([question])
-        if self.info.kind == "late":
-            q_states, q_mask = self._run(q_arrays, "pieces"), question_mask(q_arrays[1])
-
-            def late(part: list[Candidate]) -> np.ndarray:
-                arrays = self._tokens.encode_candidates(part)
-                return late_logits(q_states, q_mask, self._run(arrays, "pieces"), arrays[1], *head)
-
-            return late
-        emb_q = self._run(q_arrays, "embedding")
+        assert head is not None  # read_info accepts only a reader with its head
+        emb_q = self._run(self._tokens.encode_texts([question]), "embedding")
         return lambda part: cosine_logits(
             emb_q, self._run(self._tokens.encode_candidates(part), "embedding"), *head)
 

@@ -1,5 +1,5 @@
-"""The API's routes, one module per resource, each with its own :class:`~fastapi.APIRouter`:
+"""The API's routes, one module per feature, each with its own :class:`~fastapi.APIRouter`:
 :mod:`.questions` (ask, stream, search), :mod:`.articles` (browse), :mod:`.operations` (add and
-delete articles, health, metrics) and :mod:`.web` (the chat page). The OpenAI-compatible routes
-are :mod:`newsqa.api.openai_compat`, the feeds' :mod:`newsqa.api.feeds`;
+delete articles, health, metrics), :mod:`.web` (the chat page), :mod:`.openai` (the
+OpenAI-compatible ``/v1``) and :mod:`.feeds` (the followed feeds);
 :func:`newsqa.api.factory.create_app` includes them all, in that order."""

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from newsqa.api import schemas as s
 from newsqa.api.dependencies import READS, Service
 from newsqa.api.errors import message
-from newsqa.models import Filters
+from newsqa.records import Filters
 
 router = APIRouter()
 ERRORS = s.ERRORS

@@ -12,6 +12,8 @@ from newsqa.api import schemas as s
 from newsqa.api.dependencies import READS, Service, check_question
 from newsqa.api.middleware import request_id
 from newsqa.api.sse import SSE_DOC, SSE_HEADERS, event_stream
+from newsqa.records import AnswerRequest
+from newsqa.service import NewsQA
 
 router = APIRouter()
 ERRORS = s.ERRORS
@@ -29,8 +31,12 @@ ASK_EXAMPLES = {
 AskBody = Annotated[s.AskRequest, Body(openapi_examples=ASK_EXAMPLES)]
 
 
-def _history(body: s.AskRequest) -> list[dict[str, str]]:
-    return [t.model_dump() for t in body.history]
+def _request(body: s.AskRequest, svc: NewsQA) -> AnswerRequest:
+    """The service's request for ``body``, its question checked."""
+    return AnswerRequest(
+        check_question(svc, body.question), body.k, body.filters(),
+        [t.model_dump() for t in body.history], body.view, body.mode,
+    )
 
 
 @router.post("/api/ask", response_model=s.Answer, tags=["Questions"], dependencies=READS,
@@ -38,8 +44,7 @@ def _history(body: s.AskRequest) -> list[dict[str, str]]:
 def ask(body: AskBody, svc: Service) -> dict[str, Any]:
     """Answer from the archive: sentences with `[n]` markers and the citations they point to,
     or an abstention (`abstained: true`) with the closest passages."""
-    q = check_question(svc, body.question)
-    return svc.ask(q, body.k, body.filters(), _history(body), body.view, body.mode)
+    return svc.answer(_request(body, svc)).to_dict()
 
 
 @router.post("/api/ask/stream", tags=["Questions"], dependencies=READS,
@@ -54,10 +59,10 @@ def ask_stream(body: AskBody, svc: Service, request: Request) -> StreamingRespon
     written; each finished sentence then gets a `claim` event (`status`: kept, flagged,
     dropped or abstain, with the `reason`), and a kept or flagged one its `delta`. A `note`
     event means the generated answer is withdrawn and the extractive answer's deltas follow."""
-    q = check_question(svc, body.question)
-    events = svc.ask_stream(q, body.k, body.filters(), _history(body), body.view, body.mode)
+    events = svc.answer_events(_request(body, svc))
     return StreamingResponse(
-        event_stream(events, request_id(request)), media_type="text/event-stream",
+        event_stream((e.wire() for e in events), request_id(request)),
+        media_type="text/event-stream",
         headers=SSE_HEADERS,
     )
 

@@ -16,7 +16,7 @@ import numpy as np
 from newsqa.index.catalogue.log import LogView
 from newsqa.index.errors import IndexMismatchError
 from newsqa.index.filters import CompiledFilter
-from newsqa.index.lexical import LexicalView
+from newsqa.index.postings import LexicalView
 from newsqa.index.rows import ArticleRow
 
 IDENTITY_KEYS = ("model", "dim", "tokenizer")

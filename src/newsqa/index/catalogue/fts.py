@@ -1,5 +1,5 @@
 """The SQLite catalogue's lexical index: FTS5's ``chunks_fts`` table, read one word at a time
-(:func:`newsqa.index.lexical.read_postings`), and one consistent state of it for freezing the
+(:func:`newsqa.index.postings.read_postings`), and one consistent state of it for freezing the
 common words' postings."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from newsqa.index import lexical
+from newsqa.index import postings
 from newsqa.index.catalogue.log import meta_int
 
 
@@ -17,7 +17,7 @@ def term_matches(db: sqlite3.Connection, term: str) -> int:
     """Passages of ``db``'s FTS5 table containing ``term`` (0 for one FTS5 cannot parse)."""
     try:
         row = db.execute(
-            "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [lexical.fts_phrase(term)]
+            "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [postings.fts_phrase(term)]
         ).fetchone()
     except sqlite3.OperationalError:
         return 0
@@ -26,7 +26,7 @@ def term_matches(db: sqlite3.Connection, term: str) -> int:
 
 class FtsView:
     """One read transaction of a connection of its own over the FTS5 table (a
-    :class:`~newsqa.index.lexical.LexicalView`); a context manager that closes it."""
+    :class:`~newsqa.index.postings.LexicalView`); a context manager that closes it."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
@@ -54,7 +54,7 @@ class FtsView:
 
     def postings(self, term: str, title_weight: float) -> tuple[np.ndarray, np.ndarray]:
         """One word's postings from FTS5 in this state."""
-        return lexical.read_postings(self._query, term, title_weight)
+        return postings.read_postings(self._query, term, title_weight)
 
     def recent_texts(self, sample: int) -> Iterator[str]:
         """The texts of the newest ``sample`` passages."""

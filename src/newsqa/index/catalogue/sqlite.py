@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.index import lexical, sentvec
+from newsqa.index import postings, sentvec
 from newsqa.index.catalogue.base import FILTER_COLUMNS_SQL, filter_arrays
 from newsqa.index.catalogue.fts import FtsView, term_matches
 from newsqa.index.catalogue.log import ADD, REMOVE, LogView, meta_int
@@ -69,7 +69,7 @@ class SqliteCatalogue:
     # ------------------------------------------------------------------ the lexical index
     def postings(self, term: str, title_weight: float) -> tuple[np.ndarray, np.ndarray]:
         """One word's passage ids and one-word BM25 scores, from FTS5."""
-        return lexical.read_postings(self.read, term, title_weight)
+        return postings.read_postings(self.read, term, title_weight)
 
     def term_matches(self, term: str) -> int:
         """Passages containing ``term``, counted by FTS5."""

@@ -15,7 +15,7 @@ from newsqa.ingest.clean import (
     truncate_text,
 )
 from newsqa.ingest.load.base import Result
-from newsqa.models import Article, LoadProblem, LoadWarning
+from newsqa.records import Article, LoadProblem, LoadWarning
 
 TITLE_WORDS = 12
 """Words of the text used as the title when an article has none."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newsqa.models import Article, LoadProblem
+from newsqa.records import Article, LoadProblem
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (
     ".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".jsonl.gz", ".xml", ".rss", ".atom",

@@ -14,7 +14,7 @@ from newsqa.ingest.clean import decode_text, html_to_text, normalize_date, sourc
 from newsqa.ingest.load.article import build_article
 from newsqa.ingest.load.base import Fields, LoadLimits, Result
 from newsqa.ingest.load.reading import read_bytes
-from newsqa.models import LoadProblem
+from newsqa.records import LoadProblem
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 

@@ -14,7 +14,7 @@ from newsqa.ingest.clean import decode_bytes
 from newsqa.ingest.load.article import build_article
 from newsqa.ingest.load.base import Fields, LoadLimits, Result, format_of
 from newsqa.ingest.load.reading import read_lines, read_text
-from newsqa.models import LoadProblem
+from newsqa.records import LoadProblem
 
 _RECORD_KEYS = {
     "id": ("id",),

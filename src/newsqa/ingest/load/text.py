@@ -10,7 +10,7 @@ from pathlib import Path
 from newsqa.ingest.load.article import build_article
 from newsqa.ingest.load.base import Fields, LoadLimits, Result
 from newsqa.ingest.load.reading import read_text
-from newsqa.models import NotRead
+from newsqa.records import NotRead
 
 _HEADER = re.compile(
     r"\s*(title|date|published_at|source|url|author|authors|id)\s*:\s*(.*?)\s*", re.IGNORECASE

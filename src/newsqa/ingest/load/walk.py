@@ -20,7 +20,7 @@ from newsqa.ingest.load.feeds import load_feed
 from newsqa.ingest.load.html_pages import load_html
 from newsqa.ingest.load.records import load_json, load_jsonl
 from newsqa.ingest.load.text import load_text
-from newsqa.models import LoadProblem, NotRead
+from newsqa.records import LoadProblem, NotRead
 
 log = logging.getLogger("newsqa.ingest")
 

@@ -46,7 +46,7 @@ LOG_KEEP = 10_000
 
 class PgLexicalView:
     """One REPEATABLE READ transaction over the postings (a
-    :class:`~newsqa.index.lexical.LexicalView`)."""
+    :class:`~newsqa.index.postings.LexicalView`)."""
 
     def __init__(self, catalogue: PostgresCatalogue) -> None:
         self._catalogue = catalogue

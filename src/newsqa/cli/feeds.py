@@ -1,5 +1,5 @@
 """The command-line side of following: ``newsqa follow``, ``newsqa feeds`` and
-``serve --follow`` (the parser is in :mod:`newsqa.cli`; this runs them and prints)."""
+``serve --follow``: their options, what they run and what they print."""
 
 from __future__ import annotations
 
@@ -14,14 +14,53 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from newsqa.cli.args import seconds
+from newsqa.cli.exits import EXIT_INDEX, EXIT_NOT_FOUND, EXIT_SKIPPED, EXIT_USAGE
 from newsqa.feeds.guard import FeedURLError, check_url
 from newsqa.feeds.poll import Poller, PollResult
 from newsqa.feeds.redact import redact_text, redact_url
 from newsqa.feeds.status import feed_state, follower_state
 from newsqa.feeds.store import Feed, FeedStore
 
-EXIT_SKIPPED = 3
-EXIT_USAGE = 5
+
+def add_follow(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``follow``."""
+    p = sub.add_parser(
+        "follow", parents=[common], help="poll RSS/Atom/JSON feeds into the index",
+        description="Add the URLs given (and those in --file, one a line) to the index's "
+        "followed feeds, then poll every followed feed whenever it is due, until interrupted "
+        "(--once: poll each once and exit, for cron). Requests are conditional (ETag, "
+        "Last-Modified), rate-limited per host and bounded in time, size and redirects "
+        "(NEWSQA_FEEDS__* settings). New and changed items are ingested as `ingest` does "
+        "(idempotent by URL, wire copies collapsed); an item without full text has its page "
+        "fetched, where robots.txt allows, and its main text extracted. One line per poll on "
+        "stderr. A stopped poll loses and repeats nothing: the next one goes on.",
+    )
+    p.add_argument("urls", nargs="*", metavar="URL", help="feed URLs to add (http or https)")
+    p.add_argument("--file", action="append", metavar="F",
+                   help="a file of feed URLs, one a line (# starts a comment line); repeatable")
+    p.add_argument("--once", action="store_true", help="poll each followed feed once and exit")
+    p.add_argument(
+        "--interval", type=seconds, metavar="S",
+        help="seconds between polls of every feed in this run, also stored with the URLs given "
+        "(default: each feed's own; NEWSQA_FEEDS__INTERVAL, 900, for one added without)",
+    )
+    p.add_argument("--json", action="store_true", help="with --once: the poll results as JSON")
+
+
+def add_feeds(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``feeds``."""
+    p = sub.add_parser(
+        "feeds", parents=[common], help="list the followed feeds and their status",
+        description="The index's followed feeds: last poll, outcome and error, items added "
+        "and updated, and whether a follower (follow, serve --follow) is running.",
+    )
+    p.add_argument("--add", action="append", metavar="URL", help="follow this feed too")
+    p.add_argument("--remove", action="append", metavar="URL_OR_ID",
+                   help="stop following this feed (its articles stay)")
+    p.add_argument("--interval", type=seconds, metavar="S",
+                   help="with --add: seconds between its polls")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
 
 def read_url_file(path: str) -> list[str]:
@@ -138,7 +177,7 @@ def run_feeds(args: argparse.Namespace, index: Path, default_interval: float) ->
     """``newsqa feeds``: add or remove feeds, then list them with their status."""
     if not index.is_dir() and not args.add:
         print(f"error: no index at {index}", file=sys.stderr)
-        return 2
+        return EXIT_INDEX
     try:
         urls = given_urls(args.add or [], None)
     except FeedURLError as exc:
@@ -166,4 +205,4 @@ def run_feeds(args: argparse.Namespace, index: Path, default_interval: float) ->
         print(f"follower: {state}{seen}")
     for r in missing:
         print(f"error: no feed {redact_url(r)!r}", file=sys.stderr)
-    return 1 if missing else 0
+    return EXIT_NOT_FOUND if missing else 0

@@ -1,4 +1,4 @@
-"""The MiniLM both readers start from: the shipped embedder's transformer cut to its first
+"""The MiniLM the reader starts from: the shipped embedder's transformer cut to its first
 ``layers`` layers, its embedding tables frozen. Training only; imports torch."""
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ def minilm(layers: int, attention: str = "sdpa") -> Any:
 
 
 def export_onnx(net: Any, state: dict[str, Any], arrays: tuple[Any, Any, Any], fp32: Path,
-                output: str, per_piece: bool = False) -> None:
+                output: str) -> None:
     """``net`` with the weights ``state`` traced on the word-piece ``arrays`` (ids, mask, token
     types) into an fp32 ONNX graph at ``fp32`` whose one output is named ``output``; batch and
-    length stay free (``per_piece``: the output has a row per word piece too)."""
+    length stay free."""
     import torch
 
     net.load_state_dict(state)
@@ -41,5 +41,5 @@ def export_onnx(net: Any, state: dict[str, Any], arrays: tuple[Any, Any, Any], f
             input_names=["input_ids", "attention_mask", "token_type_ids"],
             output_names=[output], opset_version=17, dynamo=False,
             dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                          output: axes if per_piece else {0: "batch"}},
+                          output: {0: "batch"}},
         )

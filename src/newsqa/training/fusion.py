@@ -1,8 +1,6 @@
 """How a reader's logits are judged and fused on the lists kept apart: top-1 answer hit by
-depth, the composer weight and rank penalty of the fusion, the composer weight that explains the
-training lists alone (the offset training adds), the calibration whose probability decides
-abstention, and what a reader records of those choices (or a refit carries over from the run it
-repeats). Pure numpy, shared by training and the benchmarks."""
+depth, the composer weight and rank penalty of the fusion, the calibration whose probability
+decides abstention, and what a reader records of those choices. Pure numpy; training only."""
 
 from __future__ import annotations
 
@@ -49,23 +47,6 @@ def fused(
     """Each list's logits fused as an answer fuses them (:func:`newsqa.query.read.fuse`)."""
     return [fuse(lg, composer_scores(it), [c["rank"] for c in it["candidates"]], weight, penalty)
             for it, lg in zip(items, logits, strict=True)]
-
-
-def fit_offset(items: Sequence[dict[str, Any]], choices: Sequence[float]) -> float:
-    """The weight of the composer's score that best explains the positives of ``items`` alone
-    (the highest mean listwise log-likelihood; 0 when no list has a positive)."""
-    def likelihood(w: float) -> float:
-        total = 0.0
-        for it in items:
-            y = np.array([c["label"] > 0 for c in it["candidates"]])
-            if not y.any():
-                continue
-            z = w * composer_scores(it)
-            top = float(np.max(z))
-            total += float(np.log(np.sum(np.exp(z[y] - top))) - np.log(np.sum(np.exp(z - top))))
-        return total
-
-    return max(sorted(choices), key=lambda w: (likelihood(w), -w))
 
 
 def best_fusion(
@@ -198,24 +179,9 @@ def best_keep_share(reports: dict[float, dict[str, float]]) -> float:
     return max(reports, key=lambda k: (reports[k]["answer_hit"], k))
 
 
-#: What a refit carries over from the run whose choices were made on the dev lists.
-CARRIED = ("calibration", "abstain_below", "rank_penalty", "keep_share", "dev_answers", "fusion")
-
-
-def carried(prior: dict[str, Any]) -> dict[str, Any]:
-    """What a refit's ``reader.json`` takes from ``prior``'s (the run it repeats), with where
-    it came from; a ValueError names what ``prior`` lacks."""
-    missing = [k for k in CARRIED if k not in prior]
-    if missing:
-        raise ValueError(f"the run to refit records no {', '.join(missing)}")
-    return {**{k: prior[k] for k in CARRIED},
-            "refit_of": {k: prior.get(k) for k in ("trained_at", "epoch", "train_lists",
-                                                   "dev_lists", "curve")}}
-
-
 def chosen_on_dev(
     dev: Sequence[dict[str, Any]], raw: Sequence[np.ndarray], weights: Sequence[float],
-    penalties: Sequence[float], offset: float = 0.0, log: Callable[[str], None] = print,
+    penalties: Sequence[float], log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """What ``reader.json`` records of the dev lists' choices for the logits ``raw`` of their
     candidates: the composer weight (of ``weights``) and rank penalty (of ``penalties``) of
@@ -230,4 +196,4 @@ def chosen_on_dev(
     log(f"answers by keep share (dev): {json.dumps(answers)}; keep share {keep}")
     return {"calibration": {"scale": cal[0], "bias": cal[2]}, "abstain_below": round(below, 4),
             "rank_penalty": penalty, "keep_share": keep, "dev_answers": answers,
-            "fusion": {"composer_weight": weight, "evidence_weight": cal[1], "offset": offset}}
+            "fusion": {"composer_weight": weight, "evidence_weight": cal[1]}}

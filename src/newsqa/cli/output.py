@@ -1,5 +1,5 @@
 """What the command line prints: answers, passages, ingest problems and progress, and the
-message for an index directory it may not write, and the migrate command."""
+message for an index directory it may not write."""
 
 from __future__ import annotations
 
@@ -95,38 +95,3 @@ def print_problems(report: dict[str, Any]) -> None:
         where = o["path"] if o["path"] is not None else "other files"
         noun = "problem" if o["count"] == 1 else "problems"
         print(f"… and {o['count']:,} more {noun} in {where}", file=sys.stderr)
-
-
-def run_migrate(args: Any, settings: Any) -> int:
-    """``newsqa migrate --to URL``: copy the SQLite index of ``settings`` into the PostgreSQL
-    catalogue at ``args.to`` and print what was copied; the exit status (2: no such index or
-    a mismatch, 4: the target is busy, 7: its server cannot be reached)."""
-    import json
-
-    from newsqa.index.errors import (
-        CatalogueUnavailableError,
-        IndexBusyError,
-        IndexMismatchError,
-    )
-    from newsqa.index.migrate import migrate
-
-    try:
-        report = migrate(settings.index.path, args.to, settings.milvus.uri,
-                         settings.milvus.token)
-    except (IndexMismatchError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except IndexBusyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 4
-    except CatalogueUnavailableError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 7
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        src, dst = report["source"], report["target"]
-        print(f"copied {report['copied']} articles, {report['skipped']} already there; "
-              f"source {src['articles']} articles / {src['chunks']} chunks, target "
-              f"{dst['articles']} / {dst['chunks']}")
-    return 0

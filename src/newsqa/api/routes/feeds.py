@@ -5,22 +5,22 @@ running, and how fresh the archive is; ``POST`` (a URL, optionally an interval) 
 are writes and need the API key when one is set. A URL given here goes through the address
 guard (:mod:`newsqa.feeds.guard`): one on a loopback, link-local or private address is refused
 with 422 unless ``NEWSQA_FEEDS__ALLOW_HOSTS`` lists it (or ``NEWSQA_FEEDS__ALLOW_PRIVATE`` turns
-the guard off). Polling is done by ``serve --follow`` (or
-a separate ``newsqa follow``), which picks up a feed added here within seconds. :func:`install`
-also adds the feeds' series to ``/metrics``. A feed URL is shown redacted everywhere here
+the guard off). Polling is done by ``serve --follow`` (or a separate ``newsqa follow``), which
+picks up a feed added here within seconds. :func:`collect_metrics` adds the feeds' series to
+``/metrics``. A feed URL is shown redacted everywhere here
 (:func:`~newsqa.feeds.redact.redact_url`: no userinfo, no token-like query values).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from newsqa.api import schemas as s
+from newsqa.api.dependencies import READS, WRITES, Service
 from newsqa.api.metrics import family
 from newsqa.feeds.guard import FeedURLError, check_public, check_url
 from newsqa.feeds.redact import redact_text, redact_url
@@ -127,63 +127,47 @@ def store_of(app: FastAPI, svc: Any) -> FeedStore:
     return store
 
 
-def make_router(
-    app: FastAPI,
-    get_service: Callable[..., Any],
-    require_read: Callable[..., None],
-    require_write: Callable[..., None],
-) -> APIRouter:
-    """The ``/api/feeds`` routes, with the app's own service and key checks."""
-    router = APIRouter(tags=["Feeds"])
-    reads = [Depends(require_read)]
-    writes = [Depends(require_write)]
-    not_found: dict[int | str, dict[str, Any]] = {
-        404: {"model": s.ErrorBody, "description": "No such feed"},
-    }
+router = APIRouter(tags=["Feeds"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": s.ErrorBody, "description": "No such feed"},
+}
 
-    @router.get("/api/feeds", response_model=FeedList, dependencies=reads,
-                summary="Followed feeds and their status", responses=s.ERRORS)
-    def list_feeds(
-        svc: Any = Depends(get_service),  # noqa: B008 - factory argument
-    ) -> dict[str, Any]:
-        """Every followed feed: last poll, last success, last status and error, items added
-        and updated; whether a follower is polling them; the archive's newest date."""
-        return feeds_status(store_of(app, svc), svc.settings.feeds.interval, svc.stats())
 
-    @router.post("/api/feeds", response_model=FeedOut, status_code=201, dependencies=writes,
-                 summary="Follow a feed",
-                 responses={200: {"model": FeedOut, "description": "Already followed"},
-                            **s.ERRORS})
-    def add_feed(
-        body: FeedIn, response: Response,
-        svc: Any = Depends(get_service),  # noqa: B008 - factory argument
-    ) -> dict[str, Any]:
-        """Add an RSS, Atom or JSON Feed URL to the list (201; 200 if it was there, its
-        interval updated when given). 422 for a URL that is not http(s), or whose host is a
-        loopback, link-local or private address (unless the server allows them)."""
-        try:
-            url = check_url(body.url)
-            if not svc.settings.feeds.allow_private:
-                check_public(url, svc.settings.feeds.allow_hosts)
-        except FeedURLError as exc:
-            raise HTTPException(422, redact_text(str(exc))) from None
-        feed, new = store_of(app, svc).add(url, "api", body.interval)
-        if not new:
-            response.status_code = 200
-        return feed.to_dict(svc.settings.feeds.interval)
+@router.get("/api/feeds", response_model=FeedList, dependencies=READS,
+            summary="Followed feeds and their status", responses=s.ERRORS)
+def list_feeds(svc: Service, request: Request) -> dict[str, Any]:
+    """Every followed feed: last poll, last success, last status and error, items added
+    and updated; whether a follower is polling them; the archive's newest date."""
+    return feeds_status(store_of(request.app, svc), svc.settings.feeds.interval, svc.stats())
 
-    @router.delete("/api/feeds/{feed:path}", response_model=FeedDeleted, dependencies=writes,
-                   summary="Stop following a feed", responses={**not_found, **s.ERRORS})
-    def delete_feed(
-        feed: str, svc: Any = Depends(get_service),  # noqa: B008 - factory argument
-    ) -> dict[str, str]:
-        """Remove a feed (by id or URL) from the list; its articles stay in the archive."""
-        url = store_of(app, svc).remove(feed)
-        if url is None:
-            raise HTTPException(404, f"no feed {feed!r}")
-        return {"deleted": redact_url(url)}
 
-    return router
+@router.post("/api/feeds", response_model=FeedOut, status_code=201, dependencies=WRITES,
+             summary="Follow a feed",
+             responses={200: {"model": FeedOut, "description": "Already followed"}, **s.ERRORS})
+def add_feed(body: FeedIn, response: Response, svc: Service, request: Request) -> dict[str, Any]:
+    """Add an RSS, Atom or JSON Feed URL to the list (201; 200 if it was there, its
+    interval updated when given). 422 for a URL that is not http(s), or whose host is a
+    loopback, link-local or private address (unless the server allows them)."""
+    try:
+        url = check_url(body.url)
+        if not svc.settings.feeds.allow_private:
+            check_public(url, svc.settings.feeds.allow_hosts)
+    except FeedURLError as exc:
+        raise HTTPException(422, redact_text(str(exc))) from None
+    feed, new = store_of(request.app, svc).add(url, "api", body.interval)
+    if not new:
+        response.status_code = 200
+    return feed.to_dict(svc.settings.feeds.interval)
+
+
+@router.delete("/api/feeds/{feed:path}", response_model=FeedDeleted, dependencies=WRITES,
+               summary="Stop following a feed", responses={**NOT_FOUND, **s.ERRORS})
+def delete_feed(feed: str, svc: Service, request: Request) -> dict[str, str]:
+    """Remove a feed (by id or URL) from the list; its articles stay in the archive."""
+    url = store_of(request.app, svc).remove(feed)
+    if url is None:
+        raise HTTPException(404, f"no feed {feed!r}")
+    return {"deleted": redact_url(url)}
 
 
 def _labels(feeds: list[Feed]) -> list[dict[str, str]]:
@@ -226,12 +210,6 @@ def feed_metrics(store: FeedStore) -> list[str]:
     return out
 
 
-def install(
-    app: FastAPI,
-    get_service: Callable[..., Any],
-    require_read: Callable[..., None],
-    require_write: Callable[..., None],
-) -> None:
-    """Add the ``/api/feeds`` routes and the feeds' ``/metrics`` series to ``app``."""
-    app.include_router(make_router(app, get_service, require_read, require_write))
+def collect_metrics(app: FastAPI) -> None:
+    """Add the feeds' series to ``app``'s ``/metrics``."""
     app.state.metrics.add_collector(lambda: feed_metrics(store_of(app, app.state.service)))

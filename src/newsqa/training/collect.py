@@ -11,7 +11,7 @@ answer does, and every candidate sentence composition would weigh in them (headl
   ``TrainConfig.other_outlets_positive`` is off, which leaves it out of the loss).
 
 Each candidate also carries the composer's score of it (``composer``) and its sentence vector
-(``vector``: the one the index stored, what a ``query`` reader reads), and each list the
+(``vector``: the one the index stored, the shipped embedder's), and each list the
 composer's evidence, so that the reader's fusion with them is fit on the same lists. The vectors
 are kept beside a list file, not in it (:func:`save_lists`, :func:`load_lists`).
 """
@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from newsqa.eval import contains_answer
-from newsqa.models import Filters
-from newsqa.reader.fusion import SERVE_DEPTH
+from newsqa.records import Filters
 from newsqa.text import split_sentences
+from newsqa.training.fusion import SERVE_DEPTH
 
 #: Passages per question whose candidates are collected (composition weighs the first few).
 DEPTH = 10

@@ -1,5 +1,5 @@
 """How the reader's logits are fused with the composer's scores, fit on exact hand-made lists:
-the composer weight that explains the positives, the grid choice on the dev lists, and the
+the grid choice on the dev lists, and the
 calibration that lets the composer's evidence move the probability."""
 
 from __future__ import annotations
@@ -9,18 +9,17 @@ from typing import Any
 import numpy as np
 
 from newsqa.query.read import select_sentences
-from newsqa.reader.command import in_spans
-from newsqa.reader.fusion import (
+from newsqa.training.fusion import (
     answer_reports,
     answer_sentences,
     best_fusion,
     best_keep_share,
     calibrate,
     dev_report,
-    fit_offset,
     fused,
     probability,
 )
+from newsqa.training.rebuild import in_spans
 
 
 def _list(answer: str | None, cands: list[tuple[str, float, int]], ev: float = 0.5,
@@ -28,14 +27,6 @@ def _list(answer: str | None, cands: list[tuple[str, float, int]], ev: float = 0
     return {"question": "q", "answer": answer, "evidence": {"3": ev}, "candidates": [
         {"sentence": s, "composer": c, "rank": r, "label": int(bool(answer) and answer in s)}
         for s, c, r in cands]}
-
-
-def test_the_offset_weight_follows_the_composer_where_it_is_right() -> None:
-    right = [_list("Bills", [("Bills won", 0.9, 0), ("Rain fell", 0.1, 0)])] * 3
-    assert fit_offset(right, (0.0, 1.0, 4.0, 16.0)) == 16.0
-    wrong = [_list("Bills", [("Bills won", 0.1, 0), ("Rain fell", 0.9, 0)])] * 3
-    assert fit_offset(wrong, (0.0, 1.0, 4.0, 16.0)) == 0.0
-    assert fit_offset([_list(None, [("Rain fell", 0.9, 0)])], (0.0, 2.0)) == 0.0
 
 
 def test_the_grid_picks_the_fusion_that_puts_the_answer_first() -> None:
@@ -71,7 +62,7 @@ def test_dev_spans() -> None:
 def test_hard_negatives_come_from_those_the_composer_rates_best() -> None:
     import random
 
-    from newsqa.reader.train import _group
+    from newsqa.training.train import _group
 
     item = {"candidates": [{"label": 1, "composer": 0.0}] + [
         {"label": 0, "composer": float(i)} for i in range(1, 21)]}
@@ -81,20 +72,6 @@ def test_hard_negatives_come_from_those_the_composer_rates_best() -> None:
         assert all(i >= 13 for i in got[1:])  # the 8 best-rated negatives are 13..20
     mixed = _group(item, 9, random.Random(1), hard=0.5)
     assert sum(i >= 13 for i in mixed[1:5]) == 4 and len(set(mixed)) == 9
-
-
-def test_same_article_negatives_come_from_the_positives_articles() -> None:
-    import random
-
-    from newsqa.reader.train import _group
-
-    item = {"candidates": [{"label": 1, "url": "a", "composer": 0.0}] + [
-        {"label": 0, "url": "a" if i <= 6 else "b", "composer": float(i)} for i in range(1, 21)]}
-    for seed in range(5):
-        got = _group(item, 9, random.Random(seed), hard=1.0, same_article=0.5)
-        assert got[0] == 0 and len(got) == 9 and len(set(got)) == 9
-        assert all(i <= 6 for i in got[1:5])  # 4 of the 8 negatives: the article's own 1..6
-        assert all(i >= 13 for i in got[5:])  # the rest: the composer's best of the others
 
 
 def test_answer_sentences_follow_the_reader_rules() -> None:

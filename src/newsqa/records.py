@@ -6,6 +6,7 @@ response schemas from these records (:mod:`newsqa.api.derive`) and documents the
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -161,6 +162,20 @@ class Filters:
     until: str | None = None
     sources: list[str] | None = None
     as_of: str | None = None
+
+
+@dataclass(frozen=True)
+class AnswerRequest:
+    """One question to answer, as a front end asks it: ``k`` passages (None: the configured
+    number), ``filters`` (None: none; ``as_of`` defaults to today), the conversation so far
+    (``history``: ``role`` and ``content`` of each earlier turn), the ``view`` and ``mode``."""
+
+    question: str
+    k: int | None = None
+    filters: Filters | None = None
+    history: Sequence[Mapping[str, str]] | None = None
+    view: View = "answer"
+    mode: Mode = "extractive"
 
 
 @dataclass

@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
+from newsqa.api.dependencies import READS, Service, check_question
 from newsqa.api.errors import OpenAIError
 from newsqa.api.middleware import failure, request_id
 from newsqa.api.openai_schemas import (
@@ -37,6 +38,7 @@ from newsqa.api.openai_schemas import (
 from newsqa.api.safe_markdown import MarkdownStream, safe_markdown
 from newsqa.api.schemas import ERRORS, ErrorBody
 from newsqa.query.compose import unbracket
+from newsqa.records import AnswerRequest
 from newsqa.service import NewsQA
 
 CREATED = 1_700_000_000
@@ -188,81 +190,65 @@ def _check_request(req: ChatRequest, svc: NewsQA) -> tuple[str, list[dict[str, s
     return question, history
 
 
-def make_router(
-    get_service: Callable[..., NewsQA],
-    check_question: Callable[[NewsQA, str], str],
-    require_read: Callable[..., None],
-) -> APIRouter:
-    """The ``/v1`` router; dependencies are passed in by the app factory."""
-    router = APIRouter(
-        prefix="/v1", tags=["OpenAI-compatible"], dependencies=[Depends(require_read)],
-        responses=ERRORS,
-    )
+router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], dependencies=READS, responses=ERRORS)
 
-    @router.post(
-        "/chat/completions",
-        response_model=ChatCompletionOut,
-        summary="Chat completion (OpenAI-compatible)",
-        description="The last user message is the question; earlier messages are the history. "
-        "With `stream: true` the reply is `data: {chunk}` lines ending with `data: [DONE]`; the "
-        "chunk with `finish_reason` carries `citations`, and with `stream_options."
-        "include_usage` a last chunk (no choices) carries `usage`.",
-        responses={200: {"content": {"text/event-stream": {}}}, **NOT_FOUND},
-    )
-    def chat_completions(
-        req: ChatRequest, request: Request,
-        svc: NewsQA = Depends(get_service),  # noqa: B008 - factory argument
-    ) -> Any:
-        """A cited answer as an OpenAI chat completion."""
-        question, history = _check_request(req, svc)
-        question = check_question(svc, question)
-        cid = f"chatcmpl-{uuid.uuid4().hex}"
-        if req.stream:
-            events = svc.ask_stream(
-                question, req.k, req.filters(), history, req.view, req.answer_mode()
-            )
-            chunks = _Chunks(cid, req.model, req.wants_usage())
-            return StreamingResponse(
-                _stream(events, chunks, request_id(request), question),
-                media_type="text/event-stream",
-            )
-        result = svc.ask(question, req.k, req.filters(), history, req.view, req.answer_mode())
-        text = message_text(result)
-        return {
-            "id": cid, "created": int(time.time()), "model": req.model,
-            "choices": [{"message": {"content": text}}],
-            "usage": _usage(question, text),
-            "citations": result["citations"],
-            "newsqa": _extension(result),
-        }
 
-    @router.get("/models", response_model=ModelList, summary="List models (OpenAI-compatible)")
-    def list_models(
-        svc: NewsQA = Depends(get_service),  # noqa: B008 - factory argument
-    ) -> dict[str, Any]:
-        """The models this server answers as: `newsqa`, and `newsqa-generate` when a language
-        model is configured."""
-        return {"data": [_model(m) for m in _served(svc)]}
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletionOut,
+    summary="Chat completion (OpenAI-compatible)",
+    description="The last user message is the question; earlier messages are the history. "
+    "With `stream: true` the reply is `data: {chunk}` lines ending with `data: [DONE]`; the "
+    "chunk with `finish_reason` carries `citations`, and with `stream_options."
+    "include_usage` a last chunk (no choices) carries `usage`.",
+    responses={200: {"content": {"text/event-stream": {}}}, **NOT_FOUND},
+)
+def chat_completions(req: ChatRequest, request: Request, svc: Service) -> Any:
+    """A cited answer as an OpenAI chat completion."""
+    question, history = _check_request(req, svc)
+    question = check_question(svc, question)
+    cid = f"chatcmpl-{uuid.uuid4().hex}"
+    asked = AnswerRequest(question, req.k, req.filters(), history, req.view, req.answer_mode())
+    if req.stream:
+        events = (e.wire() for e in svc.answer_events(asked))
+        chunks = _Chunks(cid, req.model, req.wants_usage())
+        return StreamingResponse(
+            _stream(events, chunks, request_id(request), question),
+            media_type="text/event-stream",
+        )
+    result = svc.answer(asked).to_dict()
+    text = message_text(result)
+    return {
+        "id": cid, "created": int(time.time()), "model": req.model,
+        "choices": [{"message": {"content": text}}],
+        "usage": _usage(question, text),
+        "citations": result["citations"],
+        "newsqa": _extension(result),
+    }
 
-    @router.get("/models/{model_id}", response_model=ModelOut, summary="One model",
-                responses=NOT_FOUND)
-    def get_model(
-        model_id: str, svc: NewsQA = Depends(get_service),  # noqa: B008 - factory argument
-    ) -> dict[str, Any]:
-        """One model by id (404 for one this server does not serve)."""
-        served = _served(svc)
-        if model_id not in served:
-            raise OpenAIError(
-                404, f"The model `{model_id}` does not exist: this server serves "
-                f"{', '.join(served)}", code="model_not_found", param="model",
-            )
-        return _model(model_id)
 
-    return router
+@router.get("/models", response_model=ModelList, summary="List models (OpenAI-compatible)")
+def list_models(svc: Service) -> dict[str, Any]:
+    """The models this server answers as: `newsqa`, and `newsqa-generate` when a language
+    model is configured."""
+    return {"data": [_model(m) for m in _served(svc)]}
+
+
+@router.get("/models/{model_id}", response_model=ModelOut, summary="One model",
+            responses=NOT_FOUND)
+def get_model(model_id: str, svc: Service) -> dict[str, Any]:
+    """One model by id (404 for one this server does not serve)."""
+    served = _served(svc)
+    if model_id not in served:
+        raise OpenAIError(
+            404, f"The model `{model_id}` does not exist: this server serves "
+            f"{', '.join(served)}", code="model_not_found", param="model",
+        )
+    return _model(model_id)
 
 
 def _served(svc: NewsQA) -> list[str]:
-    return [MODEL_ID, GENERATE_ID] if svc.generator is not None else [MODEL_ID]
+    return [MODEL_ID, GENERATE_ID] if svc.chat is not None else [MODEL_ID]
 
 
 def _model(model_id: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from newsqa.reader.configured import configured_claim_encode  # noqa: E402
+from newsqa.assemble import configured_claim_encode  # noqa: E402
 from newsqa.reader.runtime import load_reader, shipped  # noqa: E402
 from newsqa.settings import get_settings  # noqa: E402
 from tests.support import open_service  # noqa: E402

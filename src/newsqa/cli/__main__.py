@@ -1,0 +1,7 @@
+"""``python -m newsqa.cli``: the ``newsqa`` command."""
+
+import sys
+
+from newsqa.cli import main
+
+sys.exit(main())
