@@ -353,17 +353,7 @@ def number_citations(drafts: Sequence[Draft], evidence: float, joiner: str = " "
 
 def citation(n: int, p: Passage, quote: str) -> Citation:
     """Citation number ``n``: passage ``p``'s article and the quoted words."""
-    return Citation(
-        n=n,
-        article_id=p.article_id,
-        chunk_id=p.chunk_id,
-        url=p.url,
-        title=p.title,
-        source=p.source,
-        published_at=p.published_at,
-        quote=quote,
-        passage=p.text,
-    )
+    return article_citation(n, [(p, quote)])
 
 
 def _trim(sentence: str, max_words: int) -> str:
