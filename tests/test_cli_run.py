@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from newsqa.cli import EXIT_INTERRUPTED, EXIT_PORT, build_parser, main
+from newsqa.testing.indexes import index_counts
 from tests.support import REPO, hash_env, newsqa_command, synthetic_articles, write_jsonl
 
 
@@ -64,7 +65,10 @@ def test_ctrl_c_during_ingest_says_what_was_saved_and_a_rerun_goes_on(tmp_path: 
     for line in proc.stderr:  # mid-ingest: chunks are being embedded
         if re.match(r"embedding: [1-9][\d,]*/", line):
             break
-    time.sleep(1.0)
+    deadline = time.monotonic() + 60
+    while index_counts(index)[0] == 0:  # the first timed commit, not a fixed wait: CPUs differ
+        assert proc.poll() is None and time.monotonic() < deadline, "no commit before the end"
+        time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     out, rest = proc.communicate(timeout=60)
     assert proc.returncode == EXIT_INTERRUPTED == 130, rest
