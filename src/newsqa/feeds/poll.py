@@ -50,7 +50,6 @@ BUSY_WAIT_S = 60.0  # how long a batch waits for another writer (an upload) befo
 SNAPSHOT_EVERY_S = 600.0  # the vector snapshot is written at most this often while following
 TICK_S = 5.0  # the follow loop looks for due and newly added feeds this often
 BACKLOG_S = 60.0  # a feed whose last poll left items for lack of budget is due again this soon
-HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 RETRY_4XX = (408, 425, 429)  # client errors that may pass: the others are given up at once
 NEVER = (Blocked, NotHTML)  # with Unreadable: fetch errors that trying again cannot mend
 
@@ -375,9 +374,6 @@ class Poller:
         if not 200 <= resp.status < 300:
             gone = 400 <= resp.status < 500 and resp.status not in RETRY_4XX
             raise (Unreadable if gone else FetchError)(f"HTTP {resp.status}")
-        ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype not in HTML_TYPES:
-            raise Unreadable(f"not an HTML page ({ctype})")
         try:
             return html_fields(decode_text(resp.body))
         except Exception as exc:  # noqa: BLE001 - any unreadable page is one item's problem
