@@ -86,7 +86,7 @@ def assemble(
     )
     try:
         check_backend(index.manifest, embedder, path)
-        reader, read = configured_reader(settings, index.manifest.model)
+        reader, read = configured_reader(settings)
         chat = ChatClient(settings.generator) if settings.generator.url else None
         return Parts(
             index, embedder,
@@ -174,13 +174,10 @@ def sentence_embedder(settings: Settings, embedder: Embedder) -> Embedder:
 
 
 # ------------------------------------------------------------------ reader
-def configured_reader(
-    settings: Settings, vectors_model: str | None = None
-) -> tuple[Scorer | None, ReadConfig]:
+def configured_reader(settings: Settings) -> tuple[Scorer | None, ReadConfig]:
     """The reader ``settings`` ask for: the one in ``NEWSQA_READER__DIR``, else the package's
     (None when ``NEWSQA_READER__MODE=off``, or when neither exists, which is logged), and how
-    answers use it. A ``query`` reader reads the index's sentence vectors, so it is refused
-    (ReaderMissingError) for an index whose vectors another model made (``vectors_model``)."""
+    answers use it."""
     rs = settings.reader
     read = ReadConfig(passages=rs.passages, rerank=rs.rerank)
     if rs.mode == "off":
@@ -193,14 +190,6 @@ def configured_reader(
         )
         return None, read
     reader = load_reader(rs.dir)
-    made_by = reader.info.raw.get("vectors_model")
-    if reader.info.kind == "query" and made_by and vectors_model and made_by != vectors_model:
-        from newsqa.reader.runtime import ReaderMissingError
-
-        raise ReaderMissingError(
-            f"the reader at {rs.dir or 'the package'} reads sentence vectors made by {made_by!r};"
-            f" this index's are {vectors_model!r}: train it on this model's lists "
-            "(newsqa train-reader) or set NEWSQA_READER__MODE=off")
     return reader, ReadConfig.recorded(reader.info, rs.passages, rs.abstain_below, rs.rerank)
 
 
@@ -212,17 +201,13 @@ def configured_claim_encode(settings: Settings) -> Encode | None:
     be loaded (logged: answers may still run without it)."""
     if settings.generation.claim_encoder != "reader":
         return None
-    from newsqa.reader.runtime import MODEL_DIR, ReaderMissingError, load_reader, read_info, shipped
+    from newsqa.reader.runtime import ReaderMissingError, load_reader, shipped
 
     where = settings.reader.dir
     if where is None and not shipped():
         log.info("the package holds no reader: the search embedder checks generated claims")
         return None
-    try:
-        if not read_info(Path(where) if where else MODEL_DIR).embeds:
-            log.info("the reader at %s is not a dual reader: the search embedder checks "
-                     "generated claims", where or "the package")
-            return None
+    try:  # every reader newsqa loads is dual; one it cannot load (another kind) is missing
         return load_reader(where).embed
     except ReaderMissingError as exc:
         log.warning("%s: the search embedder checks generated claims", exc)
