@@ -1,7 +1,7 @@
 """Answer composition measured offline, on cached retrieval (the issue-9 tuning loop).
 
 ``--collect`` (needs the full 2023 index, see ``bench/quality.py --build-only``) asks nothing:
-for every answerable question, as of its own date, it runs the product's answer pipeline
+for every question, answerable or not, as of its own date, it runs the product's answer pipeline
 (:class:`newsqa.query.answer.AnswerPipeline`) up to its evidence: the top-k passages retrieved,
 the archive's idf of the question's words and the question's vector as composition compares it;
 it embeds every sentence of the passages once with the service's sentence embedder (as the
@@ -34,22 +34,25 @@ from typing import Any
 
 import numpy as np
 
+from bench.fragments import fragment_share, load_articles
 from bench.quality import HELD_OUT_PREFIXES, TUNE_PREFIXES
-from bench.slice import CACHE, answerable, require_data, slice_questions
-from newsqa.eval import answer_hit, citation_hit
-from newsqa.query.compose import ComposeConfig
+from bench.slice import CACHE, require_data, slice_questions
+from newsqa.eval import answer_hit, citation_hit, contains_answer
+from newsqa.query.compose import ComposeConfig, considered_passages, score_candidates
 from newsqa.query.evidence import Evidence, compose_evidence
+from newsqa.query.statements import statement
 from newsqa.records import Filters, Passage
 from newsqa.service import NewsQA
 from newsqa.settings import get_settings
 from newsqa.text import split_sentences
+from newsqa.training.evidence import fit, threshold
 
 OUT = CACHE / "answers"
-THRESHOLDS = (0.0, 0.30, 0.34, 0.36, 0.38, 0.40, 0.42, 0.44)
+THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
 
 
 def collect(index: Path, k: int) -> None:
-    """Store each answerable question's evidence, as the product's pipeline gathers it, and
+    """Store each question's evidence, as the product's pipeline gathers it, and
     the vectors of all its passages' sentences and headlines."""
     svc = NewsQA.open(get_settings(index__path=str(index)), create=False)
     pipeline = svc.pipeline()
@@ -57,7 +60,7 @@ def collect(index: Path, k: int) -> None:
     queries: list[np.ndarray] = []
     texts: dict[str, None] = {}
     try:
-        for q in answerable(slice_questions(None)):
+        for q in slice_questions(None):
             f = Filters(as_of=q["date"])
             plan = pipeline.plan(q["question"], f, asked_as_of=True)
             qvec = pipeline.embed_query(plan.text)
@@ -70,6 +73,9 @@ def collect(index: Path, k: int) -> None:
                     texts.setdefault(p.title, None)
                 for s in split_sentences(p.text):
                     texts.setdefault(s, None)
+                    said = statement(s)
+                    if said:
+                        texts.setdefault(said, None)
         keys = list(texts)
         vecs = svc.sentence_embedder.encode(keys)
         stored = svc.index.sentence_vectors(
@@ -143,7 +149,7 @@ def score(
     ``stored``: the index's sentence vectors by chunk id, used as the service uses them."""
     encode = table_encode(table)
     rows = []
-    open_cfg = replace(cfg, abstain_threshold=float("-inf"))
+    open_cfg = replace(cfg, abstain_threshold=0.0)
     for item in items:
         q = item["q"]
         res = compose_evidence(evidence(item, stored or {}), encode, open_cfg)
@@ -151,40 +157,101 @@ def score(
         citations = [c.to_dict() for c in res.citations]
         rows.append({
             "id": q["id"],
+            "answerable": bool(q.get("answerable", True)),
             "evidence": res.evidence,
             "answer_hit": answer_hit(segments, q["answer"]),
             "citation_hit": citation_hit(citations, q["gold_urls"], q["answer"]),
             "words": sum(len(s["text"].split()) for s in segments),
             "sentences": len(segments),
+            "padding": padding(segments, citations, q),
+            "segments": segments,
+            "citations": citations,
+            "abstained": res.abstained,
         })
     return rows
 
 
+def padding(segments: Sequence[dict[str, Any]], citations: Sequence[dict[str, Any]],
+            q: dict[str, Any]) -> int:
+    """Sentences of an answer to an answerable question that neither state the gold answer nor
+    come from a gold article: a proxy for padding from unrelated articles."""
+    if not q.get("answerable", True):
+        return 0
+    url = {c["n"]: c["url"] for c in citations}
+    gold = set(q.get("gold_urls") or [])
+    return sum(
+        not contains_answer(s["text"], q["answer"])
+        and not any(url.get(n) in gold for n in s["citations"])
+        for s in segments
+    )
+
+
 def summary(rows: Sequence[dict[str, Any]], threshold: float) -> dict[str, float]:
-    """Answer hit, citation hit and abstention when answers under ``threshold`` abstain."""
-    n = len(rows) or 1
-    kept = [r for r in rows if r["evidence"] >= threshold]
+    """Answer hit, citation hit and abstention on the answerable questions, and abstention on
+    the others, when answers under ``threshold`` abstain."""
+    asked = [r for r in rows if r.get("answerable", True)]
+    silent = [r for r in rows if not r.get("answerable", True)]
+    n = len(asked) or 1
+    kept = [r for r in asked if r["evidence"] >= threshold]
     return {
-        "n": len(rows),
+        "n": len(asked),
         "answer_hit": sum(r["answer_hit"] for r in kept) / n,
         "citation_hit": sum(r["citation_hit"] for r in kept) / n,
         "abstain": 1 - len(kept) / n,
+        "unanswerable": len(silent),
+        "abstain_unanswerable": (sum(r["evidence"] < threshold for r in silent) / len(silent)
+                                 if silent else 0.0),
         "max_words": max((r["words"] for r in kept), default=0),
+        "sentences": sum(r["sentences"] for r in kept) / (len(kept) or 1),
+        "padding": (sum(r.get("padding", 0) for r in kept)
+                    / (sum(r["sentences"] for r in kept) or 1)),
     }
 
 
 def report(rows: Sequence[dict[str, Any]], cfg: ComposeConfig, curve: bool) -> None:
-    """Print both halves at the configured threshold, and the curve when asked."""
+    """Print both halves at the configured threshold, and the curve when asked; then the share
+    of answer sentences that do not read as sentences (``bench/fragments.py``)."""
     halves = (("Jan–Jun (tuning)", TUNE_PREFIXES), ("Jul–Dec (held out)", HELD_OUT_PREFIXES))
     thresholds = THRESHOLDS if curve else (cfg.abstain_threshold,)
     print(f"{'half':<20} {'threshold':>9} {'n':>4} {'answer hit':>10} {'citation':>9} "
-          f"{'abstain':>8} {'max words':>9}")
+          f"{'abstain':>8} {'abst. unans.':>12} {'sentences':>9} {'max words':>9}")
     for name, prefixes in halves:
         part = [r for r in rows if str(r["id"]).startswith(prefixes)]
         for t in thresholds:
             s = summary(part, t)
             print(f"{name:<20} {t:>9.2f} {s['n']:>4} {s['answer_hit']:>10.3f} "
-                  f"{s['citation_hit']:>9.3f} {s['abstain']:>8.3f} {s['max_words']:>9}")
+                  f"{s['citation_hit']:>9.3f} {s['abstain']:>8.3f} "
+                  f"{s['abstain_unanswerable']:>12.3f} {s['sentences']:>9.2f} {s['padding']:>8.3f} "
+                  f"{s['max_words']:>9}")
+    articles = load_articles({c["url"] for r in rows for c in r["citations"]})
+    for name, prefixes in halves:
+        answered = [r for r in rows if str(r["id"]).startswith(prefixes)
+                    and r["evidence"] >= cfg.abstain_threshold and not r["abstained"]]
+        f = fragment_share(answered, articles)
+        faults = ", ".join(f"{k} {v}" for k, v in f["faults"].items() if v)
+        print(f"{name}: fragments {f['faulty']}/{f['sentences']} = {f['share'] or 0:.3f}"
+              f" ({faults}); first sentence dangling {f['dangling_first']}/{f['answers']}")
+
+
+def fit_evidence(
+    items: Sequence[dict[str, Any]], table: dict[str, np.ndarray], cfg: ComposeConfig,
+    stored: dict[int, np.ndarray], share: float,
+) -> tuple[dict[str, float], float]:
+    """Fit the evidence model on the January–June questions, answerable and not (never on
+    July–December), and the threshold under which ``share`` of the answerable ones fall."""
+    encode = table_encode(table)
+    signals, labels = [], []
+    for item in items:
+        if not str(item["q"]["id"]).startswith(TUNE_PREFIXES):
+            continue
+        e = evidence(item, stored)
+        got = score_candidates(e.question, considered_passages(e.passages, cfg), encode,
+                               e.query_vector, cfg, e.idf, e.stored)
+        if got is not None:
+            signals.append(got.signals)
+            labels.append(bool(item["q"].get("answerable", True)))
+    weights = fit(signals, labels)
+    return weights, threshold(signals, labels, weights, share)
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
@@ -212,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-stored", action="store_true",
                     help="ignore the index's stored sentence vectors (embed a shortlist, as an "
                     "index without them does)")
+    ap.add_argument("--fit-evidence", type=float, default=None, metavar="SHARE",
+                    help="fit the evidence model on January–June and print its weights and the "
+                    "threshold at which SHARE of the answerable questions abstain")
     args = ap.parse_args(argv)
     require_data()
     if args.collect:
@@ -220,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg = replace(get_settings().composition, **parse_overrides(args.set))
     items, table = load_cache()
     stored = {} if args.no_stored else load_stored()
+    if args.fit_evidence is not None:
+        weights, cut = fit_evidence(items, table, cfg, stored, args.fit_evidence)
+        print(json.dumps({"abstain_threshold": cut,
+                          "evidence_weights": {k: round(v, 4) for k, v in weights.items()}}))
+        cfg = replace(cfg, evidence_weights=weights, abstain_threshold=cut)
     report(score(items, table, cfg, stored), cfg, args.curve)
     return 0
 

@@ -1,6 +1,6 @@
 """The fixed slice on which ``NEWSQA_READER__MODE=off`` must give the answers of the composer as it
-was before the reader (``tests/data/reader_off_answers.json``, recorded from commit 7e0c65d with
-the model-free hash embedder, so the record holds on every CPU).
+was when it last changed on purpose (``tests/data/reader_off_answers.json``, recorded with the
+model-free hash embedder, so the record holds on every CPU; re-recorded for issue 41).
 
     python -m tests.reader_off_slice OUT.json   # record (run from the tree to record)
 """

@@ -55,8 +55,19 @@ def local_server(
 
 
 def open_service(index_dir: Path, **settings: Any) -> NewsQA:
-    """A real service (real model, SQLite, FAISS) on a fresh index directory."""
+    """A real service (real model, SQLite, FAISS) on a fresh index directory.
+
+    With the hash embedder, answers abstain only under an evidence of 0.05 (unless a test sets
+    its own threshold): the evidence model is fitted on the real model's signals, and a hash
+    embedder's cosines mean nothing to it, so tests about logic do not ride on its calibration.
+    """
+    if settings.get("embedding__embedder") == "hash":
+        settings.setdefault("composition__abstain_threshold", HASH_ABSTAIN_THRESHOLD)
     return NewsQA.open(get_settings(index__path=str(index_dir), **settings))
+
+
+#: The abstention threshold of a hash-embedder service (:func:`open_service`).
+HASH_ABSTAIN_THRESHOLD = 0.05
 
 
 def article(title: str, text: str, **kw: Any) -> Article:

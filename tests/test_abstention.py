@@ -34,6 +34,8 @@ ABSENT = [
     "What did the Mars rover Perseverance find in its latest rock sample?",
     # near-topic: the slice holds football World Cup articles, none about cricket or 1998
     "Which country won the 1998 Cricket World Cup?",
+    # ... nor about a World Cup still to be played
+    "Who won the 2030 World Cup?",
 ]
 #: A question about what the World Cup articles of the slice do report.
 NEAR_ANSWERABLE = "Which country won the 2022 World Cup?"

@@ -68,7 +68,12 @@ TUNED_BEFORE = {
     "retrieval": {"rrf_k": 30, "lexical_weight": 1.5, "title_weight": 0.5, "recency_weight": 1.0,
                   "recency_half_life_days": 14.0, "recency_untimed_share": 0.1,
                   "window_weight": 1.0, "lead_weight": 0.0},
-    "composition": {"abstain_threshold": 0.30, "coverage_penalty": 0.05, "absence_penalty": 0.1},
+    "composition": {
+        "abstain_threshold": 0.2, "coverage_penalty": 0.05, "absence_penalty": 0.1,
+        "support_threshold": 0.3, "topic_threshold": 0.3,
+        "evidence_weights": {"bias": -3.0972, "best": 1.1458, "meaning": 1.4369, "typed": 1.6659,
+                             "covered": 1.5851, "missing": -1.2912},
+    },
     "generation": {"min_similarity": 0.5},
 }
 

@@ -210,7 +210,11 @@ class Answer:
         default_factory=list, metadata=doc("The answer as data: what to show and what it cites"))
     abstained: bool = field(metadata=doc("True when no article answers: see passages instead"))
     view: View = "answer"
-    evidence: float
+    evidence: float = field(metadata=doc(
+        "How likely the passages answer the question, 0 to 1: the probability of the evidence "
+        "model (or, with the reader on and answering, the reader's); under the configured "
+        "threshold the answer abstains. A timeline or outlets view reports the composer's "
+        "linear evidence instead"))
     citations: list[Citation]
     passages: list[Passage]
     filters: Filters

@@ -117,3 +117,26 @@ def test_sentence_spans_point_at_the_title_and_each_sentence_of_the_embedded_tex
     assert [text[a:b] for a, b in spans] == ["Grain deal extended", *split_sentences(chunk)]
     assert sentence_spans("", chunk)[0] == (0, 0)
     assert [chunk[a:b] for a, b in sentence_spans("", chunk)[1:]] == split_sentences(chunk)
+
+
+def test_a_line_of_the_article_opens_a_line_of_its_chunk() -> None:
+    """A heading, a byline or a label line is never read as part of the next sentence."""
+    text = ("Bridge collapses after ship strike\n\nBy Jane Doe\n\nA cargo ship hit the bridge at "
+            "night. Six workers are missing.\n\nWhat happens next\n\nDivers resumed the search.")
+    (chunk,) = chunk_text(text, ChunkSpec(tokens=200, overlap=0))
+    assert chunk.split("\n") == [
+        "Bridge collapses after ship strike", "By Jane Doe",
+        "A cargo ship hit the bridge at night. Six workers are missing.", "What happens next",
+        "Divers resumed the search."]
+    assert split_sentences(chunk)[2:4] == ["A cargo ship hit the bridge at night.",
+                                           "Six workers are missing."]
+
+
+def test_a_chunk_split_to_fit_the_embedder_keeps_its_line_breaks() -> None:
+    text = "\n".join(f"Heading {i}\nThe council met for the {i}th time on Monday."
+                     for i in range(8))
+    pieces = chunk_text(text, ChunkSpec(tokens=400, overlap=0, max_wordpieces=40), title="T",
+                        count_wordpieces=lambda s: len(s.split()))
+    assert len(pieces) > 1
+    lines = [line for p in pieces for line in p.split("\n")]
+    assert all(line.startswith(("Heading", "The council")) for line in lines)

@@ -104,7 +104,8 @@ def _scored(question: str, composer: dict[str, float], evidence: float) -> Score
     q = analyse(question)
     cands = answer_candidates(PASSAGES, q)
     scores = [next((v for w, v in composer.items() if w in s), 0.0) for _, _, s in cands]
-    return Scored(q, cands, scores, np.zeros((len(cands), 1)), max(scores), evidence)
+    return Scored(q, cands, scores, np.zeros((len(cands), 1)), max(scores), evidence,
+                  scores, {}, 1.0)
 
 
 def test_the_composer_score_is_fused_into_the_logit() -> None:

@@ -1,5 +1,7 @@
-"""With the reader off, answers are the composer's as they were before the reader existed: the
-answers of a fixed slice, recorded at commit 7e0c65d (``tests/reader_off_slice.py``), again."""
+"""With the reader off, answers are the composer's, unchanged: the answers of a fixed slice,
+recorded when the composer last changed on purpose (issue 41: statements only, antecedents,
+the evidence model; first recorded at commit 7e0c65d, before the reader existed) with
+``tests/reader_off_slice.py``, again."""
 
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ pytestmark = pytest.mark.skipif(not ARCHIVE.exists(), reason="shared archive not
 
 
 def per_article(record: dict[str, Any]) -> dict[str, Any]:
-    """A recorded answer numbered as citations are now: one number per article (the record
-    numbered passages; its ``urls`` are the cited passages' articles), in order of first use,
-    once per statement."""
+    """A recorded answer numbered as citations are now: one number per article, in order of
+    first use, once per statement (a record made when answers numbered passages lists each
+    cited passage's article in ``urls``; a later one lists each article once)."""
     urls = list(dict.fromkeys(record["urls"]))
     number = {i: urls.index(u) + 1 for i, u in enumerate(record["urls"], 1)}
 

@@ -88,8 +88,11 @@ def test_train_reader_on_a_tiny_archive(tmp_path: Path, monkeypatch: pytest.Monk
 
     assert configured_reader(get_settings(reader__dir=str(out)))[0] is None  # off by default
     on, read = configured_reader(get_settings(reader__mode="on", reader__dir=str(out),
-                                              reader__passages=5))
+                                              reader__passages=5, reader__abstain_below=None))
     assert on is not None and (read.passages, read.abstain_below) == (5, info["abstain_below"])
+    # by default only the composer's evidence model abstains
+    assert configured_reader(get_settings(reader__mode="on", reader__dir=str(out)))[1] \
+        .abstain_below == 0.0
     assert (read.composer_weight, read.evidence_weight) == (
         info["fusion"]["composer_weight"], info["fusion"]["evidence_weight"])
     assert read.keep_share == info["keep_share"] and str(info["keep_share"]) in info[
@@ -99,7 +102,8 @@ def test_train_reader_on_a_tiny_archive(tmp_path: Path, monkeypatch: pytest.Monk
 
     svc = NewsQA.open(get_settings(
         index__path=str(tmp_path / "work" / f"index-{folder.name}"), reader__mode="on",
-        reader__dir=str(out), reader__abstain_below=0.0), create=False)
+        reader__dir=str(out), reader__abstain_below=0.0, composition__abstain_threshold=0.0),
+        create=False)  # the evidence model is fitted on real news, not this tiny archive
     try:
         res = svc.answer(AnswerRequest("Which team won the final in game 0?", k=5)).to_dict()
     finally:

@@ -70,6 +70,32 @@ def _split_long(sentence: str, limit: int) -> list[str]:
     return [enc.decode(ids[i : i + limit]).strip() for i in range(0, len(ids), limit)]
 
 
+def _pieces(text: str, limit: int) -> list[tuple[str, int, bool]]:
+    """(sentence, tokens, whether it opens a line of the text): a sentence over ``limit``
+    tokens is cut into pieces of at most ``limit``."""
+    enc = cl100k()
+    out: list[tuple[str, int, bool]] = []
+    for line in text.split("\n"):
+        for i, s in enumerate(split_sentences(line)):
+            n = len(enc.encode_ordinary(s))
+            if n <= limit:
+                out.append((s, n, i == 0))
+                continue
+            for j, p in enumerate(_split_long(s, limit)):
+                out.append((p, len(enc.encode_ordinary(p)), i == 0 and j == 0))
+    return out
+
+
+def _join(pieces: list[tuple[str, int, bool]]) -> str:
+    """Sentences as one chunk: a line break before each that opened a line of the article (a
+    heading, a byline, a paragraph), so that no line is ever read as part of the next sentence;
+    a space before the others."""
+    return "".join(
+        ("\n" if starts_line else " ") + s if k else s
+        for k, (s, _, starts_line) in enumerate(pieces)
+    )
+
+
 def chunk_text(
     text: str,
     spec: ChunkSpec,
@@ -78,37 +104,30 @@ def chunk_text(
 ) -> list[str]:
     """Cut ``text`` into chunks of whole sentences of about ``spec.tokens`` tokens.
 
-    Consecutive chunks share up to ``spec.overlap`` tokens of trailing sentences. When
+    Consecutive chunks share up to ``spec.overlap`` tokens of trailing sentences. A sentence
+    that opens a line of ``text`` opens a line of its chunk (see :func:`_join`). When
     ``count_wordpieces`` is given, every chunk is guaranteed to fit the embedder together with
     ``title`` (the string actually embedded is ``embed_text(title, chunk)``).
     """
-    enc = cl100k()
-    sentences: list[tuple[str, int]] = []
-    for s in split_sentences(text):
-        n = len(enc.encode_ordinary(s))
-        if n > spec.tokens:
-            sentences.extend((p, len(enc.encode_ordinary(p))) for p in _split_long(s, spec.tokens))
-        else:
-            sentences.append((s, n))
-
+    sentences = _pieces(text, spec.tokens)
     chunks: list[str] = []
-    current: list[tuple[str, int]] = []
+    current: list[tuple[str, int, bool]] = []
     size = 0
-    for sent, n in sentences:
+    for sent, n, starts_line in sentences:
         if current and size + n > spec.tokens:
-            chunks.append(" ".join(s for s, _ in current))
-            carry: list[tuple[str, int]] = []
+            chunks.append(_join(current))
+            carry: list[tuple[str, int, bool]] = []
             carried = 0
-            for s, m in reversed(current):
-                if carried + m > spec.overlap:
+            for piece in reversed(current):
+                if carried + piece[1] > spec.overlap:
                     break
-                carry.insert(0, (s, m))
-                carried += m
+                carry.insert(0, piece)
+                carried += piece[1]
             current, size = carry, carried
-        current.append((sent, n))
+        current.append((sent, n, starts_line))
         size += n
     if current:
-        tail = " ".join(s for s, _ in current)
+        tail = _join(current)
         if not chunks or not chunks[-1].endswith(tail):
             chunks.append(tail)
 
@@ -132,11 +151,11 @@ def _fit(chunk: str, title: str, spec: ChunkSpec, count: Callable[[str], int]) -
             f"max_wordpieces={spec.max_wordpieces} leaves no room for text beside the title "
             f"{short_title(title)!r}"
         )
-    sents = split_sentences(chunk)
+    cuts = [a for a, _ in sentence_spans("", chunk)[1:] if a > 0]
     words = chunk.split()
-    if len(sents) > 1:
-        mid = len(sents) // 2
-        left, right = " ".join(sents[:mid]), " ".join(sents[mid:])
+    if cuts:
+        at = cuts[(len(cuts) - 1) // 2]
+        left, right = chunk[:at].rstrip(), chunk[at:]
     elif len(words) > 1:
         mid = len(words) // 2
         left, right = " ".join(words[:mid]), " ".join(words[mid:])

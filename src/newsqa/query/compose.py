@@ -21,6 +21,8 @@ from newsqa.query.sentences import (
     answer_type_fit,
     match,
 )
+from newsqa.query.silence import probability, signals, unseen_years
+from newsqa.query.statements import statement, with_antecedents
 from newsqa.query.vectors import sentence_matrix, shortlist, stored_vectors
 from newsqa.records import Citation, Passage, Segment, View
 from newsqa.text import STOPWORDS, split_sentences
@@ -112,21 +114,28 @@ def compose(
 
     ``view="timeline"`` instead lists the best sentence of each article in order of publication;
     ``view="outlets"`` lists it per outlet, so a reader can compare how sources report a story.
+    A view needs passages on the story, not a sentence that answers: it abstains under
+    ``cfg.topic_threshold`` of the linear evidence, an answer under ``cfg.abstain_threshold`` of
+    the evidence model's probability.
     """
     considered = considered_passages(passages, cfg, view)
     got = score_candidates(question, considered, encode, qvec, cfg, idf, stored)
     if got is None:
         return abstention(0.0)
-    if got.evidence < cfg.abstain_threshold:
+    if view != "answer" and got.evidence < cfg.topic_threshold:
         return abstention(got.evidence)
-    q, cands, scores, svecs, best, evidence = (
-        got.question, got.cands, got.scores, got.svecs, got.best, got.evidence)
+    if view == "answer" and got.answers < cfg.abstain_threshold:
+        return abstention(got.answers)
+    q, cands, scores, best = got.question, got.cands, got.scores, got.best
+    evidence = got.answers if view == "answer" else got.evidence
     ranked = sorted(range(len(cands)), key=lambda j: -scores[j])
     if view == "answer":
-        chosen = _select(ranked, cands, scores, svecs, best, cfg)
-        lines = [(j, "") for j in chosen]
-        span = answer_span(q, _trim(cands[chosen[0]][2], cfg.max_words))
-        return cite(lines, cands, considered, evidence, cfg, " ", span)
+        shown = _select(ranked, got, cfg, considered)
+        if not shown:
+            return abstention(evidence)
+        span = answer_span(q, _trim(shown[0][2], cfg.max_words))
+        return cite([(j, "") for j in range(len(shown))], shown, considered, evidence, cfg, " ",
+                    span)
     lines = _view_lines(ranked, cands, scores, considered, best, cfg, view)
     return cite(lines, cands, considered, evidence, cfg, "\n")
 
@@ -136,7 +145,10 @@ class Scored:
     """The composer's view of the candidate sentences of some passages: each candidate (passage
     index, position, sentence), its score (meaning, words and phrases in common, passage rank,
     answer type and novelty), its vector, the best relevance score (before answer type and
-    novelty) and the evidence that decides abstention."""
+    novelty), ``evidence`` (that best score less what the passages miss of the question: what
+    the reader's calibration weighs), each candidate's ``relevance``, the ``signals`` of
+    :mod:`newsqa.query.silence` and ``answers``, the calibrated probability that the passages
+    answer the question, which decides abstention."""
 
     question: Question
     cands: list[tuple[int, int, str]]
@@ -144,6 +156,9 @@ class Scored:
     svecs: np.ndarray
     best: float
     evidence: float
+    relevance: list[float]
+    signals: dict[str, float]
+    answers: float
 
 
 def score_candidates(
@@ -185,11 +200,14 @@ def score_candidates(
         - cfg.absence_penalty * absent_share(q, [f"{p.title} {p.text}" for p in considered])
     )
     # The answer type decides between relevant sentences; it is not evidence by itself.
-    scores = [
+    typed = [
         sc + cfg.answer_type_weight * m.fit + cfg.novelty_weight * m.novelty
         for sc, m in zip(scores, matches, strict=True)
     ]
-    return Scored(q, cands, scores, svecs, best, evidence)
+    found = signals(q, cands, matches, scores, [float(c) for c in sem], considered)
+    answers = 0.0 if unseen_years(question, considered) else probability(
+        found, cfg.evidence_weights)
+    return Scored(q, cands, typed, svecs, best, evidence, scores, found, answers)
 
 
 def considered_passages(
@@ -204,6 +222,10 @@ def answer_candidates(
     passages: Sequence[Passage], headline_for: Question | None
 ) -> list[tuple[int, int, str]]:
     """(passage index, position, sentence) of every sentence long enough to state something.
+
+    Only statements are candidates (:func:`newsqa.query.statements.statement`): a heading, a
+    byline, a caption's credit, a question or a promotion line never is, and a leading label
+    ("What to know:") is left out of the sentence.
 
     With ``headline_for``, a question asking for a name, number or date, each article's
     headline is a candidate too (position -1, once per article) when it holds a thing of that
@@ -228,35 +250,35 @@ def answer_candidates(
                 and not addresses_model(p.title)
             ):
                 out.append((pi, -1, p.title))
-        out += [
-            (pi, si, s) for si, s in enumerate(split_sentences(p.text))
-            if _words(s) >= 4 and not addresses_model(s)
-        ]
+        for si, s in enumerate(split_sentences(p.text)):
+            said = statement(s)
+            if said is not None and _words(said) >= 4 and not addresses_model(said):
+                out.append((pi, si, said))
     return out
 
 
 def _select(
-    ranked: list[int],
-    cands: list[tuple[int, int, str]],
-    scores: list[float],
-    svecs: np.ndarray,
-    best: float,
-    cfg: ComposeConfig,
-) -> list[int]:
-    """The best sentences within the length budget, none restating another, best first."""
+    ranked: list[int], got: Scored, cfg: ComposeConfig, passages: Sequence[Passage]
+) -> list[tuple[int, int, str]]:
+    """The best sentences within the length budget, none restating another, best first, each
+    that opens on a referent after its antecedent (:func:`with_antecedents`); after the first,
+    only sentences relevant enough to address the question themselves
+    (``cfg.support_threshold``): an answer is as long as its evidence."""
+    cands, scores, svecs, best = got.cands, got.scores, got.svecs, got.best
     chosen: list[int] = []
-    words = 0
+    shown: list[tuple[int, int, str]] = []
     for i in ranked:
         if len(chosen) >= cfg.max_sentences or scores[i] < best * cfg.keep_ratio:
             break
-        n_words = _words(cands[i][2])
-        if chosen and words + n_words > cfg.max_words:
+        if chosen and got.relevance[i] < cfg.support_threshold:
             continue
         if chosen and float(np.max(svecs[chosen] @ svecs[i])) > cfg.redundant_cosine:
             continue
-        chosen.append(i)
-        words += n_words
-    return chosen
+        trial = with_antecedents([*shown, cands[i]], passages, cfg.max_words)
+        if cands[i][:2] in {(pi, si) for pi, si, _ in trial}:
+            chosen.append(i)
+            shown = trial
+    return shown
 
 
 def _view_lines(

@@ -85,10 +85,25 @@ class ComposeConfig:
         default=9, ge=1, description="Sentences shortlisted lexically for the semantic comparison"
     )
     abstain_threshold: float = Field(
-        default_factory=tuned("composition", "abstain_threshold"),
-        description="Minimum evidence score to answer (calibrated on the January–June 2023 "
-        "questions: 1% of answerable ones abstain; the absent-topic test questions score under "
-        "0.23)",
+        default_factory=tuned("composition", "abstain_threshold"), ge=0.0, le=1.0,
+        description="Least probability that the passages answer the question (the evidence "
+        "model's, see evidence_weights) for an answer; under it the answer abstains, listing the "
+        "closest articles (chosen on the January–June 2023 questions: 2% of answerable ones "
+        "abstain)",
+    )
+    topic_threshold: float = Field(
+        default_factory=tuned("composition", "topic_threshold"),
+        description="Least linear evidence (the best sentence's relevance less what the passages "
+        "miss of the question) for a timeline or outlets view, which lists a story's articles "
+        "rather than answering (calibrated on the January–June 2023 questions before the "
+        "evidence model: 1% of answerable ones under it)",
+    )
+    evidence_weights: dict[str, float] = Field(
+        default_factory=tuned("composition", "evidence_weights"),
+        description="The evidence model: logistic weights (and bias) of the signals that tell "
+        "passages that answer a question from passages on its topic (newsqa.query.silence; "
+        "fitted on January–June 2023 questions, answerable and not, by bench/answers.py "
+        "--fit-evidence)",
     )
     semantic_weight: float = Field(
         default=0.6, description="Weight of a sentence's similarity in meaning to the question"
@@ -113,6 +128,11 @@ class ComposeConfig:
     keep_ratio: float = Field(
         default=0.5, description="Share of the best sentence's score a further sentence needs"
     )
+    support_threshold: float = Field(
+        default_factory=tuned("composition", "support_threshold"),
+        description="Relevance (meaning and words in common, before answer type) a sentence "
+        "after the first needs, so that each sentence addresses the question itself",
+    )
     coverage_penalty: float = Field(
         default_factory=tuned("composition", "coverage_penalty"), ge=0.0,
         description="Evidence lost when the passages miss the names and numbers the question "
@@ -123,7 +143,11 @@ class ComposeConfig:
         description="Evidence lost when the passages miss the question's words, weighted by "
         "their rarity in the archive (scaled by the share of the question's weight missed)",
     )
-    headlines: bool = Field(default=True, description="Headlines may answer too (quoted as such)")
+    headlines: bool = Field(
+        default=False,
+        description="Headlines may answer too (quoted as such); off: a headline belongs on the "
+        "source card, not in the answer",
+    )
     redundant_cosine: float = Field(
         default=0.9,
         description="A sentence this close in meaning to a chosen one repeats it, left out"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 #: The profile whose weights are the defaults.
-DEFAULT_PROFILE = "ranking-2026-11"
+DEFAULT_PROFILE = "ranking-2026-12"
 #: The config sections a profile may set.
 SECTIONS = ("retrieval", "composition", "generation")
 

@@ -22,6 +22,7 @@ from newsqa.query.compose import (
     abstention,
     answer_candidates,
     cite,
+    with_antecedents,
 )
 from newsqa.query.sentences import Question, analyse, answer_span
 from newsqa.reader.inputs import Candidate
@@ -168,8 +169,9 @@ def read_passages(
     """:func:`read_answer` with the order of the passages read (see :class:`Reading`).
 
     ``scored``: the composer's scores of the candidates of the passages read; its candidates are
-    the ones read, and its scores and evidence are fused in. Without it the reader reads every
-    candidate alone."""
+    the ones read, and its scores and evidence are fused in, and the answer abstains where its
+    evidence model does (``cfg.abstain_threshold``) as well as where the reader does. Without it
+    the reader reads every candidate alone."""
     considered = passages[: read.passages]
     if scored is not None:
         q, cands, composer, evidence = scored.question, scored.cands, scored.scores, scored.evidence
@@ -180,6 +182,9 @@ def read_passages(
         composer, evidence = [0.0] * len(cands), 0.0
     if not cands:
         return Reading(abstention(0.0), list(range(len(considered))))
+    if scored is not None and scored.answers < cfg.abstain_threshold:
+        # The evidence model finds the passages on the topic but not answering it.
+        return Reading(abstention(scored.answers), list(range(len(considered))))
     logits = fuse(reader.logits(question, reads), composer, [pi for pi, _, _ in cands],
                   read.composer_weight, read.rank_penalty)
     best_of: dict[int, float] = {}
@@ -207,6 +212,8 @@ def _answer(
         return abstention(best)
     chosen = select_sentences([c[2] for c in cands], probs, ranked, read.keep_share,
                               cfg.max_sentences, cfg.max_words)
-    span = answer_span(q, cands[chosen[0]][2]) if len(cands[chosen[0]][2].split()) <= (
-        cfg.max_words) else None
-    return cite([(j, "") for j in chosen], cands, considered, best, cfg, " ", span)
+    shown = with_antecedents([cands[j] for j in chosen], considered, cfg.max_words)
+    if not shown:
+        return abstention(best)
+    span = answer_span(q, shown[0][2]) if len(shown[0][2].split()) <= cfg.max_words else None
+    return cite([(j, "") for j in range(len(shown))], shown, considered, best, cfg, " ", span)

@@ -136,11 +136,10 @@ class ReaderSettings(BaseModel):
         "off",
         description="on: a reader model newsqa trains (`newsqa train-reader`; the package "
         "ships one, run by ONNX Runtime) scores the candidate sentences, its logit fused with "
-        "the composer's score of each, picks the answer's sentences, and its calibrated "
-        "probability (the composer's evidence weighing in) decides abstention; off (the "
-        "default until a reader beats the composer on held-out questions by the margin "
-        "docs/reader.md names): the hand-weighted sentence scoring (abstain_threshold and the "
-        "penalties)",
+        "the composer's score of each, and picks the answer's sentences; the composer's "
+        "evidence model decides abstention (and the reader's probability, with abstain_below); "
+        "off (the default until a reader beats the composer on held-out questions by the "
+        "margin docs/reader.md names): the hand-weighted sentence scoring",
     )
     dir: str | None = Field(
         None, description="Folder of the reader to run (reader.onnx + reader.json, as "
@@ -154,9 +153,11 @@ class ReaderSettings(BaseModel):
         "sentence's score (the rest after them)",
     )
     abstain_below: float | None = Field(
-        None, ge=0.0, le=1.0,
-        description="Abstain when the reader's best probability is under this; unset: the value "
-        "recorded with the shipped reader (chosen on its training years)",
+        0.0, ge=0.0, le=1.0,
+        description="Also abstain when the reader's best probability is under this; 0: only the "
+        "composer's evidence model decides (composition.abstain_threshold), which kept more "
+        "answerable questions answered at the same silence on January–June 2023; unset: the "
+        "value recorded with the reader (chosen on its training years)",
     )
 
 
