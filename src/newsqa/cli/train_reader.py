@@ -9,11 +9,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from newsqa.cli.exits import EXIT_NO_LISTS
+from newsqa.cli.exits import EXIT_NO_LISTS, EXIT_USAGE
 
 #: The command's description (``newsqa train-reader --help``).
 DESCRIPTION = ("``newsqa train-reader``: rebuild the reader from archives of questions and "
                "articles.")
+#: The bases of :mod:`newsqa.training.base`, repeated so that ``--help`` needs no torch.
+BASES = ("minilm", "mpnet")
 #: The defaults of :mod:`newsqa.training.rebuild`, repeated so that ``--help`` needs no torch.
 DEFAULT_EXCLUDE = "2023-07-01:2023-12-31"
 DEFAULT_DEV = "2023-05-01:2023-06-30,2024-11-01:2024-12-31"
@@ -53,8 +55,12 @@ def add_parser(sub: Any) -> None:
                     f" (default {DEFAULT_DEV})")
     ap.add_argument("--out", type=Path, default=None,
                     help="where reader.onnx and reader.json go (default: the package's model)")
+    ap.add_argument("--base", choices=BASES, default="minilm",
+                    help="the transformer the reader starts from: the shipped embedder's MiniLM, "
+                    "or all-mpnet-base-v2 (make install-mpnet; trained for comparison only, not "
+                    "exported, needs --out) (default %(default)s)")
     ap.add_argument("--layers", type=int, default=6,
-                    help="MiniLM layers the reader keeps (default %(default)s)")
+                    help="layers of the base the reader keeps (default %(default)s; MPNet has 12)")
     ap.add_argument("--epochs", type=int, default=2,
                     help="epochs; the best on the dev lists is kept (default %(default)s)")
     ap.add_argument("--hard-share", type=float, default=0.5,
@@ -100,7 +106,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(layers=args.layers, epochs=args.epochs, hard_share=args.hard_share,
                       max_steps=args.max_steps, seed=args.seed, max_pieces=args.max_pieces,
                       listwise_weight=args.listwise_weight,
-                      pointwise_weight=args.pointwise_weight, lr=args.lr)
+                      pointwise_weight=args.pointwise_weight, lr=args.lr, base=args.base)
+    if args.base != "minilm" and args.out is None:
+        print(f"error: a reader on {args.base} needs --out (it cannot replace the package's)",
+              file=sys.stderr)
+        return EXIT_USAGE
     out = args.out or MODEL_DIR
     try:
         info = rebuild(plan, cfg, out, _log)

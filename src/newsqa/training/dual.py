@@ -20,14 +20,17 @@ from newsqa.reader.inputs import Candidate, PairTokenizer
 START_WEIGHT, START_BIAS = 20.0, -10.0
 
 
-def dual_net(layers: int, attention: str = "sdpa") -> Any:
-    """The torch dual encoder: MiniLM's first ``layers`` layers (embedding tables frozen) and a
-    one-weight head on the cosine."""
+def dual_net(layers: int, attention: str = "sdpa", base: str = "minilm") -> Any:
+    """The torch dual encoder: the first ``layers`` layers of ``base`` (MiniLM, or MPNet:
+    :func:`newsqa.training.base.base_model`; embedding tables frozen) and a one-weight head on
+    the cosine."""
     import torch
 
-    from newsqa.training.base import minilm
+    from newsqa.training.base import base_model
 
-    bert = minilm(layers, attention)
+    bert = base_model(base, layers, attention)
+    # MPNet has no token types: its forward is given ids and mask only.
+    types = base == "minilm"
 
     class DualEncoder(torch.nn.Module):
         def __init__(self) -> None:
@@ -39,8 +42,9 @@ def dual_net(layers: int, attention: str = "sdpa") -> Any:
                 self.head.bias.fill_(START_BIAS)
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            extra = {"token_type_ids": token_type_ids} if types else {}
             states = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=token_type_ids).last_hidden_state
+                               **extra).last_hidden_state
             m = attention_mask.unsqueeze(-1).to(states.dtype)
             pooled = (states * m).sum(1) / m.sum(1).clamp(min=1.0)
             return torch.nn.functional.normalize(pooled.float(), dim=-1)

@@ -1,7 +1,7 @@
-"""Train the reader: MiniLM cut to its first ``layers`` layers, fine-tuned on labelled candidate
-lists (:mod:`newsqa.training.collect`) as a dual reader (question and candidate embedded apart,
-their cosine scored: :mod:`newsqa.training.dual`), then exported to ONNX and quantized to int8.
-It imports torch; serving never imports this package.
+"""Train the reader: MiniLM (or MPNet, ``base``) cut to its first ``layers`` layers, fine-tuned
+on labelled candidate lists (:mod:`newsqa.training.collect`) as a dual reader (question and
+candidate embedded apart, their cosine scored: :mod:`newsqa.training.dual`), then exported to
+ONNX and quantized to int8 (MiniLM only). It imports torch; serving never imports this package.
 
 Loss per question: listwise (the softmax share of the list that falls on its positives) plus a
 pointwise logistic loss on every candidate, so that a logit also means something across
@@ -24,7 +24,7 @@ import numpy as np
 
 from newsqa.reader.dual import KIND
 from newsqa.reader.inputs import CONTEXT, MAX_PIECES, Candidate, PairTokenizer
-from newsqa.reader.runtime import tokenizer_path
+from newsqa.training.base import base_description, base_tokenizer
 from newsqa.training.collect import VECTOR
 from newsqa.training.dual import dual_net, export_dual, group_logits, head_of
 from newsqa.training.fusion import (
@@ -63,6 +63,7 @@ class TrainConfig:
     composer_weights: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0)
     hard_share: float = 0.5  # of a group's negatives, drawn from those the composer rates best
     threads: int | None = None
+    base: str = "minilm"  # or "mpnet": newsqa.training.base.BASES
 
 
 def candidates_of(item: dict[str, Any]) -> list[Candidate]:
@@ -142,7 +143,9 @@ def train(
     cfg: TrainConfig, log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train on ``lists``, pick the epoch on ``dev``, write ``reader.onnx`` (int8) and
-    ``reader.json`` into ``out_dir``; returns what ``reader.json`` records."""
+    ``reader.json`` into ``out_dir``; returns what ``reader.json`` records. A reader on another
+    base than MiniLM (which serving cannot run: its word pieces are not MiniLM's) is not
+    exported: its weights are saved as ``reader.safetensors`` beside ``reader.json``."""
     import torch
 
     random.seed(cfg.seed)
@@ -153,8 +156,8 @@ def train(
     from newsqa.embedding.cpu import cpu_has_native_bf16
 
     bf16 = cpu_has_native_bf16()
-    tok = PairTokenizer(tokenizer_path(), cfg.max_pieces, CONTEXT)
-    model = dual_net(cfg.layers)
+    tok = PairTokenizer(base_tokenizer(cfg.base), cfg.max_pieces, CONTEXT)
+    model = dual_net(cfg.layers, base=cfg.base)
     if cfg.other_outlets_positive:
         lists = [{**it, "candidates": [{**c, "label": abs(c["label"])} for c in it["candidates"]]}
                  for it in lists]
@@ -177,7 +180,8 @@ def train(
     logits_of = _scorer(model, tok, bf16)
 
     curve: list[dict[str, Any]] = []
-    best: tuple[float, int, dict[str, Any]] | None = None
+    # (dev top-1, epoch, weights, dev logits): the kept epoch's dev logits are reused below
+    best: tuple[float, int, dict[str, Any], list[np.ndarray]] | None = None
     kept = 0
     step = 0
     started = time.time()
@@ -226,7 +230,8 @@ def train(
             "fused": {"composer_weight": weight, "rank_penalty": penalty, **fused_report}}
         key = fused_report[f"top1@{SERVE_DEPTH}"]
         if best is None or key > best[0]:
-            best = (key, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            best = (key, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()},
+                    raw)
         curve.append(row)
         log(json.dumps(row))
         kept = best[1]
@@ -235,18 +240,26 @@ def train(
     if best is not None:
         model.load_state_dict(best[2])
     model.eval()
-    chosen = chosen_on_dev(dev, score_lists(logits_of, dev), cfg.composer_weights,
+    if cfg.base != "minilm":  # saved first: what follows reads the dev lists only
+        from safetensors.torch import save_file
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()},
+                  str(out_dir / "reader.safetensors"))
+    kept_raw = best[3] if best is not None else score_lists(logits_of, dev)
+    chosen = chosen_on_dev(dev, kept_raw, cfg.composer_weights,
                            cfg.rank_penalties, log)
     info = {
-        "format": 1, "base": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), first "
-        f"{cfg.layers} layers", "layers": cfg.layers, "max_pieces": cfg.max_pieces,
+        "format": 1, "base": base_description(cfg.base, cfg.layers), "layers": cfg.layers,
+        "max_pieces": cfg.max_pieces,
         "context": CONTEXT, "kind": KIND, **chosen,
         "epoch": kept, "config": asdict(cfg), "curve": curve, "bf16_training": bf16,
         "train_lists": len(usable), "dev_lists": len(dev),
         "trained_at": time.strftime("%Y-%m-%d"), "train_seconds": round(time.time() - started),
         "head": head_of(model),
     }
-    export(model.state_dict(), cfg.layers, out_dir, tok)
+    if cfg.base == "minilm":
+        export(model.state_dict(), cfg.layers, out_dir, tok)
     from newsqa.reader.probe import probe_pairs
 
     model.float()
