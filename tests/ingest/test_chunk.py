@@ -140,3 +140,15 @@ def test_a_chunk_split_to_fit_the_embedder_keeps_its_line_breaks() -> None:
     assert len(pieces) > 1
     lines = [line for p in pieces for line in p.split("\n")]
     assert all(line.startswith(("Heading", "The council")) for line in lines)
+
+
+def test_hard_wrapped_lines_are_one_sentence() -> None:
+    text = ("PORT ELLISON, 3 March 2026 - The harbour town opened a floating library on a\n"
+            "converted ferry on Tuesday. The library, named the Wavereader, holds 4,000 books and\n"
+            "will moor at a different pier each week, the town council said.\n\nWhat comes next\n"
+            "The council meets on Friday.")
+    (chunk,) = chunk_text(text, ChunkSpec(tokens=200, overlap=0))
+    sentences = split_sentences(chunk)
+    assert ("The library, named the Wavereader, holds 4,000 books and will moor at a different "
+            "pier each week, the town council said.") in sentences
+    assert "What comes next" in sentences and "The council meets on Friday." in sentences

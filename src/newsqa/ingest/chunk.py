@@ -12,6 +12,7 @@ import base64
 import gzip
 import hashlib
 import importlib.resources
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,12 +71,24 @@ def _split_long(sentence: str, limit: int) -> list[str]:
     return [enc.decode(ids[i : i + limit]).strip() for i in range(0, len(ids), limit)]
 
 
+# A line break inside a sentence of hard-wrapped text: the line does not end a sentence or a
+# clause and the next one goes on in lower case ("… will moor at\na different pier …").
+_SOFT_WRAP = re.compile(r"(?<=[^\s.!?:;\"”’)\]])\n(?=[a-z0-9(“\"‘'])")
+
+
+def unwrap(text: str) -> str:
+    """``text`` with the line breaks of hard wrapping joined (a line that does not end with a
+    stop and a next line that goes on in lower case); a paragraph break, a heading's line or a
+    byline's stays."""
+    return _SOFT_WRAP.sub(" ", text)
+
+
 def _pieces(text: str, limit: int) -> list[tuple[str, int, bool]]:
     """(sentence, tokens, whether it opens a line of the text): a sentence over ``limit``
     tokens is cut into pieces of at most ``limit``."""
     enc = cl100k()
     out: list[tuple[str, int, bool]] = []
-    for line in text.split("\n"):
+    for line in unwrap(text).split("\n"):
         for i, s in enumerate(split_sentences(line)):
             n = len(enc.encode_ordinary(s))
             if n <= limit:
