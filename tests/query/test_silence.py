@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from newsqa.query.sentences import analyse, match
+from newsqa.query.sentences import absent_share, analyse, match
 from newsqa.query.silence import FEATURES, probability, signals
 from newsqa.records import Passage
 
@@ -19,7 +19,8 @@ def test_signals_of_a_number_question_over_a_passage_without_the_number() -> Non
     q = analyse("How much did the coffin cost?")
     p = _passage("Pele laid to rest", "Crowds filed past the coffin in Santos.", 0.5)
     cands = [(0, 0, "Crowds filed past the coffin in Santos.")]
-    got = signals(q, cands, [match(q, s) for _, _, s in cands], [0.4], [0.3], [p])
+    got = signals(q, cands, [match(q, s) for _, _, s in cands], [0.4], [0.3], [p],
+                  absent_share(q, [f"{p.title} {p.text}"]))
     assert set(got) == set(FEATURES)
     assert got["best"] == 0.4 and got["meaning"] == 0.3
     assert got["typed"] == 0.0  # no sentence holds a number
@@ -31,7 +32,8 @@ def test_the_headline_counts_toward_what_a_sentence_covers() -> None:
     q = analyse("When was the coffin carried to Santos?")
     p = _passage("Coffin carried to Santos", "It arrived on Tuesday morning.", 0.1)
     cands = [(0, 0, "It arrived on Tuesday morning.")]
-    got = signals(q, cands, [match(q, s) for _, _, s in cands], [0.2], [0.1], [p])
+    got = signals(q, cands, [match(q, s) for _, _, s in cands], [0.2], [0.1], [p],
+                  absent_share(q, [f"{p.title} {p.text}"]))
     assert got["typed"] == 0.2 and got["covered"] == pytest.approx(1.0)
 
 

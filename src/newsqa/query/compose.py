@@ -192,19 +192,20 @@ def score_candidates(
     sem = svecs @ qvec.reshape(-1)
     scores = [cfg.semantic_weight * float(c) + lexical[j] for c, j in zip(sem, keep, strict=True)]
     best = max(scores)
+    missing = absent_share(q, [f"{p.title} {p.text}" for p in considered])
     # Evidence that misses what the question names (a year, a person) is weaker evidence; the
     # penalty decides abstention only, not which sentences are good enough to keep.
     evidence = (
         best
         - cfg.coverage_penalty * (1.0 - coverage(question, considered))
-        - cfg.absence_penalty * absent_share(q, [f"{p.title} {p.text}" for p in considered])
+        - cfg.absence_penalty * missing
     )
     # The answer type decides between relevant sentences; it is not evidence by itself.
     typed = [
         sc + cfg.answer_type_weight * m.fit + cfg.novelty_weight * m.novelty
         for sc, m in zip(scores, matches, strict=True)
     ]
-    found = signals(q, cands, matches, scores, [float(c) for c in sem], considered)
+    found = signals(q, cands, matches, scores, [float(c) for c in sem], considered, missing)
     answers = 0.0 if unseen_years(question, considered) else probability(
         found, cfg.evidence_weights)
     return Scored(q, cands, typed, svecs, best, evidence, scores, found, answers)

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 
-from newsqa.query.sentences import Question, SentenceMatch, absent_share, match
+from newsqa.query.sentences import Question, SentenceMatch, match
 from newsqa.records import Passage
 
 #: The signals, in the order of the fitted weights (besides ``bias``).
@@ -28,6 +28,7 @@ def signals(
     relevance: Sequence[float],
     meaning: Sequence[float],
     considered: Sequence[Passage],
+    missing: float,
 ) -> dict[str, float]:
     """What the evidence model weighs, for candidates (passage index, position, sentence) with
     their lexical ``matches``, ``relevance`` (composition's score before answer type) and
@@ -40,7 +41,9 @@ def signals(
       0 when none holds one;
     - ``covered``: the largest share of the question's rarity-weighted words that one sentence
       and its article's headline hold together;
-    - ``missing``: the share of those words that none of the passages mentions.
+    - ``missing``: the share of those words that none of the passages mentions
+      (:func:`~newsqa.query.sentences.absent_share`, which composition works out once for its
+      linear evidence too).
 
     The fused retrieval score is left out on purpose: it carries the recency prior, which says
     how new the passages are as of the question's date, not whether they answer it (fitted on
@@ -55,7 +58,7 @@ def signals(
         "meaning": max(meaning),
         "typed": max(typed, default=0.0),
         "covered": covered,
-        "missing": absent_share(q, [f"{p.title} {p.text}" for p in considered]),
+        "missing": missing,
     }
 
 
