@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +19,7 @@ from newsqa.query.answer import AnswerPipeline, RequestError
 from newsqa.query.events import AnswerEvent, DoneEvent
 from newsqa.records import Answer, AnswerRequest, Article, Filters, LoadProblem, Passage
 from newsqa.settings import Settings, get_settings
+from newsqa.watch.watches import Watches
 
 ProgressFn = Callable[[IngestProgress], None]
 #: Articles per write when Ray embeds: one Ray Data pass (and one start of its worker actors)
@@ -47,6 +49,8 @@ class NewsQA:
         #: The language model that writes generated answers (None when they are off).
         self.chat = parts.chat
         self.claim_encode = parts.claim_encode
+        #: Watched questions, asked again when the archive changes (:mod:`newsqa.watch`).
+        self.watches = Watches(self)
 
     @classmethod
     def open(
@@ -65,7 +69,13 @@ class NewsQA:
     def close(self) -> None:
         """Release the index."""
         self._closing.set()
+        self.watches.close()
         self.index.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called (background work ends at its next round)."""
+        return self._closing.is_set()
 
     def warm(self, after_first_answer: float = 30.0) -> int:
         """Make the BM25 postings of the archive's common words resident, once the first answer
@@ -146,11 +156,23 @@ class NewsQA:
         if ray:
             embedder, batch = self._ray_embedder(ray, ray_workers), RAY_BATCH_ARTICLES
             seconds = None  # Ray spreads one large batch over its workers
-        return Ingestor(
+        report = Ingestor(
             self.index, embedder, self.spec, batch,
             sentence_vectors=self.settings.embedding.sentence_vectors, snapshot=snapshot,
             commit_seconds=seconds,
         ).run(records, progress)
+        if report.added or report.updated:
+            self.check_watches()
+        return report
+
+    def check_watches(self) -> int:
+        """Ask again the watched questions the archive's latest changes concern (a failure is
+        logged, never raised: the change itself is done). Returns the notices recorded."""
+        try:
+            return len(self.watches.check())
+        except Exception:  # noqa: BLE001 - an ingest or delete must not fail on its watches
+            logging.getLogger("newsqa.watch").exception("checking the watches failed")
+            return 0
 
     def add_sentence_vectors(
         self, progress: Callable[[int, int], None] | None = None, batch: int = 256
@@ -205,7 +227,10 @@ class NewsQA:
 
         Raises :class:`~newsqa.index.store.IndexBusyError` while another ingest or delete writes.
         """
-        return self.index.delete(id_or_url)
+        deleted = self.index.delete(id_or_url)
+        if deleted:
+            self.check_watches()
+        return deleted
 
     # ------------------------------------------------------------------ query
     def pipeline(self) -> AnswerPipeline:

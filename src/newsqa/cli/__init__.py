@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from newsqa import __version__
-from newsqa.cli import ask, eval, feeds, index, ingest, migrate, serve, train_reader
+from newsqa.cli import ask, eval, feeds, index, ingest, migrate, serve, train_reader, watch
 from newsqa.cli.exits import (
     EXIT_BUSY,
     EXIT_HELP,
@@ -53,6 +53,7 @@ RUN_WITH_SERVICE: dict[str, Callable[[argparse.Namespace, Any], int]] = {
     "serve": serve.run,
     "follow": feeds.run_follow,
     "eval": eval.run,
+    "watch": watch.run,
 }
 
 
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     feeds.add_feeds(sub, common)
     train_reader.add_parser(sub)
     eval.add_parser(sub, common)
+    watch.add_parser(sub, common)
     return parser
 
 

@@ -27,6 +27,7 @@ from newsqa.settings.sections import (
     LogSettings,
     MilvusSettings,
     ReaderSettings,
+    WatchSettings,
 )
 
 
@@ -50,6 +51,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     feeds: FeedSettings = Field(default_factory=FeedSettings)
+    watch: WatchSettings = Field(default_factory=WatchSettings)
     ranking_profile: str = Field(
         DEFAULT_PROFILE,
         description="The ranking profile whose tuned weights are the defaults of the fields "

@@ -314,3 +314,56 @@ class FeedSettings(BaseModel):
         description="User-Agent of feed and page requests; its first word is the name robots.txt "
         "rules are matched against",
     )
+
+
+class WatchSettings(BaseModel):
+    """Watched questions: when one is asked again, what its notices say, where they go."""
+
+    match_threshold: float = Field(
+        0.45, ge=-1, le=1,
+        description="Least cosine between a watch's question and a new passage (the search "
+        "embedder's vectors) for the watch to be asked again; below it the passage cannot "
+        "change the answer enough to tell anyone",
+    )
+    statements: int = Field(
+        2, ge=1, le=5, description="Answer sentences a notice quotes at most, each cited",
+    )
+    check_seconds: float = Field(
+        5.0, gt=0, le=3600,
+        description="How often a server looks for changes made by other processes (an ingest "
+        "from the CLI, another node); its own ingests, uploads and feed polls check at once",
+    )
+    max_per_owner: int = Field(
+        200, ge=1, le=100_000, description="Watches one API key, browser or CLI user may keep",
+    )
+    max_total: int = Field(
+        10_000, ge=1, le=1_000_000,
+        description="Watches the index keeps in all (each is asked again when news that "
+        "matches it arrives)",
+    )
+    webhook_timeout: float = Field(
+        10.0, gt=0, le=120, description="Seconds one webhook delivery may take in all",
+    )
+    webhook_attempts: int = Field(
+        6, ge=1, le=50,
+        description="Deliveries tried per notice before it is marked failed (a 2xx answer ends "
+        "them)",
+    )
+    webhook_backoff: float = Field(
+        30.0, ge=0, le=86400,
+        description="Seconds before a failed delivery is tried again, doubled after each "
+        "further failure",
+    )
+    webhook_allow_hosts: str = Field(
+        "",
+        description="Hosts and networks a webhook may reach although the address guard refuses "
+        "them (loopback, private, link-local…), written as NEWSQA_FEEDS__ALLOW_HOSTS is; a "
+        "webhook URL on such an address is otherwise refused when the watch is made and again "
+        "at delivery",
+    )
+    public_url: str = Field(
+        "", max_length=2000, pattern=r"^(https?://\S+)?$",
+        description="The server's address as its users reach it (https://news.example.org), "
+        "for the answer links of webhook bodies (answer_url) and Atom feeds; empty: a feed "
+        "links to the address it was fetched at, and a webhook body's answer_url is null",
+    )

@@ -1,0 +1,103 @@
+"""Watches over a real index and the real model: asked again only when new passages could
+answer them, a notice only when the answer changed for its reader, once across processes, and
+nothing lost on restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from newsqa.records import Filters
+from newsqa.service import NewsQA
+from tests.support import article, open_service
+
+QUESTION = "Which firm will lead the Springfield bridge repair?"
+BASE = [
+    article("City council approves budget", "The city council of Springfield approved a budget "
+            "of 40 million dollars on Monday. The vote was 7 to 2.", published_at="2024-03-01",
+            source="springfield.example", url="https://springfield.example/budget"),
+    article("Local team wins cup", "The Springfield Rovers won the regional football cup on "
+            "Sunday, beating Shelbyville 2-1.", published_at="2024-03-02",
+            source="sports.example", url="https://sports.example/cup"),
+]
+UNRELATED = article("Bakery opens downtown", "A new bakery opened downtown on Tuesday, selling "
+                    "sourdough bread and pastries.", published_at="2024-03-03",
+                    source="food.example", url="https://food.example/bakery")
+REPORT = article("Engineering firm picked for Springfield bridge repair", "Springfield picked "
+                 "the engineering firm Acme Works to lead the repair of the Main Street bridge, "
+                 "the mayor said on Wednesday. The repair will take six months.",
+                 published_at="2024-03-04", source="springfield.example",
+                 url="https://springfield.example/bridge")
+CORRECTION = article("Beta Builders, not Acme Works, will lead Springfield bridge repair",
+                     "Springfield said on Thursday that Beta Builders, not Acme Works, will lead "
+                     "the repair of the Main Street bridge. An earlier report named the wrong "
+                     "firm.", published_at="2024-03-05", source="news.example",
+                     url="https://news.example/bridge-correction")
+
+
+def _service(path: Path) -> NewsQA:
+    return open_service(path)
+
+
+def test_a_story_in_three_steps_gives_two_notices(tmp_path: Path) -> None:
+    svc = _service(tmp_path)
+    try:
+        svc.ingest_records(BASE)
+        w = svc.watches.add(QUESTION)
+        assert w.shown is not None and w.shown.abstained  # nothing on it yet
+        svc.ingest_records([UNRELATED])
+        assert svc.watches.notices(w.id) == []
+        svc.ingest_records([REPORT])
+        (first,) = svc.watches.notices(w.id)
+        assert first.kind == "first" and "Acme Works" in first.text and "[1]" in first.text
+        assert [c.url for c in first.citations] == [REPORT.url]
+        svc.ingest_records([CORRECTION])
+        newest, older = svc.watches.notices(w.id)
+        assert older.id == first.id and newest.kind == "new" and newest.seq == 2
+        assert "Beta Builders" in newest.text
+        assert [c.url for c in newest.citations] == [CORRECTION.url]
+        assert len(newest.segments) <= svc.settings.watch.statements
+        watched = svc.watches.get(w.id)
+        assert watched is not None and watched.unread == 2 and watched.shown is not None
+        assert set(watched.shown.sources) >= {c.article_id for c in newest.citations}
+        # nothing new: asking again records nothing
+        assert svc.watches.check() == []
+    finally:
+        svc.close()
+
+
+def test_a_deleted_article_withdraws_and_filters_hold(tmp_path: Path) -> None:
+    svc = _service(tmp_path)
+    try:
+        svc.ingest_records([*BASE, REPORT])
+        w = svc.watches.add(QUESTION)
+        other = svc.watches.add(QUESTION, Filters(sources=["sports.example"]), owner="client:x")
+        assert w.shown is not None and not w.shown.abstained
+        svc.ingest_records([CORRECTION])
+        assert [n.kind for n in svc.watches.notices(w.id)] == ["new"]
+        assert svc.watches.notices(other.id) == []  # the correction is not from its outlet
+        assert svc.delete(CORRECTION.url or "")
+        (gone, _) = svc.watches.notices(w.id)
+        assert gone.kind == "withdrawn" and "was deleted" in gone.text
+        assert svc.watches.all("client:x") == [svc.watches.get(other.id)]
+        assert svc.watches.all("local")[0].id == w.id
+    finally:
+        svc.close()
+
+
+def test_two_processes_notice_once_and_restart_loses_nothing(tmp_path: Path) -> None:
+    one = _service(tmp_path)
+    one.ingest_records(BASE)
+    w = one.watches.add(QUESTION)
+    two = _service(tmp_path)
+    one.ingest_records([REPORT])
+    assert two.watches.check() == []  # the ingesting process noticed it already
+    assert [n.kind for n in two.watches.notices(w.id)] == ["first"]
+    one.close()
+    two.ingest_records([CORRECTION])  # the other process ingests; one is gone
+    two.close()
+    again = _service(tmp_path)
+    try:
+        assert [n.kind for n in again.watches.notices(w.id)] == ["new", "first"]
+        assert again.watches.check() == []
+    finally:
+        again.close()
