@@ -58,6 +58,7 @@ def _keyless_status(c: TestClient, method: str, path: str) -> int:
     """The status of a request without the key (and with an empty body: the key is checked
     first)."""
     url = path.replace("{article_id}", "x").replace("{model_id}", "newsqa")
+    url = url.replace("{watch_id}", "0" * 32)  # a watch's id is 32 hex digits
     url = re.sub(r"\{\w+\}", "x", url)
     return c.request(method, url, json=None).status_code
 

@@ -54,7 +54,10 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
         ("/api/articles/{article_id}", "delete"), ("/api/health", "get"), ("/metrics", "get"),
         ("/v1/chat/completions", "post"), ("/v1/models", "get"), ("/v1/models/{model_id}", "get"),
         ("/", "get"), ("/api/feeds", "get"), ("/api/feeds", "post"),
-        ("/api/feeds/{feed}", "delete"),
+        ("/api/feeds/{feed}", "delete"), ("/api/watches", "get"), ("/api/watches", "post"),
+        ("/api/watches/events", "get"), ("/api/watches/{watch_id}", "get"),
+        ("/api/watches/{watch_id}", "delete"), ("/api/watches/{watch_id}/read", "post"),
+        ("/api/watches/{watch_id}/feed.xml", "get"),
     }
     seen = {(p, m) for p, ops in spec["paths"].items() for m in ops}
     assert seen == expected
@@ -91,7 +94,7 @@ def test_chat_page_and_assets(client: TestClient) -> None:
                    'name="viewport"'):
         assert needle in page.text
     assert '<script src="/static/sse.js" defer></script>' in page.text
-    for asset in ("/static/app.js", "/static/sse.js"):
+    for asset in ("/static/app.js", "/static/sse.js", "/static/cards.js", "/static/watch.js"):
         js = client.get(asset)
         assert js.status_code == 200 and "javascript" in js.headers["content-type"]
         assert "innerHTML" not in js.text.replace("never as HTML", "")

@@ -8,6 +8,7 @@ OpenAPI document, where it folds that scheme back into ``HTTPBearer``.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Annotated
 
@@ -44,6 +45,17 @@ def _check_key(svc: NewsQA, creds: HTTPAuthorizationCredentials | None) -> None:
             "missing or wrong API key: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": 'Bearer realm="newsqa"'},
         )
+
+
+def key_owner(svc: NewsQA, creds: HTTPAuthorizationCredentials | None) -> str | None:
+    """Whose watches a request that gives the server's API key reaches: ``key:`` and the first
+    16 hex digits of the key's SHA-256; None when the server has no key or the request gives
+    none (401 for a wrong one)."""
+    key = svc.settings.api.key
+    if not key or creds is None:
+        return None
+    _check_key(svc, creds)
+    return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def require_write(request: Request, svc: Service, creds: Credentials) -> None:

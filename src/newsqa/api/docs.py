@@ -28,6 +28,9 @@ DESCRIPTION = """Question answering over a news archive, with cited answers.
   passage), each quoting the passage(s) it comes from. When no article answers, `abstained` is
   true and `passages` lists the closest ones.
 * **Search** passages, **browse**, **add** (JSON or an uploaded file) and **delete** articles.
+* **Watch** a question (`/api/watches`): it is asked again as news arrives, and a notice says
+  what changed in its answer (a list with unread marks, Server-Sent Events, an Atom feed per
+  watch, an optional webhook).
 * An **OpenAI-compatible** `/v1/chat/completions` lets chat clients get cited answers.
 
 When the server has an API key (`NEWSQA_API__KEY`), writes need `Authorization: Bearer <key>`;
@@ -43,6 +46,8 @@ OPENAPI_TAGS = [
     {"name": "Questions", "description": "Ask and search"},
     {"name": "Articles", "description": "Browse, add and delete articles"},
     {"name": "Feeds", "description": "Followed news feeds and their status"},
+    {"name": "Watches", "description": "Watched questions: notices when their answer changes, "
+     "as a list, Server-Sent Events, Atom feeds or webhooks"},
     {"name": "OpenAI-compatible", "description": "For existing chat clients"},
     {"name": "Operations", "description": "Health and metrics"},
     {"name": "Web", "description": "The chat page"},
@@ -89,9 +94,10 @@ def _document_limits(doc: dict[str, Any], service: NewsQA) -> None:
     a language model, ``mode`` is extractive only."""
     schemas = doc.get("components", {}).get("schemas", {})
     limit = service.settings.api.max_question_chars
-    question = schemas.get("AskRequest", {}).get("properties", {}).get("question")
-    if question is not None:
-        question["maxLength"] = limit
+    for name in ("AskRequest", "WatchIn"):
+        question = schemas.get(name, {}).get("properties", {}).get("question")
+        if question is not None:
+            question["maxLength"] = limit
     user = schemas.get("UserMessage", {}).get("properties", {}).get("content", {})
     for option in user.get("anyOf", []):
         if option.get("type") == "string":

@@ -22,7 +22,7 @@ from newsqa.api.errors import install_error_handlers
 from newsqa.api.exposure import Exposure, HostCheckMiddleware
 from newsqa.api.metrics import Metrics, MetricsMiddleware
 from newsqa.api.middleware import RequestContextMiddleware
-from newsqa.api.routes import articles, feeds, openai, operations, questions, web
+from newsqa.api.routes import articles, feeds, openai, operations, questions, watches, web
 from newsqa.api.shutdown import lifespan
 from newsqa.api.uploads import clean_stale_uploads
 from newsqa.service import NewsQA
@@ -56,7 +56,8 @@ def create_app(service: NewsQA, bind: str | None = None) -> FastAPI:
     app.add_middleware(HostCheckMiddleware, hosts=app.state.exposure.hosts)
     app.add_middleware(RequestContextMiddleware)  # outermost: it also sees the metrics' 500s
     install_error_handlers(app)
-    for routes in (questions, articles, operations, web, openai, feeds):  # the OpenAPI page's order
+    # the OpenAPI page's order
+    for routes in (questions, articles, operations, web, openai, feeds, watches):
         app.include_router(routes.router)
     feeds.collect_metrics(app)
     app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")

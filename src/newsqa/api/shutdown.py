@@ -5,7 +5,9 @@ app its lifespan's shutdown, so an upload that takes ten minutes would hold the 
 ignore the signal) for ten minutes. :func:`lifespan` therefore chains a handler in front of
 uvicorn's that sets ``app.state.stopping`` first; an upload reads it between records
 (:func:`newsqa.api.uploads.bounded_records`), so its ingest commits the batch it holds and
-ends, and uvicorn's own handler then goes on as before.
+ends, and uvicorn's own handler then goes on as before. An event stream
+(``/api/watches/events``) ends on it too, and so does the watches' background round
+(:func:`newsqa.watch.deliver.start_watching`), which the lifespan runs while the app serves.
 """
 
 from __future__ import annotations
@@ -18,11 +20,16 @@ from contextlib import asynccontextmanager
 from types import FrameType
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
+
+from newsqa.watch.deliver import start_watching
 
 log = logging.getLogger("newsqa.api")
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Seconds the app's end waits for a round of the watches' background work to finish.
+WATCHER_JOIN_S = 10.0
 
 
 def watch_signals(stopping: threading.Event) -> Callable[[], None]:
@@ -58,10 +65,14 @@ def watch_signals(stopping: threading.Event) -> Callable[[], None]:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The app's lifespan: ``app.state.stopping`` is set on a stop signal, and at the end."""
+    """The app's lifespan: ``app.state.stopping`` is set on a stop signal, and at the end;
+    meanwhile a thread checks the watches and delivers their webhooks
+    (:func:`~newsqa.watch.deliver.start_watching`), and is waited for (a little) at the end."""
     restore = watch_signals(app.state.stopping)
+    watcher = start_watching(app.state.service, app.state.stopping)
     try:
         yield
     finally:
         app.state.stopping.set()
         restore()
+        await anyio.to_thread.run_sync(watcher.join, WATCHER_JOIN_S)

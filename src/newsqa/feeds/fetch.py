@@ -68,7 +68,9 @@ class Response:
     body: bytes
 
 
-def _bounded_transport(backend: BoundedBackend) -> httpx.HTTPTransport:
+def bounded_transport(backend: BoundedBackend) -> httpx.HTTPTransport:
+    """An httpx transport whose connections go through ``backend`` (bounded, and guarded where
+    it is a :class:`~newsqa.feeds.guard.GuardedBackend`): feeds' and webhooks' requests."""
     transport = httpx.HTTPTransport(trust_env=False)
     pool = getattr(transport, "_pool", None)
     if not isinstance(pool, httpcore.ConnectionPool) or not hasattr(pool, "_network_backend"):
@@ -130,7 +132,7 @@ class Fetcher:
                                 "(NEWSQA_FEEDS__ALLOW_PRIVATE=true): any feed or item link may "
                                 "reach this machine and its private network")
                 self._clients[guarded] = httpx.Client(
-                    transport=_bounded_transport(backend), trust_env=False,
+                    transport=bounded_transport(backend), trust_env=False,
                     follow_redirects=False,
                     headers={"User-Agent": self.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
                 )

@@ -61,7 +61,8 @@ class Watches:
         self._open_lock = threading.Lock()
         self._check_lock = threading.Lock()
         self._listeners: list[Callable[[Notice, Watch], None]] = []
-        self._seen_generation = -1
+        #: The generation and top chunk id the last check saw.
+        self._seen = (-1, -1)
         #: What the last check that looked at changes did: watches, asked again, notices, ms.
         self.last_check: dict[str, float] = {}
 
@@ -173,10 +174,12 @@ class Watches:
             index = self.service.index
             generation = index.generation
             top = index.catalogue.top_chunk_id()
+            if (generation, top) == self._seen:
+                return []  # nothing changed since the last check: no watch is read
             marks = self.store.marks()
             behind = [i for i, c in enumerate(marks.checked) if c < top]
-            if not marks.ids or (not behind and generation == self._seen_generation):
-                self._seen_generation = generation
+            if not marks.ids or (not behind and generation == self._seen[0]):
+                self._seen = (generation, top)
                 return []
             index.refresh()
             started = time.perf_counter()
@@ -188,7 +191,7 @@ class Watches:
                                     self.settings.match_threshold)
                     for wid, fresh in zip(marks.ids, found, strict=True):
                         concerns[wid].fresh |= fresh
-            if generation != self._seen_generation:
+            if generation != self._seen[0]:
                 cited = self.store.cited()
                 every = sorted({a for s in cited.values() for a in s})
                 stored = index.catalogue.existing(every, [None] * len(every))
@@ -213,7 +216,7 @@ class Watches:
                     out.append(notice)
                     for listener in list(self._listeners):
                         listener(notice, watch)
-            self._seen_generation = generation
+            self._seen = (generation, top)
             self.last_check = {"watches": len(marks.ids), "asked": asked, "notices": len(out),
                                "ms": round(1000 * (time.perf_counter() - started), 1)}
             if asked:

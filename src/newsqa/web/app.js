@@ -23,36 +23,7 @@
     return (Number.isFinite(seconds) && seconds > 0 ? seconds : 60) * 1000;
   }
 
-  // ------------------------------------------------------------------ DOM helpers
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (name === "text") node.textContent = String(value);
-      else node.setAttribute(name, String(value));
-    }
-    for (const child of children) {
-      if (child === null || child === undefined) continue;
-      node.append(typeof child === "string" ? document.createTextNode(child) : child);
-    }
-    return node;
-  }
-
-  function safeUrl(url) {
-    if (!url) return null;
-    try {
-      const u = new URL(url, window.location.href);
-      return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
-    } catch {
-      return null;
-    }
-  }
-
-  function link(url, text, cls) {
-    const href = safeUrl(url);
-    if (!href) return el("span", { class: cls, text });
-    return el("a", { class: cls, href, target: "_blank", rel: "noopener noreferrer", text });
-  }
+  const { el, segmentNode, byArticle, citationCard, passageCard } = window.NewsqaCards;
 
   function citeLink(n, turnIndex) {
     return el("a", {
@@ -61,114 +32,16 @@
     });
   }
 
-  // One answer segment: its lead, its text as text (a "[12]" in it is article text), the part
-  // that answers (span) in <strong>, then a link per citation number.
-  function segmentNode(seg, turnIndex) {
-    const text = String(seg.text || "");
-    const node = el("span", { class: seg.lead ? "segment with-lead" : "segment" });
-    if (seg.lead) node.append(el("span", { class: "lead", text: seg.lead }));
-    const span = Array.isArray(seg.span) ? seg.span : null;
-    if (span && span[0] >= 0 && span[0] < span[1] && span[1] <= text.length) {
-      node.append(text.slice(0, span[0]), el("strong", { class: "span", text: text.slice(span[0], span[1]) }),
-        text.slice(span[1]));
-    } else {
-      node.append(text);
-    }
-    for (const n of seg.citations || []) node.append(" ", citeLink(Number(n), turnIndex));
-    if (seg.flag) {
-      node.classList.add("flagged");
-      node.append(" ", el("em", { class: "flag", text: `(${seg.flag})` }));
-    }
-    return node;
-  }
-
   // The checked segments, then (while a model writes) the text of the sentence in progress.
   function renderSegments(target, segments, turnIndex, draft = "", note = "") {
     const nodes = [];
     if (note) nodes.push(el("p", { class: "note", text: note }));
     segments.forEach((seg, i) => {
       if (i) nodes.push(document.createTextNode(" "));
-      nodes.push(segmentNode(seg, turnIndex));
+      nodes.push(segmentNode(seg, (n) => citeLink(n, turnIndex)));
     });
     if (draft) nodes.push(document.createTextNode(" "), el("span", { class: "draft", text: draft }));
     target.replaceChildren(...nodes);
-  }
-
-
-  // The quoted pieces of a citation: sentences of its passage, or its article's headline.
-  function quotePieces(quote) {
-    return (quote || "").split(" … ").map((piece) => piece.trim()).filter(Boolean);
-  }
-
-  // The passage with the quoted sentence(s) wrapped in <mark>, built from text nodes; a quoted
-  // headline is marked on the card's title instead.
-  function highlighted(passage, quote, title) {
-    const ranges = [];
-    const pieces = quotePieces(quote).filter((p) => p !== title);
-    for (const p of pieces) {
-      const at = passage.indexOf(p);
-      if (at >= 0) ranges.push([at, at + p.length]);
-    }
-    ranges.sort((a, b) => a[0] - b[0]);
-    const frag = document.createDocumentFragment();
-    let pos = 0;
-    for (const [start, end] of ranges) {
-      if (end <= pos) continue;
-      const from = Math.max(start, pos);
-      if (from > pos) frag.append(document.createTextNode(passage.slice(pos, from)));
-      frag.append(el("mark", { text: passage.slice(from, end) }));
-      pos = end;
-    }
-    if (pos < passage.length) frag.append(document.createTextNode(passage.slice(pos)));
-    if (!ranges.length && pieces.length) frag.append(el("mark", { text: ` “${pieces.join(" … ")}”` }));
-    return frag;
-  }
-
-  function meta(item) {
-    const bits = [item.source || "unknown outlet", item.published_at || "undated"];
-    return el("div", { class: "meta" }, bits.join(" · "),
-      item.url ? " · " : null, item.url ? link(item.url, item.url, "url") : null);
-  }
-
-  // The citations of an answer grouped by article, in order of their first number: the service
-  // numbers articles, but a generated answer numbers the passages its model was shown.
-  function byArticle(citations) {
-    const groups = new Map();
-    for (const c of citations) {
-      const key = c.article_id || `#${c.n}`;
-      if (!groups.has(key)) groups.set(key, []);
-      groups.get(key).push(c);
-    }
-    return [...groups.values()];
-  }
-
-  // One card per article: its number(s), title and outlet, then each cited passage with the
-  // quoted words marked. `data-ns` holds every number that leads to it.
-  function citationCard(group, turnIndex) {
-    const c = group[0];
-    const ns = group.map((g) => g.n);
-    const titleQuoted = group.some((g) => quotePieces(g.quote).includes(g.title));
-    return el("li", {
-      class: "source", "data-n": c.n, "data-ns": ns.join(" "), id: `source-${turnIndex}-${c.n}`,
-      tabindex: "-1",
-    },
-    el("div", { class: "source-head" },
-      ...ns.map((n) => el("span", { class: "num", text: n })),
-      titleQuoted ? el("mark", {}, link(c.url, c.title, "title")) : link(c.url, c.title, "title")),
-    meta(c),
-    ...group.map((g) => el("blockquote", { class: "passage" },
-      highlighted(g.passage || g.quote, g.quote, g.title))));
-  }
-
-  function passageCard(p, i) {
-    const text = p.text.length > 420 ? `${p.text.slice(0, 420)} …` : p.text;
-    return el("li", { class: "source closest", "data-rank": i + 1 },
-      el("div", { class: "source-head" }, link(p.url, p.title, "title")),
-      meta(p),
-      p.also_reported_by && p.also_reported_by.length
-        ? el("div", { class: "also", text: `Also reported by ${p.also_reported_by.join(", ")}` })
-        : null,
-      el("blockquote", { class: "passage", text }));
   }
 
   // ------------------------------------------------------------------ sources panel
@@ -186,7 +59,8 @@
       list.replaceChildren(...r.passages.slice(0, 8).map(passageCard));
     } else {
       $("#sources-title").textContent = "Sources";
-      list.replaceChildren(...byArticle(r.citations).map((g) => citationCard(g, turnIndex)));
+      const cards = byArticle(r.citations).map((g) => citationCard(g, `source-${turnIndex}`));
+      list.replaceChildren(...cards);
     }
   }
 
@@ -218,6 +92,9 @@
     }
     return res;
   }
+
+  // What the other scripts of the page use: the API with this page's key (watch.js).
+  window.NewsqaChat = { api, errorText };
 
   async function errorText(res) {
     try {
@@ -263,7 +140,7 @@
       el("p", { class: "question", text: question }), answerEl);
     $("#conversation").append(node);
     window.NewsqaView.reveal(node);
-    const turn = { el: node, answerEl, result: null, index };
+    const turn = { el: node, answerEl, result: null, index, question, filters: {} };
     state.turns.push(turn);
     return turn;
   }
@@ -289,9 +166,12 @@
     const c = result.mode === "generate" ? result.claims : null;
     const checked = c ? ` · written by the language model: ${c.checked} sentences checked, `
       + `${c.kept} supported, ${c.flagged} flagged, ${c.dropped} dropped` : "";
-    turn.el.append(el("p", { class: "turn-meta muted" },
+    const metaLine = el("p", { class: "turn-meta muted" },
       el("button", { type: "button", class: "link show-sources", "data-turn": turn.index, text: label }),
-      ms ? ` · ${Math.round(ms)} ms` : "", checked));
+      ms ? ` · ${Math.round(ms)} ms` : "", checked);
+    turn.el.append(metaLine);
+    // the question can be watched: an abstention too (the archive may answer it later)
+    if (window.NewsqaWatch) window.NewsqaWatch.offer(metaLine, turn.question, turn.filters);
     state.history.push({ role: "user", content: result.question },
       { role: "assistant", content: result.answer });
     state.history = state.history.slice(-MAX_HISTORY);
@@ -323,6 +203,7 @@
     }
     window.NewsqaView.asked();
     const turn = addTurn(question);
+    turn.filters = f;
     // "New conversation" aborts this controller; so does a server silent for the timeout.
     const controller = new AbortController();
     const timeoutMs = answerTimeoutMs();
@@ -494,7 +375,7 @@
       }
     });
     document.addEventListener("click", (e) => {
-      const cite = e.target.closest("a.cite");
+      const cite = e.target.closest("a.cite[data-turn]");
       if (cite) {
         e.preventDefault();
         focusSource(Number(cite.dataset.turn), cite.dataset.n);
