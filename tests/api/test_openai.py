@@ -12,6 +12,7 @@ from openai.types import Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from newsqa.api.openai_schemas import MAX_CONTENT_CHARS, MAX_MESSAGES, MAX_PARTS
+from newsqa.api.schemas import NOT_BLANK
 from newsqa.ingest.chunk import cl100k
 from tests.support import SEED_QUESTION
 
@@ -168,7 +169,7 @@ def test_the_page_documents_the_chat_bounds(client: TestClient) -> None:
         ["system", "developer", "user", "assistant", "tool", "function"])
     user = schemas["UserMessage"]["properties"]["content"]["anyOf"]
     limit = client.app.state.service.settings.api.max_question_chars  # type: ignore[attr-defined]
-    assert user[0] == {"type": "string", "maxLength": limit, "pattern": r"\S"}
+    assert user[0] == {"type": "string", "maxLength": limit, "pattern": NOT_BLANK}
     assert user[1]["maxItems"] == MAX_PARTS
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from newsqa.records import Answer, Citation, Filters, Segment
-from newsqa.watch.check import Concern, NewChunks, compare, gone, matches, shown_of
+from newsqa.watch.check import Concern, NewChunks, compare, gone, matches, shown_of, woken
 
 
 def _chunks() -> NewChunks:
@@ -21,14 +21,27 @@ def _chunks() -> NewChunks:
 
 def test_matches_cosine_watermark_and_filters() -> None:
     q = np.array([[1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1]], np.float32)
-    got = matches(q, [0, 0, 12, 0], [Filters(), Filters(sources=["one.example"]), Filters(),
-                                      Filters()], _chunks(), 0.5)
+    new = _chunks()
+    rows = matches(q, [0, 0, 12, 0], [Filters(), Filters(sources=["one.example"]), Filters(),
+                                       Filters()], new, 0.5)
+    got = woken(rows, new)
     assert got[0] == {"a", "b"}  # chunk 13 (cos 0.6) brings b
     assert got[1] == set()  # b matches but is not from one.example
     assert got[2] == {"b"}  # only chunk 13 is past its watermark 12
     assert got[3] == set()  # nothing near
-    since = matches(q[:1], [0], [Filters(since="2024-03-02")], _chunks(), 0.5)
-    assert since == [{"b"}]
+    since = matches(q[:1], [0], [Filters(since="2024-03-02")], new, 0.5)
+    assert woken(since, new) == [{"b"}]
+
+
+def test_the_rare_word_gate() -> None:
+    q = np.array([[1, 0, 0], [0.6, 0.8, 0]], np.float32)
+    new = _chunks()
+    rows = matches(q, [0, 0], [Filters(), Filters()], new, 0.5)
+    words = {0: frozenset({"acme", "bridge"}), 1: frozenset({"bakery"}),
+             2: frozenset({"beta", "bridge"})}
+    rare = [frozenset({"beta"}), frozenset()]
+    # the first watch needs "beta": only chunk 13 (article b) has it; the second is ungated
+    assert woken(rows, new, rare, words) == [{"b"}, {"a", "b"}]
 
 
 def test_gone_tells_deleted_from_updated() -> None:

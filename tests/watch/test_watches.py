@@ -101,3 +101,20 @@ def test_two_processes_notice_once_and_restart_loses_nothing(tmp_path: Path) -> 
         assert again.watches.check() == []
     finally:
         again.close()
+
+
+def test_two_query_nodes_on_postgres_notice_once(tmp_path: Path, catalog_url: str) -> None:
+    nodes = [open_service(tmp_path / name, index__catalog_url=catalog_url)
+             for name in ("one", "two")]
+    try:
+        nodes[0].ingest_records(BASE)
+        w = nodes[1].watches.add(QUESTION)
+        nodes[0].ingest_records([REPORT])  # node one ingests and checks at once
+        assert nodes[1].watches.check() == []  # node two finds it done
+        nodes[1].ingest_records([CORRECTION])
+        assert nodes[0].watches.check() == []
+        assert [n.kind for n in nodes[0].watches.notices(w.id)] == ["new", "first"]
+        assert [n.kind for n in nodes[1].watches.notices(w.id)] == ["new", "first"]
+    finally:
+        for node in nodes:
+            node.close()

@@ -39,8 +39,10 @@ IsoDate = Annotated[
     Field(json_schema_extra={"format": "date", "examples": ["2023-01-05"]}),
 ]
 Outlet = Annotated[str, Field(min_length=1, max_length=200)]
-#: A text that is not blank, as the OpenAPI page says it (the API checks ``text.strip()``).
-NOT_BLANK = r"\S"
+#: A text that is not blank, as the OpenAPI page says it: a character Python's ``str.strip()``
+#: (what the API checks) keeps, in the page's (ECMAScript) regex dialect, whose ``\s`` lacks
+#: U+001C–U+001F and U+0085 and has U+FEFF.
+NOT_BLANK = r"[^\s\x1c-\x1f\x85]|\ufeff"
 MODE_DOC = (
     "extractive: sentences quoted from the articles; generate: written by the configured "
     "language model (NEWSQA_GENERATOR__URL), every sentence checked against the passage it "

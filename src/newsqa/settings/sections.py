@@ -320,10 +320,16 @@ class WatchSettings(BaseModel):
     """Watched questions: when one is asked again, what its notices say, where they go."""
 
     match_threshold: float = Field(
-        0.45, ge=-1, le=1,
+        0.50, ge=-1, le=1,
         description="Least cosine between a watch's question and a new passage (the search "
         "embedder's vectors) for the watch to be asked again; below it the passage cannot "
         "change the answer enough to tell anyone",
+    )
+    rare_words: int = Field(
+        2, ge=0, le=10,
+        description="A new passage that comes close to a watch's question must also hold one "
+        "of the question's this many rarest words (by idf over the archive) to wake it: news "
+        "on the same topic that names none of them is not asked about (0: the cosine alone)",
     )
     statements: int = Field(
         2, ge=1, le=5, description="Answer sentences a notice quotes at most, each cited",

@@ -61,18 +61,33 @@ class Concern:
 def matches(
     qvecs: np.ndarray, checked: Sequence[int], filters: Sequence[Filters], new: NewChunks,
     threshold: float,
-) -> list[set[str]]:
-    """Per watch, the new articles with a chunk past its watermark, within its filters, whose
-    cosine to its question is at least ``threshold``."""
+) -> list[np.ndarray]:
+    """Per watch, the rows of ``new`` past its watermark, within its filters, whose cosine to
+    its question is at least ``threshold``."""
     if not len(new.ids) or not len(qvecs):
-        return [set() for _ in checked]
+        return [np.zeros(0, np.int64) for _ in checked]
     sims = qvecs @ new.vectors.T
-    out: list[set[str]] = []
+    out: list[np.ndarray] = []
     for row, (mark, f) in enumerate(zip(checked, filters, strict=True)):
         keep = (new.ids > mark) & (sims[row] >= threshold)
         if keep.any() and (f.since or f.until or f.sources):
             keep &= CompiledFilter.of(f).mask(new.dates, new.sources)
-        out.append({new.articles[i] for i in np.flatnonzero(keep)})
+        out.append(np.flatnonzero(keep))
+    return out
+
+
+def woken(
+    rows: Sequence[np.ndarray], new: NewChunks, rare: Sequence[frozenset[str]] | None = None,
+    words: Mapping[int, frozenset[str]] | None = None,
+) -> list[set[str]]:
+    """Per watch, the new articles that wake it: those with a matching row (:func:`matches`)
+    that, when ``rare`` is given, also holds one of the watch's rarest question words (stems;
+    ``words``: each row's stems). An empty ``rare`` set leaves that watch ungated."""
+    out: list[set[str]] = []
+    for i, hits in enumerate(rows):
+        key = rare[i] if rare is not None else frozenset()
+        out.append({new.articles[r] for r in hits
+                    if not key or words is None or key & words.get(int(r), frozenset())})
     return out
 
 

@@ -21,7 +21,17 @@ from newsqa.index.store import NewsIndex
 from newsqa.query.answer import AnswerPipeline
 from newsqa.records import Answer, AnswerRequest, Filters
 from newsqa.settings import Settings
-from newsqa.watch.check import Concern, NewChunks, compare, gone, matches, notice_of, shown_of
+from newsqa.text import query_terms, stems
+from newsqa.watch.check import (
+    Concern,
+    NewChunks,
+    compare,
+    gone,
+    matches,
+    notice_of,
+    shown_of,
+    woken,
+)
 from newsqa.watch.records import Notice, Watch
 from newsqa.watch.store import Marks, WatchStore
 
@@ -152,6 +162,25 @@ class Watches:
                 ids = sorted(meta)
                 yield NewChunks.of(meta, np.asarray(index.vectors_of(ids), np.float32))
 
+    def _rare(self, ids: list[str]) -> list[frozenset[str]]:
+        """Each watch's rarest question words (stems), by idf over the archive."""
+        asked = {w.id: w.question for w in self.store.all()}
+        out = []
+        for wid in ids:
+            terms = query_terms(asked.get(wid, ""))
+            idf = self.service.index.term_idf(terms)
+            ranked = sorted(terms, key=lambda t: -idf.get(t, 0.0))
+            out.append(stems(ranked[: self.settings.rare_words]))
+        return out
+
+    def _words(self, new: NewChunks, rows: list[np.ndarray]) -> dict[int, frozenset[str]]:
+        """The stems of the title and text of each row some watch matched."""
+        wanted = sorted({int(r) for hits in rows for r in hits})
+        texts = self.service.index.chunks([int(new.ids[r]) for r in wanted])
+        return {r: stems(query_terms(f"{texts[int(new.ids[r])]['title']} "
+                                     f"{texts[int(new.ids[r])]['text']}"))
+                for r in wanted if int(new.ids[r]) in texts}
+
     def _vectors(self, marks: Marks) -> np.ndarray:
         name, vecs = self.service.embedder.name, marks.vectors
         stale = [i for i, m in enumerate(marks.models) if m != name]
@@ -186,9 +215,15 @@ class Watches:
             concerns = {i: Concern() for i in marks.ids}
             if behind:
                 vecs = self._vectors(marks)
+                rare: list[frozenset[str]] | None = None
                 for new in self._new_chunks(min(marks.checked[i] for i in behind), top):
-                    found = matches(vecs, marks.checked, marks.filters, new,
-                                    self.settings.match_threshold)
+                    rows = matches(vecs, marks.checked, marks.filters, new,
+                                   self.settings.match_threshold)
+                    words = None
+                    if self.settings.rare_words and any(len(r) for r in rows):
+                        rare = rare or self._rare(marks.ids)
+                        words = self._words(new, rows)
+                    found = woken(rows, new, rare, words)
                     for wid, fresh in zip(marks.ids, found, strict=True):
                         concerns[wid].fresh |= fresh
             if generation != self._seen[0]:
