@@ -26,15 +26,10 @@ from fastapi.testclient import TestClient
 from newsqa.api.factory import create_app
 from newsqa.service import NewsQA
 from tests.api.conftest import KEY, sse_events
-from tests.support import NEWS, article, free_port, open_service
+from tests.support import NEWS, free_port, open_service
+from tests.watch.story import QUESTION
+from tests.watch.story import REPORT as BRIDGE
 
-QUESTION = "Which firm will lead the Springfield bridge repair?"
-BRIDGE = article(
-    "Engineering firm picked for Springfield bridge repair",
-    "Springfield picked the engineering firm Acme Works to lead the repair of the Main Street "
-    "bridge, the mayor said on Wednesday. The repair will take six months.",
-    published_at="2024-03-04", source="springfield.example",
-    url="https://springfield.example/bridge")
 ALICE = {"X-Newsqa-Client": "alice-browser-0001"}
 BOB = {"X-Newsqa-Client": "bob-browser-000002"}
 AUTH = {"Authorization": f"Bearer {KEY}"}

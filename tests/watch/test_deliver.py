@@ -8,11 +8,9 @@ repair, answered first by an article added after it was watched."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,52 +19,9 @@ import pytest
 from newsqa.service import NewsQA
 from newsqa.watch.deliver import deliver, deliver_due, start_watching
 from newsqa.watch.store import WatchStore
-from tests.support import NEWS, article, open_service
-
-QUESTION = "Which firm will lead the Springfield bridge repair?"
-BRIDGE = article(
-    "Engineering firm picked for Springfield bridge repair",
-    "Springfield picked the engineering firm Acme Works to lead the repair of the Main Street "
-    "bridge, the mayor said on Wednesday. The repair will take six months.",
-    published_at="2024-03-04", source="springfield.example",
-    url="https://springfield.example/bridge")
-
-
-class Receiver:
-    """An HTTP receiver on 127.0.0.1 answering each POST with ``status`` after ``delay``
-    seconds (a 302 to ``/elsewhere`` for status 302), keeping every body and path."""
-
-    def __init__(self, status: int = 204, delay: float = 0.0) -> None:
-        self.status, self.delay = status, delay
-        self.posts: list[tuple[str, dict[str, Any]]] = []
-        self.lock = threading.Lock()
-        me = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                size = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(size))
-                with me.lock:
-                    me.posts.append((self.path, body))
-                time.sleep(me.delay)
-                self.send_response(me.status)
-                if me.status == 302:
-                    self.send_header("Location", "/elsewhere")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"no")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.support import NEWS, open_service
+from tests.watch.story import QUESTION, Receiver
+from tests.watch.story import REPORT as BRIDGE
 
 
 @pytest.fixture

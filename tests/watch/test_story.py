@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +18,10 @@ import pytest
 
 from newsqa.testing.servers import running_server
 from tests.feeds.server import FeedServer, rss
+from tests.watch.story import QUESTION, Receiver
 
 pytestmark = pytest.mark.slow
 
-QUESTION = "Which firm will lead the Springfield bridge repair?"
 STEPS = [
     ("/news/report", "Engineering firm picked for Springfield bridge repair",
      "Springfield picked the engineering firm Acme Works to lead the repair of the Main Street "
@@ -49,32 +47,6 @@ BASE = [
 WAIT = 90.0
 
 
-class Hook:
-    """A webhook receiver on 127.0.0.1 that keeps every JSON body posted to it."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                size = int(self.headers.get("Content-Length") or 0)
-                hook.bodies.append(json.loads(self.rfile.read(size)))
-                self.send_response(204)
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def _publish(feed: FeedServer, steps: int) -> None:
     items = [{"title": t, "link": feed.url(path), "content": text, "date": date}
              for path, t, text, date in STEPS[:steps]]
@@ -82,7 +54,7 @@ def _publish(feed: FeedServer, steps: int) -> None:
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> Iterator[tuple[FeedServer, Hook, Path, dict[str, str]]]:
+def setup(tmp_path: Path) -> Iterator[tuple[FeedServer, Receiver, Path, dict[str, str]]]:
     corpus = tmp_path / "base.jsonl"
     corpus.write_text("\n".join(json.dumps(d) for d in BASE))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
@@ -91,7 +63,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[FeedServer, Hook, Path, dict[str, st
            "NEWSQA_WATCH__CHECK_SECONDS": "1", "NEWSQA_WATCH__WEBHOOK_BACKOFF": "1"}
     for name in ("NEWSQA_API__KEY", "NEWSQA_API_KEY"):
         env.pop(name, None)
-    hook = Hook()
+    hook = Receiver()
     with FeedServer() as feed:
         _publish(feed, 0)
         yield feed, hook, corpus, env
@@ -115,7 +87,7 @@ def _notices(url: str, watch_id: str) -> list[dict[str, Any]]:
     return notices
 
 
-def test_story_in_three_steps(setup: tuple[FeedServer, Hook, Path, dict[str, str]],
+def test_story_in_three_steps(setup: tuple[FeedServer, Receiver, Path, dict[str, str]],
                               tmp_path: Path) -> None:
     feedparser = pytest.importorskip("feedparser")
     feed, hook, corpus, env = setup
@@ -152,7 +124,7 @@ def test_story_in_three_steps(setup: tuple[FeedServer, Hook, Path, dict[str, str
         for notice, (path, *_) in ((newest, STEPS[1]), (first, STEPS[0])):
             (entry,) = [e for e in atom.entries if notice["id"] in e.id]
             assert feed.url(path) in entry.content[0].value
-        _until("both webhook deliveries", lambda: len(hook.bodies) >= 2)
-    got = sorted(hook.bodies, key=lambda b: b["notice"]["seq"])
+        _until("both webhook deliveries", lambda: len(hook.posts) >= 2)
+    got = sorted((body for _, body in hook.posts), key=lambda b: b["notice"]["seq"])
     assert [b["notice"]["id"] for b in got] == [first["id"], newest["id"]]
-    assert len(hook.bodies) == 2
+    assert len(hook.posts) == 2

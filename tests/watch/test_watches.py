@@ -8,30 +8,8 @@ from pathlib import Path
 
 from newsqa.records import Filters
 from newsqa.service import NewsQA
-from tests.support import article, open_service
-
-QUESTION = "Which firm will lead the Springfield bridge repair?"
-BASE = [
-    article("City council approves budget", "The city council of Springfield approved a budget "
-            "of 40 million dollars on Monday. The vote was 7 to 2.", published_at="2024-03-01",
-            source="springfield.example", url="https://springfield.example/budget"),
-    article("Local team wins cup", "The Springfield Rovers won the regional football cup on "
-            "Sunday, beating Shelbyville 2-1.", published_at="2024-03-02",
-            source="sports.example", url="https://sports.example/cup"),
-]
-UNRELATED = article("Bakery opens downtown", "A new bakery opened downtown on Tuesday, selling "
-                    "sourdough bread and pastries.", published_at="2024-03-03",
-                    source="food.example", url="https://food.example/bakery")
-REPORT = article("Engineering firm picked for Springfield bridge repair", "Springfield picked "
-                 "the engineering firm Acme Works to lead the repair of the Main Street bridge, "
-                 "the mayor said on Wednesday. The repair will take six months.",
-                 published_at="2024-03-04", source="springfield.example",
-                 url="https://springfield.example/bridge")
-CORRECTION = article("Beta Builders, not Acme Works, will lead Springfield bridge repair",
-                     "Springfield said on Thursday that Beta Builders, not Acme Works, will lead "
-                     "the repair of the Main Street bridge. An earlier report named the wrong "
-                     "firm.", published_at="2024-03-05", source="news.example",
-                     url="https://news.example/bridge-correction")
+from tests.support import open_service
+from tests.watch.story import BASE, CORRECTION, QUESTION, REPORT, UNRELATED
 
 
 def _service(path: Path) -> NewsQA:
