@@ -21,6 +21,12 @@ def doc(description: str) -> dict[str, str]:
     return {"description": description}
 
 
+def wire(tp: Any, description: str) -> dict[str, Any]:
+    """A field's ``metadata`` when its JSON form has the type ``tp`` rather than the record's
+    (the API's schemas show ``tp``), documenting it."""
+    return {"description": description, "wire": tp}
+
+
 @dataclass
 class Article:
     """One news article as loaded, before chunking.

@@ -142,8 +142,9 @@ def test_a_webhook_needs_write_access_and_a_public_address(
                   headers=ALICE).status_code == 401  # the server has a key
     r = c.post("/api/watches", json={"question": QUESTION, **hook}, headers={**ALICE, **AUTH})
     assert r.status_code == 422
-    assert r.json()["detail"] == ("127.0.0.1 is a loopback address: the address guard refuses "
-                                  "it; list it in NEWSQA_WATCH__WEBHOOK_ALLOW_HOSTS to allow it")
+    assert r.json()["detail"] == (
+        "127.0.0.1 is a loopback address: the webhook address guard refuses it; list it in "
+        "NEWSQA_WATCH__WEBHOOK_ALLOW_HOSTS to allow it")
     for url in ("http://localhost:9/hook", "http://10.1.2.3/hook", "http://169.254.169.254/"):
         r = c.post("/api/watches", json={"question": QUESTION, "webhook": url}, headers=AUTH)
         assert r.status_code == 422, url

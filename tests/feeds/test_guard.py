@@ -96,6 +96,11 @@ def test_the_allow_hosts_setting_is_checked_and_normalised() -> None:
     assert s.feeds.allow_hosts == "127.0.0.1, news.lan, 10.0.0.0/8"
     with pytest.raises(ValueError, match="not a host name"):
         get_settings(feeds__allow_hosts="http://x/")
+    # the webhooks' allow-list is read by the same rule, when the settings are built
+    w = get_settings(watch__webhook_allow_hosts="127.0.0.1  Hooks.LAN")
+    assert w.watch.webhook_allow_hosts == "127.0.0.1, hooks.lan"
+    with pytest.raises(ValueError, match="not a host name"):
+        get_settings(watch__webhook_allow_hosts="http://x/")
 
 
 @pytest.mark.parametrize("url", [

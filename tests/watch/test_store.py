@@ -58,6 +58,8 @@ def test_owners_and_round_trip(stores: tuple[WatchStore, ...]) -> None:
     marks = b.marks()
     assert len(marks.ids) == 2 and marks.vectors.shape == (2, 3) and set(marks.checked) == {5}
     assert Filters(since="2024-01-01", sources=["x.example"]) in marks.filters
+    assert sorted(marks.questions) == ["Other?", "Who leads?"]
+    assert (b.count(), b.count("local"), b.count("client:two")) == (2, 1, 0)
     assert list(b.cited().values()) == [{"art": "h"}]
     assert not b.remove(w.id, "local") and b.remove(w.id, "client:one")
     assert b.count() == 1

@@ -4,7 +4,8 @@ defined once: the record's fields, their types and their documented ``descriptio
 
 A record nested in another (an answer's citations) becomes the derived model of that record,
 which must be derived first; a fixed-length tuple (a span) is documented as the JSON array it
-is written as.
+is written as; a field whose JSON form has another type than the record keeps (a time kept as
+Unix seconds and written as ISO 8601) names it in its metadata (:func:`newsqa.records.wire`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def response_model(
             info["default"] = f.default
         elif not all_required and f.default_factory is not dataclasses.MISSING:
             info["default_factory"] = f.default_factory
-        fields[f.name] = (_api_type(hints[f.name]), Field(**info))
+        fields[f.name] = (_api_type(f.metadata.get("wire", hints[f.name])), Field(**info))
     extra: dict[str, Any] = {"examples": examples}
     config = ConfigDict(json_schema_extra=extra) if examples else None
     model = create_model(  # type: ignore[call-overload]

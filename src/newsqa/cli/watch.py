@@ -11,8 +11,9 @@ from typing import Any
 
 from newsqa.cli.args import iso_date
 from newsqa.cli.exits import EXIT_NOT_FOUND, EXIT_USAGE
-from newsqa.feeds.guard import FeedURLError, check_public, check_url
+from newsqa.feeds.guard import FeedURLError
 from newsqa.records import Filters
+from newsqa.watch.deliver import check_webhook, deliver_due
 from newsqa.watch.records import Notice, Watch, iso
 from newsqa.watch.watches import WatchLimitError
 
@@ -79,10 +80,9 @@ def run(args: argparse.Namespace, service: Any) -> int:
         webhook = args.webhook
         if webhook:
             try:
-                webhook = check_url(webhook)
-                check_public(webhook, service.settings.watch.webhook_allow_hosts)
+                webhook = check_webhook(webhook, service.settings.watch.webhook_allow_hosts)
             except FeedURLError as exc:
-                print(f"error: webhook: {exc}", file=sys.stderr)
+                print(f"error: {exc}", file=sys.stderr)
                 return EXIT_USAGE
         try:
             w = watches.add(args.question, Filters(since=args.since, until=args.until,
@@ -106,8 +106,6 @@ def run(args: argparse.Namespace, service: Any) -> int:
             _print_watch(w)
         return 0
     if args.action == "check":
-        from newsqa.watch.deliver import deliver_due
-
         notices = watches.check()
         posted = deliver_due(service)
         if args.json:

@@ -31,7 +31,8 @@ import httpcore
 from newsqa.feeds.net import BoundedBackend, IPAddress
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-ALLOW_HINT = "list it in NEWSQA_FEEDS__ALLOW_HOSTS to allow it"
+#: The setting that lists the hosts feed requests may reach although the guard refuses them.
+FEEDS_SETTING = "NEWSQA_FEEDS__ALLOW_HOSTS"
 _NUMERIC = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}")
 _NAME = re.compile(r"[a-z0-9_.-]*[a-z0-9_-][a-z0-9_.-]*")
 
@@ -61,7 +62,8 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class FeedURLError(ValueError):
-    """A feed URL that cannot be followed (not http(s), no host, a refused address)."""
+    """A URL (a feed's, a webhook's) that may not be requested (not http(s), no host, a refused
+    address)."""
 
 
 class BlockedAddress(httpcore.ConnectError):
@@ -80,28 +82,29 @@ def numeric_host(host: str) -> ipaddress.IPv4Address | None:
         return None
 
 
-def check_url(url: str) -> str:
-    """``url`` stripped, if it is an absolute http(s) URL with a host; else FeedURLError."""
+def check_url(url: str, what: str = "feed URL") -> str:
+    """``url`` stripped, if it is an absolute http(s) URL with a host; else FeedURLError, whose
+    message calls it ``what``."""
     url = url.strip()
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # a bad [IPv6] literal
         raise FeedURLError(f"not a URL ({exc}): {url[:200]!r}") from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise FeedURLError(f"feed URL must be http:// or https://: {url[:200]!r}")
+        raise FeedURLError(f"{what} must be http:// or https://: {url[:200]!r}")
     if not parts.hostname:
-        raise FeedURLError(f"feed URL has no host: {url[:200]!r}")
+        raise FeedURLError(f"{what} has no host: {url[:200]!r}")
     if len(url) > 2000:
-        raise FeedURLError("feed URL is longer than 2,000 characters")
+        raise FeedURLError(f"{what} is longer than 2,000 characters")
     try:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError as exc:
-        raise FeedURLError(f"feed URL has a bad port: {url[:200]!r}") from exc
+        raise FeedURLError(f"{what} has a bad port: {url[:200]!r}") from exc
     ip = numeric_host(parts.hostname)
     if ip is not None and str(ip) != parts.hostname.rstrip("."):
         why = refused(ip)
         raise FeedURLError(
-            f"feed URL's host {parts.hostname!r} is the address {ip} written in another form"
+            f"{what}'s host {parts.hostname!r} is the address {ip} written in another form"
             + (f" (a {why} address)" if why else f"; write it as {ip}")
         )
     return url
@@ -119,14 +122,17 @@ def refused(ip: IPAddress) -> str | None:
 
 @dataclass(frozen=True)
 class AllowList:
-    """The hosts (names, matched exactly) and networks feed requests may reach although the
-    guard refuses them: ``NEWSQA_FEEDS__ALLOW_HOSTS``."""
+    """The hosts (names, matched exactly) and networks requests may reach although the guard
+    refuses them: ``NEWSQA_FEEDS__ALLOW_HOSTS`` for feeds; ``of`` names whose requests they are
+    and ``setting`` where they are listed, as a refusal says them."""
 
     names: frozenset[str] = frozenset()
     networks: tuple[IPNetwork, ...] = ()
+    of: str = "feed"
+    setting: str = FEEDS_SETTING
 
     @classmethod
-    def parse(cls, text: str) -> AllowList:
+    def parse(cls, text: str, of: str = "feed", setting: str = FEEDS_SETTING) -> AllowList:
         """Entries separated by commas or spaces: ``localhost, news.lan, 10.0.0.0/8, ::1``;
         ValueError for one that is neither a host name nor an address or network."""
         names: set[str] = set()
@@ -147,7 +153,11 @@ class AllowList:
                 names.add(name)
             else:
                 raise ValueError(f"not a host name, address or network: {entry!r}")
-        return cls(frozenset(names), tuple(networks))
+        return cls(frozenset(names), tuple(networks), of, setting)
+
+    def refusal(self) -> str:
+        """What a refusal adds after naming the address: who refuses, and how to allow it."""
+        return f"the {self.of} address guard refuses it; list it in {self.setting} to allow it"
 
     def admits_name(self, host: str) -> bool:
         """Whether the name ``host`` is listed (then any address it resolves to is allowed)."""
@@ -173,24 +183,23 @@ def first_allowed(
             shown = host.strip("[]")
             said = f"{shown} is a {why} address" if shown == str(ip) else (
                 f"{shown} resolves to a {why} address ({ip})")
-            raise BlockedAddress(f"{said}: the feed address guard refuses it; {ALLOW_HINT}")
+            raise BlockedAddress(f"{said}: {allow.refusal()}")
     if not addresses:
         raise BlockedAddress(f"{host} resolves to no address")
     return addresses[0]
 
 
-def check_public(url: str, allow_hosts: str = "") -> None:
+def check_public(url: str, allow_hosts: str | AllowList = "") -> None:
     """FeedURLError when the host of ``url`` is a refused address or a name of this machine
-    (``localhost``), unless ``allow_hosts`` (the setting) lists it. Other names are not looked
-    up here (no DNS in a request): every connection checks the addresses they resolve to, and
-    a poll reports a refused one."""
-    allow = AllowList.parse(allow_hosts)
+    (``localhost``), unless ``allow_hosts`` (the setting, or its parsed list) lists it. Other
+    names are not looked up here (no DNS in a request): every connection checks the addresses
+    they resolve to, and a poll reports a refused one."""
+    allow = allow_hosts if isinstance(allow_hosts, AllowList) else AllowList.parse(allow_hosts)
     host = (urlsplit(url).hostname or "").lower().rstrip(".")
     if allow.admits_name(host):
         return
     if host == "localhost" or host.endswith(".localhost"):
-        raise FeedURLError(f"{host} is this machine (loopback): the feed address guard "
-                           f"refuses it; {ALLOW_HINT}")
+        raise FeedURLError(f"{host} is this machine (loopback): {allow.refusal()}")
     try:
         ip: IPAddress | None = ipaddress.ip_address(host.strip("[]"))
     except ValueError:

@@ -223,6 +223,19 @@ class LogSettings(BaseModel):
     )
 
 
+def host_list(value: str) -> str:
+    """An allow-list setting (host names, addresses, CIDR networks, separated by commas or
+    spaces) normalised; ValueError naming an entry that is none of them."""
+    entries = [e for e in re.split(r"[\s,]+", value.strip().lower()) if e]
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry.strip("[]"), strict=False)
+        except ValueError:
+            if not re.fullmatch(r"[a-z0-9_.-]+", entry) or entry.strip(".") == "":
+                raise ValueError(f"not a host name, address or network: {entry!r}") from None
+    return ", ".join(entries)
+
+
 class FeedSettings(BaseModel):
     """Following RSS/Atom feeds: how often, how far and how politely."""
 
@@ -298,17 +311,7 @@ class FeedSettings(BaseModel):
         "follower whose feeds are all trusted; `allow_hosts` is the narrow way",
     )
 
-    @field_validator("allow_hosts")
-    @classmethod
-    def _hosts(cls, value: str) -> str:
-        entries = [e for e in re.split(r"[\s,]+", value.strip().lower()) if e]
-        for entry in entries:
-            try:
-                ipaddress.ip_network(entry.strip("[]"), strict=False)
-            except ValueError:
-                if not re.fullmatch(r"[a-z0-9_.-]+", entry) or entry.strip(".") == "":
-                    raise ValueError(f"not a host name, address or network: {entry!r}") from None
-        return ", ".join(entries)
+    _hosts = field_validator("allow_hosts")(host_list)
     user_agent: str = Field(
         "newsqa/0.1 (news archive feed follower)",
         description="User-Agent of feed and page requests; its first word is the name robots.txt "
@@ -373,3 +376,5 @@ class WatchSettings(BaseModel):
         "for the answer links of webhook bodies (answer_url) and Atom feeds; empty: a feed "
         "links to the address it was fetched at, and a webhook body's answer_url is null",
     )
+
+    _webhook_hosts = field_validator("webhook_allow_hosts")(host_list)

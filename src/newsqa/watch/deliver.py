@@ -28,7 +28,14 @@ import httpx
 
 from newsqa import __version__
 from newsqa.feeds.fetch import bounded_transport
-from newsqa.feeds.guard import AllowList, BlockedAddress, FeedURLError, GuardedBackend, check_url
+from newsqa.feeds.guard import (
+    AllowList,
+    BlockedAddress,
+    FeedURLError,
+    GuardedBackend,
+    check_public,
+    check_url,
+)
 from newsqa.feeds.net import Interrupted, limits
 from newsqa.watch.feed import answer_url
 from newsqa.watch.records import Notice, Watch
@@ -46,6 +53,25 @@ MAX_REPLY_BYTES = 2048
 LEASE_MARGIN_S = 30.0
 #: Deliveries taken per round.
 BATCH = 20
+
+
+#: The setting that lists the hosts webhooks may reach although the address guard refuses them.
+WEBHOOK_SETTING = "NEWSQA_WATCH__WEBHOOK_ALLOW_HOSTS"
+
+
+def webhook_allow(allow_hosts: str) -> AllowList:
+    """The webhooks' allow-list (``NEWSQA_WATCH__WEBHOOK_ALLOW_HOSTS``); ValueError for an entry
+    that is neither a host name nor an address or network."""
+    return AllowList.parse(allow_hosts, "webhook", WEBHOOK_SETTING)
+
+
+def check_webhook(url: str, allow_hosts: str) -> str:
+    """``url`` stripped, when it is an http(s) URL whose host the address guard (with the
+    webhooks' allow-list) does not refuse outright; FeedURLError saying why otherwise. A host
+    name is checked again, on the addresses it resolves to, at each delivery."""
+    url = check_url(url, "webhook URL")
+    check_public(url, webhook_allow(allow_hosts))
+    return url
 
 
 def webhook_body(watch: Watch, notice: Notice, base_url: str = "") -> dict[str, Any]:
@@ -69,7 +95,7 @@ def post(
 ) -> tuple[bool, str | None, bool]:
     """POST ``body`` to ``url``: (delivered, the error, whether trying again is pointless)."""
     try:
-        check_url(url)
+        check_url(url, "webhook URL")
     except FeedURLError as exc:
         return False, str(exc), True
     try:
@@ -89,8 +115,7 @@ def post(
     except httpx.HTTPError as exc:
         cause = exc.__cause__
         if isinstance(cause, BlockedAddress):
-            return False, str(cause).replace("NEWSQA_FEEDS__ALLOW_HOSTS",
-                                             "NEWSQA_WATCH__WEBHOOK_ALLOW_HOSTS"), True
+            return False, str(cause), True
         if isinstance(cause, Interrupted):
             return False, "stopped", False
         if isinstance(exc, httpx.TimeoutException):
@@ -109,11 +134,7 @@ def deliver(
     due = store.due_deliveries(now, BATCH)
     if not due:
         return 0
-    try:
-        allow = AllowList.parse(settings.webhook_allow_hosts)
-    except ValueError as exc:
-        log.error("NEWSQA_WATCH__WEBHOOK_ALLOW_HOSTS: %s; webhooks are not delivered", exc)
-        return 0
+    allow = webhook_allow(settings.webhook_allow_hosts)  # the settings checked its entries
     lease = settings.webhook_timeout + LEASE_MARGIN_S
     delivered = 0
     with _client(allow) as client:

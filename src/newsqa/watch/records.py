@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from newsqa.records import Citation, Filters, Segment, doc
+from newsqa.records import Citation, Filters, Segment, doc, wire
 
 #: Why a notice was given: a first answer where there was none, new articles in the answer, or
 #: an article the answer cited deleted or updated.
@@ -89,7 +89,7 @@ class Notice:
     id: str
     watch_id: str
     seq: int = field(metadata=doc("1 for the watch's first notice, then 2, 3, …"))
-    created_at: float
+    created_at: float = field(metadata=wire(str, "When it was recorded (ISO 8601, UTC)"))
     kind: NoticeKind = field(metadata=doc(
         "first: an answer where there was none; new: articles not cited before now make the "
         "answer; withdrawn: an article the answer cited was deleted or updated"))
@@ -97,8 +97,9 @@ class Notice:
     segments: list[Segment]
     citations: list[Citation] = field(metadata=doc("The articles the notice cites, 1, 2, …"))
     read: bool = False
-    webhook: str | None = field(default=None, metadata=doc(
-        "The webhook delivery: pending, delivered or failed (None: the watch has none)"))
+    webhook: str | None = field(default=None, metadata=wire(
+        Literal["pending", "delivered", "failed"] | None,
+        "Its webhook delivery: pending, delivered or failed (null: the watch has none)"))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (API, SSE, webhook body)."""

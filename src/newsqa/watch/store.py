@@ -83,6 +83,7 @@ class Marks:
     """What a check reads of every watch, in one order (``vectors``: one row each)."""
 
     ids: list[str]
+    questions: list[str]
     revs: list[int]
     checked: list[int]
     filters: list[Filters]
@@ -264,19 +265,24 @@ class WatchStore:
             "ORDER BY w.created_at, w.id", params).fetchall()
         return [_watch(r) for r in rows]
 
-    def count(self) -> int:
-        """Watches kept, of every owner."""
-        return int(self._db.execute("SELECT count(*) FROM watches").fetchone()[0])
+    def count(self, owner: str | None = None) -> int:
+        """Watches kept (of ``owner`` only, when given)."""
+        if owner is None:
+            return int(self._db.execute("SELECT count(*) FROM watches").fetchone()[0])
+        return int(self._db.execute("SELECT count(*) FROM watches WHERE owner=?",
+                                    [owner]).fetchone()[0])
 
     def marks(self) -> Marks:
         """Every watch's id, revision, checked chunk, filters, model and question vector: what
         a check reads of all of them."""
         rows = self._db.execute(
-            "SELECT id, rev, checked, filters, model, vector FROM watches ORDER BY id").fetchall()
-        vecs = (np.stack([np.frombuffer(bytes(r[5]), np.float32) for r in rows]) if rows
+            "SELECT id, question, rev, checked, filters, model, vector FROM watches "
+            "ORDER BY id").fetchall()
+        vecs = (np.stack([np.frombuffer(bytes(r[6]), np.float32) for r in rows]) if rows
                 else np.zeros((0, 0), np.float32))
-        return Marks([r[0] for r in rows], [int(r[1]) for r in rows], [int(r[2]) for r in rows],
-                     [filters_of(json.loads(r[3])) for r in rows], [r[4] for r in rows], vecs)
+        return Marks([r[0] for r in rows], [r[1] for r in rows], [int(r[2]) for r in rows],
+                     [int(r[3]) for r in rows], [filters_of(json.loads(r[4])) for r in rows],
+                     [r[5] for r in rows], vecs)
 
     def cited(self) -> dict[str, dict[str, str]]:
         """Per watch with an answer shown, the articles it cites (id → content hash)."""

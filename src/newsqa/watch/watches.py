@@ -106,7 +106,7 @@ class Watches:
         """Watch ``question`` (within ``filters``; ``as_of`` has no meaning for a watch and is
         dropped): it is answered now, and that answer is the one later changes are measured
         against. Raises :class:`WatchLimitError` past ``max_per_owner``."""
-        if len(self.store.all(owner)) >= self.settings.max_per_owner:
+        if self.store.count(owner) >= self.settings.max_per_owner:
             raise WatchLimitError(
                 f"{owner} already watches {self.settings.max_per_owner} questions "
                 "(NEWSQA_WATCH__MAX_PER_OWNER); remove one first")
@@ -162,12 +162,11 @@ class Watches:
                 ids = sorted(meta)
                 yield NewChunks.of(meta, np.asarray(index.vectors_of(ids), np.float32))
 
-    def _rare(self, ids: list[str]) -> list[frozenset[str]]:
-        """Each watch's rarest question words (stems), by idf over the archive."""
-        asked = {w.id: w.question for w in self.store.all()}
+    def _rare(self, questions: list[str]) -> list[frozenset[str]]:
+        """Each question's rarest words (stems), by idf over the archive."""
         out = []
-        for wid in ids:
-            terms = query_terms(asked.get(wid, ""))
+        for question in questions:
+            terms = query_terms(question)
             idf = self.service.index.term_idf(terms)
             ranked = sorted(terms, key=lambda t: -idf.get(t, 0.0))
             out.append(stems(ranked[: self.settings.rare_words]))
@@ -185,8 +184,7 @@ class Watches:
         name, vecs = self.service.embedder.name, marks.vectors
         stale = [i for i, m in enumerate(marks.models) if m != name]
         if stale:  # the embedding model changed since these watches were made
-            asked = {w.id: w.question for w in self.store.all()}
-            fresh = self.service.embedder.encode([asked[marks.ids[i]] for i in stale])
+            fresh = self.service.embedder.encode([marks.questions[i] for i in stale])
             if vecs.shape[1] != fresh.shape[1]:
                 vecs = np.zeros((len(marks.ids), fresh.shape[1]), np.float32)
             vecs = vecs.copy()
@@ -221,7 +219,7 @@ class Watches:
                                    self.settings.match_threshold)
                     words = None
                     if self.settings.rare_words and any(len(r) for r in rows):
-                        rare = rare or self._rare(marks.ids)
+                        rare = rare or self._rare(marks.questions)
                         words = self._words(new, rows)
                     found = woken(rows, new, rare, words)
                     for wid, fresh in zip(marks.ids, found, strict=True):

@@ -34,7 +34,7 @@ printable ASCII (non-ASCII percent-encoded)."""
 _URL = re.compile(URL_PATTERN[1:-1])
 
 
-def _feed_url(value: str) -> str:
+def _http_url(value: str) -> str:
     """The URL when it matches :data:`URL_PATTERN` (the page's pattern, with a readable
     refusal)."""
     if not _URL.fullmatch(value):
@@ -43,14 +43,19 @@ def _feed_url(value: str) -> str:
     return value
 
 
+#: A URL the server will request (a feed's, a webhook's), as the page states it.
+HttpURL = Annotated[str, AfterValidator(_http_url), Field(
+    min_length=1, max_length=2000, json_schema_extra={"pattern": URL_PATTERN})]
+
+
 class FeedIn(BaseModel):
     """A feed to follow."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"url": "https://example.com/news/rss.xml", "interval": 900},
     ]})
-    url: Annotated[str, AfterValidator(_feed_url)] = Field(
-        ..., min_length=1, max_length=2000, json_schema_extra={"pattern": URL_PATTERN},
+    url: HttpURL = Field(
+        ...,
         description="An RSS 2.0, Atom or JSON Feed URL (http or https); one on a loopback, "
         "link-local or private address is refused (422) unless the server allows them",
     )

@@ -29,11 +29,10 @@ random bits, and knowing it is what lets a feed reader subscribe.
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import anyio
@@ -49,7 +48,7 @@ from fastapi import (
     Response,
 )
 from fastapi.responses import StreamingResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from newsqa.api import schemas as s
@@ -62,13 +61,15 @@ from newsqa.api.dependencies import (
     key_owner,
     require_write,
 )
+from newsqa.api.derive import response_model
 from newsqa.api.middleware import failure, request_id
-from newsqa.api.routes.feeds import URL_PATTERN
+from newsqa.api.routes.feeds import HttpURL
 from newsqa.api.sse import SSE_HEADERS, sse
-from newsqa.feeds.guard import FeedURLError, check_public, check_url
+from newsqa.feeds.guard import FeedURLError
 from newsqa.feeds.redact import redact_text
 from newsqa.records import Filters
 from newsqa.service import NewsQA
+from newsqa.watch.deliver import check_webhook
 from newsqa.watch.feed import MEDIA_TYPE, atom
 from newsqa.watch.records import Notice
 from newsqa.watch.watches import WatchLimitError
@@ -80,18 +81,6 @@ POLL_S, KEEP_ALIVE_S = 1.0, 15.0
 LOOKBACK_S = 60.0
 #: Notices listed at most (a watch's detail, a poll, each look of the stream, a feed).
 LIMIT = 100
-_URL = re.compile(URL_PATTERN[1:-1])
-
-
-def _webhook_url(value: str) -> str:
-    if not _URL.fullmatch(value):
-        raise ValueError("must be an http:// or https:// URL with a host name or IPv4 address, "
-                         "in printable ASCII")
-    return value
-
-
-WebhookURL = Annotated[str, AfterValidator(_webhook_url), Field(
-    min_length=1, max_length=2000, json_schema_extra={"pattern": URL_PATTERN})]
 
 
 class WatchIn(BaseModel):
@@ -110,7 +99,7 @@ class WatchIn(BaseModel):
                                     f"this day ({s.DATE_ORDER})")
     sources: list[s.Outlet] | None = Field(None, min_length=1, max_length=50,
                                            description="Only these outlets (domains)")
-    webhook: WebhookURL | None = Field(None, description=(
+    webhook: HttpURL | None = Field(None, description=(
         "Where each notice is POSTed as JSON ({watch, notice, answer_url}), retried with "
         "back-off; needs write access (the key when the server has one), and one on a "
         "loopback, private or link-local address is refused (422) unless the server allows it"))
@@ -150,22 +139,12 @@ class WatchAnswered(WatchOut):
     answer: s.Answer | None
 
 
-class NoticeOut(BaseModel):
-    """What changed in a watch's answer, in one or two cited sentences."""
-
-    id: str
-    watch_id: str
-    seq: int = Field(description="1 for the watch's first notice, then 2, 3, …")
-    created_at: str | None
-    kind: Literal["first", "new", "withdrawn"] = Field(description=(
-        "first: an answer where there was none; new: articles not cited before now make the "
-        "answer; withdrawn: an article the answer cited was deleted or updated"))
-    text: str = Field(description="The notice as one string, each sentence with its [n]")
-    segments: list[s.Segment]
-    citations: list[s.CitationOut] = Field(description="The articles it cites, 1, 2, …")
-    read: bool
-    webhook: Literal["pending", "delivered", "failed"] | None = Field(
-        description="Its webhook delivery (null: the watch has no webhook)")
+# A notice as the API writes it, derived from the record (mypy sees a model of its own).
+if TYPE_CHECKING:
+    class NoticeOut(BaseModel):
+        """A notice."""
+else:
+    NoticeOut = response_model(Notice, "NoticeOut", all_required=True)
 
 
 class NoticeEvent(NoticeOut):
@@ -246,16 +225,11 @@ FEED_DOC: dict[int | str, dict[str, Any]] = {
 
 
 def _webhook(svc: NewsQA, url: str) -> str:
-    """``url`` checked as a feed URL is, against the webhook allow-list; 422 when refused."""
+    """``url`` checked by :func:`~newsqa.watch.deliver.check_webhook`; 422 when refused."""
     try:
-        url = check_url(url)
-        check_public(url, svc.settings.watch.webhook_allow_hosts)
-    except (FeedURLError, ValueError) as exc:
-        said = redact_text(str(exc)).replace("feed URL", "webhook URL").replace(
-            "the feed address guard", "the address guard").replace(
-            "NEWSQA_FEEDS__ALLOW_HOSTS", "NEWSQA_WATCH__WEBHOOK_ALLOW_HOSTS")
-        raise HTTPException(422, said) from None
-    return url
+        return check_webhook(url, svc.settings.watch.webhook_allow_hosts)
+    except FeedURLError as exc:
+        raise HTTPException(422, redact_text(str(exc))) from None
 
 
 @router.post("/api/watches", response_model=WatchAnswered, status_code=201, dependencies=READS,
