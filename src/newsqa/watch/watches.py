@@ -114,8 +114,8 @@ class Watches:
             raise WatchLimitError(
                 f"this index already keeps {self.settings.max_total} watches "
                 "(NEWSQA_WATCH__MAX_TOTAL)")
-        f = Filters(since=(filters or Filters()).since, until=(filters or Filters()).until,
-                    sources=(filters or Filters()).sources)
+        given = filters or Filters()
+        f = Filters(since=given.since, until=given.until, sources=given.sources)
         index = self.service.index
         top = index.catalogue.top_chunk_id()
         answer = self.service.answer(AnswerRequest(question, filters=f))
