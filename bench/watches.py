@@ -159,6 +159,7 @@ def cost(index: Path, watches: int, articles: int, seed: int = 7) -> dict[str, A
                 assert added == len(records), f"{name}: {added} of {len(records)} added"
                 if name == "watched":
                     times["notices"] = len(svcs[name].watches.notices(limit=100_000)) - before
+                    times["searched"] = svcs[name].watches.last_check.get("searched", 0)
                     times["asked"] = svcs[name].watches.last_check.get("asked", 0)
                     times["check_s"] = svcs[name].watches.last_check.get("ms", 0) / 1000
             rounds.append({k: round(v, 2) for k, v in times.items()})

@@ -8,6 +8,7 @@ import pytest
 
 from newsqa.index import postings
 from newsqa.index.postings import PostingsCache, fts_phrase, top_bm25
+from newsqa.index.rescore import Basis, Postings
 from newsqa.records import AnswerRequest, Filters
 from tests.support import article, open_service
 
@@ -18,6 +19,23 @@ TEXTS = [
     ("Fed raises rates", "The Federal Reserve raised rates by a quarter point in May."),
     ("Rates and grain", "Higher rates weigh on grain traders and on farm loans."),
 ]
+
+
+class Counted:
+    """A postings source of 50 passages a word that counts what it is asked."""
+
+    def __init__(self, carries: bool = True) -> None:
+        self.carries = carries
+        self.read: list[str] = []
+        self.carried: list[str] = []
+
+    def stamped_postings(self, term: str, title_weight: float) -> Postings:
+        self.read.append(term)
+        return Postings(np.arange(50, dtype=np.int64), np.ones(50), Basis(1, 50, 500, 49))
+
+    def carried_postings(self, term: str, title_weight: float, old: Postings) -> Postings | None:
+        self.carried.append(term)
+        return old if self.carries else None
 
 
 def _fts_or(svc, terms: list[str], title_weight: float) -> list[tuple[int, float]]:
@@ -65,12 +83,9 @@ def test_a_write_refreshes_the_postings_and_the_idf(tmp_path) -> None:
 
 def test_the_cache_stays_within_its_budget() -> None:
     cache = PostingsCache(budget_bytes=1600)  # 100 postings of 16 bytes
-
-    def read(term: str, title_weight: float):
-        return np.arange(50, dtype=np.int64), np.ones(50)
-
+    source = Counted()
     for word in ("a1", "b2", "c3", "d4"):
-        cache.postings(read, word, 1.0, generation=1)
+        cache.postings(source, word, 1.0, generation=1)
     assert cache._bytes <= 1600 and cache.matches("d4", 1) == 50
     assert cache.matches("a1", 1) is None  # the least recently used went first
     assert cache.matches("d4", 2) is None  # another generation knows nothing
@@ -117,7 +132,8 @@ def test_common_words_postings_are_kept_for_the_next_start_and_only_for_that_sta
     # the next start loads the file: not one word is read from FTS5 again
     reads: list[str] = []
     real = postings.read_postings
-    monkeypatch.setattr(postings, "read_postings", lambda q, t, w: reads.append(t) or real(q, t, w))
+    monkeypatch.setattr(postings, "read_postings",
+                        lambda q, t, w, **kw: reads.append(t) or real(q, t, w, **kw))
     again = open_service(tmp_path / "i", embedding__embedder="hash")
     assert again.index.warm_lexical(0.5) > 0 and reads == []
     _same_ranking(again.index.lexical(["grain", "deal"], 10, 0.5),

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from newsqa.records import Filters
+import pytest
+
+from newsqa.records import AnswerRequest, Filters
 from newsqa.service import NewsQA
-from tests.support import open_service
+from tests.support import article, open_service
 from tests.watch.story import BASE, CORRECTION, QUESTION, REPORT, UNRELATED
 
 
@@ -96,3 +98,45 @@ def test_two_query_nodes_on_postgres_notice_once(tmp_path: Path, catalog_url: st
     finally:
         for node in nodes:
             node.close()
+
+
+HISTORY = article("The history of Springfield's bridges", "The Main Street bridge in Springfield "
+                  "was built in 1952 by a local firm and last saw repair work in 1990, the city's "
+                  "historians said.",
+                  published_at="2024-03-03", source="history.example",
+                  url="https://history.example/bridges")
+
+
+def test_a_new_article_that_does_not_reach_the_answer_is_searched_not_asked(
+    tmp_path: Path,
+) -> None:
+    svc = open_service(tmp_path, composition__passages_considered=1)
+    try:
+        svc.ingest_records([*BASE, REPORT])
+        w = svc.watches.add(QUESTION)
+        svc.ingest_records([HISTORY])  # about the bridge, below the report the answer weighs
+        assert svc.watches.last_check["searched"] == 1 and svc.watches.last_check["asked"] == 0
+        assert svc.watches.notices(w.id) == []
+        svc.ingest_records([CORRECTION])
+        assert svc.watches.last_check["searched"] == 1 and svc.watches.last_check["asked"] == 1
+        assert [n.kind for n in svc.watches.notices(w.id)] == ["new"]
+    finally:
+        svc.close()
+
+
+@pytest.mark.parametrize("reader", ["off", "on"])
+def test_an_answer_cites_only_articles_among_the_passages_it_weighs(
+    tmp_path: Path, reader: str,
+) -> None:
+    svc = open_service(tmp_path, reader__mode=reader)
+    try:
+        svc.ingest_records([*BASE, REPORT, HISTORY, CORRECTION, UNRELATED])
+        pipe = svc.pipeline()
+        for question in (QUESTION, "Who won the football cup?", "What did the council approve?"):
+            answer = svc.answer(AnswerRequest(question))
+            _, _, passages = pipe.searched(question, pipe.retrieval.k, None)
+            assert answer.citations
+            assert {c.article_id for c in answer.citations} <= {
+                p.article_id for p in pipe.weighed(passages)}
+    finally:
+        svc.close()

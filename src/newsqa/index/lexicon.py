@@ -1,7 +1,8 @@
 """The lexical half of the local search backend over the catalogue's lexical index (FTS5 for
 SQLite, a postings table scored as FTS5 scores for PostgreSQL): BM25 top ``n`` from cached
-postings (:mod:`newsqa.index.postings`), the common words' postings made resident, and each
-word's idf, which query planning and composition weigh words by."""
+postings (:mod:`newsqa.index.postings`; carried across writes by :mod:`newsqa.index.rescore`),
+the common words' postings made resident, and each word's idf, which query planning and
+composition weigh words by."""
 
 from __future__ import annotations
 
@@ -41,8 +42,7 @@ class Lexicon:
         if not terms:
             return []
         gen = self.catalogue.generation()
-        read = self.catalogue.postings
-        parts = [self.postings.postings(read, t, title_weight, gen) for t in terms]
+        parts = [self.postings.postings(self.catalogue, t, title_weight, gen) for t in terms]
         return top_bm25(parts, n, allowed)
 
     def warm(

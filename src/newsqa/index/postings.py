@@ -5,8 +5,9 @@ deal" is its one-word score for "ukraine" plus that for "grain" plus that for "d
 word's postings (passage ids and one-word scores) are read from FTS5 once, kept in a bounded
 cache, and a query adds up the arrays of its words. The result is FTS5's own ranking, to float
 rounding. Common words, whose long posting lists made most of BM25's cost (``bench/latency.py``),
-recur across questions and are read once per index generation: any write clears the cache,
-since it changes the words' idf and the passages' lengths.
+recur across questions and are read once: a write changes the words' idf and the mean
+passage length, and what is held is carried to the new state (:mod:`newsqa.index.rescore`)
+rather than read again, where the catalogue tells the state it read them in.
 
 Reading a common word costs milliseconds per thousand passages that hold it (FTS5 scores each
 row), so a question's first read of its words made most of its time. :class:`FrozenPostings`
@@ -31,6 +32,7 @@ from typing import Protocol
 
 import numpy as np
 
+from newsqa.index.rescore import Basis, Postings
 from newsqa.text import query_terms
 
 #: The frozen postings' file in an index directory, and the lock its builders take.
@@ -62,18 +64,26 @@ class LexicalView(Protocol):
         """The texts of the newest ``sample`` passages."""
         ...
 
+    def basis(self) -> Basis | None:
+        """What this state's one-word scores depend on besides the word (None: not told)."""
+        ...
+
 
 def fts_phrase(term: str) -> str:
     """``term`` as an FTS5 phrase: quoted, so operators and punctuation in it stay text."""
     return '"' + term.replace('"', "") + '"'
 
 
-def read_postings(query: Query, term: str, title_weight: float) -> tuple[np.ndarray, np.ndarray]:
-    """``term``'s passage ids (ascending) and one-word BM25 scores (higher is better), from FTS5."""
+def read_postings(
+    query: Query, term: str, title_weight: float, after: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``term``'s passage ids (ascending) and one-word BM25 scores (higher is better), from FTS5
+    (``after``: only the passages whose id is above it)."""
+    since = "" if after is None else f" AND rowid>{int(after)}"
     try:
         rows = query(
             f"SELECT rowid, bm25(chunks_fts, {float(title_weight)}, 1.0) FROM chunks_fts "
-            "WHERE chunks_fts MATCH ? ORDER BY rowid", [fts_phrase(term)],
+            f"WHERE chunks_fts MATCH ?{since} ORDER BY rowid", [fts_phrase(term)],
         )
     except sqlite3.OperationalError:  # a word FTS5 cannot parse matches nothing
         rows = []
@@ -96,6 +106,8 @@ class FrozenPostings:
     spans: dict[str, tuple[int, int]]  # word -> (start, length) in ids/scores
     ids: np.ndarray
     scores: np.ndarray
+    #: The state they were read in, when the catalogue tells it (then they can be carried).
+    basis: Basis | None = None
 
     @property
     def nbytes(self) -> int:
@@ -113,10 +125,11 @@ class FrozenPostings:
     @classmethod
     def read(
         cls, read: Reader, words: Iterable[str], title_weight: float, stamp: Stamp,
-        budget_bytes: int, stop: threading.Event | None = None,
+        budget_bytes: int, stop: threading.Event | None = None, basis: Basis | None = None,
     ) -> FrozenPostings | None:
         """The postings of ``words`` (most wanted first) through ``read`` until
-        ``budget_bytes`` is spent; None when ``stop`` is set meanwhile."""
+        ``budget_bytes`` is spent (``basis``: the state ``read`` reads); None when ``stop`` is
+        set meanwhile."""
         ids: list[np.ndarray] = []
         scores: list[np.ndarray] = []
         spans: dict[str, tuple[int, int]] = {}
@@ -133,7 +146,7 @@ class FrozenPostings:
             scores.append(s.astype(np.float32))
             start += len(i)
         return cls(stamp, spans, np.concatenate(ids or [np.zeros(0, np.int32)]),
-                   np.concatenate(scores or [np.zeros(0, np.float32)]))
+                   np.concatenate(scores or [np.zeros(0, np.float32)]), basis)
 
     def save(self, path: Path) -> None:
         """Write to ``path`` whole or not at all (a temporary file, then a rename)."""
@@ -141,11 +154,15 @@ class FrozenPostings:
         tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             with open(tmp, "wb") as fh:
-                np.savez(
-                    fh, ids=self.ids, scores=self.scores, words=np.array(words, dtype=str),
-                    spans=np.array([self.spans[w] for w in words], np.int64).reshape(-1, 2),
-                    stamp=np.array(self.stamp, np.float64),
-                )
+                arrays: dict[str, np.ndarray] = {
+                    "ids": self.ids, "scores": self.scores, "words": np.array(words, dtype=str),
+                    "spans": np.array([self.spans[w] for w in words], np.int64).reshape(-1, 2),
+                    "stamp": np.array(self.stamp, np.float64),
+                }
+                if self.basis is not None:
+                    b = self.basis
+                    arrays["basis"] = np.array([b.generation, b.rows, b.tokens, b.top], np.int64)
+                np.savez(fh, **arrays)  # type: ignore[arg-type]
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
@@ -158,22 +175,42 @@ class FrozenPostings:
                 gen, weight, n = (float(v) for v in z["stamp"])
                 words, spans = z["words"].tolist(), z["spans"]
                 ids, scores = z["ids"], z["scores"]
+                held = [int(v) for v in z["basis"]] if "basis" in z.files else None
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return None
         if len(spans) != len(words) or len(ids) != len(scores) or (
                 len(spans) and int((spans[:, 0] + spans[:, 1]).max()) > len(ids)):
             return None
         table = {w: (int(a), int(b)) for w, (a, b) in zip(words, spans, strict=True)}
-        return cls((int(gen), weight, int(n)), table, ids, scores)
+        basis = Basis(*held) if held and len(held) == 4 and held[0] == int(gen) else None
+        return cls((int(gen), weight, int(n)), table, ids, scores, basis)
+
+
+class PostingsSource(Protocol):
+    """Where a word's postings come from when they are not held: read with the state they
+    were read in, or carried from an earlier state (:mod:`newsqa.index.rescore`)."""
+
+    def stamped_postings(self, term: str, title_weight: float) -> Postings:
+        """One word's postings and the state they were read in."""
+        ...
+
+    def carried_postings(
+        self, term: str, title_weight: float, old: Postings
+    ) -> Postings | None:
+        """``old`` carried to the state now; None where they cannot be."""
+        ...
 
 
 class PostingsCache:
-    """One-word BM25 postings per (word, title weight), least recently used dropped past
-    ``budget_bytes``; cleared when the index generation changes."""
+    """One-word BM25 postings per (word, title weight) of the index's current generation,
+    least recently used dropped past ``budget_bytes``. When the generation changes, what was
+    held (the frozen postings too) is carried to the new state a word at a time as it is
+    asked for, where the catalogue can (:func:`newsqa.index.rescore.carry`), else read again."""
 
     def __init__(self, budget_bytes: int = 64 << 20) -> None:
         self.budget_bytes = budget_bytes
-        self._items: OrderedDict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, float], Postings] = OrderedDict()
+        self._stale: OrderedDict[tuple[str, float], Postings] = OrderedDict()
         self._bytes = 0
         self._counts: dict[str, int] = {}
         self._generation = -1
@@ -181,7 +218,8 @@ class PostingsCache:
         self._lock = threading.Lock()
 
     def install(self, frozen: FrozenPostings) -> None:
-        """Serve the words of ``frozen`` from it while the index is at its generation."""
+        """Serve the words of ``frozen`` from it while the index is at its generation (and
+        carry them from it after)."""
         with self._lock:
             self._frozen = frozen
 
@@ -191,16 +229,21 @@ class PostingsCache:
         return self._frozen
 
     def _from_frozen(
-        self, term: str, title_weight: float, generation: int
-    ) -> tuple[np.ndarray, np.ndarray] | None:
+        self, key: tuple[str, float], generation: int
+    ) -> tuple[Postings | None, Postings | None]:
+        """(``key``'s postings of this generation, its postings of an earlier one to carry)."""
         frozen = self._frozen
         if frozen is None:
-            return None
-        if frozen.stamp[0] != generation:
+            return None, None
+        if frozen.stamp[0] != generation and frozen.basis is None:
             if generation > frozen.stamp[0]:
                 self._frozen = None  # outdated for good: free its memory
-            return None
-        return frozen.get(term) if frozen.stamp[1] == float(title_weight) else None
+            return None, None
+        got = frozen.get(key[0]) if frozen.stamp[1] == key[1] else None
+        if got is None:
+            return None, None
+        held = Postings(got[0], got[1], frozen.basis)
+        return (held, None) if frozen.stamp[0] == generation else (None, held)
 
     def matches(self, term: str, generation: int) -> int | None:
         """How many passages contain ``term``, when its postings are cached (else None)."""
@@ -212,33 +255,53 @@ class PostingsCache:
             count = None if got is None else len(got[0])
         return count
 
+    def _turn(self, generation: int) -> None:
+        """Start ``generation``: what was held becomes what may be carried to it."""
+        if generation > self._generation:
+            self._stale = OrderedDict(
+                (k, v) for k, v in self._items.items() if v.basis is not None)
+        else:
+            self._stale = OrderedDict()
+        self._items.clear()
+        self._counts.clear()
+        self._bytes = sum(v.nbytes for v in self._stale.values())
+        self._generation = generation
+
     def postings(
-        self, read: Reader, term: str, title_weight: float, generation: int
+        self, source: PostingsSource, term: str, title_weight: float, generation: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Passage ids (ascending) and their one-word BM25 scores (higher is better), through
-        ``read`` when not cached."""
+        """Passage ids (ascending) and their one-word BM25 scores (higher is better), from
+        ``source`` when not held."""
         key = (term, float(title_weight))
         with self._lock:
             if generation != self._generation:
-                self._items.clear()
-                self._counts.clear()
-                self._bytes, self._generation = 0, generation
-            hit = self._items.get(key) or self._from_frozen(term, title_weight, generation)
+                self._turn(generation)
+            hit = self._items.get(key)
             if hit is not None:
-                if key in self._items:
-                    self._items.move_to_end(key)
-                return hit
-        ids, scores = read(term, title_weight)
+                self._items.move_to_end(key)
+                return hit.ids, hit.scores
+            hit, older = self._from_frozen(key, generation)
+            if hit is not None:
+                return hit.ids, hit.scores
+            old = self._stale.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            old = old or older
+        got = source.carried_postings(term, title_weight, old) if old is not None else None
+        if got is None:
+            got = source.stamped_postings(term, title_weight)
         with self._lock:
             if generation == self._generation and key not in self._items:
-                self._items[key] = (ids, scores)
-                self._counts[term] = len(ids)
-                self._bytes += ids.nbytes + scores.nbytes
+                self._items[key] = got
+                self._counts[term] = len(got.ids)
+                self._bytes += got.nbytes
+                while self._bytes > self.budget_bytes and self._stale:
+                    self._bytes -= self._stale.popitem(last=False)[1].nbytes
                 while self._bytes > self.budget_bytes and len(self._items) > 1:
-                    (old, _), (i, s) = self._items.popitem(last=False)
-                    self._counts.pop(old, None)
-                    self._bytes -= i.nbytes + s.nbytes
-        return ids, scores
+                    (old_term, _), dropped = self._items.popitem(last=False)
+                    self._counts.pop(old_term, None)
+                    self._bytes -= dropped.nbytes
+        return got.ids, got.scores
 
 
 def top_bm25(
@@ -308,7 +371,7 @@ def freeze(
                 return frozen
             frozen = FrozenPostings.read(
                 state.postings, common_words(state.recent_texts(sample), words), title_weight,
-                stamp, budget_bytes, stop,
+                stamp, budget_bytes, stop, state.basis(),
             )
         if frozen is not None:
             try:

@@ -174,6 +174,13 @@ class AnswerPipeline:
         return score_candidates(question, passages[:depth], self.sentence_encode,
                                 e.query_vector, cfg, e.idf, e.stored, every)
 
+    def weighed(self, passages: Sequence[Passage]) -> list[Passage]:
+        """The passages an answer's sentences may come from: the ones the reader reads when it
+        is on, else the ones composition weighs (what a cited article must be among)."""
+        if self.reader is not None:
+            return list(passages[: self.read_config.passages])
+        return list(considered_passages(passages, self.composition, "answer"))
+
     def compose(
         self, question: str, plan: QueryPlan, qvec: np.ndarray, passages: list[Passage],
         view: str,

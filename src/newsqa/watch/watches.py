@@ -1,6 +1,8 @@
 """The service's watches: :class:`Watches` adds, lists and removes them, and :meth:`check`
 asks again the ones that the archive's changes concern (:mod:`newsqa.watch.check`), recording a
-notice where the answer changed for its reader.
+notice where the answer changed for its reader. A watch woken by new articles is searched again
+first, and asked again only when one of them is among the passages its answer weighs (an answer
+cites nothing else).
 
 Notices are announced to :meth:`Watches.subscribe` callbacks in this process; other processes
 and nodes see them in the store (:meth:`Watches.notices` with ``after``).
@@ -18,7 +20,7 @@ import numpy as np
 
 from newsqa.embedding.base import Embedder
 from newsqa.index.store import NewsIndex
-from newsqa.query.answer import AnswerPipeline
+from newsqa.query.answer import AnswerPipeline, resolve_filters
 from newsqa.records import Answer, AnswerRequest, Filters
 from newsqa.settings import Settings
 from newsqa.text import query_terms, stems
@@ -162,14 +164,20 @@ class Watches:
                 ids = sorted(meta)
                 yield NewChunks.of(meta, np.asarray(index.vectors_of(ids), np.float32))
 
-    def _rare(self, questions: list[str]) -> list[frozenset[str]]:
-        """Each question's rarest words (stems), by idf over the archive."""
-        out = []
-        for question in questions:
+    def _rare(
+        self, questions: list[str], rows: list[np.ndarray],
+        known: list[frozenset[str]] | None,
+    ) -> list[frozenset[str]]:
+        """The rarest words (stems, by idf over the archive) of each question that some new
+        chunk matched (``rows``), besides those ``known``; empty for the others."""
+        out = list(known or [frozenset()] * len(questions))
+        for i, question in enumerate(questions):
+            if out[i] or not len(rows[i]):
+                continue
             terms = query_terms(question)
             idf = self.service.index.term_idf(terms)
             ranked = sorted(terms, key=lambda t: -idf.get(t, 0.0))
-            out.append(stems(ranked[: self.settings.rare_words]))
+            out[i] = stems(ranked[: self.settings.rare_words])
         return out
 
     def _words(self, new: NewChunks, rows: list[np.ndarray]) -> dict[int, frozenset[str]]:
@@ -211,6 +219,7 @@ class Watches:
             index.refresh()
             started = time.perf_counter()
             concerns = {i: Concern() for i in marks.ids}
+            vecs: np.ndarray | None = None
             if behind:
                 vecs = self._vectors(marks)
                 rare: list[frozenset[str]] | None = None
@@ -219,7 +228,7 @@ class Watches:
                                    self.settings.match_threshold)
                     words = None
                     if self.settings.rare_words and any(len(r) for r in rows):
-                        rare = rare or self._rare(marks.questions)
+                        rare = self._rare(marks.questions, rows, rare)
                         words = self._words(new, rows)
                     found = woken(rows, new, rare, words)
                     for wid, fresh in zip(marks.ids, found, strict=True):
@@ -231,31 +240,52 @@ class Watches:
                 for wid, lost in gone(cited, stored).items():
                     concerns[wid].gone = lost
             out: list[Notice] = []
-            asked = 0
+            searched = asked = 0
             quiet = [(wid, rev) for wid, rev, mark in zip(marks.ids, marks.revs, marks.checked,
                                                          strict=True)
                      if mark < top and not concerns[wid].fresh and not concerns[wid].gone]
-            self.store.advance(quiet, top)
-            for wid, rev, mark in zip(marks.ids, marks.revs, marks.checked, strict=True):
+            for row, (wid, rev, mark) in enumerate(
+                    zip(marks.ids, marks.revs, marks.checked, strict=True)):
                 concern = concerns[wid]
                 if not concern.fresh and not concern.gone:
                     continue
                 watch = self.store.get(wid)
                 if watch is None or watch.rev != rev:
                     continue  # removed, or checked by another process meanwhile
+                if not concern.gone:
+                    searched += 1
+                    if not self._reaches(watch, concern, None if vecs is None else vecs[row]):
+                        quiet.append((wid, rev))
+                        continue
                 asked += 1
                 notice = self._ask(watch, concern, max(mark, top))
                 if notice is not None:
                     out.append(notice)
                     for listener in list(self._listeners):
                         listener(notice, watch)
+            self.store.advance(quiet, top)
             self._seen = (generation, top)
-            self.last_check = {"watches": len(marks.ids), "asked": asked, "notices": len(out),
+            self.last_check = {"watches": len(marks.ids), "searched": searched, "asked": asked,
+                               "notices": len(out),
                                "ms": round(1000 * (time.perf_counter() - started), 1)}
-            if asked:
-                log.info("watches: %d of %d asked again after the archive changed, %d notices "
-                         "(%.0f ms)", asked, len(marks.ids), len(out), self.last_check["ms"])
+            if searched or asked:
+                log.info("watches: %d of %d searched again after the archive changed, %d "
+                         "asked, %d notices (%.0f ms)", searched, len(marks.ids), asked,
+                         len(out), self.last_check["ms"])
             return out
+
+    def _reaches(self, watch: Watch, concern: Concern, qvec: np.ndarray | None) -> bool:
+        """Whether a new article that woke ``watch`` is among the passages its answer would
+        weigh now: the search alone, no sentence scored (``qvec``: the question's stored
+        vector, used when the search text is the question). Without one, the answer cannot
+        cite anything new, and nothing a notice would say changed."""
+        pipeline = self.service.pipeline()
+        f = resolve_filters(watch.filters)
+        plan = pipeline.plan(watch.question, f)
+        if qvec is None or plan.text != watch.question:
+            qvec = pipeline.embed_query(plan.text)
+        passages = pipeline.retrieve(plan, pipeline.retrieval.k, f, qvec)
+        return any(p.article_id in concern.fresh for p in pipeline.weighed(passages))
 
     def _ask(self, watch: Watch, concern: Concern, top: int) -> Notice | None:
         answer = self.service.answer(AnswerRequest(watch.question, filters=watch.filters))

@@ -17,6 +17,7 @@ from newsqa.index.catalogue.log import LogView
 from newsqa.index.errors import IndexMismatchError
 from newsqa.index.filters import CompiledFilter
 from newsqa.index.postings import LexicalView
+from newsqa.index.rescore import Postings
 from newsqa.index.rows import ArticleRow
 
 IDENTITY_KEYS = ("model", "dim", "tokenizer")
@@ -74,6 +75,15 @@ class Catalogue(Protocol):
     # the lexical index
     def postings(self, term: str, title_weight: float) -> tuple[np.ndarray, np.ndarray]:
         """One word's passage ids (ascending) and one-word BM25 scores (higher is better)."""
+        ...
+
+    def stamped_postings(self, term: str, title_weight: float) -> Postings:
+        """:meth:`postings` with the state they were read in, where the catalogue tells it."""
+        ...
+
+    def carried_postings(self, term: str, title_weight: float, old: Postings) -> Postings | None:
+        """``old`` carried to the state now (:mod:`newsqa.index.rescore`); None where the
+        catalogue cannot."""
         ...
 
     def term_matches(self, term: str) -> int:

@@ -21,11 +21,12 @@ import numpy as np
 
 from newsqa.index import postings, sentvec
 from newsqa.index.catalogue.base import FILTER_COLUMNS_SQL, filter_arrays
-from newsqa.index.catalogue.fts import FtsView, term_matches
+from newsqa.index.catalogue.fts import Carrier, FtsView, term_matches
 from newsqa.index.catalogue.log import ADD, REMOVE, LogView, meta_int
 from newsqa.index.catalogue.schema import SENTENCES_TABLE, connect
 from newsqa.index.filters import CompiledFilter, normalize_source
 from newsqa.index.lock import file_lock
+from newsqa.index.rescore import Postings
 from newsqa.index.rows import ArticleRow
 
 
@@ -43,6 +44,7 @@ class SqliteCatalogue:
         self._wdb: sqlite3.Connection | None = None  # only the thread holding the writer lock
         self._view_lock = threading.Lock()
         self._vdb: sqlite3.Connection | None = None  # only under _view_lock
+        self._carrier = Carrier()  # only under _lock
 
     def close(self) -> None:
         """Close the connections."""
@@ -70,6 +72,16 @@ class SqliteCatalogue:
     def postings(self, term: str, title_weight: float) -> tuple[np.ndarray, np.ndarray]:
         """One word's passage ids and one-word BM25 scores, from FTS5."""
         return postings.read_postings(self.read, term, title_weight)
+
+    def stamped_postings(self, term: str, title_weight: float) -> Postings:
+        """One word's postings and the state they were read in."""
+        with self._lock:
+            return self._carrier.stamped(self._db, term, title_weight)
+
+    def carried_postings(self, term: str, title_weight: float, old: Postings) -> Postings | None:
+        """``old`` carried to the state now (:func:`newsqa.index.rescore.carry`)."""
+        with self._lock:
+            return self._carrier.carried(self._db, term, title_weight, old)
 
     def term_matches(self, term: str) -> int:
         """Passages containing ``term``, counted by FTS5."""

@@ -35,6 +35,7 @@ from newsqa.index.catalogue.postgres.connect import (
 )
 from newsqa.index.errors import IndexBusyError
 from newsqa.index.filters import CompiledFilter
+from newsqa.index.rescore import Postings
 from newsqa.index.rows import ArticleRow
 
 M = "%s"
@@ -72,6 +73,10 @@ class PgLexicalView:
     def postings(self, term: str, title_weight: float) -> tuple[np.ndarray, np.ndarray]:
         """One word's postings in this state."""
         return read_postings(self.conn, self._catalogue.tokenizer, term, title_weight)
+
+    def basis(self) -> None:
+        """Not told: postings frozen from PostgreSQL are read again after a write."""
+        return None
 
     def recent_texts(self, sample: int) -> Iterator[str]:
         """The texts of the newest ``sample`` passages."""
@@ -245,6 +250,14 @@ class PostgresCatalogue:
         """One word's passage ids and one-word BM25 scores, as FTS5 would score them."""
         with self.snapshot() as conn:
             return read_postings(conn, self.tokenizer, term, title_weight)
+
+    def stamped_postings(self, term: str, title_weight: float) -> Postings:
+        """One word's postings (their state not told: never carried)."""
+        return Postings(*self.postings(term, title_weight))
+
+    def carried_postings(self, term: str, title_weight: float, old: Postings) -> None:
+        """Not carried: read again after a write."""
+        return None
 
     def term_matches(self, term: str) -> int:
         """Passages containing ``term``, matched as FTS5 matches it."""
