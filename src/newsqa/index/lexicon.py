@@ -37,7 +37,7 @@ class Lexicon:
         """BM25 (FTS5) top ``n`` chunks matching any of ``terms``; higher score is better.
 
         ``allowed`` (ascending chunk ids; None: every chunk) restricts the result. Each word's
-        postings come from FTS5 once per index generation.
+        postings come from FTS5 once, and are carried across writes.
         """
         if not terms:
             return []

@@ -242,7 +242,8 @@ class NewsIndex:
 
         ``allowed`` (ascending chunk ids from :meth:`allowed_chunk_ids`; None: every chunk)
         restricts the result, so the filter has one definition for both retrievers. Each
-        word's postings come from FTS5 once per index generation (:mod:`newsqa.index.postings`).
+        word's postings come from FTS5 once and are carried across writes
+        (:mod:`newsqa.index.postings`, :mod:`newsqa.index.rescore`).
         """
         return self.search.lexicon.search(terms, n, title_weight, allowed)
 
