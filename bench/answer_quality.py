@@ -173,7 +173,8 @@ def half_summary(
     }
 
 
-def _f(value: float | None, pct: bool = False, digits: int = 3) -> str:
+def cell(value: float | None, pct: bool = False, digits: int = 3) -> str:
+    """A table cell: "–" for no value, a percentage with ``pct``."""
     if value is None:
         return "–"
     return f"{100 * value:.1f}" if pct else f"{value:.{digits}f}"
@@ -183,12 +184,12 @@ def summary_table(named: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
     """The per-half markdown table: one row per ``(half label, half_summary)``."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|---" + "|---:" * (len(COLUMNS) - 1) + "|"]
     for name, s in named:
-        cells = [name, str(s["answerable"]), _f(s["hit@10"]), _f(s["answer_hit"]),
-                 _f(s["citation_hit"]), _f(s["abstain_answerable"], pct=True),
-                 str(s["unanswerable"]), _f(s["abstain_unanswerable"], pct=True),
-                 _f(s["mean_sentences"], digits=2), _f(s["fragment_share"]),
-                 _f(s["dangling_first"], pct=True), _f(s["latency_p50_ms"], digits=0),
-                 _f(s["latency_p95_ms"], digits=0)]
+        cells = [name, str(s["answerable"]), cell(s["hit@10"]), cell(s["answer_hit"]),
+                 cell(s["citation_hit"]), cell(s["abstain_answerable"], pct=True),
+                 str(s["unanswerable"]), cell(s["abstain_unanswerable"], pct=True),
+                 cell(s["mean_sentences"], digits=2), cell(s["fragment_share"]),
+                 cell(s["dangling_first"], pct=True), cell(s["latency_p50_ms"], digits=0),
+                 cell(s["latency_p95_ms"], digits=0)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -198,9 +199,9 @@ def curve_table(curve: Sequence[Mapping[str, Any]]) -> str:
     lines = ["| threshold | abstain ans. % | abstain unans. % | answer hit | citation hit |",
              "|---:|---:|---:|---:|---:|"]
     for c in curve:
-        lines.append(f"| {c['threshold']:.2f} | {_f(c['abstain_answerable'], pct=True)} | "
-                     f"{_f(c['abstain_unanswerable'], pct=True)} | {_f(c['answer_hit'])} | "
-                     f"{_f(c['citation_hit'])} |")
+        lines.append(f"| {c['threshold']:.2f} | {cell(c['abstain_answerable'], pct=True)} | "
+                     f"{cell(c['abstain_unanswerable'], pct=True)} | {cell(c['answer_hit'])} | "
+                     f"{cell(c['citation_hit'])} |")
     return "\n".join(lines)
 
 

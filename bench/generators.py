@@ -65,7 +65,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.answer_quality import HALVES, half_summary, parse_overrides, questions_to_ask
+from bench.answer_quality import (
+    HALVES,
+    cell,
+    half_summary,
+    parse_overrides,
+    questions_to_ask,
+)
 from bench.serving_backend import cpu_flags
 from bench.slice import CACHE, command_line, git_commit, now, read_archive, require_data, write_json
 from newsqa.eval import is_answerable, percentile, score_response
@@ -354,23 +360,17 @@ def summarize_model(
     }
 
 
-def _f(value: float | None, pct: bool = False, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    return f"{100 * value:.1f}" if pct else f"{value:.{digits}f}"
-
-
 def half_table(named: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
     """One half's markdown table: a row per ``(model, summarize_model)``."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|---" + "|---:" * (len(COLUMNS) - 1) + "|"]
     for name, s in named:
-        kept = (f"{_f(s['kept_share'])} ({s['kept']}/{s['checked']})" if s["checked"]
+        kept = (f"{cell(s['kept_share'])} ({s['kept']}/{s['checked']})" if s["checked"]
                 else "–")
-        cells = [name, str(s["n"]), _f(s["answer_hit"]), _f(s["citation_hit"]),
-                 _f(s["kept_and_correct"]), _f(s["abstain"], pct=True),
-                 _f(s["fallback"], pct=True), kept, _f(s["all_kept"], pct=True),
-                 _f(s["first_p50_s"], digits=1), _f(s["first_p95_s"], digits=1),
-                 _f(s["total_p50_s"], digits=1), _f(s["total_p95_s"], digits=1)]
+        cells = [name, str(s["n"]), cell(s["answer_hit"]), cell(s["citation_hit"]),
+                 cell(s["kept_and_correct"]), cell(s["abstain"], pct=True),
+                 cell(s["fallback"], pct=True), kept, cell(s["all_kept"], pct=True),
+                 cell(s["first_p50_s"], digits=1), cell(s["first_p95_s"], digits=1),
+                 cell(s["total_p50_s"], digits=1), cell(s["total_p95_s"], digits=1)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
