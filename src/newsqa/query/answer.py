@@ -237,13 +237,15 @@ class AnswerPipeline:
         return self.searched(query, k, filters)[2]
 
     def searched(
-        self, query: str, k: int, filters: Filters | None = None
+        self, query: str, k: int, filters: Filters | None = None,
+        vector: np.ndarray | None = None,
     ) -> tuple[QueryPlan, np.ndarray, list[Passage]]:
         """:meth:`search` with the plan and the query vector it retrieved with (what
-        :meth:`scored` needs to weigh the passages as an answer does)."""
+        :meth:`scored` needs to weigh the passages as an answer does). ``vector``: ``query``
+        as :meth:`embed_query` embeds it, used when the plan searches for ``query`` itself."""
         f = resolve_filters(filters)
         plan = self.plan(query, f, asked_as_of=bool(filters and filters.as_of))
-        qvec = self.embed_query(plan.text)
+        qvec = vector if vector is not None and plan.text == query else self.embed_query(plan.text)
         return plan, qvec, self.retrieve(plan, k, f, qvec)
 
     def run(self, request: AnswerRequest) -> Iterator[AnswerEvent]:

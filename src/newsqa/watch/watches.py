@@ -20,7 +20,7 @@ import numpy as np
 
 from newsqa.embedding.base import Embedder
 from newsqa.index.store import NewsIndex
-from newsqa.query.answer import AnswerPipeline, resolve_filters
+from newsqa.query.answer import AnswerPipeline
 from newsqa.records import Answer, AnswerRequest, Filters
 from newsqa.settings import Settings
 from newsqa.text import query_terms, stems
@@ -280,11 +280,8 @@ class Watches:
         vector, used when the search text is the question). Without one, the answer cannot
         cite anything new, and nothing a notice would say changed."""
         pipeline = self.service.pipeline()
-        f = resolve_filters(watch.filters)
-        plan = pipeline.plan(watch.question, f)
-        if qvec is None or plan.text != watch.question:
-            qvec = pipeline.embed_query(plan.text)
-        passages = pipeline.retrieve(plan, pipeline.retrieval.k, f, qvec)
+        _, _, passages = pipeline.searched(watch.question, pipeline.retrieval.k, watch.filters,
+                                           qvec)
         return any(p.article_id in concern.fresh for p in pipeline.weighed(passages))
 
     def _ask(self, watch: Watch, concern: Concern, top: int) -> Notice | None:

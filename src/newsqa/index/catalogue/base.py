@@ -73,12 +73,9 @@ class Catalogue(Protocol):
         ...
 
     # the lexical index
-    def postings(self, term: str, title_weight: float) -> tuple[np.ndarray, np.ndarray]:
-        """One word's passage ids (ascending) and one-word BM25 scores (higher is better)."""
-        ...
-
     def stamped_postings(self, term: str, title_weight: float) -> Postings:
-        """:meth:`postings` with the state they were read in, where the catalogue tells it."""
+        """One word's passage ids (ascending), one-word BM25 scores (higher is better) and the
+        state they were read in, where the catalogue tells it."""
         ...
 
     def carried_postings(self, term: str, title_weight: float, old: Postings) -> Postings | None:

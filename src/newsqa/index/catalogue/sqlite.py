@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.index import postings, sentvec
+from newsqa.index import sentvec
 from newsqa.index.catalogue.base import FILTER_COLUMNS_SQL, filter_arrays
 from newsqa.index.catalogue.fts import Carrier, FtsView, term_matches
 from newsqa.index.catalogue.log import ADD, REMOVE, LogView, meta_int
@@ -69,10 +69,6 @@ class SqliteCatalogue:
         return file_lock(self.path)
 
     # ------------------------------------------------------------------ the lexical index
-    def postings(self, term: str, title_weight: float) -> tuple[np.ndarray, np.ndarray]:
-        """One word's passage ids and one-word BM25 scores, from FTS5."""
-        return postings.read_postings(self.read, term, title_weight)
-
     def stamped_postings(self, term: str, title_weight: float) -> Postings:
         """One word's postings and the state they were read in."""
         with self._lock:

@@ -246,14 +246,11 @@ class PostgresCatalogue:
         return done
 
     # ------------------------------------------------------------------ the lexical index
-    def postings(self, term: str, title_weight: float) -> tuple[np.ndarray, np.ndarray]:
-        """One word's passage ids and one-word BM25 scores, as FTS5 would score them."""
-        with self.snapshot() as conn:
-            return read_postings(conn, self.tokenizer, term, title_weight)
-
     def stamped_postings(self, term: str, title_weight: float) -> Postings:
-        """One word's postings (their state not told: never carried)."""
-        return Postings(*self.postings(term, title_weight))
+        """One word's passage ids and one-word BM25 scores, as FTS5 would score them (their
+        state not told: never carried)."""
+        with self.snapshot() as conn:
+            return Postings(*read_postings(conn, self.tokenizer, term, title_weight))
 
     def carried_postings(self, term: str, title_weight: float, old: Postings) -> None:
         """Not carried: read again after a write."""
@@ -264,7 +261,7 @@ class PostgresCatalogue:
         terms = self.tokenizer.terms(term)
         if len(terms) == 1:
             return int(self.one("SELECT count(*) FROM postings WHERE term=%s", [terms[0]]))
-        return len(self.postings(term, 1.0)[0]) if terms else 0
+        return len(self.stamped_postings(term, 1.0).ids) if terms else 0
 
     def top_chunk_id(self) -> int:
         """The highest chunk id stored (0: none)."""
