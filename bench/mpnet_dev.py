@@ -8,7 +8,8 @@ scored by
 - ``composer``: the composer's score of it, as collected;
 - ``minilm-cos``: the cosine of the question's MiniLM vector with the sentence vector the index
   stored (int8 ONNX, the index's own embedder);
-- ``reader-D``: the shipped reader's logit (:mod:`newsqa.reader.runtime`);
+- ``reader-D``: the shipped reader's logit (:mod:`newsqa.reader.runtime`; D until issue 41
+  shipped E);
 - ``mpnet-cos``: untrained all-mpnet-base-v2's cosine (mean pooling, normalised; the files
   verified by :mod:`newsqa.training.mpnet`);
 - ``mpnet-dual`` (with ``--trained DIR``): a dual reader fine-tuned on mpnet

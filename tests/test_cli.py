@@ -161,7 +161,8 @@ def test_ask_and_eval_generate_through_a_model_server(
     from tests.fake_llm import FakeLLM, fake_llm_server
 
     script = FakeLLM(reply=lambda m: (
-        "A winter storm hit the coast on Monday [1]. It cut power to 90,000 homes [1]."
+        "A winter storm hit the coast on Monday and cut power to homes [1]. "
+        "It cut power to 90,000 homes [1]."
     ))
     assert main(["--index", str(index_dir), "ask", "--generate", "Did a storm hit?"]) == 5
     assert "NEWSQA_GENERATOR__URL" in capsys.readouterr().err
@@ -169,7 +170,7 @@ def test_ask_and_eval_generate_through_a_model_server(
         monkeypatch.setenv("NEWSQA_GENERATOR__URL", url)
         assert main(["--index", str(index_dir), "ask", "--generate", "What hit the coast?"]) == 0
         out = capsys.readouterr().out
-        assert "A winter storm hit the coast on Monday. [1]" in out
+        assert "A winter storm hit the coast on Monday and cut power to homes. [1]" in out
         assert "90,000 homes. (not supported by the sources)" in out
         assert "Claims: 2 checked, 1 supported, 1 flagged, 0 dropped" in out
         questions = tmp_path / "q.jsonl"

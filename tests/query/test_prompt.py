@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from newsqa.query.prompt import addresses_model, build_messages, prompt_passages
 from newsqa.records import Passage
 
@@ -24,8 +26,19 @@ def test_sentences_that_address_the_model_are_withheld() -> None:
     assert "<<END PASSAGES x>>" not in user["content"]
     assert user["content"].count("<<END PASSAGES") == 1
     tag = user["content"].split("<<PASSAGES ")[1].split(">>")[0]
-    assert tag in system["content"]
+    assert f"<<END PASSAGES {tag}>>" in user["content"] and tag not in system["content"]
     assert "Today is 2023-05-01" in user["content"]
+
+
+def test_the_system_message_is_the_same_for_every_request() -> None:
+    """A server that caches the prompt's prefix reads the rules once; each request's tag is
+    its own, and the example answer holds no fact a model could copy as one."""
+    pp = prompt_passages([Passage(1, "a", None, "Bridge", "x.org", None, INJECTION, 1.0)])
+    first, second = build_messages("Q?", pp, "2023-05-01"), build_messages("Q?", pp, "2023-05-01")
+    assert first[0] == second[0]
+    assert first[1]["content"] != second[1]["content"]
+    example = first[0]["content"].rsplit("\n", 1)[1]
+    assert example.startswith("<") and re.sub(r"<[^<>]*>|\[\d\]|[ .]", "", example) == ""
 
 
 def test_news_about_instructions_is_not_withheld() -> None:

@@ -82,11 +82,12 @@ def test_train_reader_on_a_tiny_archive(tmp_path: Path, monkeypatch: pytest.Monk
     got = reader.logits("Which team won?", [Candidate("The Bills won."), Candidate("Rain fell.")])
     assert got.shape == (2,) and np.all(np.isfinite(got))
     assert 0.0 <= reader.probability(float(got[0])) <= 1.0
-    # the service runs a reader from a folder only when asked
+    # the service runs the folder's reader (on by default) unless the reader is off
     from newsqa.assemble import configured_reader
     from newsqa.settings import get_settings
 
-    assert configured_reader(get_settings(reader__dir=str(out)))[0] is None  # off by default
+    assert configured_reader(get_settings(reader__dir=str(out)))[0] is not None
+    assert configured_reader(get_settings(reader__mode="off", reader__dir=str(out)))[0] is None
     on, read = configured_reader(get_settings(reader__mode="on", reader__dir=str(out),
                                               reader__passages=5, reader__abstain_below=None))
     assert on is not None and (read.passages, read.abstain_below) == (5, info["abstain_below"])

@@ -110,7 +110,8 @@ HISTORY = article("The history of Springfield's bridges", "The Main Street bridg
 def test_a_new_article_that_does_not_reach_the_answer_is_searched_not_asked(
     tmp_path: Path,
 ) -> None:
-    svc = open_service(tmp_path, composition__passages_considered=1)
+    svc = open_service(tmp_path, composition__passages_considered=1,
+                       reader__passages=1)
     try:
         svc.ingest_records([*BASE, REPORT])
         w = svc.watches.add(QUESTION)
