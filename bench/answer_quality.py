@@ -249,6 +249,22 @@ def run(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[dict[str, 
     return config, rows
 
 
+def rows_arguments(ap: argparse.ArgumentParser, stem: str) -> None:
+    """Where a bench keeps its rows: ``--label``, ``--out`` (default :func:`rows_path`) and
+    ``--from-json`` (report saved rows, ask nothing)."""
+    ap.add_argument("--label", default="default", help="names the rows file")
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"rows file (default bench/.cache/{stem}-<label>.json)")
+    ap.add_argument("--from-json", type=Path, default=None, metavar="FILE",
+                    help="ask nothing: report the rows saved in FILE")
+
+
+def rows_path(args: argparse.Namespace, stem: str) -> Path:
+    """The rows file of parsed :func:`rows_arguments`: ``--out``, else
+    ``bench/.cache/<stem>-<label>.json``."""
+    return Path(args.out or CACHE / f"{stem}-{args.label}.json")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Ask (or re-read) every 2023 question and print the per-half table and curves."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -258,16 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="first N questions per half (smoke)")
     ap.add_argument("--set", action="append", default=[], metavar="section__field=VALUE",
                     help="a settings override, e.g. composition__abstain_threshold=0.4")
-    ap.add_argument("--label", default="default", help="names the rows file")
-    ap.add_argument("--out", type=Path, default=None,
-                    help="rows file (default bench/.cache/answer-quality-<label>.json)")
-    ap.add_argument("--from-json", type=Path, default=None, metavar="FILE",
-                    help="ask nothing: report the rows saved in FILE")
+    rows_arguments(ap, "answer-quality")
     ap.add_argument("--step", type=float, default=0.02, help="abstention curve step")
     ap.add_argument("--out-md", type=Path, default=None,
                     help="append the tables, the command, the commit and the date to this file")
     args = ap.parse_args(argv)
-    args.out = args.out or CACHE / f"answer-quality-{args.label}.json"
+    args.out = rows_path(args, "answer-quality")
     require_data()
     if args.from_json:
         saved = json.loads(args.from_json.read_text(encoding="utf-8"))

@@ -71,6 +71,8 @@ from bench.answer_quality import (
     half_summary,
     parse_overrides,
     questions_to_ask,
+    rows_arguments,
+    rows_path,
 )
 from bench.serving_backend import cpu_flags
 from bench.slice import CACHE, command_line, git_commit, now, read_archive, require_data, write_json
@@ -442,13 +444,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="a settings override, e.g. generation__passages=3 (tune on jan-jun)")
     ap.add_argument("--no-warmup", action="store_true",
                     help="skip the untimed warm-up question of each model")
-    ap.add_argument("--label", default="default", help="names the rows file")
-    ap.add_argument("--out", type=Path, default=None,
-                    help="rows file (default bench/.cache/generators-<label>.json)")
-    ap.add_argument("--from-json", type=Path, default=None, metavar="FILE",
-                    help="ask nothing: report the rows saved in FILE")
+    rows_arguments(ap, "generators")
     args = ap.parse_args(argv)
-    args.out = args.out or CACHE / f"generators-{args.label}.json"
+    args.out = rows_path(args, "generators")
     require_data()
     if args.from_json:
         saved = json.loads(args.from_json.read_text(encoding="utf-8"))

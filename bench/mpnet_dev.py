@@ -8,8 +8,8 @@ scored by
 - ``composer``: the composer's score of it, as collected;
 - ``minilm-cos``: the cosine of the question's MiniLM vector with the sentence vector the index
   stored (int8 ONNX, the index's own embedder);
-- ``reader-D``: the shipped reader's logit (:mod:`newsqa.reader.runtime`; D until issue 41
-  shipped E);
+- ``reader-shipped``: the shipped reader's logit (:mod:`newsqa.reader.runtime`; D until
+  issue 41's second pass, E since);
 - ``mpnet-cos``: untrained all-mpnet-base-v2's cosine (mean pooling, normalised; the files
   verified by :mod:`newsqa.training.mpnet`);
 - ``mpnet-dual`` (with ``--trained DIR``): a dual reader fine-tuned on mpnet
@@ -20,9 +20,9 @@ For each: top-1 answer-sentence hit and MRR@10 over the candidates of the first 
 an answer reads) and of all 10 collected; then fused with the composer as training fuses (the
 composer weight and rank penalty chosen on these lists; cosines as ``20 × cosine − 10``, the
 dual head's start), and the answer hit of the answers it would compose (``fusion.chosen_on_dev``).
-D is also shown at the fusion it ships with. Costs: CPU and wall time per question at 3 passages
-(the question and its candidates encoded; ``minilm-cos`` encodes only the question, its
-sentence vectors coming from the index), and milliseconds per batch of 16 median-length dev
+The shipped reader is also shown at the fusion it ships with. Costs: CPU and wall time per question
+at 3 passages (the question and its candidates encoded; ``minilm-cos`` encodes only the question,
+its sentence vectors coming from the index), and milliseconds per batch of 16 median-length dev
 sentences for each encoder (torch fp32 and bf16; ONNX int8 with ``--onnx``).
 
     .venv/bin/python -m bench.mpnet_dev [--lists FILE] [--trained DIR] [--reader DIR] [--onnx]
@@ -222,7 +222,7 @@ def scorers(args: argparse.Namespace, only: set[str]
         return not only or name in only
 
     minilm = load_embedder(backend="onnx-int8") if want("minilm-cos") else None
-    reader = Reader() if want("reader-D") else None
+    reader = Reader() if want("reader-shipped") else None
     mpnet = TorchEncoder("mpnet", 12) if want("mpnet-cos") else None
 
     def minilm_cos(it: dict[str, Any]) -> np.ndarray:
@@ -237,13 +237,13 @@ def scorers(args: argparse.Namespace, only: set[str]
     def composer(it: dict[str, Any]) -> np.ndarray:
         return np.array([c["composer"] for c in it["candidates"]], np.float32)
 
-    def reader_d(it: dict[str, Any]) -> np.ndarray:
+    def reader_shipped(it: dict[str, Any]) -> np.ndarray:
         assert reader is not None
         return reader.logits(it["question"], candidates_of(it))
 
     out: dict[str, tuple[Scores, Callable[[np.ndarray], np.ndarray]]] = {
         "composer": (composer, same), "minilm-cos": (minilm_cos, head),
-        "reader-D": (reader_d, same), "mpnet-cos": (mpnet_cos, head)}
+        "reader-shipped": (reader_shipped, same), "mpnet-cos": (mpnet_cos, head)}
     for folder in args.reader:
         if want(f"reader:{folder.name}"):
             other = Reader(folder)
@@ -347,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
     dev = dev_lists(args.lists)
-    d_info = read_info(MODEL_DIR)
+    info = read_info(MODEL_DIR)
     answerable = [it for it in dev if it.get("answer")]
     print(f"{len(dev)} dev lists ({len(answerable)} answerable), "
           f"{sum(len(it['candidates']) for it in dev)} candidates; CPU {cpu_flags()}, "
@@ -361,7 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for it in answerable[: args.timed]:
             served = shallow(it, SERVE_DEPTH)
             timer(partial(raw_of, served))
-        shipped = (d_info.composer_weight, d_info.rank_penalty) if name == "reader-D" else None
+        shipped = ((info.composer_weight, info.rank_penalty) if name == "reader-shipped"
+                   else None)
         got = {} if args.timing_only else {
             **figures(dev, raw), **fusion_figures(dev, [to_logits(r) for r in raw], shipped)}
         rows[name] = {**got, **timer.summary(), "seconds": round(time.time() - started)}

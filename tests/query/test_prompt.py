@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import re
 
-from newsqa.query.prompt import addresses_model, build_messages, prompt_passages
+from newsqa.query.prompt import (
+    addresses_model,
+    build_messages,
+    outside_passages,
+    prompt_passages,
+)
 from newsqa.records import Passage
 
 INJECTION = (
@@ -36,6 +41,8 @@ def test_the_system_message_is_the_same_for_every_request() -> None:
     pp = prompt_passages([Passage(1, "a", None, "Bridge", "x.org", None, INJECTION, 1.0)])
     first, second = build_messages("Q?", pp, "2023-05-01"), build_messages("Q?", pp, "2023-05-01")
     assert first[0] == second[0]
+    # the rules name the markers without a code, so nothing of them reads as a passage block
+    assert first[0]["content"] in outside_passages(first)
     assert first[1]["content"] != second[1]["content"]
     example = first[0]["content"].rsplit("\n", 1)[1]
     assert example.startswith("<") and re.sub(r"<[^<>]*>|\[\d\]|[ .]", "", example) == ""

@@ -5,11 +5,12 @@ header, and one card per cited article."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support import SEED_QUESTION
+from tests.support import REPO, SEED_QUESTION, local_server
 from tests.web.chat import BROWSER_MARKS, ask, console_watch
 
 pytestmark = BROWSER_MARKS
@@ -119,58 +120,34 @@ def test_phone_header_parts_do_not_overlap_and_a_source_card_shows_below_it(
     ctx.close()
 
 
+@pytest.fixture(scope="module")
+def composer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same server with the reader off: the composer answers the seed question from two
+    passages of the seed article."""
+    index = tmp_path_factory.mktemp("web-composer") / "index"
+    with local_server(index, [str(REPO / "corpus")], limit=120,
+                      env={"NEWSQA_READER__MODE": "off"}) as url:
+        yield url
+
+
+@pytest.mark.parametrize("which", ["default", "composer"])
 def test_the_seed_question_shows_one_card_for_the_seed_article(
-    server: str, browser: Any
+    server: str, composer_server: str, browser: Any, which: str
 ) -> None:
-    """Its answer quotes only the one seed article (with the reader on, one sentence; with the
-    composer, two of its passages): one number, one card with every quoted sentence marked,
-    and every [n] of the answer leads to it. Two passages of one article numbered once is
-    tested exactly in tests/query/test_compose.py."""
+    """The answer quotes only the one seed article: one number, one card with every quoted
+    sentence marked, and every [n] of the answer leads to it. The composer's answer quotes two
+    passages of it, each marked on the one card; the reader's (the default) one sentence."""
     page = browser.new_page(**DESK)
     errors = console_watch(page)
-    page.goto(server + "/")
+    page.goto((server if which == "default" else composer_server) + "/")
     ask(page, SEED_QUESTION)
     cards = page.locator("#sources .source")
     assert cards.count() == 1
     assert KOREA in cards.first.inner_text()
     links = page.locator(".turn .answer a.cite")
-    assert links.count() >= 1
+    assert links.count() >= (2 if which == "composer" else 1)
     assert cards.first.locator("mark").count() >= links.count()
     assert {links.nth(i).get_attribute("data-n") for i in range(links.count())} == {"1"}
     assert page.inner_text(".turn .turn-meta .show-sources") == "1 source"
     assert errors == []
-    page.close()
-
-
-def test_numbers_of_one_article_lead_to_its_one_card(server: str, browser: Any) -> None:
-    """A generated answer numbers the passages its model was shown: [1] and [2] of one article
-    are still one card, with both passages, and each number leads to it."""
-    def cit(n: int, chunk: int, quote: str, passage: str) -> dict[str, Any]:
-        return {"n": n, "article_id": "art", "chunk_id": chunk, "url": "https://example.com/a",
-                "title": "Storm hits coast", "source": "example.com",
-                "published_at": "2023-01-16", "quote": quote, "passage": passage}
-
-    segments = [{"text": "The storm hit on Wednesday.", "citations": [1], "lead": "",
-                 "span": None, "quotes": ["The storm hit on Wednesday."]},
-                {"text": "Power was cut.", "citations": [2], "lead": "", "span": None,
-                 "quotes": ["Power was cut to 3,000 homes."]}]
-    done = {"question": "Storm?", "answer": "The storm hit on Wednesday. [1] Power was cut. [2]",
-            "segments": segments, "abstained": False, "view": "answer", "evidence": 0.9,
-            "citations": [cit(1, 4, "The storm hit on Wednesday.", "The storm hit on Wednesday."),
-                          cit(2, 5, "Power was cut to 3,000 homes.",
-                              "Power was cut to 3,000 homes.")],
-            "passages": [], "filters": {}, "timings_ms": {"total": 5.0}}
-    body = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n"
-                   for e, d in [("sources", {"passages": []}), ("done", done)])
-    page = browser.new_page(**DESK)
-    page.route("**/api/ask/stream", lambda route: route.fulfill(
-        status=200, content_type="text/event-stream", body=body))
-    page.goto(server + "/")
-    ask(page, "Storm?")
-    cards = page.locator("#sources .source")
-    assert cards.count() == 1
-    assert cards.first.locator("blockquote").count() == 2
-    assert cards.first.locator(".num").all_inner_texts() == ["1", "2"]
-    page.click('.answer a.cite[data-n="2"]')
-    assert "active" in (cards.first.get_attribute("class") or "")
     page.close()
