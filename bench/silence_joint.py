@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from newsqa.training.evidence import logistic
+
 #: The months the joint model is fitted on, and the halves reported.
 FIT_MONTHS = ("202305", "202306")
 HALVES = (("Jan–Jun (tuning)", "202301", "202306"), ("Jul–Dec (held out)", "202307", "202312"))
@@ -57,22 +59,6 @@ def joined(
     return out
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
-    """Weights (bias first) of an L2-penalised logistic regression, by Newton's method."""
-    x = np.c_[np.ones(len(x)), x]
-    w = np.zeros(x.shape[1])
-    penalty = np.full(x.shape[1], l2)
-    penalty[0] = 0.0
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -50, 50)))
-        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
-        step = np.linalg.solve(hess, x.T @ (p - y) + penalty * w)
-        w -= step
-        if float(np.max(np.abs(step))) < 1e-9:
-            break
-    return w
-
-
 def scores(rows: Sequence[Mapping[str, Any]], features: Sequence[str], w: np.ndarray) -> np.ndarray:
     """Each row's score under weights ``w`` (−inf for a row that abstains whatever)."""
     x = np.array([[1.0, *(r[f] for f in features)] for r in rows]).reshape(len(rows), -1)
@@ -93,7 +79,7 @@ def compare(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for name, features in (("evidence model", ("evidence",)), ("reader", ("reader",)),
                            ("joint", ("evidence", "reader"))):
-        w = fit_logistic(np.array([[r[f] for f in features] for r in fit_rows]),
+        w = logistic(np.array([[r[f] for f in features] for r in fit_rows]),
                          np.array([r["answerable"] for r in fit_rows], dtype=float))
         for label, lo, hi in HALVES:
             half = [r for r in rows if lo <= r["id"][:6] <= hi]

@@ -37,10 +37,11 @@ TOLVA = "How many residents were evacuated from Tolva?"
 
 @pytest.fixture(scope="module")
 def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """llama.cpp's server with the extra's model (its parts joined and checked), on a free port,
-    with the chat template its GGUF carries; stopped after the module."""
+    """llama.cpp's server with the extra's model (the GGUF make install-llm joined, its hash
+    checked again; joined here if missing), on a free port, with the chat template its GGUF
+    carries; stopped after the module."""
     try:
-        model = assemble(EXTRA_MODEL, tmp_path_factory.mktemp("gguf"))
+        model = assemble(EXTRA_MODEL)
     except MissingPartError as exc:
         pytest.skip(f"the llm extra's model is not installed (make install-llm): {exc}")
     port = free_port()

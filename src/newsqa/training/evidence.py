@@ -16,10 +16,17 @@ def fit(
     iterations: int = 50,
 ) -> dict[str, float]:
     """Weights (with ``bias``) of the logistic model of ``answers`` (True: the archive answers
-    the question) on ``signals``, by Newton's method with an L2 penalty of ``l2`` on every
-    weight but the bias (scikit-learn's ``C = 1 / l2``)."""
-    x = np.array([[1.0, *(s[k] for k in FEATURES)] for s in signals], dtype=np.float64)
-    y = np.asarray(answers, dtype=np.float64)
+    the question) on ``signals``, by :func:`logistic` with an L2 penalty of ``l2``."""
+    x = np.array([[s[k] for k in FEATURES] for s in signals], dtype=np.float64)
+    w = logistic(x, np.asarray(answers, dtype=np.float64), l2, iterations)
+    return {"bias": float(w[0]), **{k: float(v) for k, v in zip(FEATURES, w[1:], strict=True)}}
+
+
+def logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50) -> np.ndarray:
+    """Weights, bias first, of the logistic regression of ``y`` (0/1) on the columns of ``x``,
+    by Newton's method with an L2 penalty of ``l2`` on every weight but the bias
+    (scikit-learn's ``C = 1 / l2``)."""
+    x = np.c_[np.ones(len(x)), np.asarray(x, dtype=np.float64).reshape(len(x), -1)]
     w = np.zeros(x.shape[1])
     penalty = np.full(x.shape[1], l2)
     penalty[0] = 0.0
@@ -31,7 +38,7 @@ def fit(
         w -= step
         if float(np.max(np.abs(step))) < 1e-9:
             break
-    return {"bias": float(w[0]), **{k: float(v) for k, v in zip(FEATURES, w[1:], strict=True)}}
+    return w
 
 
 def threshold(
